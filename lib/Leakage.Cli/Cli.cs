@@ -1,0 +1,90 @@
+using System.CommandLine;
+using Leakage.Data;
+using Spectre.Console;
+
+namespace Leakage.Cli;
+
+/// <summary>The command line: <c>leakage &lt;command&gt; [options]</c>.</summary>
+public static class Cli
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var root = new RootCommand("Leakage.Notebooks: reproduce Goh's \"Robust Feature Leakage\" (Distill 2019) on CIFAR-10 with TorchSharp.");
+        root.Subcommands.Add(DownloadCommand());
+        root.Subcommands.Add(DataInfoCommand());
+        return await root.Parse(args).InvokeAsync();
+    }
+
+    internal static readonly Option<string?> DataOption = new("--data")
+    {
+        Description = "CIFAR-10 folder: one holding cifar-10-batches-bin/ (or the .bin files), or an image folder with train/<class>/ and test/<class>/. Default: $LEAKAGE_DATA, else ./data.",
+    };
+
+    /// <summary>
+    /// Runs a command body; expected failures (bad input, missing data, bad settings) print one
+    /// clear line and return exit code 1 instead of a stack trace.
+    /// </summary>
+    internal static async Task<int> Guard(Func<Task<int>> body)
+    {
+        try
+        {
+            return await body();
+        }
+        catch (Exception e) when (IsUserError(e))
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 1;
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("cancelled; completed work is kept and the same command resumes it.");
+            return 130;
+        }
+    }
+
+    static bool IsUserError(Exception e) => e is InvalidDataException or FileNotFoundException or DirectoryNotFoundException
+        or ArgumentException or IOException or InvalidOperationException or NotSupportedException or UnauthorizedAccessException;
+
+    static Command DownloadCommand()
+    {
+        var cmd = new Command("download", $"Download and unpack the official CIFAR-10 binary release ({Cifar10.BinaryArchiveUrl}, MD5-checked) into --data.");
+        cmd.Options.Add(DataOption);
+        cmd.SetAction((parse, ct) => Guard(async () =>
+        {
+            var dir = CifarLoader.ResolveFolder(parse.GetValue(DataOption));
+            string target = "";
+            await AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new DownloadedColumn(), new TransferSpeedColumn())
+                .StartAsync(async ctx =>
+                {
+                    var task = ctx.AddTask("cifar-10-binary.tar.gz", maxValue: 170_052_171);
+                    target = await CifarDownloader.EnsureAsync(dir,
+                        progress: new Progress<(long Done, long? Total)>(p => { if (p.Total is long t) task.MaxValue = t; task.Value = p.Done; }),
+                        log: m => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]"), ct: ct);
+                    task.Value = task.MaxValue;
+                });
+            AnsiConsole.MarkupLine($"CIFAR-10 is ready in [green]{Markup.Escape(target)}[/]");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    static Command DataInfoCommand()
+    {
+        var cmd = new Command("data-info", "Load the data set (detecting its format, filling the decode cache) and print a class-balance table.");
+        cmd.Options.Add(DataOption);
+        cmd.SetAction((parse, ct) => Guard(() =>
+        {
+            var dir = CifarLoader.ResolveFolder(parse.GetValue(DataOption));
+            using var data = CifarLoader.Load(dir, new CifarLoadOptions { Log = m => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]") });
+            var table = new Table().AddColumn("class").AddColumn(new TableColumn("train").RightAligned()).AddColumn(new TableColumn("test").RightAligned());
+            var tr = data.Train.ClassCounts();
+            var te = data.Test.ClassCounts();
+            for (int c = 0; c < Cifar10.Classes; c++) table.AddRow($"{c} {Cifar10.ClassNames[c]}", tr[c].ToString("N0"), te[c].ToString("N0"));
+            table.AddRow("[bold]total[/]", $"[bold]{data.Train.Count:N0}[/]", $"[bold]{data.Test.Count:N0}[/]");
+            AnsiConsole.MarkupLine($"{data.Format} data from [green]{Markup.Escape(data.Source)}[/]");
+            AnsiConsole.Write(table);
+            return Task.FromResult(0);
+        }));
+        return cmd;
+    }
+}

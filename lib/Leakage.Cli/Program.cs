@@ -1,0 +1,4 @@
+using System.CommandLine;
+using Leakage.Cli;
+
+return await Cli.RunAsync(args);
