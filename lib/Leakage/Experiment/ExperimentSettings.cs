@@ -1,0 +1,119 @@
+using System.Globalization;
+using System.Reflection;
+using System.Text.Json.Serialization;
+
+namespace Leakage.Experiment;
+
+/// <summary>Data used by a run.</summary>
+public sealed record DataSettings
+{
+    /// <summary>Training images used (class-stratified subset); 0 = all 50,000.</summary>
+    public int TrainCount { get; init; }
+    /// <summary>Test images used (class-stratified subset); 0 = all 10,000.</summary>
+    public int TestCount { get; init; }
+}
+
+/// <summary>The standard (non-robust) classifier of step 1, and the training recipe shared by transfer models.</summary>
+public sealed record StandardSettings
+{
+    /// <summary><c>small-cnn</c> (CPU default) or <c>resnet18</c> (GPU).</summary>
+    public string Arch { get; init; } = "small-cnn";
+    /// <summary>Base width of the small CNN (channels of its first block).</summary>
+    public int Width { get; init; } = 32;
+    public int Epochs { get; init; } = 10;
+    public int BatchSize { get; init; } = 256;
+    public double Lr { get; init; } = 0.1;
+    public double Momentum { get; init; } = 0.9;
+    public double WeightDecay { get; init; } = 5e-4;
+    /// <summary><c>onecycle</c> or <c>cosine</c>.</summary>
+    public string Schedule { get; init; } = "onecycle";
+    /// <summary>Random crop (pad 4) + horizontal flip.</summary>
+    public bool Augment { get; init; } = true;
+}
+
+/// <summary>Targeted L2 PGD that builds D_rand and D_det (Ilyas et al.: eps 0.5, step 0.1, 100 steps).</summary>
+public sealed record AttackSettings
+{
+    public double Eps { get; init; } = 0.5;
+    public double Step { get; init; } = 0.1;
+    public int Steps { get; init; } = 100;
+    public int BatchSize { get; init; } = 256;
+    /// <summary>Images per chunk written to disk (the unit of resumption).</summary>
+    public int ChunkSize { get; init; } = 2_000;
+    public bool RandomStart { get; init; }
+    /// <summary>Draw D_rand targets from the 9 other classes (false: all 10, as in the paper).</summary>
+    public bool RandomTargetExcludesSource { get; init; }
+}
+
+/// <summary>Models trained on D_rand / D_det and tested on clean data (Ilyas Table 1).</summary>
+public sealed record TransferSettings
+{
+    public int Epochs { get; init; } = 10;
+    public int BatchSize { get; init; } = 256;
+    /// <summary>Learning rate for D_rand (reproductions report 0.01 works better than 0.1).</summary>
+    public double LrRand { get; init; } = 0.01;
+    public double LrDet { get; init; } = 0.1;
+    /// <summary>Augmentation when training on D_rand / D_det (D_det is sensitive to it).</summary>
+    public bool Augment { get; init; }
+}
+
+/// <summary>The robust linear classifier C whose weight vectors are the robust features.</summary>
+public sealed record RobustSettings
+{
+    /// <summary>L2 radius used in training.</summary>
+    public double TrainRadius { get; init; } = 0.25;
+    /// <summary>L2 radius for the certificates (Spec 1 gamma, Spec 2 fraction, certified accuracy).</summary>
+    public double CertRadius { get; init; } = 0.25;
+    /// <summary><c>pixel</c> (radius in [0,1] pixel space) or <c>normalised</c> (per-channel normalised input).</summary>
+    public string Units { get; init; } = "pixel";
+    public int Epochs { get; init; } = 30;
+    public int BatchSize { get; init; } = 512;
+    public double Lr { get; init; } = 0.01;
+    public double WeightDecay { get; init; }
+}
+
+/// <summary>The leakage probe: multinomial logistic regression on the 10 robust features.</summary>
+public sealed record ProbeSettings
+{
+    public double L2 { get; init; } = 1e-4;
+    public int MaxIterations { get; init; } = 500;
+    /// <summary>Bootstrap resamples for the 95% intervals.</summary>
+    public int Bootstrap { get; init; } = 1000;
+}
+
+/// <summary>Extensions beyond Goh's comment (issue "Beyond Goh"); all off unless asked for.</summary>
+public sealed record BeyondSettings
+{
+    /// <summary>Adversarially train a small CNN and probe with its features.</summary>
+    public bool Nonlinear { get; init; }
+    public double NonlinearRadius { get; init; } = 0.25;
+    public int NonlinearEpochs { get; init; } = 10;
+    public int NonlinearPgdSteps { get; init; } = 5;
+    /// <summary>Radii for the linear-feature sweep; empty = no sweep.</summary>
+    public double[] SweepRadii { get; init; } = [];
+    /// <summary>Number of seeds for the probe-spread study; 0 or 1 = none.</summary>
+    public int Seeds { get; init; }
+    /// <summary>Folder with the authors' released data sets (release_datasets/...); null = skip.</summary>
+    public string? ReleasedData { get; init; }
+}
+
+/// <summary>
+/// Every setting of a run. A profile supplies defaults; any value can be overridden with
+/// <c>--set section.name=value</c> (see <see cref="SettingsOverrides"/>).
+/// </summary>
+public sealed record ExperimentSettings
+{
+    public string Profile { get; init; } = "quick";
+    public long Seed { get; init; } = 0;
+    /// <summary><c>auto</c>, <c>cpu</c> or <c>cuda</c>.</summary>
+    public string Device { get; init; } = "auto";
+    /// <summary>libtorch CPU threads; 0 = all cores.</summary>
+    public int Threads { get; init; }
+    public DataSettings Data { get; init; } = new();
+    public StandardSettings Standard { get; init; } = new();
+    public AttackSettings Attack { get; init; } = new();
+    public TransferSettings Transfer { get; init; } = new();
+    public RobustSettings Robust { get; init; } = new();
+    public ProbeSettings Probe { get; init; } = new();
+    public BeyondSettings Beyond { get; init; } = new();
+}

@@ -1,0 +1,54 @@
+namespace Leakage.Experiment;
+
+/// <summary>
+/// Named starting points. <c>quick</c>: a small subset in a few minutes on 2 cores (tests, CI,
+/// notebooks while editing). <c>cpu</c>: all of CIFAR-10 with the small CNN and short PGD, under an
+/// hour on 2 cores. <c>paper</c>: Ilyas et al.'s settings (ResNet-18 for their ResNet-50, 100 PGD
+/// steps), for a GPU.
+/// </summary>
+public static class Profiles
+{
+    public static readonly IReadOnlyList<string> Names = ["quick", "cpu", "paper"];
+
+    public static ExperimentSettings Get(string name) => name.Trim().ToLowerInvariant() switch
+    {
+        "quick" => Quick,
+        "cpu" => Cpu,
+        "paper" => Paper,
+        _ => throw new ArgumentException($"Unknown profile '{name}'. Valid profiles: {string.Join(", ", Names)}."),
+    };
+
+    static ExperimentSettings Quick => new()
+    {
+        Profile = "quick",
+        Data = new() { TrainCount = 2_000, TestCount = 1_000 },
+        Standard = new() { Width = 16, Epochs = 4, BatchSize = 128, Lr = 0.05 },
+        Attack = new() { Steps = 5, Step = 0.25, BatchSize = 250, ChunkSize = 500 },
+        Transfer = new() { Epochs = 4, BatchSize = 128 },
+        Robust = new() { Epochs = 15, BatchSize = 250 },
+        Probe = new() { Bootstrap = 300 },
+        Beyond = new() { NonlinearEpochs = 2, NonlinearPgdSteps = 3 },
+    };
+
+    static ExperimentSettings Cpu => new()
+    {
+        Profile = "cpu",
+        Data = new(),
+        Standard = new() { Width = 32, Epochs = 12, BatchSize = 256, Lr = 0.1 },
+        Attack = new() { Steps = 10, Step = 0.1, BatchSize = 500, ChunkSize = 2_000 },
+        Transfer = new() { Epochs = 12, BatchSize = 256 },
+        Robust = new() { Epochs = 30, BatchSize = 500 },
+        Probe = new() { Bootstrap = 1000 },
+    };
+
+    static ExperimentSettings Paper => new()
+    {
+        Profile = "paper",
+        Device = "auto",
+        Standard = new() { Arch = "resnet18", Epochs = 150, BatchSize = 128, Lr = 0.1, Schedule = "cosine" },
+        Attack = new() { Steps = 100, Step = 0.1, Eps = 0.5, BatchSize = 500, ChunkSize = 5_000 },
+        Transfer = new() { Epochs = 150, BatchSize = 128 },
+        Robust = new() { Epochs = 50, BatchSize = 500 },
+        Probe = new() { Bootstrap = 2000 },
+    };
+}

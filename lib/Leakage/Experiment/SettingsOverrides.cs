@@ -1,0 +1,146 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Leakage.IO;
+
+namespace Leakage.Experiment;
+
+/// <summary>
+/// Applies <c>section.name=value</c> overrides (from <c>--set</c>, or $LEAKAGE_SETTINGS in
+/// notebooks) to settings, and validates every value: an unknown key lists the valid keys of its
+/// section, a bad value names the key and what it accepts.
+/// </summary>
+public static class SettingsOverrides
+{
+    /// <summary>Settings whose values come from a fixed list.</summary>
+    public static readonly IReadOnlyDictionary<string, string[]> Choices = new Dictionary<string, string[]>
+    {
+        ["device"] = ["auto", "cpu", "cuda"],
+        ["standard.arch"] = ["small-cnn", "resnet18"],
+        ["standard.schedule"] = ["onecycle", "cosine"],
+        ["robust.units"] = ["pixel", "normalised"],
+    };
+
+    /// <summary>All settable keys, e.g. <c>attack.steps</c>.</summary>
+    public static IReadOnlyList<string> Keys(ExperimentSettings s) => Flatten(Artifacts.ToNode(s), "").Select(kv => kv.Key).ToList();
+
+    /// <summary>Applies overrides in order; a later one wins.</summary>
+    public static ExperimentSettings Apply(ExperimentSettings settings, IEnumerable<string> overrides)
+    {
+        var node = Artifacts.ToNode(settings).AsObject();
+        foreach (var raw in overrides)
+        {
+            var eq = raw.IndexOf('=');
+            if (eq <= 0) throw new ArgumentException($"Setting '{raw}' must look like section.name=value, e.g. attack.steps=20.");
+            var key = raw[..eq].Trim();
+            var value = raw[(eq + 1)..].Trim();
+            Set(node, key, value);
+        }
+        ExperimentSettings result;
+        try { result = node.Deserialize<ExperimentSettings>(Artifacts.Json)!; }
+        catch (JsonException e)
+        {
+            var key = (e.Path ?? "").TrimStart('$', '.');
+            throw new ArgumentException($"Setting '{key}' has a value of the wrong type (a whole number is expected for counts and sizes): {e.Message}");
+        }
+        Validate(result);
+        return result;
+    }
+
+    /// <summary>Parses $LEAKAGE_SETTINGS-style text: overrides separated by ';' or newlines, or a JSON object of key: value.</summary>
+    public static IEnumerable<string> Parse(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text)) return [];
+        text = text.Trim();
+        if (text.StartsWith('{'))
+        {
+            var obj = JsonNode.Parse(text)!.AsObject();
+            return obj.Select(kv => $"{kv.Key}={(kv.Value is JsonValue v && v.TryGetValue<string>(out var s) ? s : kv.Value?.ToJsonString())}");
+        }
+        return text.Split([';', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+    }
+
+    static void Set(JsonObject root, string key, string value)
+    {
+        var parts = key.Split('.');
+        JsonObject parent = root;
+        for (int i = 0; i < parts.Length - 1; i++)
+        {
+            var name = FindKey(parent, parts[i], string.Join('.', parts[..i]));
+            parent = parent[name] as JsonObject ?? throw new ArgumentException($"Setting '{key}': '{name}' is a value, not a section.");
+        }
+        var leaf = FindKey(parent, parts[^1], string.Join('.', parts[..^1]));
+        var current = parent[leaf];
+        if (current is JsonObject) throw new ArgumentException($"Setting '{key}' is a section; set one of its values: {string.Join(", ", parent[leaf]!.AsObject().Select(kv => $"{key}.{kv.Key}"))}.");
+        parent[leaf] = Convert(key, value, current);
+    }
+
+    static string FindKey(JsonObject obj, string name, string prefix)
+    {
+        var match = obj.Select(kv => kv.Key).FirstOrDefault(k => string.Equals(k, name, StringComparison.OrdinalIgnoreCase));
+        if (match != null) return match;
+        var valid = obj.Select(kv => prefix.Length == 0 ? kv.Key : $"{prefix}.{kv.Key}");
+        throw new ArgumentException($"Unknown setting '{(prefix.Length == 0 ? name : $"{prefix}.{name}")}'. Valid settings here: {string.Join(", ", valid)}.");
+    }
+
+    static JsonNode? Convert(string key, string value, JsonNode? current)
+    {
+        string Expect(string what) => $"Setting '{key}' = '{value}' is not {what}.";
+        switch (current)
+        {
+            case JsonArray:
+                var items = value.Trim('[', ']').Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                var arr = new JsonArray();
+                foreach (var it in items)
+                    arr.Add(double.TryParse(it, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : throw new ArgumentException(Expect("a comma-separated list of numbers")));
+                return arr;
+            case JsonValue v when v.GetValueKind() is JsonValueKind.True or JsonValueKind.False:
+                return bool.TryParse(value, out var b) ? b : throw new ArgumentException(Expect("true or false"));
+            case JsonValue v when v.GetValueKind() == JsonValueKind.Number:
+                if (long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var l)) return l;
+                return double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var num) && double.IsFinite(num)
+                    ? num : throw new ArgumentException(Expect("a number"));
+            default:
+                return value.Equals("null", StringComparison.OrdinalIgnoreCase) ? null : JsonValue.Create(value);
+        }
+    }
+
+    /// <summary>Checks ranges and choices; throws <see cref="ArgumentException"/> naming the setting.</summary>
+    public static void Validate(ExperimentSettings s)
+    {
+        var flat = Flatten(Artifacts.ToNode(s), "").ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.OrdinalIgnoreCase);
+        foreach (var (key, choices) in Choices)
+        {
+            var v = (string?)flat[key];
+            if (v is null || !choices.Contains(v, StringComparer.OrdinalIgnoreCase))
+                throw new ArgumentException($"Setting '{key}' = '{v}' is not valid. Valid choices: {string.Join(", ", choices)}.");
+        }
+        if (!Profiles.Names.Contains(s.Profile)) throw new ArgumentException($"Setting 'profile' = '{s.Profile}' is not valid. Valid choices: {string.Join(", ", Profiles.Names)}.");
+        void Positive(string key, double v) { if (!(v > 0)) throw new ArgumentException($"Setting '{key}' = {v.ToString(CultureInfo.InvariantCulture)} must be positive."); }
+        void NonNegative(string key, double v) { if (!(v >= 0)) throw new ArgumentException($"Setting '{key}' = {v.ToString(CultureInfo.InvariantCulture)} must be zero or positive."); }
+        NonNegative("data.trainCount", s.Data.TrainCount); NonNegative("data.testCount", s.Data.TestCount);
+        NonNegative("threads", s.Threads);
+        Positive("standard.width", s.Standard.Width); Positive("standard.epochs", s.Standard.Epochs); Positive("standard.batchSize", s.Standard.BatchSize);
+        Positive("standard.lr", s.Standard.Lr); NonNegative("standard.momentum", s.Standard.Momentum); NonNegative("standard.weightDecay", s.Standard.WeightDecay);
+        Positive("attack.eps", s.Attack.Eps); Positive("attack.step", s.Attack.Step); Positive("attack.steps", s.Attack.Steps);
+        Positive("attack.batchSize", s.Attack.BatchSize); Positive("attack.chunkSize", s.Attack.ChunkSize);
+        Positive("transfer.epochs", s.Transfer.Epochs); Positive("transfer.batchSize", s.Transfer.BatchSize);
+        Positive("transfer.lrRand", s.Transfer.LrRand); Positive("transfer.lrDet", s.Transfer.LrDet);
+        NonNegative("robust.trainRadius", s.Robust.TrainRadius); Positive("robust.certRadius", s.Robust.CertRadius);
+        Positive("robust.epochs", s.Robust.Epochs); Positive("robust.batchSize", s.Robust.BatchSize); Positive("robust.lr", s.Robust.Lr);
+        NonNegative("robust.weightDecay", s.Robust.WeightDecay);
+        NonNegative("probe.l2", s.Probe.L2); Positive("probe.maxIterations", s.Probe.MaxIterations); Positive("probe.bootstrap", s.Probe.Bootstrap);
+        foreach (var r in s.Beyond.SweepRadii) Positive("beyond.sweepRadii", r);
+        NonNegative("beyond.seeds", s.Beyond.Seeds);
+    }
+
+    static IEnumerable<KeyValuePair<string, JsonNode?>> Flatten(JsonNode node, string prefix)
+    {
+        foreach (var (k, v) in node.AsObject())
+        {
+            var key = prefix.Length == 0 ? k : $"{prefix}.{k}";
+            if (v is JsonObject) foreach (var kv in Flatten(v, key)) yield return kv;
+            else yield return new(key, v);
+        }
+    }
+}
