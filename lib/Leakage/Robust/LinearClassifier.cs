@@ -23,25 +23,29 @@ public sealed class LinearClassifier : nn.Module<Tensor, Tensor>
     /// <summary>Biases b, shape K.</summary>
     public readonly Parameter bias;
 
-    /// <summary>A classifier with all-zero weights and biases (callers initialise).</summary>
-    public LinearClassifier(int classes = 10, long dimension = CifarNormalisation.Dimension, Device? device = null)
+    /// <summary>A classifier with all-zero weights and biases (callers initialise), float32 unless <paramref name="dtype"/> says otherwise.</summary>
+    public LinearClassifier(int classes = 10, long dimension = CifarNormalisation.Dimension, Device? device = null, ScalarType dtype = ScalarType.Float32)
         : base(nameof(LinearClassifier))
     {
         if (classes < 2) throw new ArgumentOutOfRangeException(nameof(classes), classes, "A classifier needs at least 2 classes.");
         if (dimension < 1) throw new ArgumentOutOfRangeException(nameof(dimension), dimension, "Input dimension must be positive.");
         TorchNative.Ensure();
-        weight = nn.Parameter(zeros(classes, dimension, device: device));
-        bias = nn.Parameter(zeros(classes, device: device));
+        weight = nn.Parameter(zeros(classes, dimension, dtype: dtype, device: device));
+        bias = nn.Parameter(zeros(classes, dtype: dtype, device: device));
         RegisterComponents();
     }
 
-    /// <summary>A classifier holding copies of <paramref name="w"/> (K x D) and <paramref name="b"/> (K), as float32.</summary>
+    /// <summary>
+    /// A classifier holding copies of <paramref name="w"/> (K x D) and <paramref name="b"/> (K), on the
+    /// weights' device and in their dtype (float64 weights stay float64, for exact checks).
+    /// </summary>
     public static LinearClassifier FromWeights(Tensor w, Tensor b)
     {
         if (w.dim() != 2) throw new ArgumentException($"Weights must be K x D, got shape [{string.Join(", ", w.shape)}].", nameof(w));
         if (b.dim() != 1 || b.shape[0] != w.shape[0])
             throw new ArgumentException($"Bias must have length {w.shape[0]} (one per class), got shape [{string.Join(", ", b.shape)}].", nameof(b));
-        var c = new LinearClassifier((int)w.shape[0], w.shape[1], w.device);
+        if (!w.is_floating_point()) throw new ArgumentException($"Weights must be floating point, got {w.dtype}.", nameof(w));
+        var c = new LinearClassifier((int)w.shape[0], w.shape[1], w.device, w.dtype);
         using (no_grad())
         {
             c.weight.copy_(w);

@@ -80,7 +80,7 @@ public static class LinearPgd
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var flat = LinearClassifier.Flatten(x, geometry.Dimension);
-        if (options.ClampToUnitBox && (flat.min().item<double>() < 0 || flat.max().item<double>() > 1))
+        if (options.ClampToUnitBox && (flat.min().ToDouble() < 0 || flat.max().ToDouble() > 1))
             throw new ArgumentException("PGD with ClampToUnitBox needs inputs in [0,1] (pixel space); these inputs leave that range.", nameof(x));
         var wx = w.to(flat.dtype, flat.device);
         var bx = b.to(flat.dtype, flat.device);

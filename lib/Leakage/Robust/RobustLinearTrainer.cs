@@ -61,6 +61,13 @@ public sealed class RobustLinearResult : IDisposable
     public CertificateReport Certify(Tensor x, Tensor y, Tensor? reference = null) =>
         Certificates.Certify(Model, x, y, Options.CertifyRadius, reference);
 
+    /// <summary>
+    /// Certificates at <see cref="RobustLinearOptions.CertifyRadius"/> in the units of
+    /// <paramref name="geometry"/> (for inputs that are not CIFAR images, e.g. in tests).
+    /// </summary>
+    public UnitCertificate Certify(Tensor x, Tensor y, RadiusGeometry geometry, Tensor? reference = null) =>
+        Certificates.Certify(Model, x, y, Options.CertifyRadius, geometry, reference);
+
     /// <summary>One line naming both radii, for logs and notebooks.</summary>
     public string Describe() =>
         $"{Options.Mode} linear model trained at radius {Options.TrainRadius} ({Options.Units} units), certified at {Options.CertifyRadius}; " +
