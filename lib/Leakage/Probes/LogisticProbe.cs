@@ -112,7 +112,7 @@ public sealed class LogisticProbe
             var loss = (z.logsumexp(1) - (z * onehot).sum(1)).mean() + 0.5 * l2 * w.square().sum();
             var g = (z.softmax(1) - onehot) / n;
             var gw = g.t().matmul(xs) + l2 * w;
-            var gb = g.sum(0);
+            var gb = g.sum([0L]);
             return (loss.item<double>(), cat([gw.flatten(), gb]).cpu().data<double>().ToArray());
         }
 
