@@ -86,7 +86,7 @@ public static class LinearPgd
         var bx = b.to(flat.dtype, flat.device);
         var yx = y.to(ScalarType.Int64, flat.device);
         var onehot = nn.functional.one_hot(yx, wx.shape[0]).to(flat.dtype);
-        var gen = new Generator((ulong)options.Seed, flat.device);
+        using var gen = new Generator((ulong)options.Seed, flat.device);
         double eps = options.Radius, step = options.EffectiveStepSize;
 
         var best = flat.clone();

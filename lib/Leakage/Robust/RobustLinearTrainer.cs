@@ -118,96 +118,104 @@ public static class RobustLinearTrainer
         if (options.Mode == RobustTrainingMode.Pgd && (x.min().item<float>() < 0 || x.max().item<float>() > 1))
             throw new ArgumentException("PGD training needs images in [0,1] (pixel space); these images leave that range.", nameof(images));
 
-        var gen = new Generator((ulong)options.Seed, device);
+        using var gen = new Generator((ulong)options.Seed, device);
         var model = new LinearClassifier(options.Classes, dim, device);
-        using (no_grad())
-        using (NewDisposeScope())
+        try
         {
-            // nn.Linear's default initialisation, U(-1/sqrt(D), 1/sqrt(D)), seeded.
-            var bound = 1.0 / Math.Sqrt(dim);
-            model.weight.copy_(rand(model.weight.shape, generator: gen, device: device) * (2 * bound) - bound);
-        }
-        using var mean = options.CentreInputs ? x.mean([0L]) : zeros(dim, device: device);
-
-        using var optimizer = options.Optimizer switch
-        {
-            RobustOptimizer.Adam => (optim.Optimizer)optim.Adam(model.parameters(), lr: options.LearningRate),
-            RobustOptimizer.Sgd => optim.SGD(model.parameters(), options.LearningRate, momentum: options.Momentum),
-            _ => throw new ArgumentOutOfRangeException(nameof(options), options.Optimizer, "Unknown optimiser."),
-        };
-
-        long stepsPerEpoch = (n + options.BatchSize - 1) / options.BatchSize;
-        long totalSteps = stepsPerEpoch * options.Epochs, warmupSteps = stepsPerEpoch * options.WarmupEpochs, step = 0;
-        var pgd = options.Mode == RobustTrainingMode.Pgd
-            ? new LinearPgdOptions(options.TrainRadius, options.PgdSteps, options.PgdStepSize, Seed: options.Seed)
-            : null;
-        double eps = 0, lr = options.LearningRate;
-
-        for (int epoch = 1; epoch <= options.Epochs; epoch++)
-        {
-            using var epochScope = NewDisposeScope();
-            var sums = zeros(5, dtype: ScalarType.Float64, device: device); // loss, robust, clean, correct, certified
-            var perm = randperm(n, generator: gen, device: device);
-            for (long start = 0; start < n; start += options.BatchSize)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                using var scope = NewDisposeScope();
-                eps = warmupSteps == 0 ? options.TrainRadius : options.TrainRadius * Math.Min(1.0, (step + 1.0) / warmupSteps);
-                lr = options.CosineSchedule
-                    ? options.LearningRate * 0.5 * (1 + Math.Cos(Math.PI * step / totalSteps))
-                    : options.LearningRate;
-                foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
-
-                var idx = perm.narrow(0, start, Math.Min(options.BatchSize, n - start));
-                var xb = x.index_select(0, idx);
-                var yb = y.index_select(0, idx);
-                var onehot = nn.functional.one_hot(yb, options.Classes).to(ScalarType.Float32);
-
-                // The model is trained in centred coordinates, z = W (x - m) + b', written as W x + (b' - W m)
-                // so that no centred copy of the batch is made; the gradients are those of the centred problem.
-                var rawBias = model.bias - model.weight.matmul(mean);
-                Tensor xTrain = xb;
-                if (pgd is not null && eps > 0)
-                    xTrain = LinearPgd.Attack(model.weight.detach(), rawBias.detach(), xb, yb, geometry,
-                        pgd with { Radius = eps, Seed = unchecked(options.Seed + (int)step) });
-
-                var z = nn.functional.linear(xb, model.weight, rawBias);
-                var pair = geometry.PairwiseDualNorms(model.weight);
-                var zr = z - z.gather(1, yb.unsqueeze(1)) + eps * pair.index_select(0, yb) * (1 - onehot);
-                var clean = nn.functional.cross_entropy(z, yb);
-                var worst = nn.functional.cross_entropy(zr, yb);
-                var adversarial = pgd is null ? worst
-                    : ReferenceEquals(xTrain, xb) ? clean
-                    : nn.functional.cross_entropy(nn.functional.linear(xTrain, model.weight, rawBias), yb);
-                var loss = (1 - options.CleanLossWeight) * adversarial + options.CleanLossWeight * clean;
-                if (options.WeightDecay > 0) loss = loss + 0.5 * options.WeightDecay * model.weight.square().sum();
-
-                optimizer.zero_grad();
-                loss.backward();
-                optimizer.step();
-
-                using (no_grad())
-                {
-                    double b = xb.shape[0];
-                    var correct = z.argmax(1).eq(yb).sum();
-                    var certified = zr.masked_fill(onehot.to(ScalarType.Bool), double.NegativeInfinity).amax([1L]).lt(0).sum();
-                    sums.add_(stack([loss.detach() * b, worst.detach() * b, clean.detach() * b, correct.to(ScalarType.Float32), certified.to(ScalarType.Float32)]).to(ScalarType.Float64));
-                }
-                step++;
-            }
-            var s = sums.cpu().data<double>().ToArray();
-            var record = new RobustLinearEpoch(epoch, options.Epochs, eps, lr,
-                s[0] / n, s[1] / n, s[2] / n, s[3] / n, s[4] / n, clock.Elapsed);
-            if (!double.IsFinite(record.Loss))
-                throw new InvalidOperationException($"Robust linear training diverged at epoch {epoch} (loss {record.Loss}); lower LearningRate (now {options.LearningRate}).");
-            history.Add(record);
-            progress?.Report(record);
-        }
-
-        if (options.CentreInputs)
             using (no_grad())
-                model.bias.sub_(model.weight.matmul(mean));
-        return new RobustLinearResult(model, options, history, clock.Elapsed, n, loaded: false);
+            using (NewDisposeScope())
+            {
+                // nn.Linear's default initialisation, U(-1/sqrt(D), 1/sqrt(D)), seeded.
+                var bound = 1.0 / Math.Sqrt(dim);
+                model.weight.copy_(rand(model.weight.shape, generator: gen, device: device) * (2 * bound) - bound);
+            }
+            using var mean = options.CentreInputs ? x.mean([0L]) : zeros(dim, device: device);
+
+            using var optimizer = options.Optimizer switch
+            {
+                RobustOptimizer.Adam => (optim.Optimizer)optim.Adam(model.parameters(), lr: options.LearningRate),
+                RobustOptimizer.Sgd => optim.SGD(model.parameters(), options.LearningRate, momentum: options.Momentum),
+                _ => throw new ArgumentOutOfRangeException(nameof(options), options.Optimizer, "Unknown optimiser."),
+            };
+
+            long stepsPerEpoch = (n + options.BatchSize - 1) / options.BatchSize;
+            long totalSteps = stepsPerEpoch * options.Epochs, warmupSteps = stepsPerEpoch * options.WarmupEpochs, step = 0;
+            var pgd = options.Mode == RobustTrainingMode.Pgd
+                ? new LinearPgdOptions(options.TrainRadius, options.PgdSteps, options.PgdStepSize, Seed: options.Seed)
+                : null;
+            double eps = 0, lr = options.LearningRate;
+
+            for (int epoch = 1; epoch <= options.Epochs; epoch++)
+            {
+                using var epochScope = NewDisposeScope();
+                var sums = zeros(5, dtype: ScalarType.Float64, device: device); // loss, robust, clean, correct, certified
+                var perm = randperm(n, generator: gen, device: device);
+                for (long start = 0; start < n; start += options.BatchSize)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    using var scope = NewDisposeScope();
+                    eps = warmupSteps == 0 ? options.TrainRadius : options.TrainRadius * Math.Min(1.0, (step + 1.0) / warmupSteps);
+                    lr = options.CosineSchedule
+                        ? options.LearningRate * 0.5 * (1 + Math.Cos(Math.PI * step / totalSteps))
+                        : options.LearningRate;
+                    foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
+
+                    var idx = perm.narrow(0, start, Math.Min(options.BatchSize, n - start));
+                    var xb = x.index_select(0, idx);
+                    var yb = y.index_select(0, idx);
+                    var onehot = nn.functional.one_hot(yb, options.Classes).to(ScalarType.Float32);
+
+                    // The model is trained in centred coordinates, z = W (x - m) + b', written as W x + (b' - W m)
+                    // so that no centred copy of the batch is made; the gradients are those of the centred problem.
+                    var rawBias = model.bias - model.weight.matmul(mean);
+                    Tensor xTrain = xb;
+                    if (pgd is not null && eps > 0)
+                        xTrain = LinearPgd.Attack(model.weight.detach(), rawBias.detach(), xb, yb, geometry,
+                            pgd with { Radius = eps, Seed = unchecked(options.Seed + (int)step) });
+
+                    var z = nn.functional.linear(xb, model.weight, rawBias);
+                    var pair = geometry.PairwiseDualNorms(model.weight);
+                    var zr = z - z.gather(1, yb.unsqueeze(1)) + eps * pair.index_select(0, yb) * (1 - onehot);
+                    var clean = nn.functional.cross_entropy(z, yb);
+                    var worst = nn.functional.cross_entropy(zr, yb);
+                    var adversarial = pgd is null ? worst
+                        : ReferenceEquals(xTrain, xb) ? clean
+                        : nn.functional.cross_entropy(nn.functional.linear(xTrain, model.weight, rawBias), yb);
+                    var loss = (1 - options.CleanLossWeight) * adversarial + options.CleanLossWeight * clean;
+                    if (options.WeightDecay > 0) loss = loss + 0.5 * options.WeightDecay * model.weight.square().sum();
+
+                    optimizer.zero_grad();
+                    loss.backward();
+                    optimizer.step();
+
+                    using (no_grad())
+                    {
+                        double b = xb.shape[0];
+                        var correct = z.argmax(1).eq(yb).sum();
+                        var certified = zr.masked_fill(onehot.to(ScalarType.Bool), double.NegativeInfinity).amax([1L]).lt(0).sum();
+                        sums.add_(stack([loss.detach() * b, worst.detach() * b, clean.detach() * b, correct.to(ScalarType.Float32), certified.to(ScalarType.Float32)]).to(ScalarType.Float64));
+                    }
+                    step++;
+                }
+                var s = sums.cpu().data<double>().ToArray();
+                var record = new RobustLinearEpoch(epoch, options.Epochs, eps, lr,
+                    s[0] / n, s[1] / n, s[2] / n, s[3] / n, s[4] / n, clock.Elapsed);
+                if (!double.IsFinite(record.Loss))
+                    throw new InvalidOperationException($"Robust linear training diverged at epoch {epoch} (loss {record.Loss}); lower LearningRate (now {options.LearningRate}).");
+                history.Add(record);
+                progress?.Report(record);
+            }
+
+            if (options.CentreInputs)
+                using (no_grad())
+                    model.bias.sub_(model.weight.matmul(mean));
+            return new RobustLinearResult(model, options, history, clock.Elapsed, n, loaded: false);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
     }
 
     /// <summary>
