@@ -1,0 +1,193 @@
+using Leakage.Native;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Leakage.Robust;
+
+/// <summary>
+/// The units a perturbation radius is measured in. Goh (2019) gives radius 0.25 without saying which;
+/// both are supported and reported side by side.
+/// </summary>
+public enum RadiusUnits
+{
+    /// <summary>Raw pixels in [0,1]: the ball is <c>||delta||_2 &lt;= eps</c>.</summary>
+    Pixel,
+    /// <summary>
+    /// The per-channel normalised input <c>(x - mean) / std</c> of <see cref="CifarNormalisation"/>:
+    /// the ball is <c>delta = s ⊙ d</c> with <c>||d||_2 &lt;= eps</c> and s the per-coordinate std,
+    /// i.e. <c>||delta ⊘ s||_2 &lt;= eps</c>. With std about 0.2, radius 0.25 here is about 0.05 in pixels.
+    /// </summary>
+    Normalised,
+}
+
+/// <summary>
+/// The geometry of an L2 perturbation ball in pixel space, <c>{ delta : ||delta ⊘ s||_2 &lt;= eps }</c>,
+/// with a per-coordinate scale s (all ones for <see cref="RadiusUnits.Pixel"/>, the CIFAR std for
+/// <see cref="RadiusUnits.Normalised"/>). Features are always linear in raw pixels, so the one fact
+/// every certificate needs is the dual norm: <c>max over the unit ball of v^T delta = ||s ⊙ v||_2</c>.
+/// It is implemented here once and used by training, certificates and attacks alike.
+/// </summary>
+/// <remarks>
+/// Vectors are the last dimension of a tensor (length <see cref="Dimension"/>); leading dimensions
+/// are batch dimensions. Every method works in the dtype and on the device of its argument.
+/// </remarks>
+public sealed class RadiusGeometry
+{
+    readonly double[]? _scale; // null: identity (pixel units)
+
+    RadiusGeometry(RadiusUnits units, long dimension, double[]? scale)
+    {
+        Units = units;
+        Dimension = dimension;
+        _scale = scale;
+    }
+
+    /// <summary>The units this geometry measures radii in.</summary>
+    public RadiusUnits Units { get; }
+
+    /// <summary>Length of the (flattened) input vectors.</summary>
+    public long Dimension { get; }
+
+    /// <summary>True when the scale is all ones (pixel units): the plain Euclidean ball.</summary>
+    public bool IsEuclidean => _scale is null;
+
+    /// <summary>Radius measured in raw pixels, for inputs of length <paramref name="dimension"/>.</summary>
+    public static RadiusGeometry Pixel(long dimension = CifarNormalisation.Dimension)
+    {
+        if (dimension <= 0) throw new ArgumentOutOfRangeException(nameof(dimension), dimension, "Input dimension must be positive.");
+        return new(RadiusUnits.Pixel, dimension, null);
+    }
+
+    /// <summary>Radius measured in CIFAR-normalised units (3 x 32 x 32 inputs, MadryLab std).</summary>
+    public static RadiusGeometry CifarNormalised() =>
+        new(RadiusUnits.Normalised, CifarNormalisation.Dimension, CifarNormalisation.PerCoordinate(CifarNormalisation.Std));
+
+    /// <summary>
+    /// The geometry for <paramref name="units"/>. Normalised units are defined for CIFAR images only,
+    /// so <paramref name="dimension"/> must then be 3072.
+    /// </summary>
+    public static RadiusGeometry For(RadiusUnits units, long dimension = CifarNormalisation.Dimension) => units switch
+    {
+        RadiusUnits.Pixel => Pixel(dimension),
+        RadiusUnits.Normalised when dimension == CifarNormalisation.Dimension => CifarNormalised(),
+        RadiusUnits.Normalised => throw new ArgumentException(
+            $"Radius units 'Normalised' use the per-channel CIFAR std and need 3 x 32 x 32 = {CifarNormalisation.Dimension} inputs; these inputs have {dimension} values each.",
+            nameof(dimension)),
+        _ => throw new ArgumentOutOfRangeException(nameof(units), units, "Unknown radius units."),
+    };
+
+    /// <summary>The per-coordinate scale s (a copy; all ones in pixel units).</summary>
+    public double[] Scale()
+    {
+        if (_scale is not null) return (double[])_scale.Clone();
+        var ones = new double[Dimension];
+        Array.Fill(ones, 1.0);
+        return ones;
+    }
+
+    /// <summary>The scale s as a tensor of length <see cref="Dimension"/> (ones in pixel units).</summary>
+    public Tensor ScaleTensor(ScalarType dtype = ScalarType.Float32, Device? device = null)
+    {
+        TorchNative.Ensure();
+        return _scale is null
+            ? ones(Dimension, dtype: dtype, device: device)
+            : tensor(_scale, dtype: ScalarType.Float64).to(dtype, device ?? CPU);
+    }
+
+    /// <summary><c>s ⊙ v</c> (v itself in pixel units).</summary>
+    Tensor Scaled(Tensor v)
+    {
+        CheckLast(v, nameof(v));
+        return _scale is null ? v.alias() : v * ScaleTensor(v.dtype, v.device);
+    }
+
+    /// <summary>
+    /// The dual norm <c>||s ⊙ v||_2</c> over the last dimension: the largest change of the linear
+    /// function <c>v^T x</c> over a unit ball of this geometry. Shape (..., D) to (...).
+    /// </summary>
+    public Tensor DualNorm(Tensor v)
+    {
+        using var sv = Scaled(v);
+        return linalg.vector_norm(sv, ord: 2, dims: [-1L]);
+    }
+
+    /// <summary>
+    /// The <c>K x K</c> matrix of dual norms of row differences, <c>||s ⊙ (w_j - w_k)||_2</c>, computed from
+    /// the Gram matrix of <c>s ⊙ W</c> (one <c>K x D</c> by <c>D x K</c> product). The diagonal is exactly
+    /// zero and the result is differentiable everywhere (no NaN gradients at zero distances), so the
+    /// robust training loss can use it directly. Shape (K, D) to (K, K).
+    /// </summary>
+    public Tensor PairwiseDualNorms(Tensor w)
+    {
+        if (w.dim() != 2) throw new ArgumentException($"Expected a K x D weight matrix, got shape [{string.Join(", ", w.shape)}].", nameof(w));
+        using var scope = NewDisposeScope();
+        var v = Scaled(w);
+        var gram = v.matmul(v.t());
+        var sq = gram.diagonal();
+        // ||a - b||^2 = ||a||^2 + ||b||^2 - 2 a.b ; clamp rounding below zero; the +I keeps sqrt away from 0
+        // on the diagonal (masked out afterwards), the clamp gives zero (not infinite) gradients elsewhere.
+        var d2 = (sq.unsqueeze(1) + sq.unsqueeze(0) - 2 * gram).clamp_min(1e-30);
+        var eye = torch.eye(w.shape[0], dtype: w.dtype, device: w.device);
+        return ((d2 + eye).sqrt() * (1 - eye)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The size of a perturbation in this geometry, <c>||delta ⊘ s||_2</c>. Shape (..., D) to (...).</summary>
+    public Tensor PerturbationNorm(Tensor delta)
+    {
+        CheckLast(delta, nameof(delta));
+        if (_scale is null) return linalg.vector_norm(delta, ord: 2, dims: [-1L]);
+        using var s = ScaleTensor(delta.dtype, delta.device);
+        using var d = delta / s;
+        return linalg.vector_norm(d, ord: 2, dims: [-1L]);
+    }
+
+    /// <summary>
+    /// The perturbation of unit size in this geometry that increases <c>v^T x</c> the most:
+    /// <c>s ⊙ (s ⊙ v) / ||s ⊙ v||_2</c>, along which <c>v^T delta = ||s ⊙ v||_2</c> (the dual norm).
+    /// Rows with <c>v = 0</c> give zero. Shape (..., D) to (..., D).
+    /// </summary>
+    public Tensor WorstCaseDirection(Tensor v)
+    {
+        using var scope = NewDisposeScope();
+        var sv = Scaled(v);
+        var norm = linalg.vector_norm(sv, ord: 2, dims: [-1L], keepdim: true);
+        var dir = _scale is null ? sv : sv * ScaleTensor(v.dtype, v.device);
+        return torch.where(norm > 0, dir / norm.clamp_min(1e-30), zeros_like(dir)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// A normalised steepest-ascent step for a gradient g, as in MadryLab's L2 step but in this
+    /// geometry: <c>s ⊙ (s ⊙ g) / (||s ⊙ g||_2 + 1e-10)</c>, of size at most 1 here.
+    /// </summary>
+    public Tensor AscentStep(Tensor grad)
+    {
+        using var scope = NewDisposeScope();
+        var sg = Scaled(grad);
+        var norm = linalg.vector_norm(sg, ord: 2, dims: [-1L], keepdim: true);
+        var dir = _scale is null ? sg : sg * ScaleTensor(grad.dtype, grad.device);
+        return (dir / (norm + 1e-10)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Projects each perturbation (last dimension) onto the ball of radius <paramref name="eps"/>:
+    /// rows already inside are unchanged, others are scaled back to its surface.
+    /// </summary>
+    public Tensor Project(Tensor delta, double eps)
+    {
+        if (!(eps >= 0)) throw new ArgumentOutOfRangeException(nameof(eps), eps, "Radius must be >= 0.");
+        using var scope = NewDisposeScope();
+        var norm = PerturbationNorm(delta).unsqueeze(-1);
+        var factor = (eps / norm.clamp_min(1e-12)).clamp_max(1.0);
+        return (delta * factor).MoveToOuterDisposeScope();
+    }
+
+    void CheckLast(Tensor v, string name)
+    {
+        if (v.dim() == 0 || v.shape[^1] != Dimension)
+            throw new ArgumentException(
+                $"Expected vectors of length {Dimension} in the last dimension ({Units} units), got shape [{string.Join(", ", v.shape)}].", name);
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => Units == RadiusUnits.Pixel ? "pixel L2" : "CIFAR-normalised L2";
+}
