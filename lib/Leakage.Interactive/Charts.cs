@@ -96,11 +96,18 @@ public static class Charts
     }
 
     /// <summary>
-    /// The chart as notebook HTML: exactly what Plotly.NET's own formatter emits (a div and a script
-    /// that loads plotly.js through require.js). The HTML report replaces the loader with one inline
-    /// copy of plotly.js, so the report needs no network.
+    /// The chart as notebook HTML, the same as Plotly.NET.Interactive's formatter emits: a div and a
+    /// script that loads plotly.js (the version bundled in Plotly.NET) through require.js from the
+    /// plotly CDN. The HTML report replaces the loader with one inline copy of plotly.js, so the
+    /// report itself needs no network.
     /// </summary>
-    public static string ToNotebookHtml(GenericChart chart) => GenericChart.toChartHTML(chart);
+    public static string ToNotebookHtml(GenericChart chart)
+    {
+        ArgumentNullException.ThrowIfNull(chart);
+        var display = new DisplayOptions();
+        display.SetProperty("PlotlyJSReference", PlotlyJSReference.NewRequire($"https://cdn.plot.ly/plotly-{Globals.PLOTLYJS_VERSION}.min"));
+        return GenericChart.toChartHTML(GenericChart.addDisplayOptions(display, chart));
+    }
 
     static Trace Trace(string type, params (string Key, object Value)[] properties)
     {

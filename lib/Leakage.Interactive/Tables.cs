@@ -44,6 +44,9 @@ public static class Tables
         return new StringDataFrameColumn(name, values.Select(v => v switch
         {
             null => null,
+            DateOnly d => d.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+            DateTime t => t.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture),
+            DateTimeOffset t => t.ToString("yyyy-MM-dd HH:mm:ss zzz", CultureInfo.InvariantCulture),
             IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
             _ => v.ToString(),
         }));
@@ -69,14 +72,14 @@ public static class Tables
         foreach (var c in frame.Columns) sb.Append("<th>").Append(Html.Encode(c.Name)).Append("</th>");
         sb.Append("</tr></thead><tbody>");
         long shown = Math.Min(frame.Rows.Count, maxRows);
+        var numeric = frame.Columns.Select(c => NumericTypes.Contains(c.DataType)).ToArray();
         for (long r = 0; r < shown; r++)
         {
             sb.Append("<tr>");
-            foreach (var c in frame.Columns)
+            for (int c = 0; c < frame.Columns.Count; c++)
             {
-                var v = c[r];
-                bool numeric = v is double or float or int or long or decimal;
-                sb.Append(numeric ? "<td style=\"text-align:right\">" : "<td>").Append(Html.Encode(FormatCell(v, significantDigits))).Append("</td>");
+                sb.Append(numeric[c] ? "<td style=\"text-align:right\">" : "<td>")
+                  .Append(Html.Encode(FormatCell(frame.Columns[c][r], significantDigits))).Append("</td>");
             }
             sb.Append("</tr>");
         }
@@ -85,6 +88,12 @@ public static class Tables
             sb.Append("<p class=\"leakage-note\">").Append(frame.Rows.Count - shown).Append(" more rows not shown.</p>");
         return new Html(sb.ToString());
     }
+
+    static readonly HashSet<Type> NumericTypes =
+    [
+        typeof(double), typeof(float), typeof(decimal), typeof(int), typeof(long), typeof(short),
+        typeof(byte), typeof(sbyte), typeof(uint), typeof(ulong), typeof(ushort),
+    ];
 
     /// <summary>A two-column table of names and values.</summary>
     public static Html KeyValue(IEnumerable<(string Name, string Value)> rows, string? caption = null)
