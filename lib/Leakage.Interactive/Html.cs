@@ -1,5 +1,3 @@
-using System.Net;
-
 namespace Leakage.Interactive;
 
 /// <summary>
@@ -13,8 +11,29 @@ public sealed record Html(string Markup)
     /// <summary>An empty fragment.</summary>
     public static readonly Html Empty = new("");
 
-    /// <summary>HTML-encodes text for use in element content or quoted attributes.</summary>
-    public static string Encode(string? text) => WebUtility.HtmlEncode(text ?? "");
+    /// <summary>
+    /// HTML-encodes text for element content or quoted attributes: &amp;, &lt;, &gt;, " and ' only,
+    /// so non-ASCII text (ε, ‖δ‖₂, class names) stays readable in the page source (pages are UTF-8).
+    /// </summary>
+    public static string Encode(string? text)
+    {
+        if (string.IsNullOrEmpty(text)) return "";
+        if (text.AsSpan().IndexOfAny("&<>\"'") < 0) return text;
+        var sb = new System.Text.StringBuilder(text.Length + 16);
+        foreach (var c in text)
+        {
+            sb.Append(c switch
+            {
+                '&' => "&amp;",
+                '<' => "&lt;",
+                '>' => "&gt;",
+                '"' => "&quot;",
+                '\'' => "&#39;",
+                _ => c.ToString(),
+            });
+        }
+        return sb.ToString();
+    }
 
     /// <summary>Concatenates fragments.</summary>
     public static Html Concat(IEnumerable<Html> parts) => new(string.Concat(parts.Select(p => p.Markup)));

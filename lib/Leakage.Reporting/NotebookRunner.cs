@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using Leakage.Interactive;
 
 namespace Leakage.Reporting;
 
@@ -14,7 +15,7 @@ public sealed record NotebookRunOptions
 
     /// <summary>
     /// Environment variables for the kernel, e.g. <c>NotebookSettings.ToEnvironment()</c> from
-    /// Leakage.Interactive. LEAKAGE_HEADLESS=1 is added unless given.
+    /// Leakage.Interactive. LEAKAGE_HEADLESS is always set to 1.
     /// </summary>
     public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
 
@@ -90,7 +91,7 @@ public static class NotebookRunner
         var outDir = Path.Combine(Path.GetFullPath(options.OutputDirectory), "notebooks");
         Directory.CreateDirectory(outDir);
         var env = new Dictionary<string, string>(options.Environment);
-        env.TryAdd("LEAKAGE_HEADLESS", "1");
+        env[NotebookSettings.HeadlessVariable] = "1"; // whatever the caller passed: this run is headless
 
         var restored = new HashSet<string>(StringComparer.Ordinal);
         var results = new List<NotebookRunResult>();
