@@ -357,7 +357,7 @@ public static partial class HtmlReport
     [GeneratedRegex(@"[^a-z0-9]+")]
     private static partial Regex SlugStrip();
 
-    [GeneratedRegex("data-leakage-progress=\"([^\"]+)\"")]
+    [GeneratedRegex(ProgressBar.IdAttribute + "=\"([^\"]+)\"")]
     private static partial Regex ProgressAttribute();
 
     [GeneratedRegex(@"<(?<tag>span|div) class=""math"">\s*\\[\(\[](?<body>.*?)\\[\)\]]\s*</\k<tag>>", RegexOptions.Singleline)]

@@ -22,6 +22,13 @@ public sealed record NotebookRunOptions
     /// <summary>Longest time one notebook may run before it is stopped and the run fails.</summary>
     public TimeSpan TimeoutPerNotebook { get; init; } = TimeSpan.FromHours(6);
 
+    /// <summary>Per-notebook timeouts by file name (e.g. "03-adversarial-sets.ipynb"), overriding <see cref="TimeoutPerNotebook"/>.</summary>
+    public IReadOnlyDictionary<string, TimeSpan> TimeoutOverrides { get; init; } = new Dictionary<string, TimeSpan>();
+
+    /// <summary>The timeout that applies to <paramref name="notebook"/>.</summary>
+    public TimeSpan TimeoutFor(string notebook) =>
+        TimeoutOverrides.TryGetValue(Path.GetFileName(notebook), out var t) ? t : TimeoutPerNotebook;
+
     /// <summary>Run <c>dotnet tool restore</c> (once) before the first notebook so that dotnet-repl is present.</summary>
     public bool RestoreTools { get; init; } = true;
 
@@ -74,6 +81,21 @@ public static class NotebookRunner
     /// <summary>Tool manifest location, relative to the repository root.</summary>
     public const string ToolManifest = ".config/dotnet-tools.json";
 
+    /// <summary>
+    /// The numbered notebooks of a folder (<c>NN-name.ipynb</c>), in run order. Other notebooks
+    /// (scratch files, samples) are left out.
+    /// </summary>
+    public static IReadOnlyList<string> FindNotebooks(string notebooksDirectory)
+    {
+        if (!Directory.Exists(notebooksDirectory))
+            throw new DirectoryNotFoundException($"Notebook folder {Path.GetFullPath(notebooksDirectory)} does not exist.");
+        return Directory.EnumerateFiles(notebooksDirectory, "*.ipynb")
+            .Where(f => System.Text.RegularExpressions.Regex.IsMatch(Path.GetFileName(f), @"^\d{2}-.+\.ipynb$"))
+            .Order(StringComparer.Ordinal)
+            .Select(Path.GetFullPath)
+            .ToList();
+    }
+
     /// <summary>Runs every notebook in order; throws <see cref="NotebookRunException"/> at the first failure.</summary>
     public static IReadOnlyList<NotebookRunResult> RunAll(NotebookRunOptions options, CancellationToken cancellationToken = default) =>
         RunAllAsync(options, cancellationToken).GetAwaiter().GetResult();
@@ -83,7 +105,8 @@ public static class NotebookRunner
     {
         ArgumentNullException.ThrowIfNull(options);
         if (options.Notebooks.Count == 0) throw new ArgumentException("No notebooks to run.", nameof(options));
-        if (options.TimeoutPerNotebook <= TimeSpan.Zero) throw new ArgumentException("The timeout per notebook must be positive.", nameof(options));
+        if (options.TimeoutPerNotebook <= TimeSpan.Zero || options.TimeoutOverrides.Values.Any(t => t <= TimeSpan.Zero))
+            throw new ArgumentException("Notebook timeouts must be positive.", nameof(options));
         var notebooks = options.Notebooks.Select(Path.GetFullPath).ToList();
         foreach (var nb in notebooks)
             if (!File.Exists(nb)) throw new FileNotFoundException($"Notebook {nb} does not exist.", nb);
@@ -101,7 +124,7 @@ public static class NotebookRunner
             var root = FindToolRoot(nb);
             if (options.RestoreTools && restored.Add(root))
                 await RestoreToolsAsync(root, options.Log, cancellationToken).ConfigureAwait(false);
-            results.Add(await RunOneAsync(nb, outDir, env, options.TimeoutPerNotebook, options.Log, cancellationToken).ConfigureAwait(false));
+            results.Add(await RunOneAsync(nb, outDir, env, options.TimeoutFor(nb), options.Log, cancellationToken).ConfigureAwait(false));
         }
         return results;
     }
@@ -116,6 +139,7 @@ public static class NotebookRunner
         var name = Path.GetFileName(notebook);
         var target = Path.Combine(outDir, name);
         var partial = Path.Combine(outDir, $".{Path.GetFileNameWithoutExtension(name)}.{Guid.NewGuid():N}.partial.ipynb");
+        TryDelete(target); // a copy left by an earlier run must not pass for this run's result
         log?.Invoke($"notebook {name}: running");
         var sw = Stopwatch.StartNew();
         ProcessOutcome outcome;

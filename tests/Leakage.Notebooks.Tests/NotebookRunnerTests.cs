@@ -100,6 +100,8 @@ public class NotebookRunnerTests(HeadlessRunFixture run) : IClassFixture<Headles
         Assert.Equal(3, charts);
         Assert.Single(Regex.Matches(html, "data-leakage-progress=\"").Cast<Match>()); // 5 updates, one kept
         Assert.Contains("<table>", html); // the markdown pipe table
+        // The DataFrame of the sample rendered through the formatter NotebookSetup registered in the kernel.
+        Assert.Contains("<thead><tr><th>Set</th><th>Value</th><th>Published</th></tr></thead>", html);
         Assert.Contains("00 · Setup", html);
         Assert.Contains("Sample report notebook", html);
     }
@@ -188,6 +190,35 @@ public class NotebookRunnerFailureTests
         Assert.Empty(Directory.GetFiles(Path.Combine(tmp.Path, "notebooks"), "*.partial.ipynb", SearchOption.AllDirectories));
     }
 
+    [SkippableFact]
+    public void A_notebook_that_runs_past_its_timeout_is_stopped_and_reported()
+    {
+        Skip.IfNot(File.Exists(Repo.InteractiveBuild), $"{Repo.InteractiveBuild} is missing.");
+        using var tmp = new TempDir();
+        // The notebook must sit below the repository (tool manifest); the test's own output folder does.
+        var dir = Directory.CreateDirectory(Path.Combine(AppContext.BaseDirectory, "timeout-" + Guid.NewGuid().ToString("N")[..8])).FullName;
+        try
+        {
+            var nb = new SyntheticNotebook()
+                .Markdown("# Slow")
+                .Code("System.Threading.Thread.Sleep(TimeSpan.FromMinutes(10));")
+                .Write(Path.Combine(dir, "slow.ipynb"));
+            var e = Assert.Throws<NotebookRunException>(() => NotebookRunner.RunAll(new NotebookRunOptions
+            {
+                Notebooks = [nb],
+                OutputDirectory = tmp.Path,
+                TimeoutPerNotebook = TimeSpan.FromSeconds(5),
+                RestoreTools = false,
+            }));
+            Assert.Contains("slow.ipynb did not finish within 00:00:05 and was stopped", e.Message);
+            Assert.Null(e.CellError);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Fact]
     public void A_missing_notebook_is_refused_before_anything_runs()
     {
@@ -208,6 +239,31 @@ public class NotebookRunnerFailureTests
         var e = Assert.Throws<InvalidOperationException>(() => NotebookRunner.FindToolRoot(nb));
         Assert.Contains(NotebookRunner.ToolManifest, e.Message);
         Assert.Equal(Repo.Root, NotebookRunner.FindToolRoot(Path.Combine(Repo.Notebooks, "00-setup.ipynb")));
+    }
+
+    [Fact]
+    public void The_series_is_the_numbered_notebooks_in_order()
+    {
+        using var tmp = new TempDir();
+        foreach (var name in new[] { "10-probe.ipynb", "02-model.ipynb", "scratch.ipynb", "00-setup.ipynb", "1-bad.ipynb" })
+            File.WriteAllText(Path.Combine(tmp.Path, name), "{}");
+        Assert.Equal(new[] { "00-setup.ipynb", "02-model.ipynb", "10-probe.ipynb" },
+            NotebookRunner.FindNotebooks(tmp.Path).Select(Path.GetFileName));
+        Assert.Contains(Path.Combine(Repo.Notebooks, "00-setup.ipynb"), NotebookRunner.FindNotebooks(Repo.Notebooks));
+    }
+
+    [Fact]
+    public void A_timeout_can_be_set_for_one_notebook()
+    {
+        var options = new NotebookRunOptions
+        {
+            Notebooks = ["a.ipynb"],
+            OutputDirectory = ".",
+            TimeoutPerNotebook = TimeSpan.FromHours(1),
+            TimeoutOverrides = new Dictionary<string, TimeSpan> { ["03-attacks.ipynb"] = TimeSpan.FromHours(5) },
+        };
+        Assert.Equal(TimeSpan.FromHours(5), options.TimeoutFor("/x/notebooks/03-attacks.ipynb"));
+        Assert.Equal(TimeSpan.FromHours(1), options.TimeoutFor("/x/notebooks/04-robust.ipynb"));
     }
 
     [Theory]
