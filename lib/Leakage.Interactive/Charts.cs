@@ -1,0 +1,130 @@
+using Plotly.NET;
+
+namespace Leakage.Interactive;
+
+/// <summary>One line of a line chart: y against x, same length, finite values.</summary>
+/// <param name="Name">Legend entry.</param>
+/// <param name="X">Horizontal positions (e.g. an attack radius or an epoch).</param>
+/// <param name="Y">Values (e.g. an accuracy in [0, 1]).</param>
+public sealed record Series(string Name, IReadOnlyList<double> X, IReadOnlyList<double> Y);
+
+/// <summary>
+/// One bar with an interval, e.g. an accuracy with its 95% confidence interval, and optionally the
+/// published value to compare with.
+/// </summary>
+/// <param name="Label">Category on the x axis.</param>
+/// <param name="Value">Bar height.</param>
+/// <param name="Lower">Lower end of the interval (at most <paramref name="Value"/>).</param>
+/// <param name="Upper">Upper end of the interval (at least <paramref name="Value"/>).</param>
+/// <param name="Reference">A value to mark next to the bar (e.g. the paper's number), or null.</param>
+public sealed record IntervalBar(string Label, double Value, double Lower, double Upper, double? Reference = null);
+
+/// <summary>
+/// Plotly.NET charts for the notebooks. The result is a Plotly.NET <see cref="GenericChart"/>: a
+/// notebook cell that ends with it renders it, and the HTML report embeds plotly.js once so the
+/// charts work offline. Traces are built as plotly.js objects (type, x, y, error_y, ...) because
+/// Plotly.NET's F#-first chart functions take dozens of non-optional option arguments from C#.
+/// </summary>
+public static class Charts
+{
+    /// <summary>A line chart of one or more series, e.g. accuracy against attack radius.</summary>
+    /// <param name="title">Chart title.</param>
+    /// <param name="xTitle">X axis title, with units.</param>
+    /// <param name="yTitle">Y axis title, with units.</param>
+    /// <param name="series">The lines; each needs as many x as y values, all finite.</param>
+    /// <param name="logX">Use a logarithmic x axis (all x must then be positive).</param>
+    public static GenericChart Lines(string title, string xTitle, string yTitle, IEnumerable<Series> series, bool logX = false)
+    {
+        ArgumentNullException.ThrowIfNull(series);
+        var list = series.ToList();
+        if (list.Count == 0) throw new ArgumentException("A line chart needs at least one series.", nameof(series));
+        foreach (var s in list)
+        {
+            if (s.X.Count != s.Y.Count)
+                throw new ArgumentException($"Series '{s.Name}' has {s.X.Count} x values but {s.Y.Count} y values.", nameof(series));
+            if (s.X.Concat(s.Y).Any(v => !double.IsFinite(v)))
+                throw new ArgumentException($"Series '{s.Name}' has a NaN or infinite value.", nameof(series));
+            if (logX && s.X.Any(v => v <= 0))
+                throw new ArgumentException($"Series '{s.Name}' has an x value <= 0, which a logarithmic axis cannot show.", nameof(series));
+        }
+        var traces = list.Select(s => Trace("scatter",
+            ("name", s.Name), ("x", s.X.ToArray()), ("y", s.Y.ToArray()), ("mode", "lines+markers")));
+        return WithLayout(traces, title, xTitle, yTitle, logX ? "log" : "linear");
+    }
+
+    /// <summary>
+    /// A bar chart with asymmetric error bars (e.g. accuracies with confidence intervals) and, where
+    /// given, the reference values drawn as diamond markers.
+    /// </summary>
+    /// <param name="title">Chart title.</param>
+    /// <param name="yTitle">Y axis title, with units.</param>
+    /// <param name="bars">The bars; each needs Lower &lt;= Value &lt;= Upper, all finite.</param>
+    /// <param name="valueName">Legend entry of the bars.</param>
+    /// <param name="referenceName">Legend entry of the reference markers.</param>
+    public static GenericChart BarsWithIntervals(string title, string yTitle, IEnumerable<IntervalBar> bars,
+        string valueName = "measured", string referenceName = "published")
+    {
+        ArgumentNullException.ThrowIfNull(bars);
+        var list = bars.ToList();
+        if (list.Count == 0) throw new ArgumentException("A bar chart needs at least one bar.", nameof(bars));
+        foreach (var b in list)
+        {
+            if (!double.IsFinite(b.Value) || !double.IsFinite(b.Lower) || !double.IsFinite(b.Upper)
+                || b.Reference is { } r && !double.IsFinite(r))
+                throw new ArgumentException($"Bar '{b.Label}' has a NaN or infinite value.", nameof(bars));
+            if (b.Lower > b.Value || b.Value > b.Upper)
+                throw new ArgumentException($"Bar '{b.Label}': the interval [{b.Lower}, {b.Upper}] does not contain the value {b.Value}.", nameof(bars));
+        }
+        var traces = new List<Trace>
+        {
+            Trace("bar", ("name", valueName), ("x", list.Select(b => b.Label).ToArray()), ("y", list.Select(b => b.Value).ToArray()),
+                ("error_y", new Dictionary<string, object>
+                {
+                    ["type"] = "data",
+                    ["symmetric"] = false,
+                    ["array"] = list.Select(b => b.Upper - b.Value).ToArray(),
+                    ["arrayminus"] = list.Select(b => b.Value - b.Lower).ToArray(),
+                    ["visible"] = true,
+                })),
+        };
+        var refs = list.Where(b => b.Reference is not null).ToList();
+        if (refs.Count > 0)
+            traces.Add(Trace("scatter", ("name", referenceName), ("mode", "markers"),
+                ("x", refs.Select(b => b.Label).ToArray()), ("y", refs.Select(b => b.Reference!.Value).ToArray()),
+                ("marker", new Dictionary<string, object> { ["symbol"] = "diamond", ["size"] = 11 })));
+        return WithLayout(traces, title, "", yTitle, "category");
+    }
+
+    /// <summary>
+    /// The chart as notebook HTML, the same as Plotly.NET.Interactive's formatter emits: a div and a
+    /// script that loads plotly.js (the version bundled in Plotly.NET) through require.js from the
+    /// plotly CDN. The HTML report replaces the loader with one inline copy of plotly.js, so the
+    /// report itself needs no network.
+    /// </summary>
+    public static string ToNotebookHtml(GenericChart chart)
+    {
+        ArgumentNullException.ThrowIfNull(chart);
+        var display = new DisplayOptions();
+        display.SetProperty("PlotlyJSReference", PlotlyJSReference.NewRequire($"https://cdn.plot.ly/plotly-{Globals.PLOTLYJS_VERSION}.min"));
+        return GenericChart.toChartHTML(GenericChart.addDisplayOptions(display, chart));
+    }
+
+    static Trace Trace(string type, params (string Key, object Value)[] properties)
+    {
+        var trace = new Trace2D(type);
+        foreach (var (key, value) in properties) trace.SetProperty(key, value);
+        return trace;
+    }
+
+    static GenericChart WithLayout(IEnumerable<Trace> traces, string title, string xTitle, string yTitle, string xType)
+    {
+        var chart = GenericChart.combine(traces.Select(t => GenericChart.ofTraceObject(true, t)).ToList());
+        var layout = new Layout();
+        layout.SetProperty("title", new Dictionary<string, object> { ["text"] = title });
+        layout.SetProperty("xaxis", new Dictionary<string, object> { ["title"] = new Dictionary<string, object> { ["text"] = xTitle }, ["type"] = xType });
+        layout.SetProperty("yaxis", new Dictionary<string, object> { ["title"] = new Dictionary<string, object> { ["text"] = yTitle } });
+        layout.SetProperty("width", 720);
+        layout.SetProperty("height", 420);
+        return GenericChart.addLayout(layout, chart);
+    }
+}

@@ -1,0 +1,270 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Leakage.Compute;
+using Leakage.IO;
+
+namespace Leakage.Interactive;
+
+/// <summary>
+/// What a notebook run is configured with, read from environment variables so that the same
+/// notebook runs unchanged in VS Code (no variables: interactive defaults) and headlessly (the
+/// runner sets them). Pure data: reading it touches neither torch nor the disk beyond probing
+/// for the data folder.
+/// </summary>
+/// <param name="Profile">Experiment size profile, e.g. "quick" (a lower-case name; also the run folder name).</param>
+/// <param name="DataDirectory">Absolute path of the CIFAR-10 data folder (may not exist yet: the download target).</param>
+/// <param name="DataFound">Whether <paramref name="DataDirectory"/> exists and holds something besides a README.</param>
+/// <param name="OutDirectory">Absolute path where this profile's artifacts and outputs go.</param>
+/// <param name="Device">Device choice: auto, cpu or cuda (resolved by <see cref="NotebookSetup.Init"/>).</param>
+/// <param name="Threads">libtorch CPU threads; 0 keeps libtorch's default.</param>
+/// <param name="Overrides">Setting overrides (nested JSON object), applied per notebook with <see cref="Apply{T}"/>.</param>
+/// <param name="Headless">True when a runner executes the notebook (fewer progress updates).</param>
+/// <param name="RepositoryRoot">Absolute path of the repository root.</param>
+public sealed record NotebookSettings(
+    string Profile,
+    string DataDirectory,
+    bool DataFound,
+    string OutDirectory,
+    string Device,
+    int Threads,
+    JsonObject Overrides,
+    bool Headless,
+    string RepositoryRoot)
+{
+    /// <summary>Profile name; default "quick".</summary>
+    public const string ProfileVariable = "LEAKAGE_PROFILE";
+    /// <summary>CIFAR-10 folder; default the repository's data folder or a shared copy beside the checkout.</summary>
+    public const string DataVariable = "LEAKAGE_DATA";
+    /// <summary>Output folder; default &lt;repo&gt;/runs/&lt;profile&gt;.</summary>
+    public const string OutVariable = "LEAKAGE_OUT";
+    /// <summary>auto, cpu or cuda; default auto.</summary>
+    public const string DeviceVariable = "LEAKAGE_DEVICE";
+    /// <summary>libtorch CPU threads; default 0 (libtorch's choice).</summary>
+    public const string ThreadsVariable = "LEAKAGE_THREADS";
+    /// <summary>Overrides as a JSON object or a key=value list (separated by commas, semicolons or new lines; dotted keys nest).</summary>
+    public const string SettingsVariable = "LEAKAGE_SETTINGS";
+    /// <summary>Set to 1 by the headless runner.</summary>
+    public const string HeadlessVariable = "LEAKAGE_HEADLESS";
+
+    /// <summary>The profile used when <see cref="ProfileVariable"/> is unset.</summary>
+    public const string DefaultProfile = "quick";
+
+    /// <summary>Marker file of the repository root.</summary>
+    public const string SolutionFile = "Leakage.Notebooks.sln";
+
+    static readonly Regex ProfileName = new("^[a-z][a-z0-9_-]{0,39}$", RegexOptions.CultureInvariant);
+
+    /// <summary>
+    /// Reads the settings. Relative paths in variables are taken relative to
+    /// <paramref name="notebookDirectory"/> (the kernel's working directory).
+    /// </summary>
+    /// <param name="getVariable">Environment lookup, e.g. <see cref="Environment.GetEnvironmentVariable(string)"/>.</param>
+    /// <param name="notebookDirectory">The folder of the notebook being run.</param>
+    /// <exception cref="ArgumentException">A variable holds an invalid value; the message names it.</exception>
+    public static NotebookSettings FromEnvironment(Func<string, string?> getVariable, string notebookDirectory)
+    {
+        ArgumentNullException.ThrowIfNull(getVariable);
+        var nbDir = Path.GetFullPath(notebookDirectory);
+        string? Get(string name) => getVariable(name) is { } v && !string.IsNullOrWhiteSpace(v) ? v.Trim() : null;
+        string Abs(string path) => Path.GetFullPath(Path.Combine(nbDir, path));
+
+        var root = FindRepositoryRoot(nbDir);
+
+        var profile = Get(ProfileVariable) ?? DefaultProfile;
+        if (!ProfileName.IsMatch(profile))
+            throw new ArgumentException($"{ProfileVariable}='{profile}' is not a valid profile name: use lower-case letters, digits, '-' or '_', starting with a letter.");
+
+        var data = Get(DataVariable) is { } d ? Abs(d) : DefaultDataDirectory(root);
+
+        var outDir = Get(OutVariable) is { } o ? Abs(o) : Path.Combine(root, "runs", profile);
+
+        var device = Get(DeviceVariable) ?? "auto";
+        try { device = Devices.Parse(device) switch { DeviceKind.Cpu => "cpu", DeviceKind.Cuda => "cuda", _ => "auto" }; }
+        catch (ArgumentException e) { throw new ArgumentException($"{DeviceVariable}: {e.Message}", e); }
+
+        int threads = 0;
+        if (Get(ThreadsVariable) is { } t && (!int.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out threads) || threads > 4096))
+            throw new ArgumentException($"{ThreadsVariable}='{t}' is not a thread count: use a whole number >= 0 (0 = libtorch's default).");
+
+        var overrides = Get(SettingsVariable) is { } s ? ParseOverrides(s) : new JsonObject();
+
+        var headless = Get(HeadlessVariable) is { } h && h is "1" or "true" or "yes";
+
+        return new NotebookSettings(profile, data, HasData(data), outDir, device, threads, overrides, headless, root);
+    }
+
+    /// <summary>
+    /// The environment variables that reproduce these settings in another process (the runner
+    /// passes them to the kernel).
+    /// </summary>
+    public IReadOnlyDictionary<string, string> ToEnvironment() => new Dictionary<string, string>
+    {
+        [ProfileVariable] = Profile,
+        [DataVariable] = DataDirectory,
+        [OutVariable] = OutDirectory,
+        [DeviceVariable] = Device,
+        [ThreadsVariable] = Threads.ToString(CultureInfo.InvariantCulture),
+        [SettingsVariable] = Overrides.ToJsonString(),
+        [HeadlessVariable] = Headless ? "1" : "0",
+    };
+
+    /// <summary>
+    /// Parses <see cref="SettingsVariable"/>: a JSON object (<c>{"train": {"epochs": 2}}</c>) or a
+    /// key=value list (<c>train.epochs=2, probe.lr=0.01</c>). Values are JSON literals where they parse
+    /// as one (numbers, true/false, null, quoted strings, arrays), otherwise plain strings.
+    /// </summary>
+    /// <exception cref="ArgumentException">Malformed input; the message names the variable and the entry.</exception>
+    public static JsonObject ParseOverrides(string text)
+    {
+        text = text.Trim();
+        if (text.Length == 0) return new JsonObject();
+        if (text.StartsWith('{'))
+        {
+            try
+            {
+                return JsonNode.Parse(text) as JsonObject
+                       ?? throw new ArgumentException($"{SettingsVariable} must be a JSON object.");
+            }
+            catch (JsonException e) { throw new ArgumentException($"{SettingsVariable} is not valid JSON: {e.Message}", e); }
+        }
+        var result = new JsonObject();
+        foreach (var raw in SplitEntries(text))
+        {
+            int eq = raw.IndexOf('=');
+            if (eq <= 0)
+                throw new ArgumentException($"{SettingsVariable}: '{raw}' is not of the form key=value.");
+            var key = raw[..eq].Trim();
+            var value = raw[(eq + 1)..].Trim();
+            var path = key.Split('.');
+            if (path.Any(p => p.Length == 0))
+                throw new ArgumentException($"{SettingsVariable}: '{key}' is not a valid key (empty part in a dotted name).");
+            var node = result;
+            foreach (var part in path[..^1])
+            {
+                if (node[part] is JsonObject child) { node = child; continue; }
+                if (node.ContainsKey(part))
+                    throw new ArgumentException($"{SettingsVariable}: '{key}' nests under '{part}', which already has a value.");
+                child = new JsonObject();
+                node[part] = child;
+                node = child;
+            }
+            if (node.ContainsKey(path[^1]))
+                throw new ArgumentException($"{SettingsVariable}: '{key}' is given twice.");
+            node[path[^1]] = ParseValue(value);
+        }
+        return result;
+    }
+
+    /// <summary>Splits on ',', ';' and new lines that are outside brackets and quotes (so arrays survive).</summary>
+    static IEnumerable<string> SplitEntries(string text)
+    {
+        int depth = 0, start = 0;
+        bool quoted = false;
+        for (int i = 0; i <= text.Length; i++)
+        {
+            char c = i < text.Length ? text[i] : ',';
+            if (quoted) { if (c == '"' && text[i - 1] != '\\') quoted = false; continue; }
+            switch (c)
+            {
+                case '"': quoted = true; break;
+                case '[' or '{': depth++; break;
+                case ']' or '}': depth--; break;
+                case ',' or ';' or '\n' when depth == 0:
+                    var entry = text[start..i].Trim();
+                    if (entry.Length > 0) yield return entry;
+                    start = i + 1;
+                    break;
+            }
+        }
+        if (quoted) throw new ArgumentException($"{SettingsVariable}: a quoted value is not closed.");
+    }
+
+    static JsonNode? ParseValue(string value)
+    {
+        try { return JsonNode.Parse(value); }
+        catch (JsonException) { return JsonValue.Create(value); }
+    }
+
+    /// <summary>
+    /// Returns <paramref name="defaults"/> with the overrides under <paramref name="section"/>
+    /// applied (section null: the top level). Names match the camelCase JSON names of the settings
+    /// record, case-insensitively; nested records take dotted keys. An unknown name or a value of the
+    /// wrong type is an error, so a typo never silently runs with the default.
+    /// </summary>
+    /// <typeparam name="T">A settings record that round-trips through System.Text.Json.</typeparam>
+    /// <exception cref="ArgumentException">An override does not fit <typeparamref name="T"/>.</exception>
+    public T Apply<T>(T defaults, string? section = null) where T : notnull
+    {
+        JsonObject? source = section is null ? Overrides : FindCaseInsensitive(Overrides, section) as JsonObject;
+        if (source is null || source.Count == 0) return defaults;
+        var target = Artifacts.ToNode(defaults).DeepClone() as JsonObject
+                     ?? throw new ArgumentException($"{typeof(T).Name} does not serialise to a JSON object.");
+        Merge(target, source, section ?? "", typeof(T).Name);
+        try
+        {
+            return target.Deserialize<T>(Artifacts.Json)
+                   ?? throw new ArgumentException($"{SettingsVariable}: the overrides turned {typeof(T).Name} into null.");
+        }
+        catch (JsonException e)
+        {
+            throw new ArgumentException($"{SettingsVariable}: an override has the wrong type for {typeof(T).Name} ({e.Message}).", e);
+        }
+    }
+
+    static void Merge(JsonObject target, JsonObject source, string prefix, string typeName)
+    {
+        foreach (var (key, value) in source)
+        {
+            var name = target.Select(kv => kv.Key).FirstOrDefault(k => string.Equals(k, key, StringComparison.OrdinalIgnoreCase));
+            var path = prefix.Length == 0 ? key : $"{prefix}.{key}";
+            if (name is null)
+                throw new ArgumentException(
+                    $"{SettingsVariable}: unknown setting '{path}' for {typeName}. Known: {string.Join(", ", target.Select(kv => kv.Key))}.");
+            if (value is JsonObject sub && target[name] is JsonObject existing)
+                Merge(existing, sub, path, typeName);
+            else
+                target[name] = value?.DeepClone();
+        }
+    }
+
+    static JsonNode? FindCaseInsensitive(JsonObject obj, string key) =>
+        obj.FirstOrDefault(kv => string.Equals(kv.Key, key, StringComparison.OrdinalIgnoreCase)).Value;
+
+    /// <summary>
+    /// The nearest ancestor of <paramref name="start"/> (inclusive) holding <see cref="SolutionFile"/>;
+    /// failing that, the nearest one for this assembly's location; failing that, the parent of
+    /// <paramref name="start"/> (notebooks live one level below the root).
+    /// </summary>
+    public static string FindRepositoryRoot(string start)
+    {
+        foreach (var from in new[] { start, Path.GetDirectoryName(typeof(NotebookSettings).Assembly.Location) })
+        {
+            for (var dir = string.IsNullOrEmpty(from) ? null : new DirectoryInfo(from); dir != null; dir = dir.Parent)
+                if (File.Exists(Path.Combine(dir.FullName, SolutionFile))) return dir.FullName;
+        }
+        return Path.GetFullPath(Path.Combine(start, ".."));
+    }
+
+    /// <summary>
+    /// &lt;root&gt;/data when it holds data; else the first <c>shared/data/cifar10-jpg</c> found beside
+    /// the checkout or one of its ancestors (development machines and CI keep a copy there);
+    /// else &lt;root&gt;/data, where a download would go.
+    /// </summary>
+    public static string DefaultDataDirectory(string repositoryRoot)
+    {
+        var local = Path.Combine(repositoryRoot, "data");
+        if (HasData(local)) return local;
+        for (var dir = new DirectoryInfo(repositoryRoot).Parent; dir != null; dir = dir.Parent)
+        {
+            var shared = Path.Combine(dir.FullName, "shared", "data", "cifar10-jpg");
+            if (HasData(shared)) return shared;
+        }
+        return local;
+    }
+
+    static bool HasData(string dir) =>
+        Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir)
+            .Any(p => !Path.GetFileName(p).StartsWith("README", StringComparison.OrdinalIgnoreCase));
+}

@@ -1,0 +1,177 @@
+using System.Text.RegularExpressions;
+using Leakage.Interactive;
+using Leakage.Reporting;
+using static Leakage.Notebooks.Tests.SyntheticNotebook;
+
+namespace Leakage.Notebooks.Tests;
+
+public class ReportTests
+{
+    const string OnePixelPng = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC";
+
+    static string Chart(string name) =>
+        Charts.ToNotebookHtml(Charts.Lines(name, "x", "y", [new Series(name, [1, 2, 3], [1, 4, 9])]));
+
+    static string Progress(string id, double f) => ProgressBar.Render(new ProgressView(f, $"at {f:0.00}"), id).Markup;
+
+    static string SampleNotebook(string dir, string name = "01-sample.ipynb") => new SyntheticNotebook()
+        .Markdown("""
+            # Sample title
+
+            Intro with *emphasis*.
+
+            | set | accuracy |
+            | --- | ---: |
+            | D_rand | 23.5% |
+
+            ## Robust features
+
+            Sum of squares $\sum_i x_i^2 = \mathbb{E}[w^\top x]$ and $\gamma_{10}$.
+
+            For a linear feature, $\inf_{\|\delta\|_2 \le \varepsilon} y f(x+\delta) = y f(x) - \varepsilon \|a\|_2$.
+            """)
+        .Code("Console.WriteLine(\"hello\");", Stream("hello <world>\n"))
+        .Code("grid", Html("<table class=\"leakage-grid\"><tr><td>kept html</td></tr></table>"), Display("image/png", OnePixelPng))
+        .Code("charts", Html(Chart("first")), Html(Chart("second")))
+        .Code("progress", Html(""), Html(Progress("bar1", 0.25)), Html(Progress("bar1", 0.5)), Html(Progress("bar1", 1.0)),
+            Html(Progress("bar2", 1.0)), Display("text/plain", "42"))
+        .Markdown("## Closing words")
+        .Write(Path.Combine(dir, name));
+
+    [Fact]
+    public void The_report_is_one_offline_page_with_plotly_embedded_once()
+    {
+        using var tmp = new TempDir();
+        var html = HtmlReport.Render([SampleNotebook(tmp.Path)]);
+
+        Assert.Empty(HtmlReport.FindExternalReferences(html));
+        Assert.DoesNotMatch(new Regex("<script[^>]+src=", RegexOptions.IgnoreCase), html);
+        Assert.Equal(1, Count(html, $"<script id=\"{PlotlyEmbedding.ScriptId}\""));
+        Assert.Contains(PlotlyEmbedding.Source[..200], html);
+        var outsideBundle = html.Replace(PlotlyEmbedding.ScriptElement(), "");
+        Assert.Equal(2, Count(outsideBundle, "Plotly.newPlot('"));
+        Assert.DoesNotContain("requirejs", outsideBundle);
+    }
+
+    [Fact]
+    public void Markdown_renders_tables_headings_and_readable_math()
+    {
+        using var tmp = new TempDir();
+        var html = HtmlReport.Render([SampleNotebook(tmp.Path)]);
+
+        Assert.Matches("<h1 id=\"[^\"]+\">Sample title</h1>", html);
+        Assert.Contains("<em>emphasis</em>", html);
+        Assert.Matches(@"<table>\s*<thead>\s*<tr>\s*<th>set</th>", html);
+        Assert.Contains("<td style=\"text-align: right;\">23.5%</td>", html);
+        Assert.Contains("<span class=\"math\">inf_{‖δ‖_2 ≤ ε} y f(x+δ) = y f(x) - ε ‖a‖₂</span>", html);
+        Assert.Contains("<span class=\"math\">∑ᵢ xᵢ² = 𝔼[wᵀ x]</span>", html);
+        Assert.Contains("<span class=\"math\">γ₁₀</span>", html);
+        Assert.DoesNotContain(@"\(", html.Replace(PlotlyEmbedding.ScriptElement(), ""));
+    }
+
+    [Fact]
+    public void Outputs_are_inline_html_png_and_escaped_text_and_code_is_collapsed()
+    {
+        using var tmp = new TempDir();
+        var html = HtmlReport.Render([SampleNotebook(tmp.Path)]);
+
+        Assert.Contains("<td>kept html</td>", html);
+        Assert.Contains($"src=\"data:image/png;base64,{OnePixelPng}\"", html);
+        Assert.Contains("<pre class=\"stream stdout\">hello &lt;world&gt;\n</pre>", html);
+        Assert.Contains("<pre class=\"output text\">42</pre>", html);
+        Assert.Matches("<details class=\"code\"><summary>csharp · cell 2 · 1 line</summary><pre><code>Console.WriteLine\\(&quot;hello&quot;\\);</code></pre></details>", html);
+    }
+
+    [Fact]
+    public void Only_the_last_update_of_each_progress_bar_is_kept()
+    {
+        using var tmp = new TempDir();
+        var html = HtmlReport.Render([SampleNotebook(tmp.Path)]);
+
+        Assert.Equal(1, Count(html, "data-leakage-progress=\"bar1\""));
+        Assert.Equal(1, Count(html, "data-leakage-progress=\"bar2\""));
+        Assert.Contains("at 1.00", html);
+        Assert.DoesNotContain("at 0.25", html);
+        Assert.DoesNotContain("at 0.50", html);
+    }
+
+    [Fact]
+    public void The_table_of_contents_links_every_notebook_and_section_to_an_existing_anchor()
+    {
+        using var tmp = new TempDir();
+        var a = SampleNotebook(tmp.Path, "01-first.ipynb");
+        var b = SampleNotebook(tmp.Path, "02-second.ipynb");
+        var html = HtmlReport.Render([a, b], new HtmlReportOptions { Title = "Two <notebooks>", Subtitle = "profile quick" });
+
+        var toc = Regex.Match(html, "<nav id=\"toc\">(.*?)</nav>", RegexOptions.Singleline).Groups[1].Value;
+        var targets = Regex.Matches(toc, "href=\"#([^\"]+)\"").Select(m => m.Groups[1].Value).ToList();
+        var ids = Regex.Matches(html, " id=\"([^\"]+)\"").Select(m => m.Groups[1].Value).ToHashSet();
+
+        Assert.Equal(6, targets.Count); // per notebook: title, "Robust features", "Closing words"
+        Assert.Equal(targets.Count, targets.Distinct().Count());
+        Assert.All(targets, t => Assert.Contains(t, ids));
+        Assert.Contains(">Robust features</a>", toc);
+        Assert.Contains("<title>Two &lt;notebooks&gt;</title>", html);
+        Assert.Contains("profile quick", html);
+    }
+
+    [Fact]
+    public void A_report_without_charts_carries_no_plotly()
+    {
+        using var tmp = new TempDir();
+        var nb = new SyntheticNotebook().Markdown("# Plain").Code("1", Display("text/plain", "1")).Write(Path.Combine(tmp.Path, "plain.ipynb"));
+        var html = HtmlReport.Render([nb]);
+        Assert.DoesNotContain(PlotlyEmbedding.ScriptId, html);
+        Assert.True(html.Length < 20_000);
+    }
+
+    [Fact]
+    public void A_chart_that_cannot_be_made_offline_is_an_error_naming_the_notebook_and_cell()
+    {
+        using var tmp = new TempDir();
+        var nb = new SyntheticNotebook()
+            .Markdown("# Odd")
+            .Code("odd", Html("<script>Plotly.newPlot(someDiv, getData());</script>"))
+            .Write(Path.Combine(tmp.Path, "odd.ipynb"));
+        var e = Assert.Throws<InvalidOperationException>(() => HtmlReport.Render([nb]));
+        Assert.Contains("odd.ipynb, cell 2", e.Message);
+    }
+
+    [Fact]
+    public void An_output_that_loads_from_the_network_stops_the_report()
+    {
+        using var tmp = new TempDir();
+        var nb = new SyntheticNotebook()
+            .Markdown("# Net")
+            .Code("net", Html("<script src=\"https://cdn.example.org/lib.js\"></script>"))
+            .Write(Path.Combine(tmp.Path, "net.ipynb"));
+        var e = Assert.Throws<InvalidOperationException>(() => HtmlReport.Render([nb]));
+        Assert.Contains("cdn.example.org", e.Message);
+    }
+
+    [Theory]
+    [InlineData("<script src=\"https://x.org/a.js\"></script>", true)]
+    [InlineData("<img src='//x.org/a.png'>", true)]
+    [InlineData("<link rel=\"stylesheet\" href=\"http://x.org/a.css\">", true)]
+    [InlineData("<style>@import url(https://x.org/a.css);</style>", true)]
+    [InlineData("<script>requirejs.config({})</script>", true)]
+    [InlineData("<a href=\"https://distill.pub/2019/\">Goh 2019</a>", false)]
+    [InlineData("<img src=\"data:image/png;base64,AAAA\">", false)]
+    public void External_references_are_found_but_plain_links_are_allowed(string html, bool external) =>
+        Assert.Equal(external, HtmlReport.FindExternalReferences(html).Count > 0);
+
+    [Fact]
+    public void Build_writes_the_page_atomically_and_leaves_no_temporary_files()
+    {
+        using var tmp = new TempDir();
+        var nb = SampleNotebook(tmp.Path);
+        var outDir = Path.Combine(tmp.Path, "report");
+        var path = HtmlReport.Build([nb], Path.Combine(outDir, "report.html"));
+
+        Assert.Equal(Path.Combine(outDir, "report.html"), path);
+        Assert.StartsWith("<!DOCTYPE html>", File.ReadAllText(path));
+        Assert.Equal(new[] { "report.html" }, Directory.GetFiles(outDir).Select(Path.GetFileName));
+    }
+
+    static int Count(string s, string what) => Regex.Matches(s, Regex.Escape(what)).Count;
+}
