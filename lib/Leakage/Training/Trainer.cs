@@ -78,19 +78,28 @@ public static class Trainer
         var history = new List<EpochSummary>();
         string? lastCheckpoint = null;
 
-        using var optimizer = CreateOptimizer(model, options);
+        Checkpoint? found = null;
         if (checkpointDir != null)
         {
             settings = CheckpointSettings(model, images, labels, options);
-            var found = FindCheckpoint(checkpointDir, settings, log);
-            if (found is { } ck)
+            found = FindCheckpoint(checkpointDir, settings, log);
+            // Weights first: TorchSharp's Module.load moves a GPU module through the CPU, which
+            // replaces its parameter tensors, so the optimiser must be created afterwards.
+            if (found != null) LoadCheckpoint(found.Dir, ModelFile, dir => model.load(Path.Combine(dir, ModelFile), strict: true));
+        }
+        using var optimizer = CreateOptimizer(model, options);
+        if (found != null)
+        {
+            LoadCheckpoint(found.Dir, OptimizerFile, dir =>
             {
-                LoadCheckpoint(ck.Dir, model, optimizer, device);
-                startEpoch = ck.Epoch;
-                history.AddRange(ck.History);
-                lastCheckpoint = ck.Dir;
-                log($"Resuming training from {ck.Dir} (epoch {ck.Epoch} of {options.Epochs}).");
-            }
+                using var fs = File.OpenRead(Path.Combine(dir, OptimizerFile));
+                using var r = new BinaryReader(fs);
+                LoadMomentum(optimizer, r, device);
+            });
+            startEpoch = found.Epoch;
+            history.AddRange(found.History);
+            lastCheckpoint = found.Dir;
+            log($"Resuming training from {found.Dir} (epoch {found.Epoch} of {options.Epochs}).");
         }
 
         double emaLoss = double.NaN;
@@ -100,7 +109,8 @@ public static class Trainer
         {
             using var orderGenerator = new Generator(Seeds.Derive(options.Seed, epoch, 0), CPU);
             using var augmentGenerator = new Generator(Seeds.Derive(options.Seed, epoch, 1), CPU);
-            using var order = randperm(n, generator: orderGenerator).to(images.device);
+            using var permutation = randperm(n, generator: orderGenerator);
+            using var order = permutation.to(images.device);
             var clock = Stopwatch.StartNew();
             double lossSum = 0;
             long correct = 0;
@@ -267,20 +277,15 @@ public static class Trainer
         return dir;
     }
 
-    static void LoadCheckpoint(string dir, nn.Module<Tensor, Tensor> model, SGD optimizer, Device device)
+    static void LoadCheckpoint(string dir, string file, Action<string> load)
     {
-        var modelPath = Path.Combine(dir, ModelFile);
-        var optimizerPath = Path.Combine(dir, OptimizerFile);
         try
         {
-            model.load(modelPath, strict: true);
-            using var fs = File.OpenRead(optimizerPath);
-            using var r = new BinaryReader(fs);
-            LoadMomentum(optimizer, r, device);
+            load(dir);
         }
-        catch (Exception e) when (e is ArgumentException or EndOfStreamException or IOException or NotImplementedException or OverflowException)
+        catch (Exception e) when (e is ArgumentException or InvalidDataException or EndOfStreamException or IOException or NotImplementedException or OverflowException)
         {
-            throw new InvalidDataException($"Checkpoint {dir} passed its checksums but could not be loaded into this model: {e.Message}", e);
+            throw new InvalidDataException($"Checkpoint file {Path.Combine(dir, file)} passed its checksum but could not be loaded into this model: {e.Message}", e);
         }
     }
 
