@@ -1,0 +1,255 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Leakage.Attacks;
+using Leakage.IO;
+using Leakage.Models;
+using Leakage.Native;
+using Leakage.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Leakage.Adversarial;
+
+/// <summary>
+/// Builds D_rand and D_det (Ilyas et al. 2019, section 3.2): every training image x of class y is
+/// attacked with targeted L2 PGD towards a target t and stored with label t.
+/// <para>
+/// Generation runs in chunks of <see cref="AdversarialOptions.ChunkSize"/> images. Each chunk's
+/// targets and randomness are derived from (seed, chunk index) only and each chunk is written
+/// atomically as soon as it is done, so a rerun of an interrupted build resumes after the last
+/// complete chunk and yields exactly the data set an uninterrupted run would have.
+/// </para>
+/// </summary>
+public static class AdversarialDatasets
+{
+    const string ChunkKind = "adversarial-chunk";
+    const string ChunksFolder = "chunks";
+
+    /// <summary>
+    /// Builds (or resumes, or reuses) the data set in <paramref name="dir"/>.
+    /// </summary>
+    /// <param name="kind">D_rand or D_det.</param>
+    /// <param name="model">The source classifier to attack, on <paramref name="device"/>; it is not modified.</param>
+    /// <param name="images">Clean training images, float32 N x 3 x 32 x 32 in [0, 1] (CPU).</param>
+    /// <param name="labels">Their labels, int64 N in [0, 10).</param>
+    /// <param name="options">Attack and chunking settings.</param>
+    /// <param name="dir">Folder of the data set; a complete one made with the same settings is reused as is.</param>
+    /// <param name="device">Where to run the attack.</param>
+    /// <param name="progress">Receives reports after every PGD batch and every chunk.</param>
+    /// <param name="cancellationToken">Checked before every PGD batch; finished chunks stay on disk.</param>
+    /// <param name="log">One-line messages about reuse, resumption and regeneration (default: <see cref="Trace"/>).</param>
+    public static AdversarialDataset Build(AdversarialKind kind, nn.Module<Tensor, Tensor> model, Tensor images, Tensor labels,
+        AdversarialOptions options, string dir, Device device, IProgress<AdversarialProgress>? progress = null,
+        CancellationToken cancellationToken = default, Action<string>? log = null)
+    {
+        TorchNative.Ensure();
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        log ??= message => Trace.WriteLine(message);
+        CheckData(images, labels);
+        var settings = Settings(kind, model, images, labels, options);
+
+        if (Artifacts.TryValidate(dir, AdversarialDataset.ArtifactKind, settings, out var reason))
+        {
+            log($"Reusing the {Name(kind)} data set in {dir}.");
+            return AdversarialDataset.Load(dir);
+        }
+        if (File.Exists(Path.Combine(dir, Artifacts.MetadataFile)))
+        {
+            log($"Regenerating the {Name(kind)} data set in {dir}: {reason}.");
+            File.Delete(Path.Combine(dir, Artifacts.MetadataFile));
+        }
+
+        long n = images.shape[0];
+        int chunks = (int)((n + options.ChunkSize - 1) / options.ChunkSize);
+        var chunkRoot = Path.Combine(dir, ChunksFolder);
+        RemoveStrayChunks(chunkRoot, chunks, log);
+        var clock = Stopwatch.StartNew();
+        long done = 0, successes = 0, attackedThisSession = 0;
+        var attack = options.Attack;
+        for (int c = 0; c < chunks; c++)
+        {
+            long start = (long)c * options.ChunkSize;
+            long count = Math.Min(options.ChunkSize, n - start);
+            var chunkDir = ChunkDir(chunkRoot, c);
+            var chunkSettings = ChunkSettings(settings, c, start, count);
+            if (Artifacts.TryValidate(chunkDir, ChunkKind, chunkSettings, out var chunkReason))
+            {
+                successes += (long?)Artifacts.ReadExtra(chunkDir)?["successes"] ?? 0;
+                done += count;
+                progress?.Report(new AdversarialProgress(c + 1, chunks, done, n, (double)successes / done, 0));
+                continue;
+            }
+            if (Directory.Exists(chunkDir))
+            {
+                log($"Regenerating chunk {c + 1}/{chunks} of {dir}: {chunkReason}.");
+                Artifacts.Delete(chunkDir);
+            }
+
+            using var scope = NewDisposeScope();
+            var x = images.narrow(0, start, count);
+            var y = labels.narrow(0, start, count);
+            var targets = DrawTargets(kind, y, options, c);
+            long before = done;
+            var batchProgress = progress is null ? null : new Callback<long>(k =>
+                progress.Report(new AdversarialProgress(c + 1, chunks, before + k, n,
+                    done == 0 ? double.NaN : (double)successes / done,
+                    (attackedThisSession + k) / Math.Max(clock.Elapsed.TotalSeconds, 1e-9))));
+            using var result = L2Pgd.Attack(model, x, targets, attack, device, options.BatchSize,
+                (long)Seeds.Derive(options.Seed, c, 1), batchProgress, cancellationToken);
+            long chunkSuccesses = result.Success.sum().item<long>();
+
+            Directory.CreateDirectory(chunkDir);
+            TensorFile.Save(Path.Combine(chunkDir, AdversarialDataset.ImagesFile), result.Adversarial);
+            TensorFile.Save(Path.Combine(chunkDir, AdversarialDataset.TargetsFile), targets);
+            TensorFile.Save(Path.Combine(chunkDir, AdversarialDataset.SuccessFile), result.Success);
+            Artifacts.Commit(chunkDir, ChunkKind, chunkSettings,
+                [AdversarialDataset.ImagesFile, AdversarialDataset.TargetsFile, AdversarialDataset.SuccessFile],
+                new JsonObject { ["successes"] = chunkSuccesses });
+
+            successes += chunkSuccesses;
+            done += count;
+            attackedThisSession += count;
+            progress?.Report(new AdversarialProgress(c + 1, chunks, done, n, (double)successes / done,
+                attackedThisSession / Math.Max(clock.Elapsed.TotalSeconds, 1e-9)));
+        }
+
+        Assemble(dir, chunkRoot, chunks, labels, settings, kind, model);
+        log($"{Name(kind)} data set complete in {dir}: {n} images, attack success rate {(double)successes / n:P1}.");
+        Directory.Delete(chunkRoot, recursive: true);
+        return AdversarialDataset.Load(dir);
+    }
+
+    /// <summary>
+    /// The target labels of chunk <paramref name="chunk"/> for images labelled <paramref name="labels"/>
+    /// (int64, CPU). D_det: (y + 1) mod 10. D_rand: uniform over the 10 classes, or over the 9 classes
+    /// other than y when <see cref="AdversarialOptions.RandomTargetExcludesSource"/> is set; drawn from a
+    /// generator seeded with (<see cref="AdversarialOptions.Seed"/>, chunk) alone.
+    /// </summary>
+    public static Tensor DrawTargets(AdversarialKind kind, Tensor labels, AdversarialOptions options, int chunk)
+    {
+        TorchNative.Ensure();
+        using var scope = NewDisposeScope();
+        var y = labels.cpu().to_type(ScalarType.Int64);
+        const int k = CifarStats.Classes;
+        Tensor t;
+        switch (kind)
+        {
+            case AdversarialKind.Deterministic:
+                t = (y + 1).remainder(k);
+                break;
+            case AdversarialKind.Random:
+                using (var g = new Generator(Seeds.Derive(options.Seed, chunk, 0), CPU))
+                {
+                    t = options.RandomTargetExcludesSource
+                        ? (y + randint(1, k, [y.shape[0]], generator: g)).remainder(k)
+                        : randint(0, k, [y.shape[0]], generator: g);
+                }
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown adversarial data set kind");
+        }
+        return t.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>"D_rand" or "D_det".</summary>
+    public static string Name(AdversarialKind kind) => kind == AdversarialKind.Random ? "D_rand" : "D_det";
+
+    /// <summary>
+    /// The identity of a data set: kind, attack, seed, chunking, and fingerprints of the source model's
+    /// weights and of the clean data. Device and batch size are not part of it (they only change
+    /// floating-point rounding).
+    /// </summary>
+    public static JsonObject Settings(AdversarialKind kind, nn.Module<Tensor, Tensor> model, Tensor images, Tensor labels, AdversarialOptions options) => new()
+    {
+        ["kind"] = kind.ToString().ToLowerInvariant(),
+        ["eps"] = options.Eps,
+        ["stepSize"] = options.StepSize,
+        ["steps"] = options.Steps,
+        ["keepBest"] = options.KeepBest,
+        ["randomStart"] = options.RandomStart,
+        ["randomTargetExcludesSource"] = kind == AdversarialKind.Random && options.RandomTargetExcludesSource,
+        ["clamp"] = new JsonArray(0.0, 1.0),
+        ["seed"] = options.Seed,
+        ["chunkSize"] = options.ChunkSize,
+        ["sourceModel"] = Fingerprint.Of(model),
+        ["sourceArch"] = model is ICifarClassifier c ? $"{c.Arch} width {c.Width}" : model.GetType().Name,
+        ["data"] = Fingerprint.Of(images, labels),
+        ["count"] = images.shape[0],
+    };
+
+    static JsonObject ChunkSettings(JsonObject settings, int chunk, long start, long count)
+    {
+        var s = (JsonObject)settings.DeepClone();
+        s["chunk"] = chunk;
+        s["start"] = start;
+        s["chunkCount"] = count;
+        return s;
+    }
+
+    static string ChunkDir(string root, int chunk) => Path.Combine(root, $"chunk-{chunk:D5}");
+
+    static void RemoveStrayChunks(string root, int chunks, Action<string> log)
+    {
+        if (!Directory.Exists(root)) return;
+        foreach (var d in Directory.GetDirectories(root))
+        {
+            var name = Path.GetFileName(d);
+            bool ours = name.StartsWith("chunk-", StringComparison.Ordinal)
+                && int.TryParse(name.AsSpan(6), NumberStyles.None, CultureInfo.InvariantCulture, out var c) && c < chunks;
+            if (!ours)
+            {
+                log($"Removing {d}: not a chunk of this data set.");
+                Artifacts.Delete(d);
+            }
+        }
+    }
+
+    static void Assemble(string dir, string chunkRoot, int chunks, Tensor labels, JsonObject settings, AdversarialKind kind, nn.Module<Tensor, Tensor> model)
+    {
+        using var scope = NewDisposeScope();
+        var images = new List<Tensor>();
+        var targets = new List<Tensor>();
+        var success = new List<Tensor>();
+        for (int c = 0; c < chunks; c++)
+        {
+            var cd = ChunkDir(chunkRoot, c);
+            images.Add(TensorFile.Load(Path.Combine(cd, AdversarialDataset.ImagesFile)));
+            targets.Add(TensorFile.Load(Path.Combine(cd, AdversarialDataset.TargetsFile)));
+            success.Add(TensorFile.Load(Path.Combine(cd, AdversarialDataset.SuccessFile)));
+        }
+        var allSuccess = cat(success, 0);
+        TensorFile.Save(Path.Combine(dir, AdversarialDataset.ImagesFile), cat(images, 0));
+        TensorFile.Save(Path.Combine(dir, AdversarialDataset.LabelsFile), labels.cpu());
+        TensorFile.Save(Path.Combine(dir, AdversarialDataset.TargetsFile), cat(targets, 0));
+        TensorFile.Save(Path.Combine(dir, AdversarialDataset.SuccessFile), allSuccess);
+        var extra = new JsonObject
+        {
+            ["name"] = Name(kind),
+            ["successRate"] = allSuccess.to_type(ScalarType.Float64).mean().item<double>(),
+            ["sourceModel"] = model is ICifarClassifier c2 ? c2.Arch : model.GetType().Name,
+        };
+        Artifacts.Commit(dir, AdversarialDataset.ArtifactKind, settings,
+            [AdversarialDataset.ImagesFile, AdversarialDataset.LabelsFile, AdversarialDataset.TargetsFile, AdversarialDataset.SuccessFile], extra);
+    }
+
+    static void CheckData(Tensor images, Tensor labels)
+    {
+        if (images.dim() != 4 || images.shape[1] != CifarStats.Channels || images.dtype != ScalarType.Float32)
+            throw new ArgumentException($"Adversarial data: images must be float32 N x 3 x H x W, got {images.dtype} [{string.Join(", ", images.shape)}].", nameof(images));
+        if (labels.dim() != 1 || labels.dtype != ScalarType.Int64 || labels.shape[0] != images.shape[0])
+            throw new ArgumentException($"Adversarial data: need one int64 label per image ({images.shape[0]} images), got {labels.dtype} [{string.Join(", ", labels.shape)}].", nameof(labels));
+        if (images.shape[0] == 0) throw new ArgumentException("Adversarial data: no images.", nameof(images));
+        long lo = labels.min().item<long>(), hi = labels.max().item<long>();
+        if (lo < 0 || hi >= CifarStats.Classes)
+            throw new ArgumentException($"Adversarial data: labels must be in [0, {CifarStats.Classes}), found [{lo}, {hi}].", nameof(labels));
+    }
+
+    /// <summary>A synchronous <see cref="IProgress{T}"/> (System.Progress posts to a synchronisation context).</summary>
+    sealed class Callback<T>(Action<T> action) : IProgress<T>
+    {
+        public void Report(T value) => action(value);
+    }
+}
