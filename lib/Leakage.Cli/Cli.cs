@@ -12,6 +12,7 @@ public static class Cli
         var root = new RootCommand("Leakage.Notebooks: reproduce Goh's \"Robust Feature Leakage\" (Distill 2019) on CIFAR-10 with TorchSharp.");
         root.Subcommands.Add(DownloadCommand());
         root.Subcommands.Add(DataInfoCommand());
+        root.Subcommands.Add(ExperimentCommand.Create());
         return await root.Parse(args).InvokeAsync();
     }
 

@@ -64,8 +64,13 @@ public sealed record RobustSettings
     public double TrainRadius { get; init; } = 0.25;
     /// <summary>L2 radius for the certificates (Spec 1 gamma, Spec 2 fraction, certified accuracy).</summary>
     public double CertRadius { get; init; } = 0.25;
-    /// <summary><c>pixel</c> (radius in [0,1] pixel space) or <c>normalised</c> (per-channel normalised input).</summary>
-    public string Units { get; init; } = "pixel";
+    /// <summary>
+    /// <c>normalised</c> (radius measured in the per-channel normalised input the model sees, the
+    /// default: it is the reading under which Goh's gamma values and Spec 2 are reproduced) or
+    /// <c>pixel</c> (radius in [0,1] pixel space, a ball about 5x larger). Certificates are always
+    /// reported in both units.
+    /// </summary>
+    public string Units { get; init; } = "normalised";
     public int Epochs { get; init; } = 30;
     public int BatchSize { get; init; } = 512;
     public double Lr { get; init; } = 0.01;

@@ -21,10 +21,10 @@ public static class Profiles
     static ExperimentSettings Quick => new()
     {
         Profile = "quick",
-        Data = new() { TrainCount = 2_000, TestCount = 1_000 },
-        Standard = new() { Width = 16, Epochs = 4, BatchSize = 128, Lr = 0.05 },
-        Attack = new() { Steps = 5, Step = 0.25, BatchSize = 250, ChunkSize = 500 },
-        Transfer = new() { Epochs = 4, BatchSize = 128 },
+        Data = new() { TrainCount = 4_000, TestCount = 2_000 },
+        Standard = new() { Width = 16, Epochs = 8, BatchSize = 128, Lr = 0.05 },
+        Attack = new() { Steps = 7, Step = 0.15, BatchSize = 250, ChunkSize = 1_000 },
+        Transfer = new() { Epochs = 6, BatchSize = 128 },
         Robust = new() { Epochs = 15, BatchSize = 250 },
         Probe = new() { Bootstrap = 300 },
         Beyond = new() { NonlinearEpochs = 2, NonlinearPgdSteps = 3 },

@@ -1,0 +1,501 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Leakage.Adversarial;
+using Leakage.Compute;
+using Leakage.Data;
+using Leakage.IO;
+using Leakage.Models;
+using Leakage.Probes;
+using Leakage.Robust;
+using Leakage.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Leakage.Experiment;
+
+/// <summary>The standard classifier of step 1 and how well it does.</summary>
+public sealed record StandardModelOutcome(nn.Module<Tensor, Tensor> Model, double TestAccuracy, double TrainAccuracy, IReadOnlyList<EpochSummary> History, double Seconds, bool Cached);
+
+/// <summary>A model trained on D_rand or D_det and its clean test accuracy (Ilyas Table 1).</summary>
+public sealed record TransferOutcome(AdversarialKind Kind, nn.Module<Tensor, Tensor> Model, double CleanTestAccuracy, double TrainAccuracy, IReadOnlyList<EpochSummary> History, double Seconds, bool Cached);
+
+/// <summary>The robust linear classifier C and its exact certificates in both radius units.</summary>
+public sealed record RobustOutcome(RobustLinearResult Training, CertificateReport Certificates, RadiusUnits Units, double Seconds)
+{
+    /// <summary>C's weights, 10 x 3072: the robust feature directions w_i.</summary>
+    public Tensor Weights => Training.Model.weight;
+    /// <summary>Certificates in the configured units.</summary>
+    public UnitCertificate Primary => Certificates[Units];
+    /// <summary>Certificates in the other units.</summary>
+    public UnitCertificate Other => Certificates[Units == RadiusUnits.Pixel ? RadiusUnits.Normalised : RadiusUnits.Pixel];
+}
+
+/// <summary>The leakage probe results (Goh) and their controls.</summary>
+public sealed record LeakageOutcome(ProbeEntry DRand, ProbeEntry DDet, IReadOnlyList<ProbeEntry> Controls, double Seconds);
+
+/// <summary>
+/// One run of the experiment in an output folder. Each step computes its artifact or loads it from
+/// the folder when it was made with the same settings and inputs (checked through its
+/// <c>metadata.json</c>; a mismatch is logged and the step recomputed), records its numbers in
+/// <c>results.json</c> as soon as it finishes, and returns objects the notebooks can display.
+/// Long steps resume after an interruption (epoch checkpoints, attack chunks).
+/// <para>Layout: <c>standard/</c>, <c>d_rand/</c>, <c>d_det/</c>, <c>transfer_rand/</c>,
+/// <c>transfer_det/</c>, <c>robust_linear/</c>, <c>checkpoints/</c>, <c>results.json</c>.</para>
+/// </summary>
+public sealed class ExperimentRun : IDisposable
+{
+    public ExperimentSettings Settings { get; }
+    public string OutDirectory { get; }
+    public string DataDirectory { get; }
+    public Device Device { get; }
+    public ResultsFile Results { get; }
+    public IRunObserver Observer { get; }
+
+    CifarData? _data;
+    CifarSplit? _train, _test;
+    string? _dataIdentity;
+    StandardModelOutcome? _standard;
+    readonly Dictionary<AdversarialKind, AdversarialDataset> _adversarial = [];
+    readonly Dictionary<AdversarialKind, TransferOutcome> _transfer = [];
+    RobustOutcome? _robust;
+
+    ExperimentRun(ExperimentSettings settings, string dataDir, string outDir, IRunObserver observer)
+    {
+        Settings = settings;
+        DataDirectory = dataDir;
+        OutDirectory = Path.GetFullPath(outDir);
+        Observer = observer;
+        Devices.SetThreads(settings.Threads);
+        Device = Devices.Select(settings.Device);
+        Directory.CreateDirectory(OutDirectory);
+        Results = new ResultsFile(OutDirectory);
+    }
+
+    /// <summary>
+    /// Opens (or creates) the run folder. Settings are validated first; when <c>results.json</c>
+    /// holds other settings it is started over (artifacts are still reused step by step where their
+    /// own settings match).
+    /// </summary>
+    public static ExperimentRun Open(ExperimentSettings settings, string dataDirectory, string outDirectory, IRunObserver? observer = null)
+    {
+        SettingsOverrides.Validate(settings);
+        var run = new ExperimentRun(settings, dataDirectory, outDirectory, observer ?? RunObserver.Silent);
+        var existing = run.Results.Read();
+        var wanted = Artifacts.ToNode(settings);
+        var diff = existing.Count == 0 ? null : Artifacts.Diff(existing["settings"], wanted, "");
+        if (existing.Count == 0 || diff != null)
+        {
+            if (diff != null) run.Observer.Log($"Settings differ from the previous run in {run.OutDirectory} ({diff}); results.json starts over.");
+            AtomicFile.WriteAllText(run.Results.Path, new JsonObject
+            {
+                ["profile"] = settings.Profile,
+                ["settings"] = wanted.DeepClone(),
+            }.ToJsonString(Artifacts.Json));
+        }
+        run.Observer.Log($"Run folder {run.OutDirectory}; {Devices.Describe(run.Device)}.");
+        return run;
+    }
+
+    // ---------------------------------------------------------------- data
+
+    /// <summary>The training split used (a class-stratified subset when data.trainCount is set).</summary>
+    public CifarSplit Train { get { LoadData(); return _train!; } }
+    /// <summary>The test split used.</summary>
+    public CifarSplit Test { get { LoadData(); return _test!; } }
+
+    /// <summary>Checksums of the data in use: part of every artifact's settings.</summary>
+    public string DataIdentity
+    {
+        get
+        {
+            LoadData();
+            return _dataIdentity ??= Fingerprint.Of(_train!.Images, _train.Labels, _test!.Images, _test.Labels);
+        }
+    }
+
+    void LoadData()
+    {
+        if (_data != null) return;
+        var clock = Stopwatch.StartNew();
+        _data = CifarLoader.Load(DataDirectory, new CifarLoadOptions { Log = Observer.Log });
+        var s = Settings.Data;
+        _train = s.TrainCount > 0 && s.TrainCount < _data.Train.Count ? _data.Train.Subset(s.TrainCount, Settings.Seed) : _data.Train;
+        _test = s.TestCount > 0 && s.TestCount < _data.Test.Count ? _data.Test.Subset(s.TestCount, Settings.Seed + 1) : _data.Test;
+        Observer.Log($"Data: {_train.Count:N0} training and {_test.Count:N0} test images ({_data.Format}, {_data.Source}).");
+        Results.Set("data", new JsonObject
+        {
+            ["source"] = _data.Source,
+            ["format"] = _data.Format.ToString(),
+            ["train"] = _train.Count,
+            ["test"] = _test.Count,
+        });
+        Results.Set("seconds.data", clock.Elapsed.TotalSeconds);
+    }
+
+    string Dir(string name) => Path.Combine(OutDirectory, name);
+    string CheckpointDir(string name) => Path.Combine(OutDirectory, "checkpoints", name);
+
+    // ---------------------------------------------------------------- step 1: standard model
+
+    TrainingOptions StandardTraining() => new()
+    {
+        Epochs = Settings.Standard.Epochs,
+        BatchSize = Settings.Standard.BatchSize,
+        LearningRate = Settings.Standard.Lr,
+        Momentum = Settings.Standard.Momentum,
+        WeightDecay = Settings.Standard.WeightDecay,
+        Schedule = Settings.Standard.Schedule == "cosine" ? LrSchedule.Cosine : LrSchedule.OneCycle,
+        Augmentation = Settings.Standard.Augment ? Augmentation.CropFlip : Augmentation.None,
+        Seed = Settings.Seed,
+    };
+
+    /// <summary>Step 1: trains (or loads) the standard classifier and measures it.</summary>
+    public StandardModelOutcome StandardModel(CancellationToken ct = default)
+    {
+        if (_standard != null) return _standard;
+        var s = Settings.Standard;
+        var options = StandardTraining();
+        var identity = new JsonObject { ["training"] = Artifacts.ToNode(options), ["data"] = DataIdentity };
+        var dir = Dir("standard");
+        var clock = Stopwatch.StartNew();
+        bool cached = ModelStore.TryLoad(dir, s.Arch, identity, Device, out var model, out var reason, s.Width);
+        IReadOnlyList<EpochSummary> history;
+        double seconds;
+        if (cached)
+        {
+            Observer.Log($"Standard model: reusing {dir}.");
+            var extra = Artifacts.ReadExtra(dir);
+            history = extra?["history"]?.Deserialize<List<EpochSummary>>(Artifacts.Json) ?? [];
+            seconds = (double?)extra?["seconds"] ?? 0;
+        }
+        else
+        {
+            Observer.Log($"Standard model: training ({reason}).");
+            model = ModelFactory.Create(s.Arch, Settings.Seed, s.Width, Device);
+            var training = Trainer.Train(model, Train.Images, Train.Labels, options, Device, CheckpointDir("standard"),
+                TrainingProgress("standardModel"), Observer.Log, ct);
+            history = training.History;
+            seconds = clock.Elapsed.TotalSeconds;
+            ModelStore.Save(model, dir, identity, new JsonObject
+            {
+                ["history"] = JsonSerializer.SerializeToNode(history, Artifacts.Json),
+                ["seconds"] = seconds,
+            });
+            DeleteCheckpoints("standard");
+        }
+        double test = Evaluation.Accuracy(model!, Test.Images, Test.Labels, Device);
+        double train = Evaluation.Accuracy(model!, Train.Images, Train.Labels, Device);
+        Observer.Log($"Standard model: {test:P2} clean test accuracy ({train:P2} on its training data).");
+        Results.Set("standardModel", new JsonObject
+        {
+            ["arch"] = s.Arch,
+            ["width"] = s.Width,
+            ["testAccuracy"] = test,
+            ["trainAccuracy"] = train,
+            ["epochs"] = history.Count,
+        });
+        Results.Set("seconds.standardModel", seconds);
+        return _standard = new StandardModelOutcome(model!, test, train, history, seconds, cached);
+    }
+
+    // ---------------------------------------------------------------- step 2: D_rand and D_det
+
+    /// <summary>The PGD settings used to build D_rand / D_det.</summary>
+    public AdversarialOptions AttackOptions() => new()
+    {
+        Eps = Settings.Attack.Eps,
+        StepSize = Settings.Attack.Step,
+        Steps = Settings.Attack.Steps,
+        RandomStart = Settings.Attack.RandomStart,
+        RandomTargetExcludesSource = Settings.Attack.RandomTargetExcludesSource,
+        ChunkSize = Settings.Attack.ChunkSize,
+        BatchSize = Settings.Attack.BatchSize,
+        Seed = Settings.Seed,
+    };
+
+    static string Key(AdversarialKind kind) => kind == AdversarialKind.Random ? "drand" : "ddet";
+    static string Folder(AdversarialKind kind) => kind == AdversarialKind.Random ? "rand" : "det";
+
+    /// <summary>Step 2: builds (or resumes, or loads) D_rand or D_det from the standard model.</summary>
+    public AdversarialDataset AdversarialSet(AdversarialKind kind, CancellationToken ct = default)
+    {
+        if (_adversarial.TryGetValue(kind, out var ready)) return ready;
+        var model = StandardModel(ct).Model;
+        var dir = Dir($"d_{Folder(kind)}");
+        var clock = Stopwatch.StartNew();
+        var step = kind == AdversarialKind.Random ? "dRand" : "dDet";
+        bool existed = Artifacts.TryValidate(dir, AdversarialDataset.ArtifactKind,
+            AdversarialDatasets.Settings(kind, model, Train.Images, Train.Labels, AttackOptions()), out _, verifyChecksums: false);
+        var progress = new SyncProgress<AdversarialProgress>(p => Observer.Progress(new StepProgress(step, p.Images == 0 ? 1 : (double)p.ImagesDone / p.Images,
+            $"chunk {p.Chunk}/{p.Chunks}, {p.ImagesDone:N0}/{p.Images:N0} images, success {p.SuccessRate:P1}, {p.ImagesPerSecond:N0} images/s")));
+        var data = AdversarialDatasets.Build(kind, model, Train.Images, Train.Labels, AttackOptions(), dir, Device, progress, ct, Observer.Log);
+        // Seconds: the compute time when built now (kept beside the set), else the time recorded then.
+        var timing = Path.Combine(dir, "timing.json");
+        double seconds;
+        if (existed && File.Exists(timing))
+            seconds = (double?)JsonNode.Parse(File.ReadAllText(timing))?["seconds"] ?? 0;
+        else
+        {
+            seconds = clock.Elapsed.TotalSeconds;
+            if (!existed) AtomicFile.WriteAllText(timing, new JsonObject { ["seconds"] = seconds }.ToJsonString());
+        }
+        Observer.Log($"{AdversarialDatasets.Name(kind)}: {data.Count:N0} images, attack success {data.SuccessRate:P2}, target = original label for {data.TargetEqualsLabelRate:P2}.");
+        Results.Set($"adversarial.{Key(kind)}", new JsonObject
+        {
+            ["images"] = data.Count,
+            ["attackSuccess"] = data.SuccessRate,
+            ["targetEqualsLabel"] = data.TargetEqualsLabelRate,
+            ["eps"] = Settings.Attack.Eps,
+            ["step"] = Settings.Attack.Step,
+            ["steps"] = Settings.Attack.Steps,
+        });
+        Results.Set($"seconds.{step}", seconds);
+        _adversarial[kind] = data;
+        return data;
+    }
+
+    // ---------------------------------------------------------------- transfer (Ilyas Table 1)
+
+    /// <summary>Trains a fresh standard model on D_rand or D_det (target labels) and tests it on clean data.</summary>
+    public TransferOutcome TransferModel(AdversarialKind kind, CancellationToken ct = default)
+    {
+        if (_transfer.TryGetValue(kind, out var ready)) return ready;
+        var data = AdversarialSet(kind, ct);
+        var s = Settings.Standard;
+        var t = Settings.Transfer;
+        var training = StandardTraining() with
+        {
+            Epochs = t.Epochs,
+            BatchSize = t.BatchSize,
+            LearningRate = kind == AdversarialKind.Random ? t.LrRand : t.LrDet,
+            Augmentation = t.Augment ? Augmentation.CropFlip : Augmentation.None,
+            Seed = Settings.Seed + 1,
+        };
+        var identity = new JsonObject { ["training"] = Artifacts.ToNode(training), ["data"] = (string?)data.Settings["data"], ["adversarial"] = Fingerprint.Of(data.Images, data.Targets) };
+        var name = $"transfer_{Folder(kind)}";
+        var dir = Dir(name);
+        var step = kind == AdversarialKind.Random ? "transferRand" : "transferDet";
+        var clock = Stopwatch.StartNew();
+        bool cached = ModelStore.TryLoad(dir, s.Arch, identity, Device, out var model, out var reason, s.Width);
+        IReadOnlyList<EpochSummary> history;
+        double seconds;
+        if (cached)
+        {
+            Observer.Log($"Transfer model on {AdversarialDatasets.Name(kind)}: reusing {dir}.");
+            var extra = Artifacts.ReadExtra(dir);
+            history = extra?["history"]?.Deserialize<List<EpochSummary>>(Artifacts.Json) ?? [];
+            seconds = (double?)extra?["seconds"] ?? 0;
+        }
+        else
+        {
+            Observer.Log($"Transfer model on {AdversarialDatasets.Name(kind)}: training ({reason}).");
+            model = ModelFactory.Create(s.Arch, training.Seed, s.Width, Device);
+            var result = Trainer.Train(model, data.Images, data.Targets, training, Device, CheckpointDir(name), TrainingProgress(step), Observer.Log, ct);
+            history = result.History;
+            seconds = clock.Elapsed.TotalSeconds;
+            ModelStore.Save(model, dir, identity, new JsonObject { ["history"] = JsonSerializer.SerializeToNode(history, Artifacts.Json), ["seconds"] = seconds });
+            DeleteCheckpoints(name);
+        }
+        double test = Evaluation.Accuracy(model!, Test.Images, Test.Labels, Device);
+        double train = Evaluation.Accuracy(model!, data.Images, data.Targets, Device);
+        Observer.Log($"Transfer model on {AdversarialDatasets.Name(kind)}: {test:P2} clean test accuracy ({train:P2} of its relabelled training set).");
+        Results.Set($"transfer.{Key(kind)}", test);
+        Results.Set($"transferDetails.{Key(kind)}", new JsonObject { ["trainAccuracyOnTargets"] = train, ["lr"] = training.LearningRate, ["epochs"] = training.Epochs, ["augment"] = t.Augment });
+        Results.Set($"seconds.{step}", seconds);
+        var outcome = new TransferOutcome(kind, model!, test, train, history, seconds, cached);
+        _transfer[kind] = outcome;
+        return outcome;
+    }
+
+    // ---------------------------------------------------------------- step 3: robust linear classifier
+
+    /// <summary>The robust linear training settings in library form.</summary>
+    public RobustLinearOptions RobustOptions(int? seed = null, double? trainRadius = null) => new()
+    {
+        TrainRadius = trainRadius ?? Settings.Robust.TrainRadius,
+        CertifyRadius = trainRadius ?? Settings.Robust.CertRadius,
+        Units = ParseUnits(Settings.Robust.Units),
+        Epochs = Settings.Robust.Epochs,
+        BatchSize = Settings.Robust.BatchSize,
+        LearningRate = Settings.Robust.Lr,
+        WeightDecay = Settings.Robust.WeightDecay,
+        Seed = seed ?? (int)Settings.Seed,
+    };
+
+    public static RadiusUnits ParseUnits(string units) => units.ToLowerInvariant() switch
+    {
+        "pixel" => RadiusUnits.Pixel,
+        "normalised" or "normalized" => RadiusUnits.Normalised,
+        _ => throw new ArgumentException($"Unknown radius units '{units}'. Valid choices: pixel, normalised."),
+    };
+
+    static string UnitsName(RadiusUnits u) => u == RadiusUnits.Pixel ? "pixel" : "normalised";
+
+    /// <summary>Step 3: trains (or loads) C and certifies it on the test set, in both units.</summary>
+    public RobustOutcome RobustModel(CancellationToken ct = default)
+    {
+        if (_robust != null) return _robust;
+        var options = RobustOptions();
+        var progress = new SyncProgress<RobustLinearEpoch>(e => Observer.Progress(new StepProgress("robustModel", (double)e.Epoch / e.Epochs,
+            $"epoch {e.Epoch}/{e.Epochs}, eps {e.Radius:0.###}, loss {e.Loss:0.000}, certified (train) {e.CertifiedAccuracy:P1}")));
+        var training = RobustLinearTrainer.TrainOrLoad(Dir("robust_linear"), DataIdentity, Train.Images, Train.Labels, options, Device, progress, Observer.Log, ct);
+        var report = training.Certify(Test.Images, Test.Labels);
+        var outcome = new RobustOutcome(training, report, options.Units, training.Elapsed.TotalSeconds);
+        Observer.Log($"Robust linear classifier: {outcome.Primary}");
+        Results.Set("robustModel", RobustJson(outcome, options));
+        Results.Set("seconds.robustModel", outcome.Seconds);
+        return _robust = outcome;
+    }
+
+    static JsonObject UnitJson(UnitCertificate c) => new()
+    {
+        ["radius"] = c.Radius,
+        ["cleanAccuracy"] = c.CleanAccuracy,
+        ["certifiedAccuracy"] = c.CertifiedAccuracy,
+        ["spec2"] = c.Spec2Fraction,
+        ["spec1"] = c.Spec1,
+        ["gamma"] = new JsonArray(c.Features.Select(f => (JsonNode)f.Gamma).ToArray()),
+        ["rho"] = new JsonArray(c.Features.Select(f => (JsonNode)f.Rho).ToArray()),
+        ["medianCertifiedRadius"] = c.MedianCertifiedRadius,
+    };
+
+    static JsonObject RobustJson(RobustOutcome o, RobustLinearOptions options)
+    {
+        var primary = UnitJson(o.Primary);
+        primary["trainRadius"] = options.TrainRadius;
+        primary["certRadius"] = options.CertifyRadius;
+        primary["radiusUnits"] = UnitsName(o.Units);
+        var other = UnitJson(o.Other);
+        other["radiusUnits"] = UnitsName(o.Other.Units);
+        primary["otherUnits"] = other;
+        return primary;
+    }
+
+    // ---------------------------------------------------------------- step 4: leakage probe
+
+    LeakageProbe Probe(int seedOffset = 0) => new(new LeakageProbeOptions
+    {
+        Probe = new LogisticProbeOptions { L2 = Settings.Probe.L2, MaxIterations = Settings.Probe.MaxIterations },
+        BootstrapResamples = Settings.Probe.Bootstrap,
+        Seed = (int)Settings.Seed + seedOffset,
+    });
+
+    /// <summary>
+    /// Step 4: the probe on C's ten features trained on D_rand and D_det (new labels) and scored on
+    /// the clean test set, with controls: clean D, random non-robust directions, D_rand without the
+    /// images whose random target equals their label, chance and the majority class.
+    /// </summary>
+    public LeakageOutcome Leakage(CancellationToken ct = default)
+    {
+        var robust = RobustModel(ct);
+        var drand = AdversarialSet(AdversarialKind.Random, ct);
+        var ddet = AdversarialSet(AdversarialKind.Deterministic, ct);
+        var clock = Stopwatch.StartNew();
+        var probe = Probe();
+        using var w = robust.Weights.detach().to(CPU);
+        var testX = Test.Images;
+        var testY = Test.Labels;
+        var rand = probe.Run("D_rand, robust features", w, drand.Images, drand.Targets, testX, testY);
+        var det = probe.Run("D_det, robust features", w, ddet.Images, ddet.Targets, testX, testY);
+        var controls = new List<ProbeEntry>
+        {
+            probe.Run("clean D, robust features", w, Train.Images, Train.Labels, testX, testY),
+            probe.RunRandomDirections("D_rand, random features", w, drand.Images, drand.Targets, testX, testY),
+            probe.RunRandomDirections("D_det, random features", w, ddet.Images, ddet.Targets, testX, testY),
+        };
+        using (var keep = drand.Targets.ne(drand.Labels).nonzero().squeeze(1))
+        using (var xs = drand.Images.index_select(0, keep))
+        using (var ys = drand.Targets.index_select(0, keep))
+            controls.Add(probe.Run("D_rand with target ≠ label, robust features", w, xs, ys, testX, testY));
+        controls.AddRange(probe.Chance(testY));
+        double seconds = clock.Elapsed.TotalSeconds;
+        foreach (var e in controls.Prepend(det).Prepend(rand)) Observer.Log($"Leakage probe: {e}");
+
+        var controlsJson = new JsonObject();
+        string[] keys = ["cleanD", "drandRandomFeatures", "ddetRandomFeatures", "drandTargetNotLabel", "chance", "majorityClass"];
+        for (int i = 0; i < controls.Count && i < keys.Length; i++) controlsJson[keys[i]] = EntryJson(controls[i]);
+        Results.Set("leakage", new JsonObject
+        {
+            ["drand"] = rand.Accuracy,
+            ["ddet"] = det.Accuracy,
+            ["intervals"] = new JsonObject
+            {
+                ["drand"] = new JsonArray(rand.Lo, rand.Hi),
+                ["ddet"] = new JsonArray(det.Lo, det.Hi),
+                ["level"] = probe.Options.Level,
+                ["resamples"] = probe.Options.BootstrapResamples,
+            },
+            ["controls"] = controlsJson,
+            ["features"] = rand.Features,
+            ["trainImages"] = new JsonObject { ["drand"] = rand.NTrain, ["ddet"] = det.NTrain },
+            ["testImages"] = rand.NTest,
+        });
+        Results.Set("seconds.leakage", seconds);
+        return new LeakageOutcome(rand, det, controls, seconds);
+    }
+
+    internal static JsonObject EntryJson(ProbeEntry e) => new()
+    {
+        ["name"] = e.Name,
+        ["accuracy"] = e.Accuracy,
+        ["lo"] = e.Lo,
+        ["hi"] = e.Hi,
+        ["nTrain"] = e.NTrain,
+        ["nTest"] = e.NTest,
+        ["features"] = e.Features,
+    };
+
+    // ---------------------------------------------------------------- everything
+
+    /// <summary>Runs every step (and the enabled extensions) and returns the final results.json content.</summary>
+    public JsonObject RunAll(CancellationToken ct = default)
+    {
+        var clock = Stopwatch.StartNew();
+        StandardModel(ct);
+        AdversarialSet(AdversarialKind.Random, ct);
+        AdversarialSet(AdversarialKind.Deterministic, ct);
+        TransferModel(AdversarialKind.Random, ct);
+        TransferModel(AdversarialKind.Deterministic, ct);
+        RobustModel(ct);
+        Leakage(ct);
+        Results.Set("seconds.thisInvocation", clock.Elapsed.TotalSeconds);
+        var seconds = Results.Read()["seconds"] as JsonObject;
+        double total = seconds?.Where(kv => kv.Key is not ("total" or "thisInvocation")).Sum(kv => (double?)kv.Value ?? 0) ?? 0;
+        Results.Set("seconds.total", total);
+        return Results.Read();
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    IProgress<TrainingProgress> TrainingProgress(string step) => new SyncProgress<TrainingProgress>(p =>
+    {
+        double fraction = p.Epochs == 0 ? 1 : Math.Clamp(((p.Epoch - 1) + (p.Steps == 0 ? 1 : (double)p.Step / p.Steps)) / p.Epochs, 0, 1);
+        Observer.Progress(new StepProgress(step, fraction,
+            $"epoch {p.Epoch}/{p.Epochs}, loss {p.Loss:0.000}, accuracy {p.Accuracy:P1}, lr {p.LearningRate:0.####}, {p.ImagesPerSecond:N0} images/s"));
+    });
+
+    void DeleteCheckpoints(string name)
+    {
+        var d = CheckpointDir(name);
+        try { if (Directory.Exists(d)) Directory.Delete(d, recursive: true); }
+        catch (IOException e) { Observer.Log($"Could not remove {d}: {e.Message}"); }
+    }
+
+    public void Dispose()
+    {
+        _standard?.Model.Dispose();
+        foreach (var t in _transfer.Values) t.Model.Dispose();
+        foreach (var a in _adversarial.Values) a.Dispose();
+        _robust?.Training.Dispose();
+        if (!ReferenceEquals(_train, _data?.Train)) _train?.Dispose();
+        if (!ReferenceEquals(_test, _data?.Test)) _test?.Dispose();
+        _data?.Dispose();
+    }
+}
+
+/// <summary>An <see cref="IProgress{T}"/> that reports on the calling thread (no SynchronizationContext hop).</summary>
+public sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
+{
+    public void Report(T value) => report(value);
+}

@@ -1,0 +1,49 @@
+using System.Text.Json.Nodes;
+using Leakage.IO;
+
+namespace Leakage.Experiment;
+
+/// <summary>
+/// <c>results.json</c> of a run folder: one JSON object updated section by section as steps finish,
+/// each update written atomically, so an interrupted run still leaves a valid file with the steps
+/// done so far. Accuracies and fractions are in [0,1]; seconds are the compute time of each step
+/// (recorded when the step was computed, so cached steps keep their original cost).
+/// </summary>
+public sealed class ResultsFile
+{
+    public const string FileName = "results.json";
+    readonly object _gate = new();
+
+    public string Path { get; }
+
+    public ResultsFile(string runFolder) => Path = System.IO.Path.Combine(runFolder, FileName);
+
+    /// <summary>The current content (an empty object when the file does not exist yet).</summary>
+    public JsonObject Read()
+    {
+        lock (_gate)
+        {
+            if (!File.Exists(Path)) return new JsonObject();
+            try { return JsonNode.Parse(File.ReadAllText(Path)) as JsonObject ?? new JsonObject(); }
+            catch (System.Text.Json.JsonException e) { throw new InvalidDataException($"{Path}: not valid JSON ({e.Message}); delete it to start the results over.", e); }
+        }
+    }
+
+    /// <summary>Sets <paramref name="key"/> (dotted path) to <paramref name="value"/> and writes the file atomically.</summary>
+    public void Set(string key, JsonNode? value)
+    {
+        lock (_gate)
+        {
+            var root = Read();
+            var parts = key.Split('.');
+            var obj = root;
+            foreach (var p in parts[..^1])
+            {
+                if (obj[p] is not JsonObject child) { child = new JsonObject(); obj[p] = child; }
+                obj = child;
+            }
+            obj[parts[^1]] = value?.DeepClone();
+            AtomicFile.WriteAllText(Path, root.ToJsonString(Artifacts.Json));
+        }
+    }
+}
