@@ -173,8 +173,8 @@ public sealed class ExperimentRun : IDisposable
         {
             Observer.Log($"Standard model: training ({reason}).");
             model = ModelFactory.Create(s.Arch, Settings.Seed, s.Width, Device);
-            var training = Trainer.Train(model, Train.Images, Train.Labels, options, Device, CheckpointDir("standard"),
-                TrainingProgress("standardModel"), Observer.Log, ct);
+            var training = Diverging("standard.lr", options.LearningRate, () => Trainer.Train(model, Train.Images, Train.Labels, options, Device,
+                CheckpointDir("standard"), TrainingProgress("standardModel"), Observer.Log, ct));
             history = training.History;
             seconds = clock.Elapsed.TotalSeconds;
             ModelStore.Save(model, dir, identity, new JsonObject
@@ -291,7 +291,8 @@ public sealed class ExperimentRun : IDisposable
         {
             Observer.Log($"Transfer model on {AdversarialDatasets.Name(kind)}: training ({reason}).");
             model = ModelFactory.Create(s.Arch, training.Seed, s.Width, Device);
-            var result = Trainer.Train(model, data.Images, data.Targets, training, Device, CheckpointDir(name), TrainingProgress(step), Observer.Log, ct);
+            var result = Diverging(kind == AdversarialKind.Random ? "transfer.lrRand" : "transfer.lrDet", training.LearningRate,
+                () => Trainer.Train(model, data.Images, data.Targets, training, Device, CheckpointDir(name), TrainingProgress(step), Observer.Log, ct));
             history = result.History;
             seconds = clock.Elapsed.TotalSeconds;
             ModelStore.Save(model, dir, identity, new JsonObject { ["history"] = JsonSerializer.SerializeToNode(history, Artifacts.Json), ["seconds"] = seconds });
@@ -474,6 +475,17 @@ public sealed class ExperimentRun : IDisposable
         Observer.Progress(new StepProgress(step, fraction,
             $"epoch {p.Epoch}/{p.Epochs}, loss {p.Loss:0.000}, accuracy {p.Accuracy:P1}, lr {p.LearningRate:0.####}, {p.ImagesPerSecond:N0} images/s"));
     });
+
+    /// <summary>Names the run setting to change when training diverges (the library message names the option).</summary>
+    static T Diverging<T>(string setting, double value, Func<T> train)
+    {
+        try { return train(); }
+        catch (TrainingDivergedException e)
+        {
+            throw new InvalidOperationException(
+                $"{e.Message} In this run that is the setting '{setting}' (now {value:G4}); try e.g. --set {setting}={value / 10:G4}.", e);
+        }
+    }
 
     void DeleteCheckpoints(string name)
     {
