@@ -13,14 +13,19 @@ namespace Leakage.Models;
 /// Max-pooling comes straight after each convolution, before batch norm and ReLU (the order used in
 /// D. Page's fast CIFAR ResNets): the per-pixel BN and ReLU then run on a quarter of the activations,
 /// which matters on a CPU where those memory-bound layers cost as much as the small convolutions.
-/// At the default width 32 the model has 0.39 M parameters and costs about 15 M multiply-adds
-/// (30 MFLOP) per 32 x 32 image forward.
+/// </para>
+/// <para>
+/// At the default width 24 the model has 0.22 M parameters and costs 8.6 M multiply-adds (17 MFLOP)
+/// per image forward. Measured on 2 cores (Xeon, AVX-512, libtorch 2.10, batch 256): about 1,300
+/// training images/s and 1,500 L2-PGD image-steps/s; 12 epochs of the default
+/// <see cref="Training.TrainingOptions"/> reach 82.6% CIFAR-10 test accuracy (width 32: 84.3%, at
+/// 0.39 M parameters, 15 M multiply-adds and about 60% of the throughput).
 /// </para>
 /// </summary>
 public sealed class SmallCnn : Module<Tensor, Tensor>, ICifarClassifier
 {
     /// <summary>Default base width.</summary>
-    public const int DefaultWidth = 32;
+    public const int DefaultWidth = 24;
 
     readonly InputNormalize normalize;
     readonly Conv2d conv1, conv2, conv3, conv4;
