@@ -45,6 +45,7 @@ public class StaleArtifactTests
         File.WriteAllBytes(weights, bytes);
         var images = Path.Combine(run, "d_det", "images.bin");
         using (var fs = new FileStream(images, FileMode.Open)) fs.SetLength(fs.Length / 3);
+        File.WriteAllText(Path.Combine(run, "d_rand", "timing.json"), "{ \"seconds\": 1"); // torn informational file: ignored
 
         var outcome = await CliProcess.RunAsync(TestRuns.Experiment(run), TestRuns.Cache);
 

@@ -93,6 +93,9 @@ public static class TestRuns
     }
 
     /// <summary>True when a folder under <paramref name="root"/> matching <paramref name="pattern"/> holds a committed artifact (its metadata.json).</summary>
-    public static bool Committed(string root, string pattern) =>
-        Directory.Exists(root) && Directory.GetDirectories(root, pattern).Any(d => File.Exists(Path.Combine(d, "metadata.json")));
+    public static bool Committed(string root, string pattern)
+    {
+        try { return Directory.Exists(root) && Directory.GetDirectories(root, pattern).Any(d => File.Exists(Path.Combine(d, "metadata.json"))); }
+        catch (DirectoryNotFoundException) { return false; } // removed by the run while we looked
+    }
 }
