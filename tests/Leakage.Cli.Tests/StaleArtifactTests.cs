@@ -46,6 +46,7 @@ public class StaleArtifactTests
         var images = Path.Combine(run, "d_det", "images.bin");
         using (var fs = new FileStream(images, FileMode.Open)) fs.SetLength(fs.Length / 3);
         File.WriteAllText(Path.Combine(run, "d_rand", "timing.json"), "{ \"seconds\": 1"); // torn informational file: ignored
+        File.WriteAllText(Path.Combine(run, "results.json"), "{ \"profile\": \"qu"); // torn summary: rebuilt from the cached steps
 
         var outcome = await CliProcess.RunAsync(TestRuns.Experiment(run), TestRuns.Cache);
 
@@ -53,6 +54,8 @@ public class StaleArtifactTests
         Assert.Contains($"Standard model: training (file {weights} fails its checksum (corrupt))", outcome.Stdout);
         Assert.Contains($"Regenerating the D_det data set in {Path.Combine(run, "d_det")}: file {images} has", outcome.Stdout);
         Assert.Contains("(truncated or replaced)", outcome.Stdout);
+        Assert.Contains($"{Path.Combine(run, "results.json")} is damaged (", outcome.Stdout);
+        Assert.Contains("it starts over (cached steps are reused)", outcome.Stdout);
         // The retrained model is bit-identical, so everything that depends on it is still valid and reused.
         Assert.Contains("Reusing the D_rand data set", outcome.Stdout);
         Results.AssertSame(await TestRuns.Reference, run);

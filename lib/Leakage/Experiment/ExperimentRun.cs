@@ -74,14 +74,21 @@ public sealed class ExperimentRun : IDisposable
 
     /// <summary>
     /// Opens (or creates) the run folder. Settings are validated first; when <c>results.json</c>
-    /// holds other settings it is started over (artifacts are still reused step by step where their
-    /// own settings match).
+    /// holds other settings, or is damaged, it is started over (artifacts are still reused step by
+    /// step where their own settings match). Temporary files left by an interrupted run are removed.
     /// </summary>
     public static ExperimentRun Open(ExperimentSettings settings, string dataDirectory, string outDirectory, IRunObserver? observer = null)
     {
         SettingsOverrides.Validate(settings);
         var run = new ExperimentRun(settings, dataDirectory, outDirectory, observer ?? RunObserver.Silent);
-        var existing = run.Results.Read();
+        JsonObject existing;
+        try { existing = run.Results.Read(); }
+        catch (InvalidDataException e)
+        {
+            // results.json only collects numbers of cached steps: a damaged one is rebuilt, not trusted.
+            run.Observer.Log($"{run.Results.Path} is damaged ({e.InnerException?.Message ?? e.Message}); it starts over (cached steps are reused).");
+            existing = [];
+        }
         var wanted = Artifacts.ToNode(settings);
         var diff = existing.Count == 0 ? null : Artifacts.Diff(existing["settings"], wanted, "");
         if (existing.Count == 0 || diff != null)
