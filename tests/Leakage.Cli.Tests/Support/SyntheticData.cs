@@ -29,7 +29,7 @@ public static class SyntheticData
                 for (int x = 0; x < Cifar10.Width; x++)
                 {
                     double wave = Math.Sin(freq * (x * Math.Cos(angle) + y * Math.Sin(angle)) + ch * 2.1 + c);
-                    double v = 128 + 55 * wave + 35 * (rng.NextDouble() * 2 - 1);
+                    double v = 128 + 40 * wave + 100 * (rng.NextDouble() * 2 - 1);
                     px[(ch * Cifar10.Height + y) * Cifar10.Width + x] = (byte)Math.Clamp(Math.Round(v), 0, 255);
                 }
         return px;
