@@ -7,15 +7,27 @@ namespace Leakage.Cli.Tests.Support;
 /// </summary>
 public static class TestRuns
 {
-    static readonly string Root = Path.Combine(Path.GetTempPath(), "leakage-cli-tests", $"shared-{Environment.ProcessId}-{Guid.NewGuid():N}"[..40]);
+    static readonly string Parent = Path.Combine(Path.GetTempPath(), "leakage-cli-tests");
+    static readonly string Root = Path.Combine(Parent, $"shared-{Environment.ProcessId}-{Guid.NewGuid():N}"[..40]);
 
     static TestRuns()
     {
+        // The test host may be ended without running exit handlers: remove what earlier hosts left.
+        foreach (var old in Directory.Exists(Parent) ? Directory.GetDirectories(Parent, "shared-*") : [])
+            if (int.TryParse(Path.GetFileName(old).Split('-')[1], out var pid) && !Running(pid)) Delete(old);
         Directory.CreateDirectory(Root);
-        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
-        {
-            try { Directory.Delete(Root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-        };
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Delete(Root);
+    }
+
+    static bool Running(int pid)
+    {
+        try { using var p = System.Diagnostics.Process.GetProcessById(pid); return !p.HasExited; }
+        catch (ArgumentException) { return false; }
+    }
+
+    static void Delete(string dir)
+    {
+        try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
     /// <summary>Decode cache shared by the child processes (kept out of the user's ~/.cache).</summary>
