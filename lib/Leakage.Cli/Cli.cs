@@ -13,6 +13,7 @@ public static class Cli
         root.Subcommands.Add(DownloadCommand());
         root.Subcommands.Add(DataInfoCommand());
         root.Subcommands.Add(ExperimentCommand.Create());
+        root.Subcommands.Add(SeedsCommand.Create());
         return await root.Parse(args).InvokeAsync();
     }
 
@@ -33,7 +34,8 @@ public static class Cli
         }
         catch (Exception e) when (IsUserError(e))
         {
-            Console.Error.WriteLine($"error: {e.Message}");
+            // One line, whatever the message holds: scripts and tests read the first stderr line.
+            Console.Error.WriteLine($"error: {e.Message.ReplaceLineEndings(" ")}");
             return 1;
         }
         catch (OperationCanceledException)

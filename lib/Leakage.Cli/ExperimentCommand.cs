@@ -65,6 +65,7 @@ static class ExperimentCommand
         {
             var settings = Settings(parse);
             var data = CifarLoader.ResolveFolder(parse.GetValue(Cli.DataOption));
+            CifarLoader.Detect(data); // a missing data folder fails before the run folder is touched
             var outDir = OutFolder(parse, settings);
             var results = RunWithProgress(settings, data, outDir, ct);
             PrintSummary(results, Path.Combine(Path.GetFullPath(outDir), ResultsFile.FileName));

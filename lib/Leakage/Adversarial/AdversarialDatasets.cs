@@ -68,6 +68,14 @@ public static class AdversarialDatasets
         RemoveStrayChunks(chunkRoot, chunks, log);
         var clock = Stopwatch.StartNew();
         long done = 0, successes = 0, attackedThisSession = 0;
+        int reused = 0;
+        bool resumeLogged = false;
+        void LogResume(string next)
+        {
+            if (resumeLogged || reused == 0) return;
+            resumeLogged = true;
+            log($"Resuming the {Name(kind)} data set in {dir}: {reused} of {chunks} chunks were already complete; {next}.");
+        }
         var attack = options.Attack;
         for (int c = 0; c < chunks; c++)
         {
@@ -79,9 +87,11 @@ public static class AdversarialDatasets
             {
                 successes += (long?)Artifacts.ReadExtra(chunkDir)?["successes"] ?? 0;
                 done += count;
+                reused++;
                 progress?.Report(new AdversarialProgress(c + 1, chunks, done, n, (double)successes / done, 0));
                 continue;
             }
+            LogResume($"continuing with chunk {c + 1}");
             if (Directory.Exists(chunkDir))
             {
                 log($"Regenerating chunk {c + 1}/{chunks} of {dir}: {chunkReason}.");
@@ -116,6 +126,7 @@ public static class AdversarialDatasets
                 attackedThisSession / Math.Max(clock.Elapsed.TotalSeconds, 1e-9)));
         }
 
+        LogResume("assembling them");
         Assemble(dir, chunkRoot, chunks, labels, settings, kind, model);
         log($"{Name(kind)} data set complete in {dir}: {n} images, attack success rate {(double)successes / n:P1}.");
         Directory.Delete(chunkRoot, recursive: true);

@@ -74,14 +74,21 @@ public sealed class ExperimentRun : IDisposable
 
     /// <summary>
     /// Opens (or creates) the run folder. Settings are validated first; when <c>results.json</c>
-    /// holds other settings it is started over (artifacts are still reused step by step where their
-    /// own settings match).
+    /// holds other settings, or is damaged, it is started over (artifacts are still reused step by
+    /// step where their own settings match). Temporary files left by an interrupted run are removed.
     /// </summary>
     public static ExperimentRun Open(ExperimentSettings settings, string dataDirectory, string outDirectory, IRunObserver? observer = null)
     {
         SettingsOverrides.Validate(settings);
         var run = new ExperimentRun(settings, dataDirectory, outDirectory, observer ?? RunObserver.Silent);
-        var existing = run.Results.Read();
+        JsonObject existing;
+        try { existing = run.Results.Read(); }
+        catch (InvalidDataException e)
+        {
+            // results.json only collects numbers of cached steps: a damaged one is rebuilt, not trusted.
+            run.Observer.Log($"{run.Results.Path} is damaged ({e.InnerException?.Message ?? e.Message}); it starts over (cached steps are reused).");
+            existing = [];
+        }
         var wanted = Artifacts.ToNode(settings);
         var diff = existing.Count == 0 ? null : Artifacts.Diff(existing["settings"], wanted, "");
         if (existing.Count == 0 || diff != null)
@@ -93,6 +100,8 @@ public sealed class ExperimentRun : IDisposable
                 ["settings"] = wanted.DeepClone(),
             }.ToJsonString(Artifacts.Json));
         }
+        foreach (var orphan in AtomicFile.RemoveOrphans(run.OutDirectory))
+            run.Observer.Log($"Removed {orphan}: a partial write of an interrupted run.");
         run.Observer.Log($"Run folder {run.OutDirectory}; {Devices.Describe(run.Device)}.");
         return run;
     }
@@ -173,7 +182,7 @@ public sealed class ExperimentRun : IDisposable
         {
             Observer.Log($"Standard model: training ({reason}).");
             model = ModelFactory.Create(s.Arch, Settings.Seed, s.Width, Device);
-            var training = Diverging("standard.lr", options.LearningRate, () => Trainer.Train(model, Train.Images, Train.Labels, options, Device,
+            var training = Diverging("Standard model", "standard.lr", options.LearningRate, () => Trainer.Train(model, Train.Images, Train.Labels, options, Device,
                 CheckpointDir("standard"), TrainingProgress("standardModel"), Observer.Log, ct));
             history = training.History;
             seconds = clock.Elapsed.TotalSeconds;
@@ -233,8 +242,8 @@ public sealed class ExperimentRun : IDisposable
         // Seconds: the compute time when built now (kept beside the set), else the time recorded then.
         var timing = Path.Combine(dir, "timing.json");
         double seconds;
-        if (existed && File.Exists(timing))
-            seconds = (double?)JsonNode.Parse(File.ReadAllText(timing))?["seconds"] ?? 0;
+        if (existed && ReadSeconds(timing) is double recorded)
+            seconds = recorded;
         else
         {
             seconds = clock.Elapsed.TotalSeconds;
@@ -291,7 +300,7 @@ public sealed class ExperimentRun : IDisposable
         {
             Observer.Log($"Transfer model on {AdversarialDatasets.Name(kind)}: training ({reason}).");
             model = ModelFactory.Create(s.Arch, training.Seed, s.Width, Device);
-            var result = Diverging(kind == AdversarialKind.Random ? "transfer.lrRand" : "transfer.lrDet", training.LearningRate,
+            var result = Diverging($"Transfer model on {AdversarialDatasets.Name(kind)}", kind == AdversarialKind.Random ? "transfer.lrRand" : "transfer.lrDet", training.LearningRate,
                 () => Trainer.Train(model, data.Images, data.Targets, training, Device, CheckpointDir(name), TrainingProgress(step), Observer.Log, ct));
             history = result.History;
             seconds = clock.Elapsed.TotalSeconds;
@@ -476,15 +485,28 @@ public sealed class ExperimentRun : IDisposable
             $"epoch {p.Epoch}/{p.Epochs}, loss {p.Loss:0.000}, accuracy {p.Accuracy:P1}, lr {p.LearningRate:0.####}, {p.ImagesPerSecond:N0} images/s"));
     });
 
-    /// <summary>Names the run setting to change when training diverges (the library message names the option).</summary>
-    static T Diverging<T>(string setting, double value, Func<T> train)
+    /// <summary>
+    /// Restates a divergence in the run's terms: the step of the experiment, the epoch and training
+    /// step, what went wrong, and the run setting to change (the library message names the option).
+    /// </summary>
+    static T Diverging<T>(string step, string setting, double value, Func<T> train)
     {
         try { return train(); }
         catch (TrainingDivergedException e)
         {
             throw new InvalidOperationException(
-                $"{e.Message} In this run that is the setting '{setting}' (now {value:G4}); try e.g. --set {setting}={value / 10:G4}.", e);
+                $"{step}: training diverged at epoch {e.Epoch}, step {e.Step}/{e.Steps}: {e.Detail} (learning rate {e.LearningRate:G4}). " +
+                $"Lower the setting '{setting}' (now {value:G4}), e.g. --set {setting}={value / 10:G4}. " +
+                (e.LastCheckpoint is null ? "No checkpoint of this training was written." : $"The last good checkpoint is kept in {e.LastCheckpoint}."), e);
         }
+    }
+
+    /// <summary>The "seconds" recorded in a timing file, or null when it is missing or damaged (it is informational only).</summary>
+    static double? ReadSeconds(string path)
+    {
+        if (!File.Exists(path)) return null;
+        try { return (double?)JsonNode.Parse(File.ReadAllText(path))?["seconds"]; }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException) { return null; }
     }
 
     void DeleteCheckpoints(string name)

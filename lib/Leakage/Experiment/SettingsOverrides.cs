@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Leakage.IO;
+using Leakage.Robust;
 
 namespace Leakage.Experiment;
 
@@ -130,6 +131,14 @@ public static class SettingsOverrides
         Positive("robust.epochs", s.Robust.Epochs); Positive("robust.batchSize", s.Robust.BatchSize); Positive("robust.lr", s.Robust.Lr);
         NonNegative("robust.weightDecay", s.Robust.WeightDecay);
         NonNegative("probe.l2", s.Probe.L2); Positive("probe.maxIterations", s.Probe.MaxIterations); Positive("probe.bootstrap", s.Probe.Bootstrap);
+        // Constraints of the training code, checked here so that a bad value fails before any work, named as a run setting.
+        void Below(string key, double v, double limit) { if (!(v < limit)) throw new ArgumentException($"Setting '{key}' = {v.ToString(CultureInfo.InvariantCulture)} must be below {limit.ToString(CultureInfo.InvariantCulture)}."); }
+        void AtLeast(string key, double v, double min, string why) { if (!(v >= min)) throw new ArgumentException($"Setting '{key}' = {v.ToString(CultureInfo.InvariantCulture)} must be at least {min.ToString(CultureInfo.InvariantCulture)} ({why})."); }
+        Below("standard.momentum", s.Standard.Momentum, 1);
+        AtLeast("standard.batchSize", s.Standard.BatchSize, 2, "batch norm needs two images per batch");
+        AtLeast("transfer.batchSize", s.Transfer.BatchSize, 2, "batch norm needs two images per batch");
+        int warmup = new RobustLinearOptions().WarmupEpochs;
+        if (warmup > 0) AtLeast("robust.epochs", s.Robust.Epochs, warmup + 1, $"the training radius ramps up over the first {warmup} epochs");
         foreach (var r in s.Beyond.SweepRadii) Positive("beyond.sweepRadii", r);
         NonNegative("beyond.seeds", s.Beyond.Seeds);
     }

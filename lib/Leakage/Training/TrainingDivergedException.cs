@@ -24,6 +24,8 @@ public sealed class TrainingDivergedException : Exception
         LastCheckpoint = lastCheckpoint;
         Epoch = epoch;
         Step = step;
+        Steps = steps;
+        Detail = detail;
         Loss = loss;
         LearningRate = learningRate;
     }
@@ -33,6 +35,12 @@ public sealed class TrainingDivergedException : Exception
 
     /// <summary>1-based step within the epoch.</summary>
     public int Step { get; }
+
+    /// <summary>Steps per epoch.</summary>
+    public int Steps { get; }
+
+    /// <summary>What was wrong with the loss, e.g. "the loss is NaN".</summary>
+    public string Detail { get; }
 
     /// <summary>The offending loss value.</summary>
     public double Loss { get; }

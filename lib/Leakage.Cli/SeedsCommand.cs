@@ -1,0 +1,58 @@
+using System.CommandLine;
+using Leakage.Data;
+using Leakage.Experiment;
+using Spectre.Console;
+
+namespace Leakage.Cli;
+
+/// <summary>
+/// <c>seeds</c>: runs the experiment once per seed (in <c>&lt;out&gt;/seed-&lt;n&gt;/</c>, reusing what is
+/// there) and reports the mean, standard deviation, min and max of each headline number
+/// (<see cref="SeedStudy"/>), in <c>seeds.json</c>, <c>seeds.md</c> and a table.
+/// </summary>
+static class SeedsCommand
+{
+    internal static readonly Option<string> SeedsOption = new("--seeds")
+    {
+        Description = "Seeds to run: comma-separated whole numbers and ranges, e.g. 0,1,2 or 0-4.",
+        Required = true,
+    };
+
+    public static Command Create()
+    {
+        var cmd = new Command("seeds", "Run the experiment once per seed, each in <out>/seed-<n>/ (reusing finished artifacts), and write <out>/seeds.json and seeds.md with the mean, standard deviation, min and max of each headline number.");
+        cmd.Options.Add(ExperimentCommand.ProfileOption);
+        cmd.Options.Add(SeedsOption);
+        cmd.Options.Add(Cli.DataOption);
+        cmd.Options.Add(ExperimentCommand.OutOption);
+        cmd.Options.Add(ExperimentCommand.SetOption);
+        cmd.Options.Add(ExperimentCommand.DeviceOption);
+        cmd.Options.Add(ExperimentCommand.ThreadsOption);
+        cmd.SetAction((parse, ct) => Cli.Guard(() =>
+        {
+            var seeds = SeedStudy.ParseSeeds(parse.GetValue(SeedsOption)!);
+            var settings = ExperimentCommand.Settings(parse);
+            var data = CifarLoader.ResolveFolder(parse.GetValue(Cli.DataOption));
+            CifarLoader.Detect(data); // a missing data folder fails before any run folder is made
+            var outDir = parse.GetValue(ExperimentCommand.OutOption) ?? Path.Combine("runs", $"{settings.Profile}-seeds");
+            var study = SeedStudy.Run(settings, seeds, outDir,
+                (s, folder) => ExperimentCommand.RunWithProgress(s, data, folder, ct),
+                m => AnsiConsole.MarkupLine($"[bold]{Markup.Escape(m)}[/]"), ct);
+            PrintTable(study, Path.Combine(Path.GetFullPath(outDir), SeedStudy.FileName));
+            return Task.FromResult(0);
+        }));
+        return cmd;
+    }
+
+    static void PrintTable(SeedStudyResult study, string path)
+    {
+        static string P(double v) => double.IsFinite(v) ? $"{100 * v:0.00}" : "-";
+        var table = new Table().Title($"Seeds {string.Join(", ", study.Seeds)}: percent (std. dev. in points)")
+            .AddColumn("measure");
+        foreach (var c in new[] { "mean", "std. dev.", "min", "max", "n", "published" }) table.AddColumn(new TableColumn(c).RightAligned());
+        foreach (var s in study.Statistics)
+            table.AddRow(Markup.Escape(s.Headline.Title), P(s.Mean), P(s.StandardDeviation), P(s.Min), P(s.Max), s.Count.ToString(), Markup.Escape(s.Headline.Published ?? ""));
+        AnsiConsole.Write(table);
+        AnsiConsole.MarkupLine($"Wrote [green]{Markup.Escape(path)}[/]");
+    }
+}
