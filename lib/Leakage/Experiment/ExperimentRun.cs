@@ -43,7 +43,7 @@ public sealed record LeakageOutcome(ProbeEntry DRand, ProbeEntry DDet, IReadOnly
 /// <para>Layout: <c>standard/</c>, <c>d_rand/</c>, <c>d_det/</c>, <c>transfer_rand/</c>,
 /// <c>transfer_det/</c>, <c>robust_linear/</c>, <c>checkpoints/</c>, <c>results.json</c>.</para>
 /// </summary>
-public sealed class ExperimentRun : IDisposable
+public sealed partial class ExperimentRun : IDisposable
 {
     public ExperimentSettings Settings { get; }
     public string OutDirectory { get; }

@@ -11,7 +11,7 @@ namespace Leakage.Models;
 /// w, 2w, 4w, 8w (w = 64: 11.2 M parameters, about 0.56 G multiply-adds per image), global average
 /// pooling and a linear layer. Meant for GPUs; on a CPU prefer <see cref="SmallCnn"/>.
 /// </summary>
-public sealed class ResNet18 : Module<Tensor, Tensor>, ICifarClassifier
+public sealed class ResNet18 : Module<Tensor, Tensor>, ICifarClassifier, IFeatureModel
 {
     /// <summary>Default base width.</summary>
     public const int DefaultWidth = 64;
@@ -52,9 +52,23 @@ public sealed class ResNet18 : Module<Tensor, Tensor>, ICifarClassifier
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
+        return linear.forward(Penultimate(x)).MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc/>
+    public long FeatureCount => linear.in_features;
+
+    /// <inheritdoc/>
+    public Tensor Features(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        return Penultimate(x).MoveToOuterDisposeScope();
+    }
+
+    Tensor Penultimate(Tensor x)
+    {
         var h = functional.relu(bn1.forward(conv1.forward(normalize.forward(x))));
         h = layer4.forward(layer3.forward(layer2.forward(layer1.forward(h))));
-        h = h.mean([2, 3]);
-        return linear.forward(h).MoveToOuterDisposeScope();
+        return h.mean([2, 3]);
     }
 }

@@ -22,7 +22,7 @@ namespace Leakage.Models;
 /// 0.39 M parameters, 15 M multiply-adds and about 60% of the throughput).
 /// </para>
 /// </summary>
-public sealed class SmallCnn : Module<Tensor, Tensor>, ICifarClassifier
+public sealed class SmallCnn : Module<Tensor, Tensor>, ICifarClassifier, IFeatureModel
 {
     /// <summary>Default base width.</summary>
     public const int DefaultWidth = 24;
@@ -61,12 +61,26 @@ public sealed class SmallCnn : Module<Tensor, Tensor>, ICifarClassifier
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
+        return fc.forward(Penultimate(x)).MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc/>
+    public long FeatureCount => fc.in_features;
+
+    /// <inheritdoc/>
+    public Tensor Features(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        return Penultimate(x).MoveToOuterDisposeScope();
+    }
+
+    Tensor Penultimate(Tensor x)
+    {
         var h = normalize.forward(x);
         h = functional.relu(bn1.forward(functional.max_pool2d(conv1.forward(h), 2)));
         h = functional.relu(bn2.forward(functional.max_pool2d(conv2.forward(h), 2)));
         h = functional.relu(bn3.forward(functional.max_pool2d(conv3.forward(h), 2)));
         h = functional.relu(bn4.forward(conv4.forward(h)));
-        h = h.amax([2, 3]);
-        return fc.forward(h).MoveToOuterDisposeScope();
+        return h.amax([2, 3]);
     }
 }

@@ -34,7 +34,19 @@ public static class Evaluation
     }
 
     /// <summary>Logits, float32 N x classes on the CPU.</summary>
-    public static Tensor Logits(nn.Module<Tensor, Tensor> model, Tensor images, Device device, int batchSize = 500)
+    public static Tensor Logits(nn.Module<Tensor, Tensor> model, Tensor images, Device device, int batchSize = 500) =>
+        Map(model, images, device, batchSize, model.forward);
+
+    /// <summary>
+    /// Penultimate-layer features of a <see cref="Models.IFeatureModel"/>, float32 N x F on the CPU
+    /// (eval mode, no_grad, batched like <see cref="Logits"/>).
+    /// </summary>
+    public static Tensor Features(nn.Module<Tensor, Tensor> model, Tensor images, Device device, int batchSize = 500) =>
+        model is Models.IFeatureModel f
+            ? Map(model, images, device, batchSize, f.Features)
+            : throw new ArgumentException($"{model.GetType().Name} does not expose penultimate features (it is not an IFeatureModel).", nameof(model));
+
+    static Tensor Map(nn.Module<Tensor, Tensor> model, Tensor images, Device device, int batchSize, Func<Tensor, Tensor> map)
     {
         TorchNative.Ensure();
         ArgumentNullException.ThrowIfNull(model);
@@ -54,7 +66,7 @@ public static class Evaluation
                 {
                     using var scope = NewDisposeScope();
                     var x = images.narrow(0, start, Math.Min(batchSize, n - start)).to(device);
-                    parts.Add(model.forward(x).cpu().MoveToOuterDisposeScope());
+                    parts.Add(map(x).cpu().MoveToOuterDisposeScope());
                 }
                 return parts.Count == 1 ? parts[0].alias() : cat(parts, 0);
             }

@@ -109,6 +109,7 @@ public static class Trainer
         {
             using var orderGenerator = new Generator(Seeds.Derive(options.Seed, epoch, 0), CPU);
             using var augmentGenerator = new Generator(Seeds.Derive(options.Seed, epoch, 1), CPU);
+            using var adversaryGenerator = options.Adversary is { RandomStart: true } ? new Generator(Seeds.Derive(options.Seed, epoch, 2), CPU) : null;
             using var permutation = randperm(n, generator: orderGenerator);
             using var order = permutation.to(images.device);
             var clock = Stopwatch.StartNew();
@@ -126,6 +127,8 @@ public static class Trainer
                 var x = images.index_select(0, index).to(device);
                 var y = labels.index_select(0, index).to(device);
                 x = Augment.Apply(x, options.Augmentation, options.CropPadding, options.PadMode, augmentGenerator);
+                if (options.Adversary is { } adversary)
+                    x = Attacks.L2Pgd.Perturb(model, x, y, adversary, adversaryGenerator).Adversarial;
 
                 optimizer.zero_grad();
                 var logits = model.forward(x);

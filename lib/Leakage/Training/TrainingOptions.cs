@@ -76,6 +76,14 @@ public sealed record TrainingOptions
     /// <summary>Seed for data order and augmentation (the model's initial weights come from <see cref="Models.ModelFactory"/>'s seed).</summary>
     public long Seed { get; init; }
 
+    /// <summary>
+    /// Adversarial training (Madry et al. 2018) when set: every (augmented) batch is replaced by
+    /// untargeted L2 PGD examples against the current model (attacked in eval mode, then trained on
+    /// in train mode), with the given radius, step size and steps; a random start, when on, is seeded
+    /// from (<see cref="Seed"/>, epoch). Null (the default) trains on the clean batches.
+    /// </summary>
+    public Attacks.L2PgdOptions? Adversary { get; init; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
@@ -94,6 +102,8 @@ public sealed record TrainingOptions
         Check(Enum.IsDefined(Augmentation), nameof(Augmentation), Augmentation, "unknown augmentation");
         Check(Enum.IsDefined(PadMode), nameof(PadMode), PadMode, "unknown pad mode");
         Check(CropPadding is >= 0 and <= 16, nameof(CropPadding), CropPadding, "must be in [0, 16] pixels");
+        Check(Adversary is null || !Adversary.Targeted, nameof(Adversary), "targeted", "adversarial training uses an untargeted attack");
+        Adversary?.Validate();
     }
 
     /// <summary>The learning rate at 0-based iteration <paramref name="step"/> of <paramref name="totalSteps"/>.</summary>
