@@ -71,7 +71,7 @@ static class RunCommand
                 OutputDirectory = outDir,
                 Environment = environment,
                 TimeoutPerNotebook = TimeSpan.FromMinutes(minutes),
-                Log = line => AnsiConsole.MarkupLine($"[grey]{DateTime.Now:HH:mm:ss}[/] {Markup.Escape(line)}"),
+                Log = line => Console.WriteLine($"{DateTime.Now:HH:mm:ss} {line}"), // plain: paths stay on one line when redirected
             }, ct);
         }
         catch (NotebookRunException e)
