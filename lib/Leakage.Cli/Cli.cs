@@ -13,6 +13,7 @@ public static class Cli
         root.Subcommands.Add(DownloadCommand());
         root.Subcommands.Add(DataInfoCommand());
         root.Subcommands.Add(ExperimentCommand.Create());
+        root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(SeedsCommand.Create());
         return await root.Parse(args).InvokeAsync();
     }

@@ -139,6 +139,11 @@ static class ExperimentCommand
         string Ci(string k) => lk?["intervals"]?[k] is JsonArray a ? $" [{(double)a[0]!:P1}, {(double)a[1]!:P1}]" : "";
         Row("leakage probe on D_rand", P(lk?["drand"]) + Ci("drand"), "23.5%");
         Row("leakage probe on D_det", P(lk?["ddet"]) + Ci("ddet"), "6.81%");
+        if (r["leakageControls"] is JsonObject lc) // written by notebook 06 (LeakageControls)
+        {
+            Row("same D_rand labels on clean images", P(lc["drandClean"]?["accuracy"]), "");
+            Row("same D_det labels on clean images", P(lc["ddetClean"]?["accuracy"]), "");
+        }
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLine($"Wrote [green]{Markup.Escape(path)}[/]");
     }

@@ -96,6 +96,55 @@ public static class Charts
     }
 
     /// <summary>
+    /// A histogram of one or more samples over shared bins (e.g. perturbation norms of D_rand and
+    /// D_det), drawn as grouped bars of counts. Binning happens here, so the chart holds
+    /// <paramref name="bins"/> numbers per series however large the sample.
+    /// </summary>
+    /// <param name="title">Chart title.</param>
+    /// <param name="xTitle">X axis title, with units.</param>
+    /// <param name="samples">Named samples; each non-empty, all values finite.</param>
+    /// <param name="bins">Number of equal-width bins between the smallest and largest value, 1 to 500.</param>
+    public static GenericChart Histogram(string title, string xTitle, IEnumerable<(string Name, IReadOnlyList<double> Values)> samples, int bins = 40)
+    {
+        ArgumentNullException.ThrowIfNull(samples);
+        var list = samples.ToList();
+        if (list.Count == 0) throw new ArgumentException("A histogram needs at least one sample.", nameof(samples));
+        if (bins is < 1 or > 500) throw new ArgumentOutOfRangeException(nameof(bins), bins, "Use 1 to 500 bins.");
+        foreach (var (name, values) in list)
+        {
+            if (values is null || values.Count == 0) throw new ArgumentException($"Sample '{name}' is empty.", nameof(samples));
+            if (values.Any(v => !double.IsFinite(v))) throw new ArgumentException($"Sample '{name}' has a NaN or infinite value.", nameof(samples));
+        }
+        var (counts, centres) = Bin(list.Select(s => s.Values).ToList(), bins);
+        var traces = list.Select((s, i) => Trace("bar", ("name", s.Name), ("x", centres), ("y", counts[i]), ("opacity", 0.75)));
+        var chart = WithLayout(traces, title, xTitle, "count", "linear");
+        var layout = new Layout();
+        layout.SetProperty("barmode", "group");
+        layout.SetProperty("bargap", 0.05);
+        return GenericChart.addLayout(layout, chart);
+    }
+
+    /// <summary>
+    /// Counts of each sample in <paramref name="bins"/> equal-width bins spanning all values (the last
+    /// bin includes the maximum), and the bin centres.
+    /// </summary>
+    public static (int[][] Counts, double[] Centres) Bin(IReadOnlyList<IReadOnlyList<double>> samples, int bins)
+    {
+        ArgumentNullException.ThrowIfNull(samples);
+        if (bins < 1) throw new ArgumentOutOfRangeException(nameof(bins), bins, "Use at least one bin.");
+        double lo = samples.SelectMany(s => s).Min(), hi = samples.SelectMany(s => s).Max();
+        double width = hi > lo ? (hi - lo) / bins : 1;
+        var counts = samples.Select(s =>
+        {
+            var c = new int[bins];
+            foreach (var v in s) c[Math.Clamp((int)((v - lo) / width), 0, bins - 1)]++;
+            return c;
+        }).ToArray();
+        var centres = Enumerable.Range(0, bins).Select(i => lo + (i + 0.5) * width).ToArray();
+        return (counts, centres);
+    }
+
+    /// <summary>
     /// The chart as notebook HTML, the same as Plotly.NET.Interactive's formatter emits: a div and a
     /// script that loads plotly.js (the version bundled in Plotly.NET) through require.js from the
     /// plotly CDN. The HTML report replaces the loader with one inline copy of plotly.js, so the

@@ -18,6 +18,7 @@ public static class NotebookSetup
     /// again re-reads the settings.
     /// <list type="number">
     /// <item>FSharp.Core redirect for Plotly.NET (<see cref="KernelCompat.InstallFSharpCoreRedirect"/>).</item>
+    /// <item>The SkiaSharp native library lookup (image folders are decoded with SkiaSharp).</item>
     /// <item>Settings from LEAKAGE_* variables (<see cref="NotebookSettings.FromEnvironment"/>).</item>
     /// <item>TorchSharp native libraries (<see cref="TorchNative.Ensure"/>), thread count, device.</item>
     /// <item>Creates the output folder.</item>
@@ -31,6 +32,9 @@ public static class NotebookSetup
     public static NotebookConfig Init(string? notebookDirectory = null)
     {
         KernelCompat.InstallFSharpCoreRedirect();
+        // Image-folder data is decoded with SkiaSharp by the Leakage library itself (not only by
+        // the image helpers), so its native library must be findable before the first data load.
+        SkiaNative.Ensure();
         var settings = NotebookSettings.FromEnvironment(Environment.GetEnvironmentVariable, notebookDirectory ?? Environment.CurrentDirectory);
 
         try { TorchNative.Ensure(); }

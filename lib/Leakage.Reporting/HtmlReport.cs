@@ -43,7 +43,8 @@ public static partial class HtmlReport
         .UseAutoLinks()
         .UseFootnotes()
         .UseTaskLists()
-        .UseListExtras()
+        // No UseListExtras: its alphabetic lists turn reference lines such as "- A. Ilyas, ..." into
+        // nested ordered lists, unlike the editors' markdown (markdown-it) the notebooks are written for.
         .Build();
 
     /// <summary>Renders the report and writes it to <paramref name="outputPath"/> atomically; returns the full path.</summary>

@@ -53,6 +53,7 @@ public sealed class HeadlessRunFixture : IDisposable
     public void Dispose() => _tmp.Dispose();
 }
 
+[Collection(NotebookKernels.Name)]
 public class NotebookRunnerTests(HeadlessRunFixture run) : IClassFixture<HeadlessRunFixture>
 {
     void SkipUnlessBuilt() => Skip.If(run.SkipReason != null, run.SkipReason);
@@ -161,6 +162,7 @@ public class NotebookRunnerTests(HeadlessRunFixture run) : IClassFixture<Headles
     }
 }
 
+[Collection(NotebookKernels.Name)]
 public class NotebookRunnerFailureTests
 {
     [SkippableFact]

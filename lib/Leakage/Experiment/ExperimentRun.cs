@@ -108,6 +108,8 @@ public sealed partial class ExperimentRun : IDisposable
 
     // ---------------------------------------------------------------- data
 
+    /// <summary>The whole data set as loaded from <see cref="DataDirectory"/> (format, source, both full splits).</summary>
+    public CifarData Data { get { LoadData(); return _data!; } }
     /// <summary>The training split used (a class-stratified subset when data.trainCount is set).</summary>
     public CifarSplit Train { get { LoadData(); return _train!; } }
     /// <summary>The test split used.</summary>
@@ -384,7 +386,8 @@ public sealed partial class ExperimentRun : IDisposable
 
     // ---------------------------------------------------------------- step 4: leakage probe
 
-    LeakageProbe Probe(int seedOffset = 0) => new(new LeakageProbeOptions
+    /// <summary>The leakage probe with this run's probe settings (L2, iterations, bootstrap resamples, seed + <paramref name="seedOffset"/>).</summary>
+    public LeakageProbe Probe(int seedOffset = 0) => new(new LeakageProbeOptions
     {
         Probe = new LogisticProbeOptions { L2 = Settings.Probe.L2, MaxIterations = Settings.Probe.MaxIterations },
         BootstrapResamples = Settings.Probe.Bootstrap,

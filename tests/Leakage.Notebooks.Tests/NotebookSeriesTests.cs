@@ -1,0 +1,230 @@
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Leakage.Experiment;
+using Leakage.Reporting;
+using Microsoft.DotNet.Interactive.Documents;
+using Xunit.Abstractions;
+
+namespace Leakage.Notebooks.Tests;
+
+/// <summary>
+/// Runs the whole notebook series once through the <c>run</c> command, as a user would, in the quick
+/// profile shrunk further with overrides (a few hundred images, one or two epochs, three PGD steps),
+/// and keeps the outcome for the tests below. All notebooks share one run folder.
+/// </summary>
+public sealed class NotebookSeriesFixture : IDisposable
+{
+    /// <summary>Settings that keep the series to a minute or two of compute on two cores.</summary>
+    public static readonly string[] Overrides =
+    [
+        "data.trainCount=500", "data.testCount=250", "standard.width=8", "standard.epochs=2", "attack.steps=3",
+        "transfer.epochs=2", "robust.epochs=6", "probe.bootstrap=50",
+    ];
+
+    readonly TempDir _tmp = new();
+
+    public NotebookSeriesFixture()
+    {
+        if (!File.Exists(Repo.InteractiveBuild)) { SkipReason = $"{Repo.InteractiveBuild} is missing: build with 'dotnet build -c Release'."; return; }
+        if (!File.Exists(CliProcess.Dll)) { SkipReason = $"{CliProcess.Dll} is missing: build the solution."; return; }
+        OutDirectory = Path.Combine(_tmp.Path, "run");
+        var args = new List<string> { "run", "--profile", "quick", "--data", NotebookTestData.Folder, "--out", OutDirectory, "--device", "cpu", "--threads", "1", "--timeout", "15" };
+        foreach (var o in Overrides) { args.Add("--set"); args.Add(o); }
+        var env = NotebookTestData.Synthetic ? new Dictionary<string, string> { ["LEAKAGE_CACHE"] = NotebookTestData.SyntheticCache } : null;
+        Outcome = CliProcess.Run(args, TimeSpan.FromMinutes(30), env);
+    }
+
+    public string? SkipReason { get; }
+    public string OutDirectory { get; } = "";
+    public CliProcess.Outcome Outcome { get; } = new(-1, "", "", TimeSpan.Zero);
+
+    public string Executed(string notebook) => Path.Combine(OutDirectory, "notebooks", notebook);
+    public string ReportPath => Path.Combine(OutDirectory, "report.html");
+    public JsonObject Results => JsonNode.Parse(File.ReadAllText(Path.Combine(OutDirectory, ResultsFile.FileName)))!.AsObject();
+
+    public void Dispose() => _tmp.Dispose();
+}
+
+[Collection(NotebookKernels.Name)]
+public class NotebookSeriesTests(NotebookSeriesFixture run, ITestOutputHelper output) : IClassFixture<NotebookSeriesFixture>
+{
+    void SkipUnlessRan() => Skip.If(run.SkipReason != null, run.SkipReason);
+
+    public static TheoryData<string> Series => new(NotebookRunner.FindNotebooks(Repo.Notebooks).Select(Path.GetFileName)!);
+
+    [SkippableFact]
+    public void The_run_command_executes_the_series_and_exits_with_code_0()
+    {
+        SkipUnlessRan();
+        output.WriteLine($"series on {(NotebookTestData.Synthetic ? "synthetic" : "shared CIFAR-10")} data {NotebookTestData.Folder}: {run.Outcome.Elapsed.TotalSeconds:F0} s");
+        Assert.True(run.Outcome.ExitCode == 0, run.Outcome.ToString());
+        Assert.Empty(run.Outcome.ErrorLines);
+        Assert.Contains("Wrote", run.Outcome.StdOut);
+        Assert.Equal(Series.Count, Directory.GetFiles(Path.Combine(run.OutDirectory, "notebooks"), "*.ipynb").Length);
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(Series))]
+    public void Each_notebook_runs_headlessly_with_no_error_output(string notebook)
+    {
+        SkipUnlessRan();
+        var executed = run.Executed(notebook);
+        Assert.True(File.Exists(executed), $"{notebook} was not executed.\n{run.Outcome}");
+        var doc = ExecutedNotebook.Read(executed);
+        Assert.Null(ExecutedNotebook.FindFirstError(doc));
+        var code = doc.Elements.Where(e => !ExecutedNotebook.IsMarkdown(e)).ToList();
+        Assert.All(code, c => Assert.DoesNotContain(c.Outputs, o => o is TextElement { Name: "stderr" }));
+        // Every code cell but the build check shows something.
+        Assert.All(code.Skip(1), c => Assert.True(c.Outputs.Count > 0, $"{notebook}: a code cell produced no output:\n{c.Contents}"));
+        Assert.False(NotebookCleaner.HasOutputs(Path.Combine(Repo.Notebooks, notebook)), "the source notebook stays clean");
+    }
+
+    [SkippableFact]
+    public void The_notebooks_write_every_step_to_results_json_with_the_settings_of_the_command()
+    {
+        SkipUnlessRan();
+        var r = run.Results;
+        Assert.Equal("quick", (string?)r["profile"]);
+        Assert.Equal(500, (int)r["settings"]!["data"]!["trainCount"]!);  // --set reached the kernels
+        Assert.Equal(3, (int)r["settings"]!["attack"]!["steps"]!);
+        Assert.Equal("cpu", (string?)r["settings"]!["device"]);
+        double Fraction(JsonNode? n)
+        {
+            Assert.NotNull(n);
+            var v = (double)n!;
+            Assert.InRange(v, 0, 1);
+            return v;
+        }
+        Fraction(r["standardModel"]?["testAccuracy"]);
+        Fraction(r["adversarial"]?["drand"]?["attackSuccess"]);
+        Fraction(r["adversarial"]?["ddet"]?["attackSuccess"]);
+        Assert.Equal(0.0, Fraction(r["adversarial"]?["ddet"]?["targetEqualsLabel"]));
+        Fraction(r["transfer"]?["drand"]);
+        Fraction(r["transfer"]?["ddet"]);
+        Fraction(r["robustModel"]?["spec2"]);
+        Fraction(r["robustModel"]?["otherUnits"]?["spec2"]);
+        Assert.Equal(10, r["robustModel"]!["gamma"]!.AsArray().Count);
+        Fraction(r["leakage"]?["drand"]);
+        Fraction(r["leakage"]?["ddet"]);
+        Assert.Equal(0.1, Fraction(r["leakage"]?["controls"]?["chance"]?["accuracy"]));
+        Fraction(r["leakageControls"]?["drandClean"]?["accuracy"]);
+        Fraction(r["leakageControls"]?["ddetClean"]?["accuracy"]);
+        foreach (var step in new[] { "standard", "d_rand", "d_det", "transfer_rand", "transfer_det", "robust_linear" })
+            Assert.True(File.Exists(Path.Combine(run.OutDirectory, step, "metadata.json")), $"{step}/metadata.json is missing");
+    }
+
+    [SkippableFact]
+    public void The_report_is_offline_and_shows_the_ten_weight_images_inline()
+    {
+        SkipUnlessRan();
+        var html = File.ReadAllText(run.ReportPath);
+        Assert.Empty(HtmlReport.FindExternalReferences(html));
+        Assert.DoesNotMatch(new Regex("<script[^>]+src=", RegexOptions.IgnoreCase), html);
+        foreach (var nb in Series) Assert.Contains($"<p class=\"source\">{nb}</p>", html);
+
+        var start = html.IndexOf("<section class=\"notebook\" id=\"nb-05-robust-features\">", StringComparison.Ordinal);
+        Assert.True(start >= 0, "the report has a section for notebook 05");
+        var section = html[start..html.IndexOf("</section>", start, StringComparison.Ordinal)];
+        var weights = section.IndexOf("The ten features", StringComparison.Ordinal);
+        var grid = section[weights..];
+        grid = grid[..grid.IndexOf("</table>", StringComparison.Ordinal)];
+        Assert.Equal(10, Regex.Matches(grid, "<img src=\"data:image/png;base64,[A-Za-z0-9+/=]{100,}\"").Count);
+        foreach (var name in Leakage.Data.Cifar10.ClassNames) Assert.Contains($">{name}</th>", grid);
+        Assert.Contains("Plotly.newPlot(", html);
+        Assert.DoesNotContain("class=\"error\"", html);
+    }
+}
+
+/// <summary>The run command's failure paths: a failing cell, bad settings, missing data.</summary>
+[Collection(NotebookKernels.Name)]
+public class RunCommandFailureTests
+{
+    static void SkipUnlessBuilt()
+    {
+        Skip.IfNot(File.Exists(CliProcess.Dll), $"{CliProcess.Dll} is missing: build the solution.");
+        Skip.IfNot(File.Exists(Repo.InteractiveBuild), $"{Repo.InteractiveBuild} is missing.");
+    }
+
+    [SkippableFact]
+    public void The_run_command_stops_at_the_first_failing_cell_with_one_line_naming_notebook_and_cell()
+    {
+        SkipUnlessBuilt();
+        using var tmp = new TempDir();
+        // Below the repository (the tool manifest), so the runner finds dotnet-repl.
+        var dir = Directory.CreateDirectory(Path.Combine(AppContext.BaseDirectory, "failing-series-" + Guid.NewGuid().ToString("N")[..8])).FullName;
+        try
+        {
+            new SyntheticNotebook().Markdown("# Fine").Code("var fine = 1 + 1;").Write(Path.Combine(dir, "01-fine.ipynb"));
+            new SyntheticNotebook().Markdown("# Fails").Code("var before = 1;")
+                .Code("throw new InvalidOperationException(\"deliberate failure in the series\");").Write(Path.Combine(dir, "02-fails.ipynb"));
+            new SyntheticNotebook().Markdown("# Never").Code("var never = 3;").Write(Path.Combine(dir, "03-never.ipynb"));
+            var outcome = CliProcess.Run(["run", "--notebooks", dir, "--data", NotebookTestData.Folder, "--out", tmp.Path], TimeSpan.FromMinutes(5));
+
+            Assert.True(outcome.ExitCode == 1, outcome.ToString());
+            var line = Assert.Single(outcome.ErrorLines);
+            Assert.StartsWith("error: notebook 02-fails.ipynb failed in cell 3 (code cell 2): ", line);
+            Assert.Contains("deliberate failure in the series", line);
+            Assert.True(File.Exists(Path.Combine(tmp.Path, "notebooks", "01-fine.ipynb")));
+            Assert.True(File.Exists(Path.Combine(tmp.Path, "notebooks", "02-fails.ipynb")), "the failing notebook is kept for inspection");
+            Assert.False(File.Exists(Path.Combine(tmp.Path, "notebooks", "03-never.ipynb")), "notebooks after the failure do not run");
+            var report = File.ReadAllText(Path.Combine(tmp.Path, "report.html"));
+            Assert.Contains("partial results (stopped at 02-fails.ipynb)", report);
+            Assert.Contains("deliberate failure in the series", report);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [SkippableFact]
+    public void A_bad_setting_is_refused_in_one_line_before_any_notebook_runs()
+    {
+        Skip.IfNot(File.Exists(CliProcess.Dll), $"{CliProcess.Dll} is missing: build the solution.");
+        using var tmp = new TempDir();
+        var outcome = CliProcess.Run(["run", "--data", tmp.Path, "--out", tmp.Path, "--set", "attack.stepz=3"], TimeSpan.FromMinutes(2));
+        Assert.Equal(1, outcome.ExitCode);
+        var line = Assert.Single(outcome.ErrorLines);
+        Assert.StartsWith("error: Unknown setting 'attack.stepz'", line);
+        Assert.Contains("attack.steps", line);
+        Assert.False(Directory.Exists(Path.Combine(tmp.Path, "notebooks")));
+    }
+
+    [SkippableFact]
+    public void Missing_data_is_refused_in_one_line_that_says_how_to_get_it()
+    {
+        Skip.IfNot(File.Exists(CliProcess.Dll), $"{CliProcess.Dll} is missing: build the solution.");
+        using var tmp = new TempDir();
+        var outcome = CliProcess.Run(["run", "--data", Path.Combine(tmp.Path, "nothing-here"), "--out", tmp.Path], TimeSpan.FromMinutes(2));
+        Assert.Equal(1, outcome.ExitCode);
+        var line = Assert.Single(outcome.ErrorLines);
+        Assert.Contains("No CIFAR-10 data at", line);
+        Assert.Contains("download", line);
+    }
+}
+
+/// <summary>The conventions of notebooks/README.md, checked on the committed notebooks (no kernel).</summary>
+public class NotebookConventionsTests
+{
+    public static TheoryData<string> Experiment => new(NotebookRunner.FindNotebooks(Repo.Notebooks).Select(Path.GetFileName).Where(n => n != "00-setup.ipynb")!);
+
+    [Theory]
+    [MemberData(nameof(Experiment))]
+    public void Each_notebook_opens_with_title_references_and_one_configuration_cell(string notebook)
+    {
+        var doc = ExecutedNotebook.Read(Path.Combine(Repo.Notebooks, notebook));
+        var cells = doc.Elements.ToList();
+        Assert.True(ExecutedNotebook.IsMarkdown(cells[0]));
+        Assert.StartsWith($"# {notebook[..2]} · ", cells[0].Contents);
+        Assert.True(ExecutedNotebook.IsMarkdown(cells[1]));
+        Assert.StartsWith("**References**", cells[1].Contents);
+        var code = cells.Where(c => !ExecutedNotebook.IsMarkdown(c)).ToList();
+        Assert.Contains("Leakage.Interactive.dll", code[0].Contents);                   // the build check
+        Assert.Single(code, c => c.Contents.Contains("NotebookSetup.Init()"));          // one configuration cell
+        Assert.Contains("ExperimentRun.Open(config.ExperimentSettings()", code[1].Contents);
+        Assert.Contains("new RunProgress()", code[1].Contents);
+        // Markdown between the steps: no two code cells in a row without text, except a chart after its table.
+        Assert.True(cells.Count(ExecutedNotebook.IsMarkdown) >= code.Count / 2, $"{notebook} has too little text between its steps.");
+        Assert.True(code.Skip(2).All(c => !c.Contents.Contains("Console.Write")), "cells end with a value instead of printing");
+    }
+}
