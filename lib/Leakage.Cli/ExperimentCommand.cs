@@ -27,6 +27,23 @@ static class ExperimentCommand
         AllowMultipleArgumentsPerToken = false,
     };
 
+    internal static readonly Option<bool> NonlinearOption = new("--nonlinear")
+    {
+        Description = "Also adversarially train a small CNN (L2 PGD, radius beyond.nonlinearRadius) and probe with its logits and penultimate features (beyond.nonlinear=true).",
+    };
+    internal static readonly Option<string?> SweepOption = new("--sweep")
+    {
+        Description = "Also train and certify C at each radius of this comma-separated list and probe with each (beyond.sweepRadii), e.g. --sweep 0.1,0.25,0.5,1.",
+    };
+    internal static readonly Option<string?> ReleasedOption = new("--released")
+    {
+        Description = "Folder where Ilyas et al.'s datasets.tar was extracted: probe their released D_rand, D_det, D_R and D_NR with our robust features (beyond.releasedData).",
+    };
+    internal static readonly Option<int?> ProbeSeedsOption = new("--probe-seeds")
+    {
+        Description = "Also retrain C with this many seeds and report the leakage's mean and spread (beyond.seeds).",
+    };
+
     internal static readonly Option<string?> DeviceOption = new("--device") { Description = "auto, cpu or cuda (overrides the profile)." };
     internal static readonly Option<long?> SeedOption = new("--seed") { Description = "Random seed (overrides the profile)." };
     internal static readonly Option<int?> ThreadsOption = new("--threads") { Description = "libtorch CPU threads; 0 = all cores." };
@@ -39,6 +56,10 @@ static class ExperimentCommand
         if (parse.GetValue(DeviceOption) is string d) overrides.Add($"device={d}");
         if (parse.GetValue(SeedOption) is long seed) overrides.Add($"seed={seed}");
         if (parse.GetValue(ThreadsOption) is int t) overrides.Add($"threads={t}");
+        if (parse.GetValue(NonlinearOption)) overrides.Add("beyond.nonlinear=true");
+        if (parse.GetValue(SweepOption) is string sweep) overrides.Add($"beyond.sweepRadii={sweep}");
+        if (parse.GetValue(ReleasedOption) is string released) overrides.Add($"beyond.releasedData={Path.GetFullPath(released)}");
+        if (parse.GetValue(ProbeSeedsOption) is int k) overrides.Add($"beyond.seeds={k}");
         overrides.AddRange(parse.GetValue(SetOption) ?? []);
         if (extra != null) overrides.AddRange(extra);
         return SettingsOverrides.Apply(s, overrides);
@@ -55,6 +76,10 @@ static class ExperimentCommand
         cmd.Options.Add(DeviceOption);
         cmd.Options.Add(SeedOption);
         cmd.Options.Add(ThreadsOption);
+        cmd.Options.Add(NonlinearOption);
+        cmd.Options.Add(SweepOption);
+        cmd.Options.Add(ReleasedOption);
+        cmd.Options.Add(ProbeSeedsOption);
     }
 
     public static Command Create()
@@ -102,7 +127,11 @@ static class ExperimentCommand
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
             .Start(ctx =>
             {
-                var tasks = Steps.ToDictionary(s => s.Key, s => ctx.AddTask(s.Title, autoStart: false, maxValue: 1));
+                var steps = Steps.ToList();
+                if (settings.Beyond.Nonlinear) steps.Add(("robustCnn", "robust CNN (adversarial training)"));
+                if (settings.Beyond.SweepRadii.Length > 0) steps.Add(("radiusSweep", "radius sweep"));
+                if (settings.Beyond.Seeds > 1) steps.Add(("probeSeeds", "probe over seeds of C"));
+                var tasks = steps.ToDictionary(s => s.Key, s => ctx.AddTask(s.Title, autoStart: false, maxValue: 1));
                 var observer = new RunObserver(
                     m => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]"),
                     p =>
@@ -110,7 +139,7 @@ static class ExperimentCommand
                         if (!tasks.TryGetValue(p.Step, out var task)) return;
                         if (!task.IsStarted) task.StartTask();
                         task.Value = p.Fraction;
-                        task.Description = $"{Steps.First(s => s.Key == p.Step).Title}: {Markup.Escape(p.Detail)}";
+                        task.Description = $"{Markup.Escape(steps.First(s => s.Key == p.Step).Title)}: {Markup.Escape(p.Detail)}";
                     });
                 using var run = ExperimentRun.Open(settings, dataDir, outDir, observer);
                 results = run.RunAll(ct);
@@ -139,11 +168,26 @@ static class ExperimentCommand
         string Ci(string k) => lk?["intervals"]?[k] is JsonArray a ? $" [{(double)a[0]!:P1}, {(double)a[1]!:P1}]" : "";
         Row("leakage probe on D_rand", P(lk?["drand"]) + Ci("drand"), "23.5%");
         Row("leakage probe on D_det", P(lk?["ddet"]) + Ci("ddet"), "6.81%");
-        if (r["leakageControls"] is JsonObject lc) // written by notebook 06 (LeakageControls)
+        if (r["leakageControls"] is JsonObject lc) // matched nulls (LeakageControls)
         {
             Row("same D_rand labels on clean images", P(lc["drandClean"]?["accuracy"]), "");
             Row("same D_det labels on clean images", P(lc["ddetClean"]?["accuracy"]), "");
         }
+        if (r["beyond"]?["nonlinear"] is JsonObject nl)
+        {
+            Row($"robust CNN: clean / PGD accuracy at {nl["radius"]}", $"{P(nl["cleanAccuracy"])} / {P(nl["robustAccuracy"])}", "");
+            foreach (var e in nl["probes"]?.AsArray() ?? [])
+                Row($"probe: {(string?)e?["name"]}", $"{P(e?["accuracy"])} [{(double?)e?["lo"]:P1}, {(double?)e?["hi"]:P1}]", "");
+        }
+        foreach (var p in r["beyond"]?["radiusSweep"]?.AsArray() ?? [])
+            Row($"sweep r={p?["radius"]} ({p?["units"]}): Spec 2 / leakage D_rand / D_det",
+                $"{P(p?["spec2"])} / {P(p?["leakageDrand"]?["accuracy"])} / {P(p?["leakageDdet"]?["accuracy"])}", "");
+        if (r["beyond"]?["probeSeeds"] is JsonObject ps)
+            foreach (var k in new[] { "drand", "ddet" })
+                Row($"leakage {k} over {ps["seeds"]?.AsArray().Count} seeds of C: mean ± sd",
+                    $"{P(ps[k]?["mean"])} ± {((double?)ps[k]?["sd"])?.ToString("P2") ?? "-"}", "");
+        foreach (var (k, v) in r["beyond"]?["released"] as JsonObject ?? [])
+            if (v is JsonObject e) Row($"released {k}: probe on robust features", $"{P(e["accuracy"])} [{(double?)e["lo"]:P1}, {(double?)e["hi"]:P1}]", "");
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLine($"Wrote [green]{Markup.Escape(path)}[/]");
     }

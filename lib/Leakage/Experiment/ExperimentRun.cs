@@ -444,8 +444,11 @@ public sealed partial class ExperimentRun : IDisposable
             ["trainImages"] = new JsonObject { ["drand"] = rand.NTrain, ["ddet"] = det.NTrain },
             ["testImages"] = rand.NTest,
         });
+        // The matched nulls: the same probes on the clean originals with the same labels.
+        var nulls = LeakageControls.Unperturbed(this, ct);
+        seconds = clock.Elapsed.TotalSeconds;
         Results.Set("seconds.leakage", seconds);
-        return new LeakageOutcome(rand, det, controls, seconds);
+        return new LeakageOutcome(rand, det, [.. controls, .. nulls.All], seconds);
     }
 
     internal static JsonObject EntryJson(ProbeEntry e) => new()
@@ -472,6 +475,7 @@ public sealed partial class ExperimentRun : IDisposable
         TransferModel(AdversarialKind.Deterministic, ct);
         RobustModel(ct);
         Leakage(ct);
+        RunBeyond(ct);
         Results.Set("seconds.thisInvocation", clock.Elapsed.TotalSeconds);
         var seconds = Results.Read()["seconds"] as JsonObject;
         double total = seconds?.Where(kv => kv.Key is not ("total" or "thisInvocation")).Sum(kv => (double?)kv.Value ?? 0) ?? 0;
@@ -525,6 +529,7 @@ public sealed partial class ExperimentRun : IDisposable
         foreach (var t in _transfer.Values) t.Model.Dispose();
         foreach (var a in _adversarial.Values) a.Dispose();
         _robust?.Training.Dispose();
+        _nonlinear?.Model.Dispose();
         if (!ReferenceEquals(_train, _data?.Train)) _train?.Dispose();
         if (!ReferenceEquals(_test, _data?.Test)) _test?.Dispose();
         _data?.Dispose();

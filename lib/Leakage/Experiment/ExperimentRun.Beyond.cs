@@ -1,0 +1,288 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Leakage.Adversarial;
+using Leakage.Attacks;
+using Leakage.IO;
+using Leakage.Models;
+using Leakage.Probes;
+using Leakage.Released;
+using Leakage.Robust;
+using Leakage.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Leakage.Experiment;
+
+/// <summary>
+/// Goh's bound from robust <em>nonlinear</em> features: a small CNN adversarially trained with L2 PGD,
+/// its empirical robustness, and the leakage probe on its logits and penultimate features.
+/// </summary>
+/// <param name="Model">The adversarially trained network (eval mode).</param>
+/// <param name="Radius">Training and evaluation radius (pixel units, L2).</param>
+/// <param name="CleanAccuracy">Clean test accuracy.</param>
+/// <param name="RobustAccuracy">Test accuracy under untargeted L2 PGD at <paramref name="Radius"/> (an upper bound of true robust accuracy).</param>
+/// <param name="RobustEvaluated">Test images attacked for <paramref name="RobustAccuracy"/>.</param>
+/// <param name="AttackSteps">PGD steps of the evaluation attack.</param>
+/// <param name="Probes">Probe entries: robust logits / penultimate features on D_rand, D_det and clean D, the matched nulls (clean originals with the D_rand / D_det labels), and the standard model's logits for contrast.</param>
+/// <param name="Seconds">Compute time of training (when done now or recorded then) plus evaluation and probes.</param>
+public sealed record NonlinearOutcome(nn.Module<Tensor, Tensor> Model, double Radius, double CleanAccuracy, double RobustAccuracy,
+    int RobustEvaluated, int AttackSteps, IReadOnlyList<ProbeEntry> Probes, double Seconds);
+
+/// <summary>One radius of the sweep: C trained and certified at that radius, and the leakage its features show.</summary>
+public sealed record SweepPoint(double Radius, string Units, IReadOnlyList<double> Gamma, double Spec2, double CleanAccuracy,
+    double CertifiedAccuracy, ProbeEntry DRand, ProbeEntry DDet);
+
+/// <summary>The probe on one of Ilyas et al.'s released data sets.</summary>
+public sealed record ReleasedProbe(string Folder, ReleasedDatasetKind? Kind, long Images, ProbeEntry Entry);
+
+/// <summary>Leakage over several seeds of the robust classifier C (and of the probe's bootstrap).</summary>
+public sealed record ProbeSeedStudy(IReadOnlyList<int> Seeds, IReadOnlyList<double> DRand, IReadOnlyList<double> DDet)
+{
+    public static double Mean(IReadOnlyList<double> v) => v.Count == 0 ? double.NaN : v.Average();
+    public static double Sd(IReadOnlyList<double> v) => v.Count < 2 ? double.NaN : Math.Sqrt(v.Sum(x => (x - v.Average()) * (x - v.Average())) / (v.Count - 1));
+}
+
+public sealed partial class ExperimentRun
+{
+    NonlinearOutcome? _nonlinear;
+
+    /// <summary>The adversarial-training recipe of the robust CNN (untargeted L2 PGD with random start).</summary>
+    public TrainingOptions NonlinearTraining()
+    {
+        var b = Settings.Beyond;
+        return StandardTraining() with
+        {
+            Epochs = b.NonlinearEpochs,
+            Seed = Settings.Seed + 2,
+            Adversary = new L2PgdOptions
+            {
+                Eps = b.NonlinearRadius,
+                StepSize = 2.5 * b.NonlinearRadius / b.NonlinearPgdSteps,
+                Steps = b.NonlinearPgdSteps,
+                RandomStart = true,
+                KeepBest = false,
+            },
+        };
+    }
+
+    /// <summary>
+    /// Trains (or loads) the adversarially trained CNN, measures clean and PGD accuracy, and runs the
+    /// leakage probe on its features. Goh notes robust nonlinear features should tighten his bound.
+    /// </summary>
+    public NonlinearOutcome NonlinearFeatures(CancellationToken ct = default)
+    {
+        if (_nonlinear != null) return _nonlinear;
+        var drand = AdversarialSet(AdversarialKind.Random, ct);
+        var ddet = AdversarialSet(AdversarialKind.Deterministic, ct);
+        var standard = StandardModel(ct).Model;
+        var s = Settings.Standard;
+        var b = Settings.Beyond;
+        var training = NonlinearTraining();
+        var identity = new JsonObject { ["training"] = Artifacts.ToNode(training), ["data"] = DataIdentity };
+        var dir = Dir("robust_cnn");
+        var clock = Stopwatch.StartNew();
+        double seconds;
+        if (ModelStore.TryLoad(dir, s.Arch, identity, Device, out var model, out var reason, s.Width))
+        {
+            Observer.Log($"Robust CNN: reusing {dir}.");
+            seconds = (double?)Artifacts.ReadExtra(dir)?["seconds"] ?? 0;
+        }
+        else
+        {
+            Observer.Log($"Robust CNN: adversarial training at L2 radius {b.NonlinearRadius} ({reason}).");
+            model = ModelFactory.Create(s.Arch, training.Seed, s.Width, Device);
+            var result = Diverging("Robust CNN", "standard.lr", training.LearningRate, () => Trainer.Train(model, Train.Images, Train.Labels, training, Device,
+                CheckpointDir("robust_cnn"), TrainingProgress("robustCnn"), Observer.Log, ct));
+            seconds = clock.Elapsed.TotalSeconds;
+            ModelStore.Save(model, dir, identity, new JsonObject { ["history"] = JsonSerializer.SerializeToNode(result.History, Artifacts.Json), ["seconds"] = seconds });
+            DeleteCheckpoints("robust_cnn");
+        }
+
+        var clean = Evaluation.Accuracy(model!, Test.Images, Test.Labels, Device);
+        // Empirical robustness on (up to) 1,000 test images: a stronger attack than the training one.
+        int n = (int)Math.Min(1000, Test.Count);
+        const int evalSteps = 20;
+        using var xs = Test.Images.narrow(0, 0, n);
+        using var ys = Test.Labels.narrow(0, 0, n);
+        using var attacked = L2Pgd.Attack(model!, xs, ys, new L2PgdOptions
+        {
+            Eps = b.NonlinearRadius, StepSize = 2.5 * b.NonlinearRadius / evalSteps, Steps = evalSteps, KeepBest = true,
+        }, Device, Settings.Attack.BatchSize, cancellationToken: ct);
+        var robustAcc = Evaluation.Accuracy(model!, attacked.Adversarial, ys, Device);
+        Observer.Log($"Robust CNN: clean {clean:P2}, under L2 PGD ({evalSteps} steps, radius {b.NonlinearRadius}) {robustAcc:P2}.");
+
+        var probe = Probe();
+        var entries = new List<ProbeEntry>();
+        using (var testLogits = Evaluation.Logits(model!, Test.Images, Device))
+        using (var testFeatures = Evaluation.Features(model!, Test.Images, Device))
+        {
+            foreach (var (name, images, labels) in new[] { ("D_rand", drand.Images, drand.Targets), ("D_det", ddet.Images, ddet.Targets), ("clean D", Train.Images, Train.Labels) })
+            {
+                ct.ThrowIfCancellationRequested();
+                using var logits = Evaluation.Logits(model!, images, Device);
+                entries.Add(probe.RunOnFeatures($"{name}, robust CNN logits", logits, labels, testLogits, Test.Labels));
+                using var features = Evaluation.Features(model!, images, Device);
+                entries.Add(probe.RunOnFeatures($"{name}, robust CNN penultimate features", features, labels, testFeatures, Test.Labels));
+            }
+        }
+        // Matched nulls: the same robust-CNN probes on the clean originals with the same labels.
+        using (var testLogits = Evaluation.Logits(model!, Test.Images, Device))
+        using (var cleanLogits = Evaluation.Logits(model!, Train.Images, Device))
+        {
+            entries.Add(probe.RunOnFeatures("clean images, D_rand labels, robust CNN logits", cleanLogits, drand.Targets, testLogits, Test.Labels));
+            entries.Add(probe.RunOnFeatures("clean images, D_det labels, robust CNN logits", cleanLogits, ddet.Targets, testLogits, Test.Labels));
+        }
+        // Contrast: the same probe on the attacked (non-robust) standard model's logits.
+        using (var testLogits = Evaluation.Logits(standard, Test.Images, Device))
+            foreach (var (name, images, labels) in new[] { ("D_rand", drand.Images, drand.Targets), ("D_det", ddet.Images, ddet.Targets) })
+            {
+                using var logits = Evaluation.Logits(standard, images, Device);
+                entries.Add(probe.RunOnFeatures($"{name}, standard model logits (non-robust)", logits, labels, testLogits, Test.Labels));
+            }
+        foreach (var e in entries) Observer.Log($"Nonlinear probe: {e}");
+        double total = seconds + clock.Elapsed.TotalSeconds;
+        Results.Set("beyond.nonlinear", new JsonObject
+        {
+            ["arch"] = s.Arch,
+            ["width"] = s.Width,
+            ["radius"] = b.NonlinearRadius,
+            ["trainPgdSteps"] = b.NonlinearPgdSteps,
+            ["epochs"] = b.NonlinearEpochs,
+            ["cleanAccuracy"] = clean,
+            ["robustAccuracy"] = robustAcc,
+            ["robustEvaluatedImages"] = n,
+            ["evalPgdSteps"] = evalSteps,
+            ["probes"] = new JsonArray(entries.Select(e => (JsonNode)EntryJson(e)).ToArray()),
+        });
+        Results.Set("seconds.nonlinear", total);
+        return _nonlinear = new NonlinearOutcome(model!, b.NonlinearRadius, clean, robustAcc, n, evalSteps, entries, total);
+    }
+
+    /// <summary>
+    /// Gamma, Spec 2 and leakage as functions of the robustness radius: C is trained and certified
+    /// at each radius of <c>beyond.sweepRadii</c> (in <c>robust.units</c>), each model cached.
+    /// </summary>
+    public IReadOnlyList<SweepPoint> RadiusSweep(CancellationToken ct = default)
+    {
+        var drand = AdversarialSet(AdversarialKind.Random, ct);
+        var ddet = AdversarialSet(AdversarialKind.Deterministic, ct);
+        var clock = Stopwatch.StartNew();
+        var probe = Probe();
+        var points = new List<SweepPoint>();
+        var radii = Settings.Beyond.SweepRadii;
+        for (int i = 0; i < radii.Length; i++)
+        {
+            ct.ThrowIfCancellationRequested();
+            var r = radii[i];
+            var options = RobustOptions(trainRadius: r);
+            var dir = Dir(Path.Combine("sweep", $"radius-{r.ToString("0.####", CultureInfo.InvariantCulture)}"));
+            using var trained = RobustLinearTrainer.TrainOrLoad(dir, DataIdentity, Train.Images, Train.Labels, options, Device, null, Observer.Log, ct);
+            var cert = trained.Certify(Test.Images, Test.Labels)[options.Units];
+            using var w = trained.Model.weight.detach().to(CPU);
+            var pr = probe.Run($"D_rand, C at radius {r}", w, drand.Images, drand.Targets, Test.Images, Test.Labels);
+            var pd = probe.Run($"D_det, C at radius {r}", w, ddet.Images, ddet.Targets, Test.Images, Test.Labels);
+            points.Add(new SweepPoint(r, UnitsName(options.Units), cert.Features.Select(f => f.Gamma).ToArray(), cert.Spec2Fraction,
+                cert.CleanAccuracy, cert.CertifiedAccuracy, pr, pd));
+            Observer.Progress(new StepProgress("radiusSweep", (i + 1.0) / radii.Length, $"radius {r}: Spec 2 {cert.Spec2Fraction:P1}, leakage D_rand {pr.Accuracy:P1}, D_det {pd.Accuracy:P1}"));
+        }
+        Results.Set("beyond.radiusSweep", new JsonArray(points.Select(p => (JsonNode)new JsonObject
+        {
+            ["radius"] = p.Radius,
+            ["units"] = p.Units,
+            ["gamma"] = new JsonArray(p.Gamma.Select(g => (JsonNode)g).ToArray()),
+            ["spec2"] = p.Spec2,
+            ["cleanAccuracy"] = p.CleanAccuracy,
+            ["certifiedAccuracy"] = p.CertifiedAccuracy,
+            ["leakageDrand"] = EntryJson(p.DRand),
+            ["leakageDdet"] = EntryJson(p.DDet),
+        }).ToArray()));
+        Results.Set("seconds.radiusSweep", clock.Elapsed.TotalSeconds);
+        return points;
+    }
+
+    /// <summary>
+    /// The leakage probe on Ilyas et al.'s released data sets (<c>beyond.releasedData</c>): the same
+    /// robust features C, trained on each released set with its labels, scored on our clean test set.
+    /// </summary>
+    public IReadOnlyList<ReleasedProbe> ReleasedLeakage(CancellationToken ct = default)
+    {
+        var root = Settings.Beyond.ReleasedData ?? throw new InvalidOperationException("Set beyond.releasedData (or --released DIR) to the folder where datasets.tar was extracted.");
+        var folders = ReleasedDatasets.Discover(root);
+        if (folders.Count == 0)
+            throw new DirectoryNotFoundException($"{root}: none of the released data sets (release_datasets/{{d_robust_CIFAR, d_non_robust_CIFAR, drand_CIFAR, ddet_CIFAR}}/CIFAR_ims, CIFAR_lab) was found.");
+        var robust = RobustModel(ct);
+        using var w = robust.Weights.detach().to(CPU);
+        var probe = Probe();
+        var clock = Stopwatch.StartNew();
+        var results = new List<ReleasedProbe>();
+        foreach (var f in folders)
+        {
+            ct.ThrowIfCancellationRequested();
+            using var data = ReleasedDatasets.Load(f.Path);
+            var entry = probe.Run($"released {f.Name}, robust features", w, data.Images, data.Labels, Test.Images, Test.Labels);
+            Observer.Log($"Released data: {entry}");
+            results.Add(new ReleasedProbe(f.Path, f.Kind, data.Count, entry));
+        }
+        var json = new JsonObject { ["root"] = Path.GetFullPath(root) };
+        foreach (var r in results) json[r.Kind?.ToString() ?? Path.GetFileName(r.Folder)] = EntryJson(r.Entry);
+        Results.Set("beyond.released", json);
+        Results.Set("seconds.released", clock.Elapsed.TotalSeconds);
+        return results;
+    }
+
+    /// <summary>
+    /// The probe over <c>beyond.seeds</c> seeds of C (each trained and cached under <c>seeds/</c>) with
+    /// the mean and standard deviation of the leakage on D_rand and D_det: how much of a leakage
+    /// figure is the robust classifier's own randomness.
+    /// </summary>
+    public ProbeSeedStudy ProbeSeeds(CancellationToken ct = default)
+    {
+        int k = Math.Max(1, Settings.Beyond.Seeds);
+        var drand = AdversarialSet(AdversarialKind.Random, ct);
+        var ddet = AdversarialSet(AdversarialKind.Deterministic, ct);
+        var clock = Stopwatch.StartNew();
+        var seeds = Enumerable.Range(0, k).Select(i => (int)Settings.Seed + i).ToList();
+        var rand = new List<double>();
+        var det = new List<double>();
+        foreach (var seed in seeds)
+        {
+            ct.ThrowIfCancellationRequested();
+            using var trained = RobustLinearTrainer.TrainOrLoad(Dir(Path.Combine("seeds", $"robust-linear-{seed}")), DataIdentity,
+                Train.Images, Train.Labels, RobustOptions(seed: seed), Device, null, Observer.Log, ct);
+            using var w = trained.Model.weight.detach().to(CPU);
+            var probe = Probe(seed - (int)Settings.Seed);
+            rand.Add(probe.Run("D_rand", w, drand.Images, drand.Targets, Test.Images, Test.Labels).Accuracy);
+            det.Add(probe.Run("D_det", w, ddet.Images, ddet.Targets, Test.Images, Test.Labels).Accuracy);
+            Observer.Progress(new StepProgress("probeSeeds", (double)rand.Count / k, $"seed {seed}: D_rand {rand[^1]:P2}, D_det {det[^1]:P2}"));
+        }
+        var study = new ProbeSeedStudy(seeds, rand, det);
+        JsonObject Stat(IReadOnlyList<double> v) => new()
+        {
+            ["values"] = new JsonArray(v.Select(x => (JsonNode)x).ToArray()),
+            ["mean"] = ProbeSeedStudy.Mean(v),
+            ["sd"] = v.Count < 2 ? null : ProbeSeedStudy.Sd(v),
+            ["min"] = v.Min(),
+            ["max"] = v.Max(),
+        };
+        Results.Set("beyond.probeSeeds", new JsonObject
+        {
+            ["seeds"] = new JsonArray(seeds.Select(x => (JsonNode)x).ToArray()),
+            ["drand"] = Stat(rand),
+            ["ddet"] = Stat(det),
+        });
+        Results.Set("seconds.probeSeeds", clock.Elapsed.TotalSeconds);
+        return study;
+    }
+
+    /// <summary>Runs the extensions switched on in <c>beyond.*</c>.</summary>
+    public void RunBeyond(CancellationToken ct = default)
+    {
+        var b = Settings.Beyond;
+        if (b.Nonlinear) NonlinearFeatures(ct);
+        if (b.SweepRadii.Length > 0) RadiusSweep(ct);
+        if (b.ReleasedData != null) ReleasedLeakage(ct);
+        if (b.Seeds > 1) ProbeSeeds(ct);
+    }
+}
