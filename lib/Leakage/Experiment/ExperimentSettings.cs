@@ -19,7 +19,7 @@ public sealed record StandardSettings
     /// <summary><c>small-cnn</c> (CPU default) or <c>resnet18</c> (GPU).</summary>
     public string Arch { get; init; } = "small-cnn";
     /// <summary>Base width of the small CNN (channels of its first block).</summary>
-    public int Width { get; init; } = 32;
+    public int Width { get; init; } = 24;
     public int Epochs { get; init; } = 10;
     public int BatchSize { get; init; } = 256;
     public double Lr { get; init; } = 0.1;

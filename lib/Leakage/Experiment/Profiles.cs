@@ -34,9 +34,9 @@ public static class Profiles
     {
         Profile = "cpu",
         Data = new(),
-        Standard = new() { Width = 32, Epochs = 12, BatchSize = 256, Lr = 0.1 },
+        Standard = new() { Width = 24, Epochs = 12, BatchSize = 256, Lr = 0.2 },
         Attack = new() { Steps = 10, Step = 0.1, BatchSize = 500, ChunkSize = 2_000 },
-        Transfer = new() { Epochs = 12, BatchSize = 256 },
+        Transfer = new() { Epochs = 12, BatchSize = 256, LrRand = 0.01, LrDet = 0.01 },
         Robust = new() { Epochs = 30, BatchSize = 500 },
         Probe = new() { Bootstrap = 1000 },
     };
