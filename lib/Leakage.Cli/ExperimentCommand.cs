@@ -175,7 +175,9 @@ static class ExperimentCommand
         }
         if (r["beyond"]?["nonlinear"] is JsonObject nl)
         {
-            Row($"robust CNN: clean / PGD accuracy at {nl["radius"]}", $"{P(nl["cleanAccuracy"])} / {P(nl["robustAccuracy"])}", "");
+            Row($"robust CNN: clean / PGD accuracy at {nl["radius"]} ({nl["robustEvaluatedImages"]} test images)", $"{P(nl["cleanAccuracyOnAttacked"])} / {P(nl["robustAccuracy"])}", "");
+            if (nl["standardModelUnderAttack"] is JsonObject sm)
+                Row("standard model: clean / PGD accuracy, same attack", $"{P(sm["cleanAccuracy"])} / {P(sm["attackedAccuracy"])}", "");
             foreach (var e in nl["probes"]?.AsArray() ?? [])
                 Row($"probe: {(string?)e?["name"]}", $"{P(e?["accuracy"])} [{(double?)e?["lo"]:P1}, {(double?)e?["hi"]:P1}]", "");
         }

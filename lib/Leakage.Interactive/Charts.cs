@@ -2,11 +2,17 @@ using Plotly.NET;
 
 namespace Leakage.Interactive;
 
-/// <summary>One line of a line chart: y against x, same length, finite values.</summary>
+/// <summary>
+/// One line of a line chart: y against x, same length, finite values; optionally with an interval
+/// around each point (e.g. a 95% confidence interval), drawn as error bars.
+/// </summary>
 /// <param name="Name">Legend entry.</param>
 /// <param name="X">Horizontal positions (e.g. an attack radius or an epoch).</param>
 /// <param name="Y">Values (e.g. an accuracy in [0, 1]).</param>
-public sealed record Series(string Name, IReadOnlyList<double> X, IReadOnlyList<double> Y);
+/// <param name="Lower">Lower ends of the intervals (each at most its y), or null for none; given together with <paramref name="Upper"/>.</param>
+/// <param name="Upper">Upper ends of the intervals (each at least its y), or null for none.</param>
+public sealed record Series(string Name, IReadOnlyList<double> X, IReadOnlyList<double> Y,
+    IReadOnlyList<double>? Lower = null, IReadOnlyList<double>? Upper = null);
 
 /// <summary>
 /// One bar with an interval, e.g. an accuracy with its 95% confidence interval, and optionally the
@@ -46,9 +52,27 @@ public static class Charts
                 throw new ArgumentException($"Series '{s.Name}' has a NaN or infinite value.", nameof(series));
             if (logX && s.X.Any(v => v <= 0))
                 throw new ArgumentException($"Series '{s.Name}' has an x value <= 0, which a logarithmic axis cannot show.", nameof(series));
+            if ((s.Lower is null) != (s.Upper is null))
+                throw new ArgumentException($"Series '{s.Name}' has only one end of its intervals; give both Lower and Upper, or neither.", nameof(series));
+            if (s.Lower is { } lo && s.Upper is { } hi)
+            {
+                if (lo.Count != s.Y.Count || hi.Count != s.Y.Count)
+                    throw new ArgumentException($"Series '{s.Name}' has {s.Y.Count} y values but {lo.Count} lower and {hi.Count} upper interval ends.", nameof(series));
+                for (int i = 0; i < s.Y.Count; i++)
+                {
+                    if (!double.IsFinite(lo[i]) || !double.IsFinite(hi[i]))
+                        throw new ArgumentException($"Series '{s.Name}' has a NaN or infinite interval end.", nameof(series));
+                    if (lo[i] > s.Y[i] || s.Y[i] > hi[i])
+                        throw new ArgumentException($"Series '{s.Name}', point {i}: the interval [{lo[i]}, {hi[i]}] does not contain the value {s.Y[i]}.", nameof(series));
+                }
+            }
         }
-        var traces = list.Select(s => Trace("scatter",
-            ("name", s.Name), ("x", s.X.ToArray()), ("y", s.Y.ToArray()), ("mode", "lines+markers")));
+        var traces = list.Select(s =>
+        {
+            var properties = new List<(string, object)> { ("name", s.Name), ("x", s.X.ToArray()), ("y", s.Y.ToArray()), ("mode", "lines+markers") };
+            if (s.Lower is { } lo && s.Upper is { } hi) properties.Add(("error_y", ErrorBars(s.Y, lo, hi)));
+            return Trace("scatter", [.. properties]);
+        });
         return WithLayout(traces, title, xTitle, yTitle, logX ? "log" : "linear");
     }
 
@@ -78,14 +102,7 @@ public static class Charts
         var traces = new List<Trace>
         {
             Trace("bar", ("name", valueName), ("x", list.Select(b => b.Label).ToArray()), ("y", list.Select(b => b.Value).ToArray()),
-                ("error_y", new Dictionary<string, object>
-                {
-                    ["type"] = "data",
-                    ["symmetric"] = false,
-                    ["array"] = list.Select(b => b.Upper - b.Value).ToArray(),
-                    ["arrayminus"] = list.Select(b => b.Value - b.Lower).ToArray(),
-                    ["visible"] = true,
-                })),
+                ("error_y", ErrorBars(list.Select(b => b.Value).ToList(), list.Select(b => b.Lower).ToList(), list.Select(b => b.Upper).ToList()))),
         };
         var refs = list.Where(b => b.Reference is not null).ToList();
         if (refs.Count > 0)
@@ -157,6 +174,16 @@ public static class Charts
         display.SetProperty("PlotlyJSReference", PlotlyJSReference.NewRequire($"https://cdn.plot.ly/plotly-{Globals.PLOTLYJS_VERSION}.min"));
         return GenericChart.toChartHTML(GenericChart.addDisplayOptions(display, chart));
     }
+
+    /// <summary>plotly.js asymmetric error bars: distances from each value up to its upper and down to its lower end.</summary>
+    static Dictionary<string, object> ErrorBars(IReadOnlyList<double> values, IReadOnlyList<double> lower, IReadOnlyList<double> upper) => new()
+    {
+        ["type"] = "data",
+        ["symmetric"] = false,
+        ["array"] = values.Select((v, i) => upper[i] - v).ToArray(),
+        ["arrayminus"] = values.Select((v, i) => v - lower[i]).ToArray(),
+        ["visible"] = true,
+    };
 
     static Trace Trace(string type, params (string Key, object Value)[] properties)
     {

@@ -30,6 +30,9 @@ public sealed class RunProgress : IRunObserver
         ["transferRand"] = "training on D_rand",
         ["transferDet"] = "training on D_det",
         ["robustModel"] = "robust linear classifier C",
+        ["robustCnn"] = "robust CNN (adversarial training)",
+        ["radiusSweep"] = "radius sweep of C",
+        ["probeSeeds"] = "probe over seeds of C",
     };
 
     /// <summary>Log lines shown under the bars.</summary>

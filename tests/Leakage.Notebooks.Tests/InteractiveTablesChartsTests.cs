@@ -85,6 +85,22 @@ public class InteractiveChartsTests
     }
 
     [Fact]
+    public void A_line_with_intervals_carries_asymmetric_error_bars_and_one_without_carries_none()
+    {
+        var chart = Charts.Lines("t", "radius", "accuracy",
+        [
+            new Series("leakage", [0.1, 0.5], [0.25, 0.0625], Lower: [0.20, 0.05], Upper: [0.26, 0.125]),
+            new Series("chance", [0.1, 0.5], [0.1, 0.1]),
+        ]);
+        var traces = Traces(chart);
+        var error = traces[0]!["error_y"]!;
+        Assert.Equal(new[] { 0.01, 0.0625 }, error["array"]!.AsArray().Select(v => Math.Round((double)v!, 12)));
+        Assert.Equal(new[] { 0.05, 0.0125 }, error["arrayminus"]!.AsArray().Select(v => Math.Round((double)v!, 12)));
+        Assert.False((bool)error["symmetric"]!);
+        Assert.Null(traces[1]!["error_y"]);
+    }
+
+    [Fact]
     public void Interval_bars_carry_asymmetric_error_bars_and_reference_markers()
     {
         var chart = Charts.BarsWithIntervals("t", "accuracy",
@@ -110,6 +126,10 @@ public class InteractiveChartsTests
             Assert.Throws<ArgumentException>(() => Charts.Lines("t", "x", "y", [new Series("a", [0, 2], [1, 2])], logX: true)).Message);
         Assert.Contains("does not contain the value",
             Assert.Throws<ArgumentException>(() => Charts.BarsWithIntervals("t", "y", [new IntervalBar("b", 0.5, 0.6, 0.7)])).Message);
+        Assert.Contains("'a', point 1: the interval [0.6, 0.7] does not contain the value 0.5",
+            Assert.Throws<ArgumentException>(() => Charts.Lines("t", "x", "y", [new Series("a", [1, 2], [0.5, 0.5], [0.4, 0.6], [0.6, 0.7])])).Message);
+        Assert.Contains("only one end of its intervals",
+            Assert.Throws<ArgumentException>(() => Charts.Lines("t", "x", "y", [new Series("a", [1, 2], [0.5, 0.5], Lower: [0.4, 0.4])])).Message);
         Assert.Contains("NaN",
             Assert.Throws<ArgumentException>(() => Charts.BarsWithIntervals("t", "y", [new IntervalBar("b", double.NaN, 0, 1)])).Message);
     }

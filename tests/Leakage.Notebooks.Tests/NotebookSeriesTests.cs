@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Leakage.Experiment;
+using Leakage.Interactive;
 using Leakage.Reporting;
 using Microsoft.DotNet.Interactive.Documents;
 using Xunit.Abstractions;
@@ -14,11 +15,16 @@ namespace Leakage.Notebooks.Tests;
 /// </summary>
 public sealed class NotebookSeriesFixture : IDisposable
 {
-    /// <summary>Settings that keep the series to a minute or two of compute on two cores.</summary>
+    /// <summary>
+    /// Settings that keep the series to a minute or two of compute on two cores. The beyond.* values
+    /// keep notebook 07 small, and show that values given to the command reach it (it switches the
+    /// extensions on with defaults only where none were given).
+    /// </summary>
     public static readonly string[] Overrides =
     [
         "data.trainCount=500", "data.testCount=250", "standard.width=8", "standard.epochs=2", "attack.steps=3",
         "transfer.epochs=2", "robust.epochs=6", "probe.bootstrap=50",
+        "beyond.nonlinearEpochs=1", "beyond.nonlinearPgdSteps=2", "beyond.sweepRadii=0.1,0.5", "beyond.seeds=2",
     ];
 
     readonly TempDir _tmp = new();
@@ -111,6 +117,88 @@ public class NotebookSeriesTests(NotebookSeriesFixture run, ITestOutputHelper ou
         Fraction(r["leakageControls"]?["ddetClean"]?["accuracy"]);
         foreach (var step in new[] { "standard", "d_rand", "d_det", "transfer_rand", "transfer_det", "robust_linear" })
             Assert.True(File.Exists(Path.Combine(run.OutDirectory, step, "metadata.json")), $"{step}/metadata.json is missing");
+    }
+
+    [SkippableFact]
+    public void Notebook_07_adds_the_extensions_to_results_json_and_keeps_the_results_of_notebooks_01_to_06()
+    {
+        SkipUnlessRan();
+        var r = run.Results;
+        // The main results survive notebook 07 switching the extensions on in the shared run folder.
+        foreach (var key in new[] { "standardModel", "adversarial", "transfer", "robustModel", "leakage", "leakageControls" })
+            Assert.True(r[key] is not null, $"results.json lost '{key}'");
+        Assert.Equal(500, (int)r["settings"]!["data"]!["trainCount"]!);
+        var beyond = r["beyond"]!;
+
+        var nonlinear = beyond["nonlinear"]!;
+        Assert.Equal(1, (int)nonlinear["epochs"]!);                            // --set beyond.nonlinearEpochs=1 reached notebook 07
+        Assert.Equal((int)r["data"]!["test"]!, (int)nonlinear["robustEvaluatedImages"]!); // the whole (small) test set
+        Assert.True((double)nonlinear["robustAccuracy"]! <= (double)nonlinear["cleanAccuracyOnAttacked"]! + 0.01);
+        var names = nonlinear["probes"]!.AsArray().Select(p => (string)p!["name"]!).ToList();
+        foreach (var view in new[] { "robust CNN logits", "robust CNN penultimate features" })
+            foreach (var set in new[] { "D_rand", "D_det", "clean D", "clean images, D_rand labels", "clean images, D_det labels" })
+                Assert.Contains($"{set}, {view}", names);
+        Assert.Contains("D_rand, standard model logits (non-robust)", names);
+
+        var sweep = beyond["radiusSweep"]!.AsArray();
+        Assert.Equal([0.1, 0.5], sweep.Select(p => (double)p!["radius"]!));    // the command's radii, not the notebook's defaults
+        Assert.All(sweep, p => Assert.Equal((int)r["data"]!["train"]!, (int)p!["leakageDrandClean"]!["nTrain"]!));
+        Assert.Equal(2, beyond["probeSeeds"]!["seeds"]!.AsArray().Count);
+        Assert.Null(beyond["released"]);
+        foreach (var step in new[] { "robust_cnn", Path.Combine("sweep", "radius-0.1"), Path.Combine("sweep", "radius-0.5"), Path.Combine("seeds", "robust-linear-1") })
+            Assert.True(File.Exists(Path.Combine(run.OutDirectory, step, "metadata.json")), $"{step}/metadata.json is missing");
+
+        var executed = File.ReadAllText(run.Executed("07-beyond.ipynb"));
+        Assert.Contains("skipped: beyond.releasedData is not set", executed);
+    }
+
+    [SkippableFact]
+    public void Notebook_07_probes_the_released_data_sets_when_beyond_releasedData_points_at_them()
+    {
+        SkipUnlessRan();
+        Assert.True(run.Outcome.ExitCode == 0, run.Outcome.ToString());
+        using var tmp = new TempDir();
+        // A copy of the finished run folder, so that only notebook 07 runs (everything else is cached).
+        var copy = Path.Combine(tmp.Path, "run");
+        CopyRunFolder(run.OutDirectory, copy);
+        var released = Path.Combine(Repo.Root, "tests", "Leakage.Tests", "Fixtures", "released", "zip");
+        var settings = SettingsOverrides.Apply(Profiles.Get("quick"),
+            [.. NotebookSeriesFixture.Overrides, "device=cpu", "threads=1", $"beyond.releasedData={released}"]);
+        var environment = new Dictionary<string, string>(NotebookExperiment.Environment(settings, NotebookTestData.Folder, copy, Repo.Notebooks));
+        if (NotebookTestData.Synthetic) environment["LEAKAGE_CACHE"] = NotebookTestData.SyntheticCache;
+
+        var results = NotebookRunner.RunAll(new NotebookRunOptions
+        {
+            Notebooks = [Path.Combine(Repo.Notebooks, "07-beyond.ipynb")],
+            OutputDirectory = copy,
+            Environment = environment,
+            TimeoutPerNotebook = TimeSpan.FromMinutes(10),
+        });
+
+        var doc = ExecutedNotebook.Read(Assert.Single(results).ExecutedPath);
+        Assert.Null(ExecutedNotebook.FindFirstError(doc));
+        var r = JsonNode.Parse(File.ReadAllText(Path.Combine(copy, ResultsFile.FileName)))!.AsObject();
+        var probes = r["beyond"]!["released"]!;
+        Assert.Equal(7, (int)probes["DRand"]!["nTrain"]!);                     // the fixture's sizes (tests/Leakage.Tests/Fixtures/released/README.md)
+        Assert.Equal(3, (int)probes["DDet"]!["nTrain"]!);
+        Assert.Equal(10, (int)probes["DRand"]!["features"]!);
+        Assert.Equal(Path.GetFullPath(released), (string?)probes["root"]);
+        Assert.NotNull(r["standardModel"]);                                      // the main results are kept
+        Assert.NotNull(r["beyond"]!["nonlinear"]);                               // and so are the other extensions
+        Assert.Contains("D_rand (released)", File.ReadAllText(results[0].ExecutedPath));
+    }
+
+    /// <summary>Copies a run folder's artifacts and results.json (not its executed notebooks or report).</summary>
+    static void CopyRunFolder(string from, string to)
+    {
+        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            var relative = Path.GetRelativePath(from, file);
+            if (relative.StartsWith("notebooks" + Path.DirectorySeparatorChar, StringComparison.Ordinal) || relative == "report.html") continue;
+            var target = Path.Combine(to, relative);
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
     }
 
     [SkippableFact]

@@ -16,23 +16,54 @@ using static TorchSharp.torch;
 namespace Leakage.Experiment;
 
 /// <summary>
+/// A model's accuracy on a set of test images, clean and under untargeted L2 PGD (keep-best, no
+/// random start, step 2.5 x radius / steps). The attacked accuracy is an upper bound of the true
+/// robust accuracy: a stronger attack could only lower it.
+/// </summary>
+/// <param name="Images">Test images attacked, spread evenly over the test set.</param>
+/// <param name="Radius">L2 radius of the attack, pixel units.</param>
+/// <param name="Steps">PGD steps.</param>
+/// <param name="CleanAccuracy">Accuracy on those images unperturbed.</param>
+/// <param name="AttackedAccuracy">Accuracy on those images after the attack.</param>
+public sealed record PgdEvaluation(int Images, double Radius, int Steps, double CleanAccuracy, double AttackedAccuracy);
+
+/// <summary>
 /// Goh's bound from robust <em>nonlinear</em> features: a small CNN adversarially trained with L2 PGD,
 /// its empirical robustness, and the leakage probe on its logits and penultimate features.
 /// </summary>
 /// <param name="Model">The adversarially trained network (eval mode).</param>
 /// <param name="Radius">Training and evaluation radius (pixel units, L2).</param>
-/// <param name="CleanAccuracy">Clean test accuracy.</param>
-/// <param name="RobustAccuracy">Test accuracy under untargeted L2 PGD at <paramref name="Radius"/> (an upper bound of true robust accuracy).</param>
-/// <param name="RobustEvaluated">Test images attacked for <paramref name="RobustAccuracy"/>.</param>
-/// <param name="AttackSteps">PGD steps of the evaluation attack.</param>
-/// <param name="Probes">Probe entries: robust logits / penultimate features on D_rand, D_det and clean D, the matched nulls (clean originals with the D_rand / D_det labels), and the standard model's logits for contrast.</param>
+/// <param name="CleanAccuracy">Its clean accuracy on the whole test set.</param>
+/// <param name="Robust">The robust CNN under PGD at <paramref name="Radius"/>.</param>
+/// <param name="Standard">The standard model of step 1 under the same attack on the same images: what adversarial training changed.</param>
+/// <param name="Probes">Probe entries, for the robust CNN's logits and then its penultimate features: D_rand, D_det, clean D, and the matched nulls (clean originals with the D_rand / D_det labels); then the standard model's logits on D_rand and D_det for contrast.</param>
 /// <param name="Seconds">Compute time of training (when done now or recorded then) plus evaluation and probes.</param>
-public sealed record NonlinearOutcome(nn.Module<Tensor, Tensor> Model, double Radius, double CleanAccuracy, double RobustAccuracy,
-    int RobustEvaluated, int AttackSteps, IReadOnlyList<ProbeEntry> Probes, double Seconds);
+public sealed record NonlinearOutcome(nn.Module<Tensor, Tensor> Model, double Radius, double CleanAccuracy, PgdEvaluation Robust,
+    PgdEvaluation Standard, IReadOnlyList<ProbeEntry> Probes, double Seconds)
+{
+    /// <summary>The probe entry whose name starts with <paramref name="prefix"/>, e.g. "D_rand, robust CNN logits".</summary>
+    /// <exception cref="KeyNotFoundException">No entry, or several, start with it.</exception>
+    public ProbeEntry Probe(string prefix)
+    {
+        var found = Probes.Where(e => e.Name.StartsWith(prefix, StringComparison.Ordinal)).ToList();
+        return found.Count == 1 ? found[0] : throw new KeyNotFoundException(
+            $"{found.Count} nonlinear probe entries start with '{prefix}'; the entries are: {string.Join("; ", Probes.Select(e => e.Name))}.");
+    }
+}
 
 /// <summary>One radius of the sweep: C trained and certified at that radius, and the leakage its features show.</summary>
+/// <param name="Radius">Training and certification radius, in <paramref name="Units"/>.</param>
+/// <param name="Units"><c>normalised</c> or <c>pixel</c> (<c>robust.units</c>).</param>
+/// <param name="Gamma">γ_i of the ten features at <paramref name="Radius"/> (Spec 1).</param>
+/// <param name="Spec2">Share of test points whose prediction is certified at <paramref name="Radius"/> (Spec 2).</param>
+/// <param name="CleanAccuracy">C's clean test accuracy.</param>
+/// <param name="CertifiedAccuracy">Share of test points classified correctly and certified at <paramref name="Radius"/>.</param>
+/// <param name="DRand">The probe on D_rand with these features.</param>
+/// <param name="DDet">The probe on D_det with these features.</param>
+/// <param name="DRandClean">Its matched null: the clean originals with the D_rand labels.</param>
+/// <param name="DDetClean">Its matched null: the clean originals with the D_det labels.</param>
 public sealed record SweepPoint(double Radius, string Units, IReadOnlyList<double> Gamma, double Spec2, double CleanAccuracy,
-    double CertifiedAccuracy, ProbeEntry DRand, ProbeEntry DDet);
+    double CertifiedAccuracy, ProbeEntry DRand, ProbeEntry DDet, ProbeEntry DRandClean, ProbeEntry DDetClean);
 
 /// <summary>The probe on one of Ilyas et al.'s released data sets.</summary>
 public sealed record ReleasedProbe(string Folder, ReleasedDatasetKind? Kind, long Images, ProbeEntry Entry);
@@ -101,38 +132,48 @@ public sealed partial class ExperimentRun
         }
 
         var clean = Evaluation.Accuracy(model!, Test.Images, Test.Labels, Device);
-        // Empirical robustness on (up to) 1,000 test images: a stronger attack than the training one.
+        // Empirical robustness on (up to) 1,000 test images spread evenly over the test set (image
+        // folders are ordered by class), with a stronger attack than the training one; the standard
+        // model under the same attack shows what adversarial training changed.
         int n = (int)Math.Min(1000, Test.Count);
-        const int evalSteps = 20;
-        using var xs = Test.Images.narrow(0, 0, n);
-        using var ys = Test.Labels.narrow(0, 0, n);
-        using var attacked = L2Pgd.Attack(model!, xs, ys, new L2PgdOptions
+        using var pick = tensor(Enumerable.Range(0, n).Select(i => (long)i * Test.Count / n).ToArray());
+        using var xs = Test.Images.index_select(0, pick);
+        using var ys = Test.Labels.index_select(0, pick);
+        PgdEvaluation UnderAttack(nn.Module<Tensor, Tensor> m)
         {
-            Eps = b.NonlinearRadius, StepSize = 2.5 * b.NonlinearRadius / evalSteps, Steps = evalSteps, KeepBest = true,
-        }, Device, Settings.Attack.BatchSize, cancellationToken: ct);
-        var robustAcc = Evaluation.Accuracy(model!, attacked.Adversarial, ys, Device);
-        Observer.Log($"Robust CNN: clean {clean:P2}, under L2 PGD ({evalSteps} steps, radius {b.NonlinearRadius}) {robustAcc:P2}.");
+            const int steps = 20;
+            var options = new L2PgdOptions { Eps = b.NonlinearRadius, StepSize = 2.5 * b.NonlinearRadius / steps, Steps = steps, KeepBest = true };
+            using var attacked = L2Pgd.Attack(m, xs, ys, options, Device, Settings.Attack.BatchSize, cancellationToken: ct);
+            return new PgdEvaluation(n, b.NonlinearRadius, steps, Evaluation.Accuracy(m, xs, ys, Device), Evaluation.Accuracy(m, attacked.Adversarial, ys, Device));
+        }
+        var robustEval = UnderAttack(model!);
+        var standardEval = UnderAttack(standard);
+        Observer.Log($"Robust CNN: clean {clean:P2}; on {n:N0} test images under L2 PGD ({robustEval.Steps} steps, radius {b.NonlinearRadius}) " +
+                     $"{robustEval.CleanAccuracy:P2} -> {robustEval.AttackedAccuracy:P2} (standard model {standardEval.CleanAccuracy:P2} -> {standardEval.AttackedAccuracy:P2}).");
 
+        LeakageControls.EnsureOriginals(this, drand);
+        LeakageControls.EnsureOriginals(this, ddet);
         var probe = Probe();
         var entries = new List<ProbeEntry>();
-        using (var testLogits = Evaluation.Logits(model!, Test.Images, Device))
-        using (var testFeatures = Evaluation.Features(model!, Test.Images, Device))
+        var robustViews = new (string Name, Func<Tensor, Tensor> Of)[]
         {
-            foreach (var (name, images, labels) in new[] { ("D_rand", drand.Images, drand.Targets), ("D_det", ddet.Images, ddet.Targets), ("clean D", Train.Images, Train.Labels) })
+            ("robust CNN logits", x => Evaluation.Logits(model!, x, Device)),
+            ("robust CNN penultimate features", x => Evaluation.Features(model!, x, Device)),
+        };
+        foreach (var (view, of) in robustViews)
+        {
+            ct.ThrowIfCancellationRequested();
+            using var test = of(Test.Images);
+            using var cleanTrain = of(Train.Images);
+            foreach (var (name, images, labels) in new[] { ("D_rand", drand.Images, drand.Targets), ("D_det", ddet.Images, ddet.Targets) })
             {
-                ct.ThrowIfCancellationRequested();
-                using var logits = Evaluation.Logits(model!, images, Device);
-                entries.Add(probe.RunOnFeatures($"{name}, robust CNN logits", logits, labels, testLogits, Test.Labels));
-                using var features = Evaluation.Features(model!, images, Device);
-                entries.Add(probe.RunOnFeatures($"{name}, robust CNN penultimate features", features, labels, testFeatures, Test.Labels));
+                using var features = of(images);
+                entries.Add(probe.RunOnFeatures($"{name}, {view}", features, labels, test, Test.Labels));
             }
-        }
-        // Matched nulls: the same robust-CNN probes on the clean originals with the same labels.
-        using (var testLogits = Evaluation.Logits(model!, Test.Images, Device))
-        using (var cleanLogits = Evaluation.Logits(model!, Train.Images, Device))
-        {
-            entries.Add(probe.RunOnFeatures("clean images, D_rand labels, robust CNN logits", cleanLogits, drand.Targets, testLogits, Test.Labels));
-            entries.Add(probe.RunOnFeatures("clean images, D_det labels, robust CNN logits", cleanLogits, ddet.Targets, testLogits, Test.Labels));
+            entries.Add(probe.RunOnFeatures($"clean D, {view}", cleanTrain, Train.Labels, test, Test.Labels));
+            // Matched nulls: the same probes on the clean originals with the same labels.
+            entries.Add(probe.RunOnFeatures($"clean images, D_rand labels, {view}", cleanTrain, drand.Targets, test, Test.Labels));
+            entries.Add(probe.RunOnFeatures($"clean images, D_det labels, {view}", cleanTrain, ddet.Targets, test, Test.Labels));
         }
         // Contrast: the same probe on the attacked (non-robust) standard model's logits.
         using (var testLogits = Evaluation.Logits(standard, Test.Images, Device))
@@ -151,23 +192,33 @@ public sealed partial class ExperimentRun
             ["trainPgdSteps"] = b.NonlinearPgdSteps,
             ["epochs"] = b.NonlinearEpochs,
             ["cleanAccuracy"] = clean,
-            ["robustAccuracy"] = robustAcc,
+            ["robustAccuracy"] = robustEval.AttackedAccuracy,
+            ["cleanAccuracyOnAttacked"] = robustEval.CleanAccuracy,
             ["robustEvaluatedImages"] = n,
-            ["evalPgdSteps"] = evalSteps,
+            ["evalPgdSteps"] = robustEval.Steps,
+            ["standardModelUnderAttack"] = new JsonObject
+            {
+                ["cleanAccuracy"] = standardEval.CleanAccuracy,
+                ["attackedAccuracy"] = standardEval.AttackedAccuracy,
+            },
             ["probes"] = new JsonArray(entries.Select(e => (JsonNode)EntryJson(e)).ToArray()),
         });
         Results.Set("seconds.nonlinear", total);
-        return _nonlinear = new NonlinearOutcome(model!, b.NonlinearRadius, clean, robustAcc, n, evalSteps, entries, total);
+        return _nonlinear = new NonlinearOutcome(model!, b.NonlinearRadius, clean, robustEval, standardEval, entries, total);
     }
 
     /// <summary>
     /// Gamma, Spec 2 and leakage as functions of the robustness radius: C is trained and certified
-    /// at each radius of <c>beyond.sweepRadii</c> (in <c>robust.units</c>), each model cached.
+    /// at each radius of <c>beyond.sweepRadii</c> (in <c>robust.units</c>), each model cached, and the
+    /// probe runs on D_rand and D_det and on their matched nulls (the clean originals with the same
+    /// labels), whose level moves with C's accuracy.
     /// </summary>
     public IReadOnlyList<SweepPoint> RadiusSweep(CancellationToken ct = default)
     {
         var drand = AdversarialSet(AdversarialKind.Random, ct);
         var ddet = AdversarialSet(AdversarialKind.Deterministic, ct);
+        LeakageControls.EnsureOriginals(this, drand);
+        LeakageControls.EnsureOriginals(this, ddet);
         var clock = Stopwatch.StartNew();
         var probe = Probe();
         var points = new List<SweepPoint>();
@@ -183,8 +234,10 @@ public sealed partial class ExperimentRun
             using var w = trained.Model.weight.detach().to(CPU);
             var pr = probe.Run($"D_rand, C at radius {r}", w, drand.Images, drand.Targets, Test.Images, Test.Labels);
             var pd = probe.Run($"D_det, C at radius {r}", w, ddet.Images, ddet.Targets, Test.Images, Test.Labels);
+            var nr = probe.Run($"clean images, D_rand labels, C at radius {r}", w, Train.Images, drand.Targets, Test.Images, Test.Labels);
+            var nd = probe.Run($"clean images, D_det labels, C at radius {r}", w, Train.Images, ddet.Targets, Test.Images, Test.Labels);
             points.Add(new SweepPoint(r, UnitsName(options.Units), cert.Features.Select(f => f.Gamma).ToArray(), cert.Spec2Fraction,
-                cert.CleanAccuracy, cert.CertifiedAccuracy, pr, pd));
+                cert.CleanAccuracy, cert.CertifiedAccuracy, pr, pd, nr, nd));
             Observer.Progress(new StepProgress("radiusSweep", (i + 1.0) / radii.Length, $"radius {r}: Spec 2 {cert.Spec2Fraction:P1}, leakage D_rand {pr.Accuracy:P1}, D_det {pd.Accuracy:P1}"));
         }
         Results.Set("beyond.radiusSweep", new JsonArray(points.Select(p => (JsonNode)new JsonObject
@@ -197,6 +250,8 @@ public sealed partial class ExperimentRun
             ["certifiedAccuracy"] = p.CertifiedAccuracy,
             ["leakageDrand"] = EntryJson(p.DRand),
             ["leakageDdet"] = EntryJson(p.DDet),
+            ["leakageDrandClean"] = EntryJson(p.DRandClean),
+            ["leakageDdetClean"] = EntryJson(p.DDetClean),
         }).ToArray()));
         Results.Set("seconds.radiusSweep", clock.Elapsed.TotalSeconds);
         return points;

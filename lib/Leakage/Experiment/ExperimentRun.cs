@@ -75,7 +75,9 @@ public sealed partial class ExperimentRun : IDisposable
     /// <summary>
     /// Opens (or creates) the run folder. Settings are validated first; when <c>results.json</c>
     /// holds other settings, or is damaged, it is started over (artifacts are still reused step by
-    /// step where their own settings match). Temporary files left by an interrupted run are removed.
+    /// step where their own settings match). The extension settings (<c>beyond.*</c>) are the
+    /// exception: they only add results, so a change of them keeps the results of the main steps
+    /// (see <see cref="BeyondResults"/>). Temporary files left by an interrupted run are removed.
     /// </summary>
     public static ExperimentRun Open(ExperimentSettings settings, string dataDirectory, string outDirectory, IRunObserver? observer = null)
     {
@@ -90,7 +92,8 @@ public sealed partial class ExperimentRun : IDisposable
             existing = [];
         }
         var wanted = Artifacts.ToNode(settings);
-        var diff = existing.Count == 0 ? null : Artifacts.Diff(existing["settings"], wanted, "");
+        // The extensions (beyond.*) are not part of the identity: see BeyondResults.
+        var diff = existing.Count == 0 ? null : Artifacts.Diff(BeyondResults.Identity(existing["settings"]), BeyondResults.Identity(wanted), "");
         if (existing.Count == 0 || diff != null)
         {
             if (diff != null) run.Observer.Log($"Settings differ from the previous run in {run.OutDirectory} ({diff}); results.json starts over.");
@@ -99,6 +102,17 @@ public sealed partial class ExperimentRun : IDisposable
                 ["profile"] = settings.Profile,
                 ["settings"] = wanted.DeepClone(),
             }.ToJsonString(Artifacts.Json));
+        }
+        else
+        {
+            IReadOnlyList<string> removed = [];
+            run.Results.Update(root =>
+            {
+                var before = root.ToJsonString();
+                removed = BeyondResults.Reconcile(root, settings);
+                return root.ToJsonString() != before;
+            });
+            foreach (var line in removed) run.Observer.Log(line);
         }
         foreach (var orphan in AtomicFile.RemoveOrphans(run.OutDirectory))
             run.Observer.Log($"Removed {orphan}: a partial write of an interrupted run.");

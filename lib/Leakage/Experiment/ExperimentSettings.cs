@@ -100,6 +100,12 @@ public sealed record BeyondSettings
     public int Seeds { get; init; }
     /// <summary>Folder with the authors' released data sets (release_datasets/...); null = skip.</summary>
     public string? ReleasedData { get; init; }
+
+    /// <summary>Radii of the sweep when <see cref="ExperimentSettings.WithExtensionsOn"/> switches it on (in <c>robust.units</c>; Goh's 0.25 among them).</summary>
+    public static IReadOnlyList<double> DefaultSweepRadii { get; } = [0.1, 0.25, 0.5, 1.0];
+
+    /// <summary>Seeds of C when <see cref="ExperimentSettings.WithExtensionsOn"/> switches the seed study on.</summary>
+    public const int DefaultSeeds = 5;
 }
 
 /// <summary>
@@ -121,4 +127,23 @@ public sealed record ExperimentSettings
     public RobustSettings Robust { get; init; } = new();
     public ProbeSettings Probe { get; init; } = new();
     public BeyondSettings Beyond { get; init; } = new();
+
+    /// <summary>
+    /// These settings with every extension that needs no extra data switched on, for a run that shows
+    /// them all (notebook 07): the robust CNN (with the <c>beyond.nonlinear*</c> sizes of these
+    /// settings), the radius sweep (<see cref="BeyondSettings.DefaultSweepRadii"/> unless radii are
+    /// set) and the seed study (<see cref="BeyondSettings.DefaultSeeds"/> unless more than one seed is
+    /// set). Extensions already on keep their settings; <c>beyond.releasedData</c> is left as it is,
+    /// since only the user knows where the released data sets are. Changing only <c>beyond.*</c>
+    /// keeps the results of the main steps in results.json (<see cref="BeyondResults"/>).
+    /// </summary>
+    public ExperimentSettings WithExtensionsOn() => this with
+    {
+        Beyond = Beyond with
+        {
+            Nonlinear = true,
+            SweepRadii = Beyond.SweepRadii.Length > 0 ? Beyond.SweepRadii : [.. BeyondSettings.DefaultSweepRadii],
+            Seeds = Beyond.Seeds > 1 ? Beyond.Seeds : BeyondSettings.DefaultSeeds,
+        },
+    };
 }

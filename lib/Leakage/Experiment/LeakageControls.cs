@@ -49,12 +49,8 @@ public static class LeakageControls
         var drand = run.AdversarialSet(AdversarialKind.Random, ct);
         var ddet = run.AdversarialSet(AdversarialKind.Deterministic, ct);
         var train = run.Train;
-        foreach (var set in new[] { drand, ddet })
-        {
-            using var same = set.Labels.eq(train.Labels).all();
-            if (set.Count != train.Count || !same.item<bool>())
-                throw new InvalidDataException($"{set.Directory}: its original labels differ from the training split in use, so its images are not attacked copies of these training images.");
-        }
+        EnsureOriginals(run, drand);
+        EnsureOriginals(run, ddet);
         var probe = run.Probe();
         using var w = robust.Weights.detach().to(CPU);
         var testX = run.Test.Images;
@@ -75,5 +71,22 @@ public static class LeakageControls
         });
         foreach (var e in result.All) run.Observer.Log($"Leakage control: {e}");
         return result;
+    }
+
+    /// <summary>
+    /// Checks that <paramref name="set"/> holds attacked copies of the run's training images, in
+    /// order (same count, same original labels), so that the training images are its clean originals.
+    /// </summary>
+    /// <exception cref="InvalidDataException">They are not; the message names the set's folder.</exception>
+    public static void EnsureOriginals(ExperimentRun run, AdversarialDataset set)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        ArgumentNullException.ThrowIfNull(set);
+        var train = run.Train;
+        if (set.Count != train.Count)
+            throw new InvalidDataException($"{set.Directory}: {set.Count} images but the training split in use has {train.Count}, so its images are not attacked copies of these training images.");
+        using var same = set.Labels.eq(train.Labels).all();
+        if (!same.item<bool>())
+            throw new InvalidDataException($"{set.Directory}: its original labels differ from the training split in use, so its images are not attacked copies of these training images.");
     }
 }

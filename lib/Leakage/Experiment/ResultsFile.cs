@@ -46,4 +46,19 @@ public sealed class ResultsFile
             AtomicFile.WriteAllText(Path, root.ToJsonString(Artifacts.Json));
         }
     }
+
+    /// <summary>
+    /// Reads the content, lets <paramref name="change"/> edit it in place, and writes it atomically
+    /// when <paramref name="change"/> returns true (nothing is written otherwise). Several keys change
+    /// in one write, so a reader never sees half of the edit.
+    /// </summary>
+    public void Update(Func<JsonObject, bool> change)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        lock (_gate)
+        {
+            var root = Read();
+            if (change(root)) AtomicFile.WriteAllText(Path, root.ToJsonString(Artifacts.Json));
+        }
+    }
 }
