@@ -112,26 +112,11 @@ public sealed partial class ExperimentRun
         var b = Settings.Beyond;
         var training = NonlinearTraining();
         var identity = new JsonObject { ["training"] = Artifacts.ToNode(training), ["data"] = DataIdentity };
-        var dir = Dir("robust_cnn");
+        var (model, _, seconds, _) = TrainOrLoad("robust_cnn", "Robust CNN", $"adversarial training at L2 radius {b.NonlinearRadius}", training, training.Seed, identity,
+            Train.Images, Train.Labels, "robustCnn", "standard.lr", ct);
         var clock = Stopwatch.StartNew();
-        double seconds;
-        if (ModelStore.TryLoad(dir, s.Arch, identity, Device, out var model, out var reason, s.Width))
-        {
-            Observer.Log($"Robust CNN: reusing {dir}.");
-            seconds = (double?)Artifacts.ReadExtra(dir)?["seconds"] ?? 0;
-        }
-        else
-        {
-            Observer.Log($"Robust CNN: adversarial training at L2 radius {b.NonlinearRadius} ({reason}).");
-            model = ModelFactory.Create(s.Arch, training.Seed, s.Width, Device);
-            var result = Diverging("Robust CNN", "standard.lr", training.LearningRate, () => Trainer.Train(model, Train.Images, Train.Labels, training, Device,
-                CheckpointDir("robust_cnn"), TrainingProgress("robustCnn"), Observer.Log, ct));
-            seconds = clock.Elapsed.TotalSeconds;
-            ModelStore.Save(model, dir, identity, new JsonObject { ["history"] = JsonSerializer.SerializeToNode(result.History, Artifacts.Json), ["seconds"] = seconds });
-            DeleteCheckpoints("robust_cnn");
-        }
 
-        var clean = Evaluation.Accuracy(model!, Test.Images, Test.Labels, Device);
+        var clean = Evaluation.Accuracy(model, Test.Images, Test.Labels, Device);
         // Empirical robustness on (up to) 1,000 test images spread evenly over the test set (image
         // folders are ordered by class), with a stronger attack than the training one; the standard
         // model under the same attack shows what adversarial training changed.
@@ -146,7 +131,7 @@ public sealed partial class ExperimentRun
             using var attacked = L2Pgd.Attack(m, xs, ys, options, Device, Settings.Attack.BatchSize, cancellationToken: ct);
             return new PgdEvaluation(n, b.NonlinearRadius, steps, Evaluation.Accuracy(m, xs, ys, Device), Evaluation.Accuracy(m, attacked.Adversarial, ys, Device));
         }
-        var robustEval = UnderAttack(model!);
+        var robustEval = UnderAttack(model);
         var standardEval = UnderAttack(standard);
         Observer.Log($"Robust CNN: clean {clean:P2}; on {n:N0} test images under L2 PGD ({robustEval.Steps} steps, radius {b.NonlinearRadius}) " +
                      $"{robustEval.CleanAccuracy:P2} -> {robustEval.AttackedAccuracy:P2} (standard model {standardEval.CleanAccuracy:P2} -> {standardEval.AttackedAccuracy:P2}).");
@@ -157,8 +142,8 @@ public sealed partial class ExperimentRun
         var entries = new List<ProbeEntry>();
         var robustViews = new (string Name, Func<Tensor, Tensor> Of)[]
         {
-            ("robust CNN logits", x => Evaluation.Logits(model!, x, Device)),
-            ("robust CNN penultimate features", x => Evaluation.Features(model!, x, Device)),
+            ("robust CNN logits", x => Evaluation.Logits(model, x, Device)),
+            ("robust CNN penultimate features", x => Evaluation.Features(model, x, Device)),
         };
         foreach (var (view, of) in robustViews)
         {
@@ -204,7 +189,7 @@ public sealed partial class ExperimentRun
             ["probes"] = new JsonArray(entries.Select(e => (JsonNode)EntryJson(e)).ToArray()),
         });
         Results.Set("seconds.nonlinear", total);
-        return _nonlinear = new NonlinearOutcome(model!, b.NonlinearRadius, clean, robustEval, standardEval, entries, total);
+        return _nonlinear = new NonlinearOutcome(model, b.NonlinearRadius, clean, robustEval, standardEval, entries, total);
     }
 
     /// <summary>

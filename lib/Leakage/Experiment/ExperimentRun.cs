@@ -182,35 +182,10 @@ public sealed partial class ExperimentRun : IDisposable
         var s = Settings.Standard;
         var options = StandardTraining();
         var identity = new JsonObject { ["training"] = Artifacts.ToNode(options), ["data"] = DataIdentity };
-        var dir = Dir("standard");
-        var clock = Stopwatch.StartNew();
-        bool cached = ModelStore.TryLoad(dir, s.Arch, identity, Device, out var model, out var reason, s.Width);
-        IReadOnlyList<EpochSummary> history;
-        double seconds;
-        if (cached)
-        {
-            Observer.Log($"Standard model: reusing {dir}.");
-            var extra = Artifacts.ReadExtra(dir);
-            history = extra?["history"]?.Deserialize<List<EpochSummary>>(Artifacts.Json) ?? [];
-            seconds = (double?)extra?["seconds"] ?? 0;
-        }
-        else
-        {
-            Observer.Log($"Standard model: training ({reason}).");
-            model = ModelFactory.Create(s.Arch, Settings.Seed, s.Width, Device);
-            var training = Diverging("Standard model", "standard.lr", options.LearningRate, () => Trainer.Train(model, Train.Images, Train.Labels, options, Device,
-                CheckpointDir("standard"), TrainingProgress("standardModel"), Observer.Log, ct));
-            history = training.History;
-            seconds = clock.Elapsed.TotalSeconds;
-            ModelStore.Save(model, dir, identity, new JsonObject
-            {
-                ["history"] = JsonSerializer.SerializeToNode(history, Artifacts.Json),
-                ["seconds"] = seconds,
-            });
-            DeleteCheckpoints("standard");
-        }
-        double test = Evaluation.Accuracy(model!, Test.Images, Test.Labels, Device);
-        double train = Evaluation.Accuracy(model!, Train.Images, Train.Labels, Device);
+        var (model, history, seconds, cached) = TrainOrLoad("standard", "Standard model", "training", options, Settings.Seed, identity,
+            Train.Images, Train.Labels, "standardModel", "standard.lr", ct);
+        double test = Evaluation.Accuracy(model, Test.Images, Test.Labels, Device);
+        double train = Evaluation.Accuracy(model, Train.Images, Train.Labels, Device);
         Observer.Log($"Standard model: {test:P2} clean test accuracy ({train:P2} on its training data).");
         Results.Set("standardModel", new JsonObject
         {
@@ -221,7 +196,7 @@ public sealed partial class ExperimentRun : IDisposable
             ["epochs"] = history.Count,
         });
         Results.Set("seconds.standardModel", seconds);
-        return _standard = new StandardModelOutcome(model!, test, train, history, seconds, cached);
+        return _standard = new StandardModelOutcome(model, test, train, history, seconds, cached);
     }
 
     // ---------------------------------------------------------------- step 2: D_rand and D_det
@@ -299,37 +274,16 @@ public sealed partial class ExperimentRun : IDisposable
         };
         var identity = new JsonObject { ["training"] = Artifacts.ToNode(training), ["data"] = (string?)data.Settings["data"], ["adversarial"] = Fingerprint.Of(data.Images, data.Targets) };
         var name = $"transfer_{Folder(kind)}";
-        var dir = Dir(name);
         var step = kind == AdversarialKind.Random ? "transferRand" : "transferDet";
-        var clock = Stopwatch.StartNew();
-        bool cached = ModelStore.TryLoad(dir, s.Arch, identity, Device, out var model, out var reason, s.Width);
-        IReadOnlyList<EpochSummary> history;
-        double seconds;
-        if (cached)
-        {
-            Observer.Log($"Transfer model on {AdversarialDatasets.Name(kind)}: reusing {dir}.");
-            var extra = Artifacts.ReadExtra(dir);
-            history = extra?["history"]?.Deserialize<List<EpochSummary>>(Artifacts.Json) ?? [];
-            seconds = (double?)extra?["seconds"] ?? 0;
-        }
-        else
-        {
-            Observer.Log($"Transfer model on {AdversarialDatasets.Name(kind)}: training ({reason}).");
-            model = ModelFactory.Create(s.Arch, training.Seed, s.Width, Device);
-            var result = Diverging($"Transfer model on {AdversarialDatasets.Name(kind)}", kind == AdversarialKind.Random ? "transfer.lrRand" : "transfer.lrDet", training.LearningRate,
-                () => Trainer.Train(model, data.Images, data.Targets, training, Device, CheckpointDir(name), TrainingProgress(step), Observer.Log, ct));
-            history = result.History;
-            seconds = clock.Elapsed.TotalSeconds;
-            ModelStore.Save(model, dir, identity, new JsonObject { ["history"] = JsonSerializer.SerializeToNode(history, Artifacts.Json), ["seconds"] = seconds });
-            DeleteCheckpoints(name);
-        }
-        double test = Evaluation.Accuracy(model!, Test.Images, Test.Labels, Device);
-        double train = Evaluation.Accuracy(model!, data.Images, data.Targets, Device);
+        var (model, history, seconds, cached) = TrainOrLoad(name, $"Transfer model on {AdversarialDatasets.Name(kind)}", "training", training, training.Seed, identity,
+            data.Images, data.Targets, step, kind == AdversarialKind.Random ? "transfer.lrRand" : "transfer.lrDet", ct);
+        double test = Evaluation.Accuracy(model, Test.Images, Test.Labels, Device);
+        double train = Evaluation.Accuracy(model, data.Images, data.Targets, Device);
         Observer.Log($"Transfer model on {AdversarialDatasets.Name(kind)}: {test:P2} clean test accuracy ({train:P2} of its relabelled training set).");
         Results.Set($"transfer.{Key(kind)}", test);
         Results.Set($"transferDetails.{Key(kind)}", new JsonObject { ["trainAccuracyOnTargets"] = train, ["lr"] = training.LearningRate, ["epochs"] = training.Epochs, ["augment"] = t.Augment });
         Results.Set($"seconds.{step}", seconds);
-        var outcome = new TransferOutcome(kind, model!, test, train, history, seconds, cached);
+        var outcome = new TransferOutcome(kind, model, test, train, history, seconds, cached);
         _transfer[kind] = outcome;
         return outcome;
     }
@@ -505,6 +459,46 @@ public sealed partial class ExperimentRun : IDisposable
         Observer.Progress(new StepProgress(step, fraction,
             $"epoch {p.Epoch}/{p.Epochs}, loss {p.Loss:0.000}, accuracy {p.Accuracy:P1}, lr {p.LearningRate:0.####}, {p.ImagesPerSecond:N0} images/s"));
     });
+
+    /// <summary>
+    /// Loads the model artifact <c>name/</c> when it was made with <paramref name="identity"/> (and is
+    /// intact); otherwise trains a fresh model of the run's architecture with per-epoch checkpoints
+    /// (resumable), saves it with its history and compute time, and removes the checkpoints.
+    /// </summary>
+    (nn.Module<Tensor, Tensor> Model, IReadOnlyList<EpochSummary> History, double Seconds, bool Cached) TrainOrLoad(
+        string name, string title, string verb, TrainingOptions training, long modelSeed, JsonObject identity,
+        Tensor images, Tensor labels, string step, string lrSetting, CancellationToken ct)
+    {
+        var s = Settings.Standard;
+        var dir = Dir(name);
+        if (ModelStore.TryLoad(dir, s.Arch, identity, Device, out var loaded, out var reason, s.Width))
+        {
+            Observer.Log($"{title}: reusing {dir}.");
+            var extra = Artifacts.ReadExtra(dir);
+            return (loaded, extra?["history"]?.Deserialize<List<EpochSummary>>(Artifacts.Json) ?? [], (double?)extra?["seconds"] ?? 0, true);
+        }
+        Observer.Log($"{title}: {verb} ({reason}).");
+        var clock = Stopwatch.StartNew();
+        var model = ModelFactory.Create(s.Arch, modelSeed, s.Width, Device);
+        try
+        {
+            var result = Diverging(title, lrSetting, training.LearningRate,
+                () => Trainer.Train(model, images, labels, training, Device, CheckpointDir(name), TrainingProgress(step), Observer.Log, ct));
+            var seconds = clock.Elapsed.TotalSeconds;
+            ModelStore.Save(model, dir, identity, new JsonObject
+            {
+                ["history"] = JsonSerializer.SerializeToNode(result.History, Artifacts.Json),
+                ["seconds"] = seconds,
+            });
+            DeleteCheckpoints(name);
+            return (model, result.History, seconds, false);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
 
     /// <summary>
     /// Restates a divergence in the run's terms: the step of the experiment, the epoch and training

@@ -15,11 +15,14 @@ public static class CifarNormalisation
     /// <summary>Length of a flattened image, <c>3 x 32 x 32 = 3072</c>, channel-major (C, H, W).</summary>
     public const int Dimension = Channels * Side * Side;
 
-    /// <summary>Per-channel mean (R, G, B) of pixel values in [0,1].</summary>
-    public static IReadOnlyList<double> Mean { get; } = [0.4914, 0.4822, 0.4465];
+    /// <summary>Per-channel mean (R, G, B) of pixel values in [0,1]: <see cref="Models.CifarStats.Mean"/> as doubles.</summary>
+    public static IReadOnlyList<double> Mean { get; } = Exact(Models.CifarStats.Mean);
 
-    /// <summary>Per-channel standard deviation (R, G, B) of pixel values in [0,1].</summary>
-    public static IReadOnlyList<double> Std { get; } = [0.2023, 0.1994, 0.2010];
+    /// <summary>Per-channel standard deviation (R, G, B): <see cref="Models.CifarStats.Std"/> as doubles.</summary>
+    public static IReadOnlyList<double> Std { get; } = Exact(Models.CifarStats.Std);
+
+    // The models' single-precision constants, widened without float noise (0.2023f -> 0.2023, not 0.20229999721).
+    static double[] Exact(IReadOnlyList<float> values) => values.Select(v => (double)(decimal)v).ToArray();
 
     /// <summary>
     /// The per-coordinate value of a per-channel constant for a flattened (C, H, W) image:
