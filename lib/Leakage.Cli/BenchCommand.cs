@@ -108,6 +108,7 @@ static class BenchCommand
                 if (Directory.Exists(work) && !Directory.EnumerateFileSystemEntries(work).Any()) Directory.Delete(work);
                 var path = report.Save(outDir);
                 AnsiConsole.Write(Table(report));
+                if (report.PyTorch is { } reference) AnsiConsole.Write(ReferenceTable(reference));
                 AnsiConsole.MarkupLine($"Wrote [green]{Markup.Escape(path)}[/] ({report.Seconds:0} s).");
             }
             finally
@@ -124,27 +125,30 @@ static class BenchCommand
         var m = r.Machine;
         var table = new Table()
             .Title($"bench, profile {r.Profile}{(r.Quick ? " (quick: not meaningful)" : "")}: {m.Cpu}, {m.Threads} threads, {r.Data} data")
-            .AddColumn("measure")
-            .AddColumn(new TableColumn("TorchSharp").RightAligned())
-            .AddColumn(new TableColumn("PyTorch").RightAligned())
-            .AddColumn(new TableColumn("ratio").RightAligned());
-        var p = r.PyTorch;
-        void Row(string measure, string ours, string theirs = "", string ratio = "") =>
-            table.AddRow(Markup.Escape(measure), Markup.Escape(ours), Markup.Escape(theirs), Markup.Escape(ratio));
-
-        Row($"matmul {r.Matmul.Size}x{r.Matmul.Size} float32, GFLOP/s", $"{r.Matmul.Gflops:0.0}", p is null ? "" : $"{p.MatmulGflops:0.0}");
-        Row($"{r.Model.Arch} width {r.Model.Width}, forward MFLOP per image", $"{r.Model.ForwardFlopsPerImage / 1e6:0.0}");
-        Row($"PGD image-steps/s (batch {r.Pgd.BatchSize}, {r.Pgd.Steps} steps)", $"{r.Pgd.ImageStepsPerSecond:N0}",
-            p is null ? "" : $"{p.PgdImageStepsPerSecond:N0}", p is null ? "" : $"{p.PgdRatio:0.00}");
-        Row("PGD GFLOP/s (MFU)", $"{r.Pgd.Gflops:0.0} ({r.Pgd.Mfu:P0})");
-        Row($"training images/s (batch {r.Training.BatchSize}, {r.Training.Augmentation})", $"{r.Training.ImagesPerSecond:N0}",
-            p is null ? "" : $"{p.TrainingImagesPerSecond:N0}", p is null ? "" : $"{p.TrainingRatio:0.00}");
-        Row("training GFLOP/s (MFU)", $"{r.Training.Gflops:0.0} ({r.Training.Mfu:P0})");
-        Row($"robust linear C, {r.RobustLinear.Images:N0} images x {r.RobustLinear.Epochs} epochs, s", $"{r.RobustLinear.Seconds:0.0}");
-        Row($"D_rand generation, {r.Memory.Images:N0} images, s", $"{r.Memory.Seconds:0.0}");
+            .AddColumn("measure").AddColumn(new TableColumn("TorchSharp").RightAligned());
+        void Row(string measure, string value) => table.AddRow(Markup.Escape(measure), Markup.Escape(value));
+        Row($"matmul {r.Matmul.Size}x{r.Matmul.Size} float32, GFLOP/s", $"{r.Matmul.Gflops:0.0}");
+        Row($"{r.Model.Arch} width {r.Model.Width}: forward MFLOP per image", $"{r.Model.ForwardFlopsPerImage / 1e6:0.0}");
+        Row($"PGD image-steps/s (batch {r.Pgd.BatchSize}, {r.Pgd.Steps} steps)", $"{r.Pgd.ImageStepsPerSecond:N0}");
+        Row("  GFLOP/s (MFU)", $"{r.Pgd.Gflops:0.0} ({r.Pgd.Mfu:P0})");
+        Row($"training images/s (batch {r.Training.BatchSize}, {r.Training.Augmentation})", $"{r.Training.ImagesPerSecond:N0}");
+        Row("  GFLOP/s (MFU)", $"{r.Training.Gflops:0.0} ({r.Training.Mfu:P0})");
+        Row($"robust linear C: {r.RobustLinear.Images:N0} images, {r.RobustLinear.Epochs} epochs, s", $"{r.RobustLinear.Seconds:0.0}");
+        Row($"D_rand for {r.Memory.Images:N0} images, s", $"{r.Memory.Seconds:0.0}");
         Row("  peak resident memory, MiB", $"{r.Memory.PeakRssBytes / 1048576.0:N0}");
         Row($"  resident drift, batch {r.Memory.ReferenceBatch} to {r.Memory.Batches}", $"{r.Memory.Drift:+0.00%;-0.00%;0.00%}");
-        Row("bench wall time, s", $"{r.Seconds:0}", p is null ? "" : $"{p.Seconds:0}");
+        Row("bench wall time, s", $"{r.Seconds:0}");
         return table;
     }
+
+    static Table ReferenceTable(PyTorchComparison p) =>
+        new Table()
+            .Title($"vs PyTorch {p.Torch}, {p.Threads} threads (ratio = TorchSharp / PyTorch)")
+            .AddColumn("measure")
+            .AddColumn(new TableColumn("PyTorch").RightAligned()).AddColumn(new TableColumn("ratio").RightAligned())
+            .AddColumn(new TableColumn("channels-last").RightAligned()).AddColumn(new TableColumn("ratio").RightAligned())
+            .AddRow("PGD image-steps/s", $"{p.PgdImageStepsPerSecond:N0}", $"{p.PgdRatio:0.00}", $"{p.ChannelsLastPgdImageStepsPerSecond:N0}", $"{p.ChannelsLastPgdRatio:0.00}")
+            .AddRow("training images/s", $"{p.TrainingImagesPerSecond:N0}", $"{p.TrainingRatio:0.00}", $"{p.ChannelsLastTrainingImagesPerSecond:N0}", $"{p.ChannelsLastTrainingRatio:0.00}")
+            .AddRow("matmul GFLOP/s", $"{p.MatmulGflops:0.0}", "", "", "")
+            .AddRow("wall time, s", $"{p.Seconds:0}", "", "", "");
 }

@@ -114,6 +114,20 @@ public sealed class BenchmarkTests
         Assert.True(peak - before > 48L << 20, $"peak {peak >> 20} MiB, held {held >> 20} MiB, before {before >> 20} MiB");
     }
 
+    static int[] Chunks(params int[] batchesPerChunk) =>
+        batchesPerChunk.SelectMany((count, c) => Enumerable.Repeat(c + 1, count)).ToArray();
+
+    [Theory]
+    [InlineData(new[] { 4, 4, 4, 4, 4 }, 12)] // 10,000 images, chunks of 2,000, batches of 500: the 10th batch is 2nd in its chunk, the last 4th
+    [InlineData(new[] { 6, 6, 6, 2 }, 14)]    // a short last chunk: compare with the 2nd batch of a chunk
+    [InlineData(new[] { 6, 6 }, 6)]           // nothing aligned at or after the 10th: the latest aligned batch
+    [InlineData(new[] { 8 }, 4)]              // one chunk: the middle of a short run
+    [InlineData(new[] { 20 }, 10)]            // one chunk: the 10th batch
+    public void The_drift_reference_sits_at_the_same_place_in_its_chunk_as_the_last_batch(int[] batchesPerChunk, int expected)
+    {
+        Assert.Equal(expected, Benchmark.DriftReference(Chunks(batchesPerChunk), preferred: 10));
+    }
+
     [Fact]
     public void Quick_settings_keep_the_profiles_model_and_attack_but_shrink_the_work()
     {

@@ -15,6 +15,10 @@ Replicates, operation for operation, what Leakage.Notebooks runs in TorchSharp:
   reflect-padded crop (pad 4) and horizontal flip by gather/where, forward, cross-entropy, loss.item(),
   backward, SGD step (Nesterov momentum 0.9, weight decay on conv/linear weights only), correct count.
 
+PyTorch's default NCHW layout is measured as the network is usually written ("pgd", "training");
+with --layout both (the default) it is measured again with the model and inputs in channels-last
+memory format ("channelsLast"), the layout Leakage's models use on the CPU.
+
 It measures, with warm-up excluded and the same estimator as the C# side (work per unit divided by
 the median unit time; a unit is one PGD batch or one training step):
   matmul GFLOP/s (float32, best of several), PGD image-steps/s, training images/s,
@@ -155,9 +159,13 @@ def bench_matmul(size, repeats, warmup=2):
     return {"size": size, "gflops": 2.0 * size ** 3 / min(times) / 1e9, "seconds": times}
 
 
-def bench_pgd(model, args, generator):
+def to_layout(x, channels_last):
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+
+def bench_pgd(model, args, generator, channels_last=False):
     n = args.pgd_batch
-    x = torch.rand((n, 3, 32, 32), generator=generator)
+    x = to_layout(torch.rand((n, 3, 32, 32), generator=generator), channels_last)
     y = torch.randint(0, 10, (n,), generator=generator)
     keep_best = not args.no_keep_best
     perturb(model, x, y, args.eps, args.step_size, min(2, args.pgd_steps), keep_best=keep_best)  # warm-up
@@ -172,7 +180,7 @@ def bench_pgd(model, args, generator):
             "unitSeconds": result["unitSeconds"]}
 
 
-def bench_training(model, args, generator):
+def bench_training(model, args, generator, channels_last=False):
     batch = args.train_batch
     steps = args.train_warmup + args.train_steps
     images = torch.rand((batch * steps, 3, 32, 32), generator=generator)
@@ -189,6 +197,7 @@ def bench_training(model, args, generator):
         y = labels.index_select(0, index)
         if args.augment != "none":
             x = augment(x, args.crop_padding if args.augment == "cropflip" else 0, args.pad_mode == "reflect", generator)
+        x = to_layout(x, channels_last)
         optimizer.zero_grad()
         logits = model(x)
         loss = F.cross_entropy(logits, y)
@@ -268,6 +277,9 @@ def main():
     p.add_argument("--weight-decay", type=float, default=5e-4)
     p.add_argument("--no-nesterov", action="store_true")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--layout", choices=["nchw", "channels-last", "both"], default="both",
+                   help="activation layout: PyTorch's default NCHW (the 'pgd' and 'training' results), "
+                        "channels-last (model and inputs in torch.channels_last: 'channelsLast'), or both")
     args = p.parse_args()
 
     if args.threads > 0:
@@ -278,7 +290,6 @@ def main():
     torch.manual_seed(args.seed)
     generator = torch.Generator().manual_seed(args.seed)
     started = time.perf_counter()
-    model = SmallCnn(args.width)
     out = {
         "torch": torch.__version__,
         "python": platform.python_version(),
@@ -288,9 +299,17 @@ def main():
         "mkl": torch.backends.mkl.is_available(),
         "blas": blas_info(),
         "matmul": bench_matmul(args.matmul_size, args.matmul_repeats),
-        "pgd": bench_pgd(model, args, generator),
-        "training": bench_training(model, args, generator),
     }
+    if args.layout in ("nchw", "both"):
+        model = SmallCnn(args.width)
+        out["pgd"] = bench_pgd(model, args, generator)
+        out["training"] = bench_training(model, args, generator)
+    if args.layout in ("channels-last", "both"):
+        model = SmallCnn(args.width).to(memory_format=torch.channels_last)
+        out["channelsLast"] = {
+            "pgd": bench_pgd(model, args, generator, channels_last=True),
+            "training": bench_training(model, args, generator, channels_last=True),
+        }
     out["seconds"] = time.perf_counter() - started
     json.dump(out, sys.stdout)
     sys.stdout.write("\n")

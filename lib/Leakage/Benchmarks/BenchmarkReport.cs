@@ -56,39 +56,54 @@ public sealed record TrainingThroughput(int BatchSize, int Steps, int WarmupStep
 /// <param name="SecondsPerEpoch"><paramref name="Seconds"/> / <paramref name="Epochs"/>.</param>
 public sealed record RobustLinearTiming(int Images, int Dimension, int Epochs, int BatchSize, string Mode, string Units, double Seconds, double SecondsPerEpoch);
 
-/// <summary>Resident memory while generating D_rand (<see cref="Adversarial.AdversarialDatasets.Build"/>), sampled after every PGD batch.</summary>
+/// <summary>
+/// Resident memory while generating D_rand (<see cref="Adversarial.AdversarialDatasets.Build"/>), sampled
+/// after every PGD batch. Samples (and the size before) are taken after returning the C heap's free pages
+/// to the system (<see cref="ResidentMemory.Trim"/>), so they measure memory in use; the peak is the
+/// unmodified high-water mark.
+/// </summary>
 /// <param name="Images">Images attacked.</param>
 /// <param name="BatchSize">Images per PGD batch.</param>
 /// <param name="Steps">PGD steps.</param>
 /// <param name="Batches">PGD batches (= samples).</param>
-/// <param name="ReferenceBatch">1-based batch whose sample is the drift's reference (the 10th, or the middle one of a short run).</param>
+/// <param name="ReferenceBatch">1-based batch whose sample is the drift's reference: the first at or after the 10th at the same place in its chunk as the last batch (results accumulate within a chunk until it is written), see <c>Benchmark.DriftReference</c>.</param>
 /// <param name="PeakRssBytes">Highest resident size during generation (VmHWM restarted at the start on Linux; else the process peak).</param>
 /// <param name="PeakIsPhaseOnly">True when the peak covers generation only, false when it is the process-lifetime peak.</param>
 /// <param name="RssBeforeBytes">Resident size just before generation.</param>
 /// <param name="RssAtReferenceBytes">Resident size after the reference batch.</param>
 /// <param name="RssEndBytes">Resident size after the last batch.</param>
-/// <param name="Drift">(end - reference) / reference: growth after the allocator has warmed up; a leak of per-batch tensors shows here.</param>
+/// <param name="Drift">(end - reference) / reference: growth once everything is warm; a leak of per-batch tensors shows here (one leaked 500-image batch per PGD batch would be about +20%).</param>
 /// <param name="Seconds">Generation wall time (chunk files and assembly included).</param>
 /// <param name="ImagesPerSecond">Images / seconds.</param>
 /// <param name="RssAfterBatchBytes">Every sample.</param>
+/// <param name="BatchSeconds">Wall time of every PGD batch (the first includes the set-up; a chunk's first batch also includes writing the previous chunk).</param>
 public sealed record MemoryProfile(int Images, int BatchSize, int Steps, int Batches, int ReferenceBatch,
     long PeakRssBytes, bool PeakIsPhaseOnly, long RssBeforeBytes, long RssAtReferenceBytes, long RssEndBytes, double Drift,
-    double Seconds, double ImagesPerSecond, IReadOnlyList<long> RssAfterBatchBytes);
+    double Seconds, double ImagesPerSecond, IReadOnlyList<long> RssAfterBatchBytes, IReadOnlyList<double> BatchSeconds);
 
-/// <summary>The same network and steps measured in PyTorch (tools/bench/pytorch_reference.py) on the same machine.</summary>
+/// <summary>
+/// The same network and steps measured in PyTorch (tools/bench/pytorch_reference.py) on the same machine:
+/// once in PyTorch's default NCHW layout (the network as it is usually written) and once with model and
+/// inputs in channels-last memory format (the layout Leakage's models use on the CPU).
+/// </summary>
 /// <param name="Python">Interpreter used.</param>
 /// <param name="Torch">PyTorch version.</param>
 /// <param name="Threads">torch threads.</param>
 /// <param name="MatmulGflops">PyTorch's own float32 matmul rate (its BLAS; informative only).</param>
-/// <param name="PgdImageStepsPerSecond">PGD throughput, same batch, steps, estimator.</param>
-/// <param name="TrainingImagesPerSecond">Training throughput, same batch, augmentation, estimator.</param>
-/// <param name="PgdRatio">TorchSharp / PyTorch PGD throughput (above 1: TorchSharp is faster).</param>
-/// <param name="TrainingRatio">TorchSharp / PyTorch training throughput.</param>
+/// <param name="PgdImageStepsPerSecond">PGD throughput, NCHW; same batch, steps and estimator.</param>
+/// <param name="TrainingImagesPerSecond">Training throughput, NCHW; same batch, augmentation and estimator.</param>
+/// <param name="PgdRatio">TorchSharp / PyTorch (NCHW) PGD throughput (above 1: TorchSharp is faster).</param>
+/// <param name="TrainingRatio">TorchSharp / PyTorch (NCHW) training throughput.</param>
+/// <param name="ChannelsLastPgdImageStepsPerSecond">PGD throughput, channels-last.</param>
+/// <param name="ChannelsLastTrainingImagesPerSecond">Training throughput, channels-last.</param>
+/// <param name="ChannelsLastPgdRatio">TorchSharp / PyTorch (channels-last) PGD throughput.</param>
+/// <param name="ChannelsLastTrainingRatio">TorchSharp / PyTorch (channels-last) training throughput.</param>
 /// <param name="Seconds">Wall time of the reference run.</param>
 /// <param name="Raw">The script's whole output.</param>
 public sealed record PyTorchComparison(string Python, string Torch, int Threads, double MatmulGflops,
-    double PgdImageStepsPerSecond, double TrainingImagesPerSecond, double PgdRatio, double TrainingRatio, double Seconds,
-    JsonElement Raw);
+    double PgdImageStepsPerSecond, double TrainingImagesPerSecond, double PgdRatio, double TrainingRatio,
+    double ChannelsLastPgdImageStepsPerSecond, double ChannelsLastTrainingImagesPerSecond, double ChannelsLastPgdRatio, double ChannelsLastTrainingRatio,
+    double Seconds, JsonElement Raw);
 
 /// <summary>Everything <see cref="Benchmark.Run"/> measured; written as <c>bench.json</c>.</summary>
 /// <param name="Profile">Experiment profile the settings come from.</param>

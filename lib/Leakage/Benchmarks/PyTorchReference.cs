@@ -81,6 +81,7 @@ public static class PyTorchReference
             "--momentum", F(t.Momentum),
             "--weight-decay", F(t.WeightDecay),
             "--seed", settings.Seed.ToString(CultureInfo.InvariantCulture),
+            "--layout", "both",
         };
         if (!t.Nesterov) args.Add("--no-nesterov");
         if (!a.KeepBest) args.Add("--no-keep-best");
@@ -88,7 +89,7 @@ public static class PyTorchReference
     }
 
     /// <summary>
-    /// Runs the script with <paramref name="python"/> and compares its throughputs with
+    /// Runs the script with <paramref name="python"/> (both layouts) and compares its throughputs with
     /// <paramref name="pgd"/> and <paramref name="training"/>.
     /// </summary>
     /// <exception cref="NotSupportedException">The model is not SmallCnn (the only one the script replicates) or the attack uses a random start.</exception>
@@ -106,11 +107,14 @@ public static class PyTorchReference
             ?? throw new InvalidOperationException($"The PyTorch reference ({python}) printed no JSON result.");
         using var doc = JsonDocument.Parse(line);
         var root = doc.RootElement.Clone();
-        double pgdRate = root.GetProperty("pgd").GetProperty("imageStepsPerSecond").GetDouble();
-        double trainRate = root.GetProperty("training").GetProperty("imagesPerSecond").GetDouble();
+        static double Pgd(JsonElement e) => e.GetProperty("pgd").GetProperty("imageStepsPerSecond").GetDouble();
+        static double Training(JsonElement e) => e.GetProperty("training").GetProperty("imagesPerSecond").GetDouble();
+        var channelsLast = root.GetProperty("channelsLast");
         return new PyTorchComparison(python, root.GetProperty("torch").GetString() ?? "", root.GetProperty("threads").GetInt32(),
-            root.GetProperty("matmul").GetProperty("gflops").GetDouble(), pgdRate, trainRate,
-            pgd.ImageStepsPerSecond / pgdRate, training.ImagesPerSecond / trainRate, clock.Elapsed.TotalSeconds, root);
+            root.GetProperty("matmul").GetProperty("gflops").GetDouble(),
+            Pgd(root), Training(root), pgd.ImageStepsPerSecond / Pgd(root), training.ImagesPerSecond / Training(root),
+            Pgd(channelsLast), Training(channelsLast), pgd.ImageStepsPerSecond / Pgd(channelsLast), training.ImagesPerSecond / Training(channelsLast),
+            clock.Elapsed.TotalSeconds, root);
     }
 
     /// <summary>
