@@ -123,7 +123,7 @@ public static class Benchmark
     /// <summary>
     /// PGD throughput of the profile's attack at its batch size: one untimed 2-step batch, then
     /// <see cref="BenchmarkSettings.PgdRepeats"/> timed batches of the full attack
-    /// (<see cref="L2Pgd.Perturb"/>, targeted towards random labels).
+    /// (<see cref="L2Pgd.Perturb"/>, targeted towards (y + 1) mod 10, as for D_det).
     /// </summary>
     public static PgdThroughput MeasurePgd(BenchmarkSettings settings, Device device, BenchmarkData data, ModelCost cost, double matmulGflops)
     {
@@ -246,20 +246,18 @@ public static class Benchmark
             Quiesce();
             long before = InUse();
             bool phaseOnly = ResidentMemory.ResetPeak();
-            var clock = Stopwatch.StartNew();
             long start = Stopwatch.GetTimestamp();
+            double seconds;
             using (AdversarialDatasets.Build(AdversarialKind.Random, model, images, labels, settings.Attack, dir, device, progress, cancellationToken, log: _ => { }))
-            {
-                clock.Stop();
-            }
-            long peak = Math.Max(ResidentMemory.Peak(), samples.DefaultIfEmpty(before).Max());
+                seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
             if (samples.Count == 0) throw new InvalidOperationException("D_rand generation reported no PGD batch.");
+            long peak = Math.Max(ResidentMemory.Peak(), samples.Max());
             int reference = DriftReference(chunks, settings.DriftReferenceBatch);
             long atReference = samples[reference - 1], end = samples[^1];
             var batchSeconds = stamps.Select((t, i) => Stopwatch.GetElapsedTime(i == 0 ? start : stamps[i - 1], t).TotalSeconds).ToArray();
             return new MemoryProfile(settings.DrandImages, settings.Attack.BatchSize, settings.Attack.Steps, samples.Count, reference,
                 peak, phaseOnly, before, atReference, end, (double)(end - atReference) / atReference,
-                clock.Elapsed.TotalSeconds, settings.DrandImages / clock.Elapsed.TotalSeconds, samples, batchSeconds);
+                seconds, settings.DrandImages / seconds, samples, batchSeconds);
         }
         finally
         {
