@@ -15,6 +15,7 @@ public static class Cli
         root.Subcommands.Add(ExperimentCommand.Create());
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(SeedsCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create());
         return await root.Parse(args).InvokeAsync();
     }
 

@@ -163,16 +163,19 @@ public sealed partial class ExperimentRun : IDisposable
 
     // ---------------------------------------------------------------- step 1: standard model
 
-    TrainingOptions StandardTraining() => new()
+    TrainingOptions StandardTraining() => StandardTraining(Settings);
+
+    /// <summary>The training recipe of the standard model that <paramref name="settings"/> describe (also used by <c>bench</c>).</summary>
+    public static TrainingOptions StandardTraining(ExperimentSettings settings) => new()
     {
-        Epochs = Settings.Standard.Epochs,
-        BatchSize = Settings.Standard.BatchSize,
-        LearningRate = Settings.Standard.Lr,
-        Momentum = Settings.Standard.Momentum,
-        WeightDecay = Settings.Standard.WeightDecay,
-        Schedule = Settings.Standard.Schedule == "cosine" ? LrSchedule.Cosine : LrSchedule.OneCycle,
-        Augmentation = Settings.Standard.Augment ? Augmentation.CropFlip : Augmentation.None,
-        Seed = Settings.Seed,
+        Epochs = settings.Standard.Epochs,
+        BatchSize = settings.Standard.BatchSize,
+        LearningRate = settings.Standard.Lr,
+        Momentum = settings.Standard.Momentum,
+        WeightDecay = settings.Standard.WeightDecay,
+        Schedule = settings.Standard.Schedule == "cosine" ? LrSchedule.Cosine : LrSchedule.OneCycle,
+        Augmentation = settings.Standard.Augment ? Augmentation.CropFlip : Augmentation.None,
+        Seed = settings.Seed,
     };
 
     /// <summary>Step 1: trains (or loads) the standard classifier and measures it.</summary>
@@ -202,16 +205,19 @@ public sealed partial class ExperimentRun : IDisposable
     // ---------------------------------------------------------------- step 2: D_rand and D_det
 
     /// <summary>The PGD settings used to build D_rand / D_det.</summary>
-    public AdversarialOptions AttackOptions() => new()
+    public AdversarialOptions AttackOptions() => AttackOptions(Settings);
+
+    /// <summary>The D_rand / D_det generation settings that <paramref name="settings"/> describe (also used by <c>bench</c>).</summary>
+    public static AdversarialOptions AttackOptions(ExperimentSettings settings) => new()
     {
-        Eps = Settings.Attack.Eps,
-        StepSize = Settings.Attack.Step,
-        Steps = Settings.Attack.Steps,
-        RandomStart = Settings.Attack.RandomStart,
-        RandomTargetExcludesSource = Settings.Attack.RandomTargetExcludesSource,
-        ChunkSize = Settings.Attack.ChunkSize,
-        BatchSize = Settings.Attack.BatchSize,
-        Seed = Settings.Seed,
+        Eps = settings.Attack.Eps,
+        StepSize = settings.Attack.Step,
+        Steps = settings.Attack.Steps,
+        RandomStart = settings.Attack.RandomStart,
+        RandomTargetExcludesSource = settings.Attack.RandomTargetExcludesSource,
+        ChunkSize = settings.Attack.ChunkSize,
+        BatchSize = settings.Attack.BatchSize,
+        Seed = settings.Seed,
     };
 
     static string Key(AdversarialKind kind) => kind == AdversarialKind.Random ? "drand" : "ddet";
@@ -291,16 +297,19 @@ public sealed partial class ExperimentRun : IDisposable
     // ---------------------------------------------------------------- step 3: robust linear classifier
 
     /// <summary>The robust linear training settings in library form.</summary>
-    public RobustLinearOptions RobustOptions(int? seed = null, double? trainRadius = null) => new()
+    public RobustLinearOptions RobustOptions(int? seed = null, double? trainRadius = null) => RobustOptions(Settings, seed, trainRadius);
+
+    /// <summary>The robust linear training settings that <paramref name="settings"/> describe (also used by <c>bench</c>).</summary>
+    public static RobustLinearOptions RobustOptions(ExperimentSettings settings, int? seed = null, double? trainRadius = null) => new()
     {
-        TrainRadius = trainRadius ?? Settings.Robust.TrainRadius,
-        CertifyRadius = trainRadius ?? Settings.Robust.CertRadius,
-        Units = ParseUnits(Settings.Robust.Units),
-        Epochs = Settings.Robust.Epochs,
-        BatchSize = Settings.Robust.BatchSize,
-        LearningRate = Settings.Robust.Lr,
-        WeightDecay = Settings.Robust.WeightDecay,
-        Seed = seed ?? (int)Settings.Seed,
+        TrainRadius = trainRadius ?? settings.Robust.TrainRadius,
+        CertifyRadius = trainRadius ?? settings.Robust.CertRadius,
+        Units = ParseUnits(settings.Robust.Units),
+        Epochs = settings.Robust.Epochs,
+        BatchSize = settings.Robust.BatchSize,
+        LearningRate = settings.Robust.Lr,
+        WeightDecay = settings.Robust.WeightDecay,
+        Seed = seed ?? (int)settings.Seed,
     };
 
     public static RadiusUnits ParseUnits(string units) => units.ToLowerInvariant() switch

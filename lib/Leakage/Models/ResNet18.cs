@@ -67,7 +67,7 @@ public sealed class ResNet18 : Module<Tensor, Tensor>, ICifarClassifier, IFeatur
 
     Tensor Penultimate(Tensor x)
     {
-        var h = functional.relu(bn1.forward(conv1.forward(normalize.forward(x))));
+        var h = functional.relu(bn1.forward(conv1.forward(MemoryLayout.ChannelsLastOnCpu(normalize.forward(x)))));
         h = layer4.forward(layer3.forward(layer2.forward(layer1.forward(h))));
         return h.mean([2, 3]);
     }

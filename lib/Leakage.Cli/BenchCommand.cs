@@ -1,0 +1,154 @@
+using System.CommandLine;
+using System.Diagnostics;
+using Leakage.Benchmarks;
+using Leakage.Compute;
+using Leakage.Data;
+using Leakage.Experiment;
+using Spectre.Console;
+
+namespace Leakage.Cli;
+
+/// <summary>
+/// <c>bench</c>: measures the profile's heavy steps on this machine (<see cref="Benchmark"/>), optionally
+/// against the same network in PyTorch, and writes <c>&lt;out&gt;/bench.json</c> and a table.
+/// Benchmarks, not tests: nothing here judges a time.
+/// </summary>
+static class BenchCommand
+{
+    static readonly Option<string> ProfileOption = new("--profile")
+    {
+        Description = $"Profile whose model, batch sizes, PGD and robust-linear settings are measured: {string.Join(", ", Profiles.Names)}.",
+        DefaultValueFactory = _ => "cpu",
+    };
+
+    static readonly Option<string> OutOption = new("--out")
+    {
+        Description = "Folder for bench.json (created).",
+        DefaultValueFactory = _ => Path.Combine("runs", "bench"),
+    };
+
+    static readonly Option<bool> QuickOption = new("--quick")
+    {
+        Description = "Shrink every measurement to seconds (a smoke run: the figures are present but not meaningful).",
+    };
+
+    static readonly Option<int?> ImagesOption = new("--images")
+    {
+        Description = "Images attacked for the D_rand memory profile (default 10,000; 96 with --quick).",
+    };
+
+    static readonly Option<string?> DataOption = new("--data")
+    {
+        Description = "Use the training images of this CIFAR-10 folder instead of synthetic ones (timings do not depend on pixel values).",
+    };
+
+    static readonly Option<bool> PyTorchOption = new("--pytorch")
+    {
+        Description = "Also run tools/bench/pytorch_reference.py (the same network and steps in PyTorch) and record TorchSharp/PyTorch ratios; skipped with a note when no Python can import torch.",
+    };
+
+    static readonly Option<string?> PythonOption = new("--python")
+    {
+        Description = $"Python interpreter for --pytorch (default: ${PyTorchReference.PythonVariable}, python3, /usr/bin/python3, python: the first that can import torch).",
+    };
+
+    public static Command Create()
+    {
+        var cmd = new Command("bench", "Measure matmul GFLOP/s, PGD and training throughput (with model-FLOP utilisation), robust linear training time and resident memory while generating D_rand; write <out>/bench.json and print a table.");
+        cmd.Options.Add(ProfileOption);
+        cmd.Options.Add(OutOption);
+        cmd.Options.Add(QuickOption);
+        cmd.Options.Add(ImagesOption);
+        cmd.Options.Add(DataOption);
+        cmd.Options.Add(PyTorchOption);
+        cmd.Options.Add(PythonOption);
+        cmd.Options.Add(ExperimentCommand.SetOption);
+        cmd.Options.Add(ExperimentCommand.DeviceOption);
+        cmd.Options.Add(ExperimentCommand.ThreadsOption);
+        cmd.SetAction((parse, ct) => Cli.Guard(() =>
+        {
+            var clock = Stopwatch.StartNew();
+            void Log(string message) => AnsiConsole.MarkupLine($"[grey]{clock.Elapsed:mm\\:ss}[/] {Markup.Escape(message)}");
+
+            var overrides = new List<string>();
+            if (parse.GetValue(ExperimentCommand.DeviceOption) is string d) overrides.Add($"device={d}");
+            if (parse.GetValue(ExperimentCommand.ThreadsOption) is int t) overrides.Add($"threads={t}");
+            overrides.AddRange(parse.GetValue(ExperimentCommand.SetOption) ?? []);
+            var profile = SettingsOverrides.Apply(Profiles.Get(parse.GetValue(ProfileOption)!), overrides);
+            var images = parse.GetValue(ImagesOption);
+            if (images is < 1) throw new ArgumentException($"--images must be at least 1 (images attacked for the D_rand memory profile), got {images}.");
+            var settings = BenchmarkSettings.For(profile, parse.GetValue(QuickOption), images);
+            settings.Validate();
+            var outDir = Path.GetFullPath(parse.GetValue(OutOption)!);
+
+            string? python = null;
+            if (parse.GetValue(PyTorchOption))
+            {
+                var preferred = parse.GetValue(PythonOption);
+                python = PyTorchReference.FindPython(preferred, out var tried);
+                if (python is null && preferred is not null)
+                    throw new ArgumentException($"--python {preferred} cannot import torch ({string.Join("; ", tried)}).");
+                if (python is null) Log($"PyTorch reference skipped: no Python can import torch ({string.Join("; ", tried)}).");
+            }
+
+            Devices.SetThreads(profile.Threads);
+            var device = Devices.Select(profile.Device);
+            CifarData? cifar = null;
+            try
+            {
+                BenchmarkData? data = null;
+                if (parse.GetValue(DataOption) is string dataDir)
+                {
+                    cifar = CifarLoader.Load(CifarLoader.ResolveFolder(dataDir), new CifarLoadOptions { Log = Log });
+                    data = BenchmarkData.From(cifar.Train, cifar.Source);
+                }
+                Directory.CreateDirectory(outDir);
+                var work = Path.Combine(outDir, ".bench-work");
+                var report = Benchmark.Run(settings, device, work, data, python, Log, ct);
+                if (Directory.Exists(work) && !Directory.EnumerateFileSystemEntries(work).Any()) Directory.Delete(work);
+                var path = report.Save(outDir);
+                AnsiConsole.Write(Table(report));
+                if (report.PyTorch is { } reference) AnsiConsole.Write(ReferenceTable(reference));
+                AnsiConsole.MarkupLine($"Wrote [green]{Markup.Escape(path)}[/] ({report.Seconds:0} s).");
+            }
+            finally
+            {
+                cifar?.Dispose();
+            }
+            return Task.FromResult(0);
+        }));
+        return cmd;
+    }
+
+    static Table Table(BenchmarkReport r)
+    {
+        var m = r.Machine;
+        var table = new Table()
+            .Title($"bench, profile {r.Profile}{(r.Quick ? " (quick: not meaningful)" : "")}: {m.Cpu}, {m.Threads} threads, {r.Data} data")
+            .AddColumn("measure").AddColumn(new TableColumn("TorchSharp").RightAligned());
+        void Row(string measure, string value) => table.AddRow(Markup.Escape(measure), Markup.Escape(value));
+        Row($"matmul {r.Matmul.Size}x{r.Matmul.Size} float32, GFLOP/s", $"{r.Matmul.Gflops:0.0}");
+        Row($"{r.Model.Arch} width {r.Model.Width}: forward MFLOP per image", $"{r.Model.ForwardFlopsPerImage / 1e6:0.0}");
+        Row($"PGD image-steps/s (batch {r.Pgd.BatchSize}, {r.Pgd.Steps} steps)", $"{r.Pgd.ImageStepsPerSecond:N0}");
+        Row("  GFLOP/s (MFU)", $"{r.Pgd.Gflops:0.0} ({r.Pgd.Mfu:P0})");
+        Row($"training images/s (batch {r.Training.BatchSize}, {r.Training.Augmentation})", $"{r.Training.ImagesPerSecond:N0}");
+        Row("  GFLOP/s (MFU)", $"{r.Training.Gflops:0.0} ({r.Training.Mfu:P0})");
+        Row($"robust linear C: {r.RobustLinear.Images:N0} images, {r.RobustLinear.Epochs} epochs, s", $"{r.RobustLinear.Seconds:0.0}");
+        Row($"D_rand for {r.Memory.Images:N0} images, s", $"{r.Memory.Seconds:0.0}");
+        Row("  peak resident memory, MiB", $"{r.Memory.PeakRssBytes / 1048576.0:N0}");
+        Row($"  resident drift, batch {r.Memory.ReferenceBatch} to {r.Memory.Batches}", $"{r.Memory.Drift:+0.00%;-0.00%;0.00%}");
+        Row("bench wall time, s", $"{r.Seconds:0}");
+        return table;
+    }
+
+    static Table ReferenceTable(PyTorchComparison p) =>
+        new Table()
+            .Title($"vs PyTorch {p.Torch}, {p.Threads} threads (ratio = TorchSharp / PyTorch)")
+            .AddColumn("measure")
+            .AddColumn(new TableColumn("PyTorch").RightAligned()).AddColumn(new TableColumn("ratio").RightAligned())
+            .AddColumn(new TableColumn("channels-last").RightAligned()).AddColumn(new TableColumn("ratio").RightAligned())
+            .AddRow("PGD image-steps/s", $"{p.PgdImageStepsPerSecond:N0}", $"{p.PgdRatio:0.00}", $"{p.ChannelsLastPgdImageStepsPerSecond:N0}", $"{p.ChannelsLastPgdRatio:0.00}")
+            .AddRow("training images/s", $"{p.TrainingImagesPerSecond:N0}", $"{p.TrainingRatio:0.00}", $"{p.ChannelsLastTrainingImagesPerSecond:N0}", $"{p.ChannelsLastTrainingRatio:0.00}")
+            .AddRow("matmul GFLOP/s", $"{p.MatmulGflops:0.0}", "", "", "")
+            .AddRow("wall time, s", $"{p.Seconds:0}", "", "", "");
+}

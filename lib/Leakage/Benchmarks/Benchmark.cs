@@ -1,0 +1,333 @@
+using System.Diagnostics;
+using Leakage.Adversarial;
+using Leakage.Attacks;
+using Leakage.Models;
+using Leakage.Native;
+using Leakage.Robust;
+using Leakage.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Leakage.Benchmarks;
+
+/// <summary>
+/// Measures how fast the experiment's heavy steps run on this machine, with the library's own code
+/// paths (<see cref="L2Pgd"/>, <see cref="Trainer"/>, <see cref="RobustLinearTrainer"/>,
+/// <see cref="AdversarialDatasets"/>): the float32 matmul rate, PGD and training throughput and their
+/// model-FLOP utilisation, robust-linear training time, and resident memory while generating D_rand.
+/// <para>
+/// These are measurements, not checks: nothing here compares a time with a threshold. Warm-up work
+/// (first calls, allocator growth) is excluded from every timed figure. Throughputs use the median
+/// time of their units (a PGD batch, a training step), which a briefly busy neighbour on a shared
+/// machine moves less than the mean; the mean is reported as well.
+/// </para>
+/// </summary>
+public static class Benchmark
+{
+    /// <summary>
+    /// Runs every measurement of <paramref name="settings"/> on <paramref name="device"/> with the
+    /// current libtorch thread count and returns the report (not yet saved: see <see cref="BenchmarkReport.Save"/>).
+    /// </summary>
+    /// <param name="settings">What to measure (<see cref="BenchmarkSettings.For"/>).</param>
+    /// <param name="device">Device for every measurement.</param>
+    /// <param name="workDirectory">Scratch folder for the D_rand files; created, and deleted afterwards.</param>
+    /// <param name="data">Images to use; synthetic when null.</param>
+    /// <param name="python">A Python with PyTorch to run the reference with (<see cref="PyTorchReference"/>), or null to skip it.</param>
+    /// <param name="log">One line per phase and result.</param>
+    /// <param name="cancellationToken">Checked between and inside the phases.</param>
+    public static BenchmarkReport Run(BenchmarkSettings settings, Device device, string workDirectory, BenchmarkData? data = null,
+        string? python = null, Action<string>? log = null, CancellationToken cancellationToken = default)
+    {
+        TorchNative.Ensure();
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(device);
+        settings.Validate();
+        log ??= _ => { };
+        data ??= BenchmarkData.Synthetic(settings.Seed);
+        var started = DateTimeOffset.Now;
+        var clock = Stopwatch.StartNew();
+        var machine = MachineInfo.Collect(device);
+        log($"{machine.Cpu}, {machine.LogicalCores} logical cores, libtorch {machine.Libtorch} with {machine.Threads} threads, OMP_WAIT_POLICY={machine.OmpWaitPolicy}.");
+
+        var model = Cost(settings.Arch, settings.Width, settings.Seed);
+        log($"Model {model.Arch} width {model.Width}: {model.Parameters:N0} parameters, {model.ForwardMacsPerImage / 1e6:0.00} M multiply-adds per image.");
+
+        cancellationToken.ThrowIfCancellationRequested();
+        var matmul = MeasureMatmul(settings.MatmulSize, settings.MatmulRepeats, device);
+        log($"matmul {matmul.Size}x{matmul.Size} float32: {matmul.Gflops:0.0} GFLOP/s.");
+
+        cancellationToken.ThrowIfCancellationRequested();
+        var pgd = MeasurePgd(settings, device, data, model, matmul.Gflops);
+        log($"PGD ({pgd.BatchSize} images x {pgd.Steps} steps): {pgd.ImageStepsPerSecond:N0} image-steps/s, {pgd.Gflops:0.0} GFLOP/s, MFU {pgd.Mfu:P0}.");
+
+        cancellationToken.ThrowIfCancellationRequested();
+        var training = MeasureTraining(settings, device, data, model, matmul.Gflops, cancellationToken);
+        log($"Training (batch {training.BatchSize}, {training.Augmentation}): {training.ImagesPerSecond:N0} images/s, {training.Gflops:0.0} GFLOP/s, MFU {training.Mfu:P0}.");
+
+        cancellationToken.ThrowIfCancellationRequested();
+        log($"Generating D_rand for {settings.DrandImages:N0} images ({settings.Attack.Steps} PGD steps, batch {settings.Attack.BatchSize}) ...");
+        var memory = MeasureMemory(settings, device, data, workDirectory, cancellationToken);
+        log($"D_rand: {memory.Seconds:0.0} s, peak resident {memory.PeakRssBytes / 1048576.0:N0} MiB, drift {memory.Drift:+0.0%;-0.0%} from batch {memory.ReferenceBatch} to {memory.Batches}.");
+
+        cancellationToken.ThrowIfCancellationRequested();
+        log($"Training the robust linear classifier on {settings.RobustImages:N0} images ({settings.Robust.Epochs} epochs) ...");
+        var robust = MeasureRobustLinear(settings, device, data, cancellationToken);
+        log($"Robust linear: {robust.Seconds:0.0} s ({robust.SecondsPerEpoch:0.00} s per epoch).");
+
+        PyTorchComparison? reference = null;
+        if (python is not null)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            log($"Running the PyTorch reference with {python} ...");
+            reference = PyTorchReference.Run(python, settings, machine.Threads, pgd, training);
+            log($"PyTorch {reference.Torch}: PGD {reference.PgdImageStepsPerSecond:N0} image-steps/s (TorchSharp/PyTorch {reference.PgdRatio:0.00}; " +
+                $"channels-last {reference.ChannelsLastPgdImageStepsPerSecond:N0}, {reference.ChannelsLastPgdRatio:0.00}), training {reference.TrainingImagesPerSecond:N0} images/s " +
+                $"({reference.TrainingRatio:0.00}; channels-last {reference.ChannelsLastTrainingImagesPerSecond:N0}, {reference.ChannelsLastTrainingRatio:0.00}).");
+        }
+
+        return new BenchmarkReport(settings.Profile, settings.Quick, data.Source, started, machine, model, matmul, pgd, training, robust, memory,
+            reference, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>The analytic cost of <paramref name="arch"/> at <paramref name="width"/> and its parameter count.</summary>
+    public static ModelCost Cost(string arch, int width, long seed = 0)
+    {
+        using var model = ModelFactory.Create(arch, seed, width);
+        long parameters = model.parameters().Sum(p => p.numel());
+        long macs = ModelFlops.ForwardMacs(arch, width);
+        return new ModelCost(ModelFactory.Canonical(arch), width, parameters, macs, (double)ModelFlops.FlopPerMac * macs, ModelFlops.Convention);
+    }
+
+    /// <summary>
+    /// The float32 matrix-multiply rate: <paramref name="repeats"/> timed products of two random
+    /// <paramref name="size"/> x <paramref name="size"/> matrices after two untimed ones; the fastest counts.
+    /// </summary>
+    public static MatmulResult MeasureMatmul(int size, int repeats, Device device)
+    {
+        TorchNative.Ensure();
+        using var scope = NewDisposeScope();
+        var a = randn(size, size, device: device);
+        var b = randn(size, size, device: device);
+        for (int i = 0; i < 2; i++) a.mm(b).Dispose();
+        Synchronize(device);
+        var seconds = new double[repeats];
+        for (int i = 0; i < repeats; i++)
+        {
+            long t = Stopwatch.GetTimestamp();
+            using (var c = a.mm(b)) Synchronize(device);
+            seconds[i] = Stopwatch.GetElapsedTime(t).TotalSeconds;
+        }
+        return new MatmulResult(size, repeats, 2.0 * size * size * size / seconds.Min() / 1e9, seconds);
+    }
+
+    /// <summary>
+    /// PGD throughput of the profile's attack at its batch size: one untimed 2-step batch, then
+    /// <see cref="BenchmarkSettings.PgdRepeats"/> timed batches of the full attack
+    /// (<see cref="L2Pgd.Perturb"/>, targeted towards (y + 1) mod 10, as for D_det).
+    /// </summary>
+    public static PgdThroughput MeasurePgd(BenchmarkSettings settings, Device device, BenchmarkData data, ModelCost cost, double matmulGflops)
+    {
+        TorchNative.Ensure();
+        var attack = settings.Attack.Attack;
+        int batch = settings.Attack.BatchSize;
+        using var model = ModelFactory.Create(settings.Arch, settings.Seed, settings.Width, device);
+        model.eval();
+        var (images, labels) = data.Take(batch, stream: 1);
+        using var x = images.to(device);
+        using var targets = labels.add(1).remainder(CifarStats.Classes).to(device);
+        images.Dispose();
+        labels.Dispose();
+
+        using (NewDisposeScope())
+            L2Pgd.Perturb(model, x, targets, attack with { Steps = Math.Min(2, attack.Steps) });
+        Synchronize(device);
+        Quiesce();
+        var seconds = new double[settings.PgdRepeats];
+        for (int r = 0; r < seconds.Length; r++)
+        {
+            long t = Stopwatch.GetTimestamp();
+            using (NewDisposeScope())
+            {
+                L2Pgd.Perturb(model, x, targets, attack);
+                Synchronize(device);
+            }
+            seconds[r] = Stopwatch.GetElapsedTime(t).TotalSeconds;
+        }
+        double work = (double)batch * attack.Steps;
+        double rate = work / Median(seconds);
+        double gflops = rate * ModelFlops.PgdForwardMultiple * cost.ForwardFlopsPerImage / 1e9;
+        return new PgdThroughput(batch, attack.Steps, seconds.Length, rate, work * seconds.Length / seconds.Sum(), gflops, gflops / matmulGflops, seconds);
+    }
+
+    /// <summary>
+    /// Training throughput of the profile's recipe at its batch size, through <see cref="Trainer.Train"/>
+    /// (one epoch of warm-up plus timed steps). A step's time is the interval between the trainer's
+    /// progress reports of consecutive steps, so it covers everything the trainer does per step.
+    /// </summary>
+    public static TrainingThroughput MeasureTraining(BenchmarkSettings settings, Device device, BenchmarkData data, ModelCost cost, double matmulGflops,
+        CancellationToken cancellationToken = default)
+    {
+        TorchNative.Ensure();
+        var options = settings.Training with { Epochs = 1 };
+        int batch = options.BatchSize, steps = settings.TrainWarmupSteps + settings.TrainSteps;
+        using var model = ModelFactory.Create(settings.Arch, settings.Seed, settings.Width, device);
+        var (images, labels) = data.Take((long)batch * steps, stream: 2);
+        using (images)
+        using (labels)
+        {
+            var stamps = new List<long>(steps);
+            Quiesce();
+            Trainer.Train(model, images, labels, options, device,
+                progress: new Callback<TrainingProgress>(p => { if (!p.EpochCompleted) stamps.Add(Stopwatch.GetTimestamp()); }),
+                log: _ => { }, cancellationToken: cancellationToken);
+            if (stamps.Count != steps)
+                throw new InvalidOperationException($"The trainer reported {stamps.Count} steps, expected {steps}.");
+            var seconds = Enumerable.Range(settings.TrainWarmupSteps, settings.TrainSteps)
+                .Select(i => Stopwatch.GetElapsedTime(stamps[i - 1], stamps[i]).TotalSeconds).ToArray();
+            double rate = batch / Median(seconds);
+            double gflops = rate * ModelFlops.TrainingForwardMultiple * cost.ForwardFlopsPerImage / 1e9;
+            return new TrainingThroughput(batch, seconds.Length, settings.TrainWarmupSteps, options.Augmentation.ToString(), rate,
+                (double)batch * seconds.Length / seconds.Sum(), gflops, gflops / matmulGflops, seconds);
+        }
+    }
+
+    /// <summary>
+    /// Wall time of <see cref="RobustLinearTrainer.Train"/> with the profile's settings on
+    /// <see cref="BenchmarkSettings.RobustImages"/> images, after a one-epoch warm-up on 1,000 images.
+    /// </summary>
+    public static RobustLinearTiming MeasureRobustLinear(BenchmarkSettings settings, Device device, BenchmarkData data, CancellationToken cancellationToken = default)
+    {
+        TorchNative.Ensure();
+        var options = settings.Robust;
+        var (images, labels) = data.Take(settings.RobustImages, stream: 3);
+        using (images)
+        using (labels)
+        {
+            using (var warm = images.narrow(0, 0, Math.Min(1_000, images.shape[0])))
+            using (var warmLabels = labels.narrow(0, 0, warm.shape[0]))
+            using (RobustLinearTrainer.Train(warm, warmLabels, options with { Epochs = 1, WarmupEpochs = 0 }, device, cancellationToken: cancellationToken)) { }
+            Quiesce();
+            using var result = RobustLinearTrainer.Train(images, labels, options, device, cancellationToken: cancellationToken);
+            double seconds = result.Elapsed.TotalSeconds;
+            return new RobustLinearTiming(settings.RobustImages, (int)result.Model.weight.shape[1], options.Epochs, options.BatchSize,
+                options.Mode.ToString(), options.Units.ToString(), seconds, seconds / options.Epochs);
+        }
+    }
+
+    /// <summary>
+    /// Resident memory while <see cref="AdversarialDatasets.Build"/> generates D_rand for
+    /// <see cref="BenchmarkSettings.DrandImages"/> images against an untrained model of the profile's
+    /// architecture, sampled after every PGD batch. Files go to a fresh folder under
+    /// <paramref name="workDirectory"/>, which is deleted afterwards.
+    /// </summary>
+    public static MemoryProfile MeasureMemory(BenchmarkSettings settings, Device device, BenchmarkData data, string workDirectory,
+        CancellationToken cancellationToken = default)
+    {
+        TorchNative.Ensure();
+        var dir = Path.Combine(Path.GetFullPath(workDirectory), $"d_rand-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        using var model = ModelFactory.Create(settings.Arch, settings.Seed, settings.Width, device);
+        model.eval();
+        var (images, labels) = data.Take(settings.DrandImages, stream: 4);
+        try
+        {
+            var samples = new List<long>();
+            var chunks = new List<int>();
+            var stamps = new List<long>();
+            long lastDone = 0;
+            var progress = new Callback<AdversarialProgress>(p =>
+            {
+                // Reports come after every PGD batch and again after every chunk (same count): sample once per batch.
+                if (p.ImagesDone <= lastDone) return;
+                lastDone = p.ImagesDone;
+                stamps.Add(Stopwatch.GetTimestamp());
+                chunks.Add(p.Chunk);
+                samples.Add(InUse());
+            });
+            Quiesce();
+            long before = InUse();
+            bool phaseOnly = ResidentMemory.ResetPeak();
+            long start = Stopwatch.GetTimestamp();
+            double seconds;
+            using (AdversarialDatasets.Build(AdversarialKind.Random, model, images, labels, settings.Attack, dir, device, progress, cancellationToken, log: _ => { }))
+                seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            if (samples.Count == 0) throw new InvalidOperationException("D_rand generation reported no PGD batch.");
+            long peak = Math.Max(ResidentMemory.Peak(), samples.Max());
+            int reference = DriftReference(chunks, settings.DriftReferenceBatch);
+            long atReference = samples[reference - 1], end = samples[^1];
+            var batchSeconds = stamps.Select((t, i) => Stopwatch.GetElapsedTime(i == 0 ? start : stamps[i - 1], t).TotalSeconds).ToArray();
+            return new MemoryProfile(settings.DrandImages, settings.Attack.BatchSize, settings.Attack.Steps, samples.Count, reference,
+                peak, phaseOnly, before, atReference, end, (double)(end - atReference) / atReference,
+                seconds, settings.DrandImages / seconds, samples, batchSeconds);
+        }
+        finally
+        {
+            images.Dispose();
+            labels.Dispose();
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// The 1-based batch whose sample the drift is measured from. Within a chunk, each PGD batch adds its
+    /// results (about 6 MB per 500 images) until the chunk is written, so resident memory climbs in a
+    /// saw-tooth that restarts every chunk. The reference is therefore the first batch at or after
+    /// <paramref name="preferred"/> that sits at the same place in its chunk as the last batch (so a
+    /// steady process shows zero drift); failing that, the latest such batch before it; for a single
+    /// chunk, batch <paramref name="preferred"/> (or the middle one of a shorter run).
+    /// </summary>
+    /// <param name="chunkOfBatch">1-based chunk of every sampled batch, in order.</param>
+    /// <param name="preferred">Preferred reference batch (1-based; 10 by default).</param>
+    public static int DriftReference(IReadOnlyList<int> chunkOfBatch, int preferred)
+    {
+        int n = chunkOfBatch.Count;
+        if (n == 0) throw new ArgumentException("no batches were sampled", nameof(chunkOfBatch));
+        var position = new int[n];
+        for (int i = 1; i < n; i++) position[i] = chunkOfBatch[i] == chunkOfBatch[i - 1] ? position[i - 1] + 1 : 0;
+        var aligned = Enumerable.Range(0, n - 1)
+            .Where(i => position[i] == position[n - 1] && chunkOfBatch[i] != chunkOfBatch[n - 1]).ToList();
+        if (aligned.Count > 0)
+        {
+            var atOrAfter = aligned.Where(i => i + 1 >= preferred).ToList();
+            return (atOrAfter.Count > 0 ? atOrAfter[0] : aligned[^1]) + 1;
+        }
+        return n > preferred ? preferred : Math.Max(1, n / 2);
+    }
+
+    /// <summary>
+    /// Resident size with the C heap's cached free pages returned first (<see cref="ResidentMemory.Trim"/>):
+    /// without that, samples taken after identical batches differ by 100-200 MB depending on what glibc
+    /// happened to keep, which would hide (or fake) a drift. Managed garbage is not collected, so
+    /// tensors left to finalisers would show as growth.
+    /// </summary>
+    static long InUse()
+    {
+        ResidentMemory.Trim();
+        return ResidentMemory.Current();
+    }
+
+    static double Median(IReadOnlyList<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        int n = sorted.Length;
+        return n % 2 == 1 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+    }
+
+    /// <summary>Finishes pending garbage collection and finalisers so they do not run inside a timed phase.</summary>
+    static void Quiesce()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+    }
+
+    static void Synchronize(Device device)
+    {
+        if (device.type == DeviceType.CUDA) cuda.synchronize();
+    }
+
+    /// <summary>A synchronous <see cref="IProgress{T}"/> (System.Progress posts to a synchronisation context, too late for timestamps).</summary>
+    sealed class Callback<T>(Action<T> action) : IProgress<T>
+    {
+        public void Report(T value) => action(value);
+    }
+}

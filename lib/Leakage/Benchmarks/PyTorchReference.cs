@@ -1,0 +1,177 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Leakage.Models;
+using Leakage.Training;
+
+namespace Leakage.Benchmarks;
+
+/// <summary>
+/// Runs <c>tools/bench/pytorch_reference.py</c> (embedded in this assembly) under a Python that has
+/// PyTorch: the same SmallCnn, PGD step and training step, with the same batch sizes, steps, thread
+/// count and estimator as <see cref="Benchmark"/>, so the two throughputs can be compared.
+/// </summary>
+public static class PyTorchReference
+{
+    /// <summary>Environment variable naming the Python interpreter to use.</summary>
+    public const string PythonVariable = "LEAKAGE_PYTHON";
+
+    const string ResourceName = "Leakage.Benchmarks.pytorch_reference.py";
+
+    /// <summary>The reference script's source.</summary>
+    public static string Script()
+    {
+        using var stream = typeof(PyTorchReference).Assembly.GetManifestResourceStream(ResourceName)
+            ?? throw new InvalidOperationException($"The embedded resource {ResourceName} is missing from {typeof(PyTorchReference).Assembly.Location}.");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+
+    /// <summary>
+    /// The first interpreter that can <c>import torch</c>: <paramref name="preferred"/> when given (only it),
+    /// else $LEAKAGE_PYTHON, <c>python3</c> on the PATH, <c>/usr/bin/python3</c> (where distributions
+    /// install their python3-torch), <c>python</c>. Null when none can; <paramref name="tried"/> says what
+    /// each candidate answered.
+    /// </summary>
+    public static string? FindPython(string? preferred, out IReadOnlyList<string> tried)
+    {
+        var candidates = preferred is { Length: > 0 }
+            ? [preferred]
+            : new[] { Environment.GetEnvironmentVariable(PythonVariable), "python3", "/usr/bin/python3", "python" }
+                .Where(c => !string.IsNullOrEmpty(c)).Distinct().Cast<string>().ToList();
+        var notes = new List<string>();
+        tried = notes;
+        foreach (var python in candidates)
+        {
+            var (exit, _, error) = RunProcess(python, ["-c", "import torch"], TimeSpan.FromSeconds(60));
+            if (exit == 0) return python;
+            var why = error.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? $"exit code {exit}";
+            notes.Add($"{python}: {why}");
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// The command-line arguments that make the script measure what <paramref name="settings"/> describe
+    /// with <paramref name="threads"/> torch threads.
+    /// </summary>
+    public static IReadOnlyList<string> Arguments(BenchmarkSettings settings, int threads)
+    {
+        static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+        var t = settings.Training;
+        var a = settings.Attack;
+        var args = new List<string>
+        {
+            "--width", settings.Width.ToString(CultureInfo.InvariantCulture),
+            "--threads", threads.ToString(CultureInfo.InvariantCulture),
+            "--matmul-size", settings.MatmulSize.ToString(CultureInfo.InvariantCulture),
+            "--matmul-repeats", settings.MatmulRepeats.ToString(CultureInfo.InvariantCulture),
+            "--pgd-batch", a.BatchSize.ToString(CultureInfo.InvariantCulture),
+            "--pgd-steps", a.Steps.ToString(CultureInfo.InvariantCulture),
+            "--pgd-repeats", settings.PgdRepeats.ToString(CultureInfo.InvariantCulture),
+            "--eps", F(a.Eps),
+            "--step-size", F(a.StepSize),
+            "--train-batch", t.BatchSize.ToString(CultureInfo.InvariantCulture),
+            "--train-warmup", settings.TrainWarmupSteps.ToString(CultureInfo.InvariantCulture),
+            "--train-steps", settings.TrainSteps.ToString(CultureInfo.InvariantCulture),
+            "--augment", t.Augmentation switch { Augmentation.None => "none", Augmentation.Flip => "flip", _ => "cropflip" },
+            "--crop-padding", t.CropPadding.ToString(CultureInfo.InvariantCulture),
+            "--pad-mode", t.PadMode == PadMode.Reflect ? "reflect" : "zero",
+            "--lr", F(t.LearningRate),
+            "--momentum", F(t.Momentum),
+            "--weight-decay", F(t.WeightDecay),
+            "--seed", settings.Seed.ToString(CultureInfo.InvariantCulture),
+            "--layout", "both",
+        };
+        if (!t.Nesterov) args.Add("--no-nesterov");
+        if (!a.KeepBest) args.Add("--no-keep-best");
+        return args;
+    }
+
+    /// <summary>
+    /// Runs the script with <paramref name="python"/> (both layouts) and compares its throughputs with
+    /// <paramref name="pgd"/> and <paramref name="training"/>.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The model is not SmallCnn (the only one the script replicates) or the attack uses a random start.</exception>
+    /// <exception cref="InvalidOperationException">The script failed or printed no JSON; the message holds its last error line.</exception>
+    public static PyTorchComparison Run(string python, BenchmarkSettings settings, int threads, PgdThroughput pgd, TrainingThroughput training,
+        TimeSpan? timeout = null)
+    {
+        if (ModelFactory.Canonical(settings.Arch) != ModelFactory.SmallCnnArch)
+            throw new NotSupportedException($"The PyTorch reference replicates {ModelFactory.SmallCnnArch} only; this profile uses {settings.Arch}.");
+        if (settings.Attack.RandomStart)
+            throw new NotSupportedException("The PyTorch reference attacks without a random start, as the profiles do; this one sets attack.randomStart.");
+        var clock = Stopwatch.StartNew();
+        var output = RunScript(python, Arguments(settings, threads), timeout ?? TimeSpan.FromMinutes(15));
+        var line = output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault(l => l.StartsWith('{'))
+            ?? throw new InvalidOperationException($"The PyTorch reference ({python}) printed no JSON result.");
+        using var doc = JsonDocument.Parse(line);
+        var root = doc.RootElement.Clone();
+        static double Pgd(JsonElement e) => e.GetProperty("pgd").GetProperty("imageStepsPerSecond").GetDouble();
+        static double Training(JsonElement e) => e.GetProperty("training").GetProperty("imagesPerSecond").GetDouble();
+        var channelsLast = root.GetProperty("channelsLast");
+        return new PyTorchComparison(python, root.GetProperty("torch").GetString() ?? "", root.GetProperty("threads").GetInt32(),
+            root.GetProperty("matmul").GetProperty("gflops").GetDouble(),
+            Pgd(root), Training(root), pgd.ImageStepsPerSecond / Pgd(root), training.ImagesPerSecond / Training(root),
+            Pgd(channelsLast), Training(channelsLast), pgd.ImageStepsPerSecond / Pgd(channelsLast), training.ImagesPerSecond / Training(channelsLast),
+            clock.Elapsed.TotalSeconds, root);
+    }
+
+    /// <summary>
+    /// Runs the embedded script (written to a temporary file) with <paramref name="python"/> and
+    /// <paramref name="arguments"/>; returns its standard output.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">It exited with an error or ran past <paramref name="timeout"/>; the message holds its last error line.</exception>
+    public static string RunScript(string python, IEnumerable<string> arguments, TimeSpan timeout)
+    {
+        var script = Path.Combine(Path.GetTempPath(), $"leakage-pytorch-reference-{Environment.ProcessId}-{Guid.NewGuid():N}.py");
+        File.WriteAllText(script, Script());
+        try
+        {
+            var (exit, output, error) = RunProcess(python, [script, .. arguments], timeout);
+            if (exit != 0)
+            {
+                var last = error.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "";
+                throw new InvalidOperationException($"The PyTorch reference ({python} tools/bench/pytorch_reference.py) failed with exit code {exit}: {last}");
+            }
+            return output;
+        }
+        finally
+        {
+            try { File.Delete(script); } catch (IOException) { }
+        }
+    }
+
+    static (int Exit, string Output, string Error) RunProcess(string file, IEnumerable<string> args, TimeSpan timeout)
+    {
+        var psi = new ProcessStartInfo(file)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        Process process;
+        try
+        {
+            process = Process.Start(psi) ?? throw new InvalidOperationException($"Could not start {file}.");
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            return (-1, "", $"cannot run: {e.Message}");
+        }
+        using (process)
+        {
+            var output = process.StandardOutput.ReadToEndAsync();
+            var error = process.StandardError.ReadToEndAsync();
+            if (!process.WaitForExit(timeout))
+            {
+                try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+                process.WaitForExit();
+                return (-1, output.Result, $"timed out after {timeout.TotalSeconds:0} s");
+            }
+            process.WaitForExit();
+            return (process.ExitCode, output.Result, error.Result);
+        }
+    }
+}

@@ -1,0 +1,319 @@
+#!/usr/bin/env python3
+"""PyTorch reference for `leakage bench`: the same network, PGD step and training step in PyTorch.
+
+Replicates, operation for operation, what Leakage.Notebooks runs in TorchSharp:
+
+* `SmallCnn` (lib/Leakage/Models/SmallCnn.cs): clamp to [0, 1] and per-channel normalisation inside
+  the model; four 3x3 convolutions without bias (widths w, 2w, 4w, 8w); a 2x2 max-pool straight after
+  each of the first three convolutions, *before* batch norm and ReLU; batch norm, ReLU; a global
+  max-pool; a linear layer to 10 logits.
+* Targeted L2 PGD (lib/Leakage/Attacks/L2Pgd.cs): model in eval mode, parameters frozen, per step
+  the input gradient of the summed per-sample cross-entropy, normalised per sample (+1e-10), a step
+  towards the target, per-sample renorm projection onto the eps-ball, clamp to [0, 1]; best iterate
+  per sample kept; one final no-grad forward (twice with keep-best).
+* One training step (lib/Leakage/Training/Trainer.cs): index_select of a shuffled batch, random
+  reflect-padded crop (pad 4) and horizontal flip by gather/where, forward, cross-entropy, loss.item(),
+  backward, SGD step (Nesterov momentum 0.9, weight decay on conv/linear weights only), correct count.
+
+PyTorch's default NCHW layout is measured as the network is usually written ("pgd", "training");
+with --layout both (the default) it is measured again with the model and inputs in channels-last
+memory format ("channelsLast"), the layout Leakage's models use on the CPU.
+
+It measures, with warm-up excluded and the same estimator as the C# side (work per unit divided by
+the median unit time; a unit is one PGD batch or one training step):
+  matmul GFLOP/s (float32, best of several), PGD image-steps/s, training images/s,
+and prints one JSON object on stdout. Run with the interpreter that has torch, e.g.
+  /usr/bin/python3 tools/bench/pytorch_reference.py --threads 2
+`leakage bench --pytorch` runs it with the settings of its own measurements.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+MEAN = (0.4914, 0.4822, 0.4465)  # lib/Leakage/Models/CifarStats.cs
+STD = (0.2023, 0.1994, 0.2010)
+
+
+class SmallCnn(nn.Module):
+    def __init__(self, width: int, classes: int = 10):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1))
+        w = width
+        self.conv1 = nn.Conv2d(3, w, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(w)
+        self.conv2 = nn.Conv2d(w, 2 * w, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(2 * w)
+        self.conv3 = nn.Conv2d(2 * w, 4 * w, 3, padding=1, bias=False)
+        self.bn3 = nn.BatchNorm2d(4 * w)
+        self.conv4 = nn.Conv2d(4 * w, 8 * w, 3, padding=1, bias=False)
+        self.bn4 = nn.BatchNorm2d(8 * w)
+        self.fc = nn.Linear(8 * w, classes)
+
+    def forward(self, x):
+        h = (x.clamp(0, 1) - self.mean) / self.std
+        h = F.relu(self.bn1(F.max_pool2d(self.conv1(h), 2)))
+        h = F.relu(self.bn2(F.max_pool2d(self.conv2(h), 2)))
+        h = F.relu(self.bn3(F.max_pool2d(self.conv3(h), 2)))
+        h = F.relu(self.bn4(self.conv4(h)))
+        return self.fc(h.amax(dim=(2, 3)))
+
+
+def perturb(model, images, labels, eps, step_size, steps, targeted=True, keep_best=True):
+    """L2Pgd.Perturb: returns (adversarial, per-sample loss, success)."""
+    model.eval()
+    params = list(model.parameters())
+    required = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        x0 = images.detach()
+        sign = -1.0 if targeted else 1.0
+
+        def project(candidate):
+            return (x0 + (candidate - x0).renorm(2, 0, eps)).clamp(0, 1)
+
+        def better(best_x, best_loss, current, loss):
+            if best_x is None:
+                return current.clone(), loss.clone()
+            b = loss < best_loss if targeted else loss > best_loss
+            return torch.where(b.view(-1, 1, 1, 1), current, best_x), torch.where(b, loss, best_loss)
+
+        x = x0.clone()
+        best_x = best_loss = None
+        for _ in range(steps):
+            inp = x.detach().requires_grad_(True)
+            loss = F.cross_entropy(model(inp), labels, reduction="none")
+            (grad,) = torch.autograd.grad([loss.sum()], [inp])
+            if keep_best:
+                best_x, best_loss = better(best_x, best_loss, x, loss.detach())
+            g = grad * sign
+            g_norm = g.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
+            x = project(x + step_size * g / (g_norm + 1e-10))
+        with torch.no_grad():
+            logits = model(x)
+            loss = F.cross_entropy(logits, labels, reduction="none")
+            if keep_best:
+                x, loss = better(best_x, best_loss, x, loss)
+                logits = model(x)
+            predicted = logits.argmax(1)
+            ok = predicted.eq(labels) if targeted else predicted.ne(labels)
+        return x.detach(), loss, ok
+    finally:
+        for p, r in zip(params, required):
+            p.requires_grad_(r)
+
+
+def augment(images, padding, reflect, generator):
+    """Augment.Apply with CropFlip."""
+    n, c, h, w = images.shape
+    x = images
+    if padding > 0:
+        padded = F.pad(x, (padding, padding, padding, padding), mode="reflect" if reflect else "constant")
+        dy = torch.randint(0, 2 * padding + 1, (n,), generator=generator)
+        dx = torch.randint(0, 2 * padding + 1, (n,), generator=generator)
+        rows = (dy.unsqueeze(1) + torch.arange(h)).view(n, 1, h, 1).expand(n, c, h, w + 2 * padding)
+        cols = (dx.unsqueeze(1) + torch.arange(w)).view(n, 1, 1, w).expand(n, c, h, w)
+        x = padded.gather(2, rows).gather(3, cols)
+    flip = (torch.rand((n,), generator=generator) < 0.5).view(n, 1, 1, 1)
+    return torch.where(flip, x.flip(3), x)
+
+
+def make_optimizer(model, lr, momentum, weight_decay, nesterov):
+    params = [p for p in model.parameters() if p.requires_grad]
+    decayed = [p for p in params if p.dim() >= 2]
+    plain = [p for p in params if p.dim() < 2]
+    return torch.optim.SGD(
+        [{"params": decayed, "weight_decay": weight_decay}, {"params": plain, "weight_decay": 0.0}],
+        lr=lr, momentum=momentum, dampening=0, nesterov=nesterov)
+
+
+def summarise(unit_seconds, work_per_unit):
+    """Throughput by the median unit time (robust to a busy neighbour), and by the mean."""
+    return {
+        "median": work_per_unit / statistics.median(unit_seconds),
+        "mean": work_per_unit * len(unit_seconds) / sum(unit_seconds),
+        "unitSeconds": unit_seconds,
+    }
+
+
+def bench_matmul(size, repeats, warmup=2):
+    a = torch.randn(size, size)
+    b = torch.randn(size, size)
+    for _ in range(warmup):
+        torch.mm(a, b)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        torch.mm(a, b)
+        times.append(time.perf_counter() - t)
+    return {"size": size, "gflops": 2.0 * size ** 3 / min(times) / 1e9, "seconds": times}
+
+
+def to_layout(x, channels_last):
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+
+def bench_pgd(model, args, generator, channels_last=False):
+    n = args.pgd_batch
+    x = to_layout(torch.rand((n, 3, 32, 32), generator=generator), channels_last)
+    y = torch.randint(0, 10, (n,), generator=generator)
+    keep_best = not args.no_keep_best
+    perturb(model, x, y, args.eps, args.step_size, min(2, args.pgd_steps), keep_best=keep_best)  # warm-up
+    times = []
+    for _ in range(args.pgd_repeats):
+        t = time.perf_counter()
+        perturb(model, x, y, args.eps, args.step_size, args.pgd_steps, keep_best=keep_best)
+        times.append(time.perf_counter() - t)
+    result = summarise(times, n * args.pgd_steps)
+    return {"batchSize": n, "steps": args.pgd_steps, "repeats": args.pgd_repeats,
+            "imageStepsPerSecond": result["median"], "imageStepsPerSecondMean": result["mean"],
+            "unitSeconds": result["unitSeconds"]}
+
+
+def bench_training(model, args, generator, channels_last=False):
+    batch = args.train_batch
+    steps = args.train_warmup + args.train_steps
+    images = torch.rand((batch * steps, 3, 32, 32), generator=generator)
+    labels = torch.randint(0, 10, (batch * steps,), generator=generator)
+    model.train()
+    optimizer = make_optimizer(model, args.lr, args.momentum, args.weight_decay, not args.no_nesterov)
+    order = torch.randperm(images.shape[0], generator=generator)
+    times = []
+    correct = 0
+    for step in range(steps):
+        t = time.perf_counter()
+        index = order.narrow(0, step * batch, batch)
+        x = images.index_select(0, index)
+        y = labels.index_select(0, index)
+        if args.augment != "none":
+            x = augment(x, args.crop_padding if args.augment == "cropflip" else 0, args.pad_mode == "reflect", generator)
+        x = to_layout(x, channels_last)
+        optimizer.zero_grad()
+        logits = model(x)
+        loss = F.cross_entropy(logits, y)
+        loss_value = loss.item()
+        if loss_value != loss_value:
+            raise RuntimeError("training diverged")
+        loss.backward()
+        optimizer.step()
+        correct += logits.argmax(1).eq(y).sum().item()
+        if step >= args.train_warmup:
+            times.append(time.perf_counter() - t)
+    result = summarise(times, batch)
+    return {"batchSize": batch, "steps": args.train_steps, "warmupSteps": args.train_warmup, "augmentation": args.augment,
+            "imagesPerSecond": result["median"], "imagesPerSecondMean": result["mean"],
+            "unitSeconds": result["unitSeconds"]}
+
+
+def blas_info():
+    """BLAS_INFO from torch's build configuration (e.g. mkl, open, generic)."""
+    for part in torch.__config__.show().replace("\n", ",").split(","):
+        part = part.strip()
+        if part.startswith("BLAS_INFO="):
+            return part.split("=", 1)[1]
+    return ""
+
+
+def verify(path):
+    """Replication check: loads TorchSharp weights and inputs from a JSON file, prints logits and PGD output.
+
+    File: {"width", "state": {name: {"shape", "data"}}, "images": {"shape", "data"}, "targets": [...],
+    "eps", "stepSize", "steps", "keepBest"}; TorchSharp's "normalize.mean"/"normalize.std" map to
+    "mean"/"std". Used by the C# test that checks this script computes what the library computes.
+    """
+    with open(path) as f:
+        spec = json.load(f)
+
+    def tensor(entry):
+        return torch.tensor(entry["data"], dtype=torch.float32).view(entry["shape"])
+
+    model = SmallCnn(spec["width"])
+    state = {name.replace("normalize.", ""): tensor(entry) for name, entry in spec["state"].items()}
+    state = {k: (v.long().view(()) if k.endswith("num_batches_tracked") else v) for k, v in state.items()}
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    images = tensor(spec["images"])
+    targets = torch.tensor(spec["targets"], dtype=torch.int64)
+    with torch.no_grad():
+        logits = model(images)
+    adversarial, loss, ok = perturb(model, images, targets, spec["eps"], spec["stepSize"], spec["steps"],
+                                    keep_best=spec.get("keepBest", True))
+    json.dump({"logits": logits.flatten().tolist(), "adversarial": adversarial.flatten().tolist(),
+               "loss": loss.tolist(), "success": ok.tolist()}, sys.stdout)
+    sys.stdout.write("\n")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--verify", metavar="FILE", help="replication check (see verify()); measures nothing")
+    p.add_argument("--width", type=int, default=32, help="SmallCnn base width (cpu profile: 32)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: leave torch's default)")
+    p.add_argument("--matmul-size", type=int, default=2048)
+    p.add_argument("--matmul-repeats", type=int, default=5)
+    p.add_argument("--pgd-batch", type=int, default=500)
+    p.add_argument("--pgd-steps", type=int, default=10)
+    p.add_argument("--pgd-repeats", type=int, default=3)
+    p.add_argument("--eps", type=float, default=0.5)
+    p.add_argument("--step-size", type=float, default=0.1)
+    p.add_argument("--no-keep-best", action="store_true", help="return the last iterate, not the best one")
+    p.add_argument("--train-batch", type=int, default=256)
+    p.add_argument("--train-warmup", type=int, default=3)
+    p.add_argument("--train-steps", type=int, default=12)
+    p.add_argument("--augment", choices=["none", "flip", "cropflip"], default="cropflip")
+    p.add_argument("--crop-padding", type=int, default=4)
+    p.add_argument("--pad-mode", choices=["reflect", "zero"], default="reflect")
+    p.add_argument("--lr", type=float, default=0.1)
+    p.add_argument("--momentum", type=float, default=0.9)
+    p.add_argument("--weight-decay", type=float, default=5e-4)
+    p.add_argument("--no-nesterov", action="store_true")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--layout", choices=["nchw", "channels-last", "both"], default="both",
+                   help="activation layout: PyTorch's default NCHW (the 'pgd' and 'training' results), "
+                        "channels-last (model and inputs in torch.channels_last: 'channelsLast'), or both")
+    args = p.parse_args()
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    if args.verify:
+        verify(args.verify)
+        return
+    torch.manual_seed(args.seed)
+    generator = torch.Generator().manual_seed(args.seed)
+    started = time.perf_counter()
+    out = {
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "threads": torch.get_num_threads(),
+        "ompWaitPolicy": os.environ.get("OMP_WAIT_POLICY", ""),
+        "mkldnn": torch.backends.mkldnn.is_available(),
+        "mkl": torch.backends.mkl.is_available(),
+        "blas": blas_info(),
+        "matmul": bench_matmul(args.matmul_size, args.matmul_repeats),
+    }
+    if args.layout in ("nchw", "both"):
+        model = SmallCnn(args.width)
+        out["pgd"] = bench_pgd(model, args, generator)
+        out["training"] = bench_training(model, args, generator)
+    if args.layout in ("channels-last", "both"):
+        model = SmallCnn(args.width).to(memory_format=torch.channels_last)
+        out["channelsLast"] = {
+            "pgd": bench_pgd(model, args, generator, channels_last=True),
+            "training": bench_training(model, args, generator, channels_last=True),
+        }
+    out["seconds"] = time.perf_counter() - started
+    json.dump(out, sys.stdout)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
