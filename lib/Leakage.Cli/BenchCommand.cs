@@ -70,9 +70,7 @@ static class BenchCommand
             var clock = Stopwatch.StartNew();
             void Log(string message) => AnsiConsole.MarkupLine($"[grey]{clock.Elapsed:mm\\:ss}[/] {Markup.Escape(message)}");
 
-            var overrides = new List<string>();
-            if (parse.GetValue(ExperimentCommand.DeviceOption) is string d) overrides.Add($"device={d}");
-            if (parse.GetValue(ExperimentCommand.ThreadsOption) is int t) overrides.Add($"threads={t}");
+            var overrides = ExperimentCommand.MachineOverrides(parse);
             overrides.AddRange(parse.GetValue(ExperimentCommand.SetOption) ?? []);
             var profile = SettingsOverrides.Apply(Profiles.Get(parse.GetValue(ProfileOption)!), overrides);
             var images = parse.GetValue(ImagesOption);

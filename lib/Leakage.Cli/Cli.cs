@@ -24,6 +24,49 @@ public static class Cli
         Description = "CIFAR-10 folder: one holding cifar-10-batches-bin/ (or the .bin files), or an image folder with train/<class>/ and test/<class>/. Default: $LEAKAGE_DATA, else ./data.",
     };
 
+    internal static readonly Option<bool> DownloadOption = new("--download")
+    {
+        Description = $"When --data holds no CIFAR-10, first download the official binary release into it (MD5-checked; ${MirrorVariable} names a mirror). Offline, the error says where to put the archive.",
+    };
+
+    /// <summary>Environment variable naming a mirror of <see cref="Cifar10.BinaryArchiveUrl"/> (the archive must still pass its MD5 check).</summary>
+    public const string MirrorVariable = "LEAKAGE_CIFAR_URL";
+
+    /// <summary>
+    /// Makes sure <paramref name="dir"/> holds a CIFAR-10 data set before anything else is touched:
+    /// with <paramref name="download"/>, an empty or missing folder gets the official binary release;
+    /// otherwise (or when that fails) one clear error says where to put the data.
+    /// </summary>
+    internal static async Task EnsureDataAsync(string dir, bool download, CancellationToken ct)
+    {
+        if (download && !HasData(dir)) await DownloadAsync(dir, ct);
+        CifarLoader.Detect(dir);
+    }
+
+    static bool HasData(string dir)
+    {
+        try { CifarLoader.Detect(dir); return true; }
+        catch (DirectoryNotFoundException) { return false; }
+    }
+
+    /// <summary>Downloads and unpacks the official binary release into <paramref name="dir"/>, with a progress bar.</summary>
+    static async Task<string> DownloadAsync(string dir, CancellationToken ct)
+    {
+        var url = Environment.GetEnvironmentVariable(MirrorVariable) is { Length: > 0 } mirror ? mirror : Cifar10.BinaryArchiveUrl;
+        string target = "";
+        await AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new DownloadedColumn(), new TransferSpeedColumn())
+            .StartAsync(async ctx =>
+            {
+                var task = ctx.AddTask(Cifar10.BinaryArchiveName, maxValue: 170_052_171);
+                target = await CifarDownloader.EnsureAsync(dir,
+                    progress: new Progress<(long Done, long? Total)>(p => { if (p.Total is long t) task.MaxValue = t; task.Value = p.Done; }),
+                    log: m => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]"), url: url, ct: ct);
+                task.Value = task.MaxValue;
+            });
+        AnsiConsole.MarkupLine($"CIFAR-10 is ready in [green]{Markup.Escape(target)}[/]");
+        return target;
+    }
+
     /// <summary>
     /// Runs a command body; expected failures (bad input, missing data, bad settings) print one
     /// clear line and return exit code 1 instead of a stack trace.
@@ -56,18 +99,7 @@ public static class Cli
         cmd.Options.Add(DataOption);
         cmd.SetAction((parse, ct) => Guard(async () =>
         {
-            var dir = CifarLoader.ResolveFolder(parse.GetValue(DataOption));
-            string target = "";
-            await AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new DownloadedColumn(), new TransferSpeedColumn())
-                .StartAsync(async ctx =>
-                {
-                    var task = ctx.AddTask("cifar-10-binary.tar.gz", maxValue: 170_052_171);
-                    target = await CifarDownloader.EnsureAsync(dir,
-                        progress: new Progress<(long Done, long? Total)>(p => { if (p.Total is long t) task.MaxValue = t; task.Value = p.Done; }),
-                        log: m => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]"), ct: ct);
-                    task.Value = task.MaxValue;
-                });
-            AnsiConsole.MarkupLine($"CIFAR-10 is ready in [green]{Markup.Escape(target)}[/]");
+            await DownloadAsync(CifarLoader.ResolveFolder(parse.GetValue(DataOption)), ct);
             return 0;
         }));
         return cmd;
@@ -77,9 +109,11 @@ public static class Cli
     {
         var cmd = new Command("data-info", "Load the data set (detecting its format, filling the decode cache) and print a class-balance table.");
         cmd.Options.Add(DataOption);
-        cmd.SetAction((parse, ct) => Guard(() =>
+        cmd.Options.Add(DownloadOption);
+        cmd.SetAction((parse, ct) => Guard(async () =>
         {
             var dir = CifarLoader.ResolveFolder(parse.GetValue(DataOption));
+            await EnsureDataAsync(dir, parse.GetValue(DownloadOption), ct);
             using var data = CifarLoader.Load(dir, new CifarLoadOptions { Log = m => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]") });
             var table = new Table().AddColumn("class").AddColumn(new TableColumn("train").RightAligned()).AddColumn(new TableColumn("test").RightAligned());
             var tr = data.Train.ClassCounts();
@@ -88,7 +122,7 @@ public static class Cli
             table.AddRow("[bold]total[/]", $"[bold]{data.Train.Count:N0}[/]", $"[bold]{data.Test.Count:N0}[/]");
             AnsiConsole.MarkupLine($"{data.Format} data from [green]{Markup.Escape(data.Source)}[/]");
             AnsiConsole.Write(table);
-            return Task.FromResult(0);
+            return 0;
         }));
         return cmd;
     }

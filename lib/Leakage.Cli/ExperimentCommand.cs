@@ -52,10 +52,8 @@ static class ExperimentCommand
     internal static ExperimentSettings Settings(ParseResult parse, IEnumerable<string>? extra = null)
     {
         var s = Profiles.Get(parse.GetValue(ProfileOption)!);
-        var overrides = new List<string>();
-        if (parse.GetValue(DeviceOption) is string d) overrides.Add($"device={d}");
+        var overrides = MachineOverrides(parse);
         if (parse.GetValue(SeedOption) is long seed) overrides.Add($"seed={seed}");
-        if (parse.GetValue(ThreadsOption) is int t) overrides.Add($"threads={t}");
         if (parse.GetValue(NonlinearOption)) overrides.Add("beyond.nonlinear=true");
         if (parse.GetValue(SweepOption) is string sweep) overrides.Add($"beyond.sweepRadii={sweep}");
         if (parse.GetValue(ReleasedOption) is string released) overrides.Add($"beyond.releasedData={Path.GetFullPath(released)}");
@@ -65,12 +63,22 @@ static class ExperimentCommand
         return SettingsOverrides.Apply(s, overrides);
     }
 
+    /// <summary>The --device and --threads options as settings overrides (commands add theirs, then --set, which wins).</summary>
+    internal static List<string> MachineOverrides(ParseResult parse)
+    {
+        var overrides = new List<string>();
+        if (parse.GetValue(DeviceOption) is string d) overrides.Add($"device={d}");
+        if (parse.GetValue(ThreadsOption) is int t) overrides.Add($"threads={t}");
+        return overrides;
+    }
+
     internal static string OutFolder(ParseResult parse, ExperimentSettings s) => parse.GetValue(OutOption) ?? Path.Combine("runs", s.Profile);
 
     internal static void AddCommon(Command cmd)
     {
         cmd.Options.Add(ProfileOption);
         cmd.Options.Add(Cli.DataOption);
+        cmd.Options.Add(Cli.DownloadOption);
         cmd.Options.Add(OutOption);
         cmd.Options.Add(SetOption);
         cmd.Options.Add(DeviceOption);
@@ -86,15 +94,15 @@ static class ExperimentCommand
     {
         var cmd = new Command("experiment", "Run every step of the experiment (standard model, D_rand/D_det, transfer, robust linear features, certificates, leakage probe) and write results.json.");
         AddCommon(cmd);
-        cmd.SetAction((parse, ct) => Cli.Guard(() =>
+        cmd.SetAction((parse, ct) => Cli.Guard(async () =>
         {
             var settings = Settings(parse);
             var data = CifarLoader.ResolveFolder(parse.GetValue(Cli.DataOption));
-            CifarLoader.Detect(data); // a missing data folder fails before the run folder is touched
+            await Cli.EnsureDataAsync(data, parse.GetValue(Cli.DownloadOption), ct); // before the run folder is touched
             var outDir = OutFolder(parse, settings);
             var results = RunWithProgress(settings, data, outDir, ct);
             PrintSummary(results, Path.Combine(Path.GetFullPath(outDir), ResultsFile.FileName));
-            return Task.FromResult(0);
+            return 0;
         }));
         return cmd;
     }

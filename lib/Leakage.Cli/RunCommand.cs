@@ -46,7 +46,7 @@ static class RunCommand
     {
         var settings = ExperimentCommand.Settings(parse);
         var data = Path.GetFullPath(CifarLoader.ResolveFolder(parse.GetValue(Cli.DataOption)));
-        CifarLoader.Detect(data); // fail now, with the download hint, rather than in notebook 01
+        await Cli.EnsureDataAsync(data, parse.GetValue(Cli.DownloadOption), ct); // fail now, with the download hint, rather than in notebook 01
         var outDir = Path.GetFullPath(ExperimentCommand.OutFolder(parse, settings));
         var root = FindRepositoryRoot();
         var notebooksDir = Path.GetFullPath(parse.GetValue(NotebooksOption) ?? Path.Combine(root, "notebooks"));

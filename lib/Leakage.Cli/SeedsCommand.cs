@@ -24,22 +24,23 @@ static class SeedsCommand
         cmd.Options.Add(ExperimentCommand.ProfileOption);
         cmd.Options.Add(SeedsOption);
         cmd.Options.Add(Cli.DataOption);
+        cmd.Options.Add(Cli.DownloadOption);
         cmd.Options.Add(ExperimentCommand.OutOption);
         cmd.Options.Add(ExperimentCommand.SetOption);
         cmd.Options.Add(ExperimentCommand.DeviceOption);
         cmd.Options.Add(ExperimentCommand.ThreadsOption);
-        cmd.SetAction((parse, ct) => Cli.Guard(() =>
+        cmd.SetAction((parse, ct) => Cli.Guard(async () =>
         {
             var seeds = SeedStudy.ParseSeeds(parse.GetValue(SeedsOption)!);
             var settings = ExperimentCommand.Settings(parse);
             var data = CifarLoader.ResolveFolder(parse.GetValue(Cli.DataOption));
-            CifarLoader.Detect(data); // a missing data folder fails before any run folder is made
+            await Cli.EnsureDataAsync(data, parse.GetValue(Cli.DownloadOption), ct); // before any run folder is made
             var outDir = parse.GetValue(ExperimentCommand.OutOption) ?? Path.Combine("runs", $"{settings.Profile}-seeds");
             var study = SeedStudy.Run(settings, seeds, outDir,
                 (s, folder) => ExperimentCommand.RunWithProgress(s, data, folder, ct),
                 m => AnsiConsole.MarkupLine($"[bold]{Markup.Escape(m)}[/]"), ct);
             PrintTable(study, Path.Combine(Path.GetFullPath(outDir), SeedStudy.FileName));
-            return Task.FromResult(0);
+            return 0;
         }));
         return cmd;
     }

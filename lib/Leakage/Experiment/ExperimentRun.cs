@@ -234,7 +234,7 @@ public sealed partial class ExperimentRun : IDisposable
         bool existed = Artifacts.TryValidate(dir, AdversarialDataset.ArtifactKind,
             AdversarialDatasets.Settings(kind, model, Train.Images, Train.Labels, AttackOptions()), out _, verifyChecksums: false);
         var progress = new SyncProgress<AdversarialProgress>(p => Observer.Progress(new StepProgress(step, p.Images == 0 ? 1 : (double)p.ImagesDone / p.Images,
-            $"chunk {p.Chunk}/{p.Chunks}, {p.ImagesDone:N0}/{p.Images:N0} images, success {p.SuccessRate:P1}, {p.ImagesPerSecond:N0} images/s")));
+            $"chunk {p.Chunk}/{p.Chunks}, {p.ImagesDone:N0}/{p.Images:N0} images, success {(double.IsNaN(p.SuccessRate) ? "-" : p.SuccessRate.ToString("P1"))}, {p.ImagesPerSecond:N0} images/s")));
         var data = AdversarialDatasets.Build(kind, model, Train.Images, Train.Labels, AttackOptions(), dir, Device, progress, ct, Observer.Log);
         // Seconds: the compute time when built now (kept beside the set), else the time recorded then.
         var timing = Path.Combine(dir, "timing.json");

@@ -47,7 +47,7 @@ public static class CliProcess
         readonly StringBuilder _out = new(), _err = new();
         readonly IReadOnlyList<string> _args;
 
-        internal Running(IReadOnlyList<string> args, string cacheDir)
+        internal Running(IReadOnlyList<string> args, string cacheDir, IReadOnlyDictionary<string, string>? environment = null)
         {
             _args = args;
             var psi = new ProcessStartInfo(DotnetHost())
@@ -62,6 +62,7 @@ public static class CliProcess
             foreach (var name in new[] { "LEAKAGE_DATA", "LEAKAGE_SETTINGS", "LEAKAGE_PROFILE", "LEAKAGE_OUT" }) psi.Environment.Remove(name);
             psi.Environment["LEAKAGE_CACHE"] = cacheDir;
             psi.Environment["NO_COLOR"] = "1";
+            foreach (var (name, value) in environment ?? new Dictionary<string, string>()) psi.Environment[name] = value;
             _process = new Process { StartInfo = psi };
             _process.OutputDataReceived += (_, e) => { if (e.Data != null) lock (_out) _out.AppendLine(e.Data); };
             _process.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (_err) _err.AppendLine(e.Data); };
@@ -104,12 +105,14 @@ public static class CliProcess
     }
 
     /// <summary>Starts the CLI with <paramref name="args"/>.</summary>
-    public static Running Start(IEnumerable<string> args, string cacheDir) => new(args.ToList(), cacheDir);
+    public static Running Start(IEnumerable<string> args, string cacheDir, IReadOnlyDictionary<string, string>? environment = null) =>
+        new(args.ToList(), cacheDir, environment);
 
     /// <summary>Runs the CLI to completion (at most <paramref name="timeout"/>, default 5 minutes).</summary>
-    public static async Task<CliOutcome> RunAsync(IEnumerable<string> args, string cacheDir, TimeSpan? timeout = null)
+    public static async Task<CliOutcome> RunAsync(IEnumerable<string> args, string cacheDir, TimeSpan? timeout = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
-        using var p = Start(args, cacheDir);
+        using var p = Start(args, cacheDir, environment);
         return await p.WaitAsync(timeout ?? TimeSpan.FromMinutes(5));
     }
 }
