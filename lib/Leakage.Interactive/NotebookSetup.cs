@@ -72,13 +72,16 @@ public static class NotebookSetup
         (".NET", RuntimeInformation.FrameworkDescription),
         ("OS", RuntimeInformation.OSDescription),
         ("Leakage", Informational(typeof(TorchNative).Assembly)),
-        ("TorchSharp", typeof(torch).Assembly.GetName().Version?.ToString() ?? "?"),
+        ("TorchSharp", Package(typeof(torch).Assembly)),
         ("libtorch", torch.__version__),
         ("torch backend (build)", BuildInfo.TorchBackend),
-        ("Plotly.NET", typeof(GenericChart).Assembly.GetName().Version?.ToString() ?? "?"),
-        ("Microsoft.Data.Analysis", typeof(DataFrame).Assembly.GetName().Version?.ToString() ?? "?"),
+        ("Plotly.NET", Package(typeof(GenericChart).Assembly)),
+        ("Microsoft.Data.Analysis", Package(typeof(DataFrame).Assembly)),
         ("logical processors", Environment.ProcessorCount.ToString(System.Globalization.CultureInfo.InvariantCulture)),
     ];
+
+    /// <summary>The package version an assembly was built as (its informational version without the commit), not its assembly version.</summary>
+    static string Package(System.Reflection.Assembly a) => Informational(a).Split('+')[0];
 
     static string Informational(System.Reflection.Assembly a) =>
         a.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
