@@ -37,7 +37,7 @@ public static class CifarLoader
     public static string MissingDataMessage(string dir, string why) =>
         $"No CIFAR-10 data at {Path.GetFullPath(dir)}: {why}. Either download the official binary release with " +
         $"'dotnet run --project lib/Leakage.Cli -c Release -- download --data {dir}' (fetches {Cifar10.BinaryArchiveUrl}, " +
-        $"MD5-checked; the run, experiment and seeds commands do it first when given --download), or, offline, copy {Cifar10.BinaryArchiveName}'s {Cifar10.BinaryFolderName}/ folder (data_batch_1..5.bin, " +
+        $"MD5-checked; the run, experiment, seeds and data-info commands do it first when given --download), or, offline, copy {Cifar10.BinaryArchiveName}'s {Cifar10.BinaryFolderName}/ folder (data_batch_1..5.bin, " +
         $"test_batch.bin) there, or point --data (or ${DataEnvironmentVariable}) at an image folder with train/<class>/ and test/<class>/.";
 
     /// <summary>Loads both splits. Errors name the offending file or folder.</summary>

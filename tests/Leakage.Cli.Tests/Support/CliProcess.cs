@@ -59,7 +59,7 @@ public static class CliProcess
             };
             psi.ArgumentList.Add(DllPath);
             foreach (var a in args) psi.ArgumentList.Add(a);
-            foreach (var name in new[] { "LEAKAGE_DATA", "LEAKAGE_SETTINGS", "LEAKAGE_PROFILE", "LEAKAGE_OUT" }) psi.Environment.Remove(name);
+            foreach (var name in new[] { "LEAKAGE_DATA", "LEAKAGE_SETTINGS", "LEAKAGE_PROFILE", "LEAKAGE_OUT", Cli.MirrorVariable }) psi.Environment.Remove(name);
             psi.Environment["LEAKAGE_CACHE"] = cacheDir;
             psi.Environment["NO_COLOR"] = "1";
             foreach (var (name, value) in environment ?? new Dictionary<string, string>()) psi.Environment[name] = value;
