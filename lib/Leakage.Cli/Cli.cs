@@ -16,6 +16,7 @@ public static class Cli
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(SeedsCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(ExportCommand.Create());
         return await root.Parse(args).InvokeAsync();
     }
 

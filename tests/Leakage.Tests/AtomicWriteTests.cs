@@ -64,7 +64,7 @@ public class AtomicWriteTests
         first.Save(dir["linear"], new { run = 1 });
         using var second = new LinearClassifier(3, 4);
         using (no_grad()) second.weight.add_(1);
-        AssertReplacedAtomically(Path.Combine(dir["linear"], "weight.pt"), () => second.Save(dir["linear"], new { run = 2 }));
+        AssertReplacedAtomically(Path.Combine(dir["linear"], "weight.ts.bin"), () => second.Save(dir["linear"], new { run = 2 }));
         using var back = LinearClassifier.TryLoad(dir["linear"], new { run = 2 }, out var reason) ?? throw new Xunit.Sdk.XunitException(reason);
         Assert.True(back.weight.eq(second.weight).all().item<bool>());
     }

@@ -16,7 +16,8 @@ public sealed class LinearClassifier : nn.Module<Tensor, Tensor>
 {
     /// <summary>Artifact kind written to <c>metadata.json</c>.</summary>
     public const string ArtifactKind = "linear-classifier";
-    const string WeightFile = "weight.pt", BiasFile = "bias.pt";
+    // TorchSharp's own tensor format, which torch.load cannot read: hence not ".pt" (the export command writes PyTorch files).
+    const string WeightFile = "weight.ts.bin", BiasFile = "bias.ts.bin";
 
     /// <summary>Weights W, shape K x D (one row per class).</summary>
     public readonly Parameter weight;
@@ -108,6 +109,12 @@ public sealed class LinearClassifier : nn.Module<Tensor, Tensor>
     public static LinearClassifier? TryLoad(string dir, object settings, out string reason, Device? device = null)
     {
         if (!Artifacts.TryValidate(dir, ArtifactKind, settings, out reason)) return null;
+        if (!File.Exists(Path.Combine(dir, WeightFile)) || !File.Exists(Path.Combine(dir, BiasFile)))
+        {
+            // Older versions named these files weight.pt/bias.pt; such a folder is retrained (the caller logs why).
+            reason = $"{dir} holds no {WeightFile}/{BiasFile} (written by an older version under other file names)";
+            return null;
+        }
         using var w = TensorFile.Load(Path.Combine(dir, WeightFile), device);
         using var b = TensorFile.Load(Path.Combine(dir, BiasFile), device);
         if (w.dim() != 2 || b.dim() != 1 || b.shape[0] != w.shape[0])

@@ -1,0 +1,177 @@
+using System.Text.Json.Nodes;
+using Leakage.Adversarial;
+using Leakage.IO;
+using Leakage.Models;
+using Leakage.Native;
+using Leakage.Released;
+using Leakage.Robust;
+using TorchSharp;
+using TorchSharp.PyBridge;
+using static TorchSharp.torch;
+
+namespace Leakage.Export;
+
+/// <summary>What <see cref="PyTorchExport.Write"/> wrote, relative to the export folder.</summary>
+public sealed record ExportResult(string Directory, IReadOnlyList<string> Files, string Arch, int Width, long DRandCount, long DDetCount);
+
+/// <summary>
+/// Exports a finished run's artifacts as files PyTorch reads with <c>torch.load</c>, so a PyTorch
+/// user can train on our data sets and use our models with their own code:
+/// <list type="bullet">
+/// <item><c>standard_model.pt</c>: the standard model's state_dict (TorchSharp.PyBridge), for the
+/// matching module in <c>tools/python/leakage_models.py</c>; inputs are pixels in [0, 1], the
+/// normalisation is inside the model (its <c>normalize.mean</c>/<c>normalize.std</c> buffers).</item>
+/// <item><c>robust_linear.pt</c>: C's state_dict, <c>weight</c> (10 x 3072) and <c>bias</c> (10), for
+/// <c>torch.nn.Linear(3072, 10)</c> applied to <c>x.flatten(1)</c> with x in [0, 1] (no normalisation).</item>
+/// <item><c>release_datasets/drand_CIFAR/</c> and <c>release_datasets/ddet_CIFAR/</c>: <c>CIFAR_ims</c>
+/// (float32 N x 3 x 32 x 32 in [0, 1]) and <c>CIFAR_lab</c> (int64 target labels, the labels to train
+/// on), each a list of chunks as in Ilyas et al.'s release: <c>torch.cat(torch.load(path))</c>.</item>
+/// <item><c>metadata.json</c>: the settings that made each artifact (copied from the run's own
+/// metadata) and the checksum of every exported file.</item>
+/// </list>
+/// Every source artifact is verified against its checksums before anything is written.
+/// </summary>
+public static class PyTorchExport
+{
+    /// <summary>Artifact kind of the export folder's metadata.json.</summary>
+    public const string ArtifactKind = "pytorch-export";
+
+    /// <summary>The standard model's state_dict.</summary>
+    public const string StandardModelFile = "standard_model.pt";
+
+    /// <summary>The robust linear classifier C's state_dict.</summary>
+    public const string RobustLinearFile = "robust_linear.pt";
+
+    /// <summary>Images per chunk of the exported data sets (a list of chunks, like the release).</summary>
+    public const int ChunkSize = 10_000;
+
+    /// <summary>The Python module holding the architectures that read <see cref="StandardModelFile"/>, relative to the repository.</summary>
+    public const string PythonModule = "tools/python/leakage_models.py";
+
+    /// <summary>
+    /// Loads the standard model of the run in <paramref name="runDirectory"/> (its <c>standard/</c>
+    /// folder) on the CPU in eval mode, with the settings recorded in its metadata, after verifying
+    /// its checksums.
+    /// </summary>
+    /// <exception cref="InvalidDataException">Missing or corrupt; the message names the folder and why.</exception>
+    public static nn.Module<Tensor, Tensor> LoadStandardModel(string runDirectory)
+    {
+        var dir = Path.Combine(runDirectory, "standard");
+        var stored = StoredSettings(dir, "the standard model");
+        var arch = (string?)stored["arch"] ?? throw new InvalidDataException($"{Path.Combine(dir, Artifacts.MetadataFile)}: no arch in its settings.");
+        var width = (int?)stored["width"] ?? throw new InvalidDataException($"{Path.Combine(dir, Artifacts.MetadataFile)}: no width in its settings.");
+        return ModelStore.Load(dir, arch, stored["settings"]?.DeepClone() ?? new JsonObject(), CPU, width);
+    }
+
+    /// <summary>
+    /// Writes the export of the run in <paramref name="runDirectory"/> into <paramref name="toDirectory"/>
+    /// (created if needed; files of an earlier export are replaced). <paramref name="log"/> receives one
+    /// line per file.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The run lacks an artifact or one fails its checksums; the message names it.</exception>
+    public static ExportResult Write(string runDirectory, string toDirectory, Action<string>? log = null)
+    {
+        TorchNative.Ensure();
+        if (!Directory.Exists(runDirectory))
+            throw new DirectoryNotFoundException($"{runDirectory}: run folder not found (give the --out folder of a finished experiment).");
+        var standardSettings = StoredSettings(Path.Combine(runDirectory, "standard"), "the standard model");
+        var linearDir = Path.Combine(runDirectory, "robust_linear");
+        var linearSettings = StoredSettings(linearDir, "the robust linear classifier C");
+
+        // Load and verify everything first, so a bad run leaves no half-written export.
+        using var model = LoadStandardModel(runDirectory);
+        using var linear = LinearClassifier.TryLoad(linearDir, linearSettings, out var reason)
+            ?? throw new InvalidDataException($"{linearDir} cannot be exported: {reason}.");
+        using var drand = LoadDataset(runDirectory, AdversarialKind.Random);
+        using var ddet = LoadDataset(runDirectory, AdversarialKind.Deterministic);
+
+        Directory.CreateDirectory(toDirectory);
+        var meta = Path.Combine(toDirectory, Artifacts.MetadataFile);
+        if (File.Exists(meta)) File.Delete(meta); // a crash mid-export leaves a folder that says it is incomplete
+        var files = new List<string>();
+
+        AtomicFile.Write(Path.Combine(toDirectory, StandardModelFile), s => model.save_py(s, leaveOpen: true));
+        files.Add(StandardModelFile);
+        log?.Invoke($"{StandardModelFile}: state_dict of the standard model ({(string?)standardSettings["arch"]}, width {(int?)standardSettings["width"]})");
+
+        AtomicFile.Write(Path.Combine(toDirectory, RobustLinearFile), s => linear.save_py(s, leaveOpen: true));
+        files.Add(RobustLinearFile);
+        log?.Invoke($"{RobustLinearFile}: weight {linear.Classes} x {linear.Dimension} and bias of C");
+
+        foreach (var (data, kind) in new[] { (drand, ReleasedDatasetKind.DRand), (ddet, ReleasedDatasetKind.DDet) })
+        {
+            var folder = Path.Combine(ReleasedDatasets.ReleaseFolder, ReleasedDatasets.FolderName(kind));
+            Directory.CreateDirectory(Path.Combine(toDirectory, folder));
+            WriteChunked(Path.Combine(toDirectory, folder, ReleasedDatasets.ImagesFile), data.Images);
+            WriteChunked(Path.Combine(toDirectory, folder, ReleasedDatasets.LabelsFile), data.Targets);
+            files.Add(Path.Combine(folder, ReleasedDatasets.ImagesFile).Replace('\\', '/'));
+            files.Add(Path.Combine(folder, ReleasedDatasets.LabelsFile).Replace('\\', '/'));
+            log?.Invoke($"{folder}/: {data.Count:N0} images with their target labels");
+        }
+
+        var settings = new JsonObject
+        {
+            ["standardModel"] = standardSettings.DeepClone(),
+            ["robustLinear"] = linearSettings.DeepClone(),
+            ["drand"] = drand.Settings.DeepClone(),
+            ["ddet"] = ddet.Settings.DeepClone(),
+        };
+        var extra = new JsonObject
+        {
+            ["pythonModule"] = PythonModule,
+            [StandardModelFile] = $"state_dict of leakage_models.{PythonClass((string)standardSettings["arch"]!)}(width={(int)standardSettings["width"]!}); input N x 3 x 32 x 32 pixels in [0, 1], normalisation inside the model",
+            [RobustLinearFile] = "state_dict of torch.nn.Linear(3072, 10), applied to x.flatten(1) with x in [0, 1] (no normalisation)",
+            [ReleasedDatasets.ReleaseFolder] = "Ilyas et al.'s layout: CIFAR_ims float32 N x 3 x 32 x 32 in [0, 1], CIFAR_lab int64 target labels; torch.cat(torch.load(path))",
+            ["chunkSize"] = ChunkSize,
+        };
+        Artifacts.Commit(toDirectory, ArtifactKind, settings, files, extra);
+        log?.Invoke($"{Artifacts.MetadataFile}: the settings that made each file, and checksums");
+        return new ExportResult(toDirectory, files, (string)standardSettings["arch"]!, (int)standardSettings["width"]!, drand.Count, ddet.Count);
+    }
+
+    /// <summary>The Python class in <see cref="PythonModule"/> for an architecture name.</summary>
+    public static string PythonClass(string arch) => ModelFactory.Canonical(arch) switch
+    {
+        ModelFactory.SmallCnnArch => "SmallCnn",
+        _ => "ResNet18",
+    };
+
+    static AdversarialDataset LoadDataset(string runDirectory, AdversarialKind kind)
+    {
+        var dir = Path.Combine(runDirectory, kind == AdversarialKind.Random ? "d_rand" : "d_det");
+        if (!File.Exists(Path.Combine(dir, Artifacts.MetadataFile)))
+            throw new InvalidDataException($"{dir}: no finished {kind} data set here (no {Artifacts.MetadataFile}); finish the run first.");
+        return AdversarialDataset.Load(dir);
+    }
+
+    static void WriteChunked(string path, Tensor t)
+    {
+        var chunks = new List<Tensor>();
+        try
+        {
+            for (long start = 0; start < t.shape[0]; start += ChunkSize)
+                chunks.Add(t.narrow(0, start, Math.Min(ChunkSize, t.shape[0] - start)));
+            TorchListFile.Write(path, chunks);
+        }
+        finally
+        {
+            foreach (var c in chunks) c.Dispose();
+        }
+    }
+
+    /// <summary>The "settings" block of an artifact's metadata.json.</summary>
+    static JsonObject StoredSettings(string dir, string what)
+    {
+        var path = Path.Combine(dir, Artifacts.MetadataFile);
+        if (!File.Exists(path)) throw new InvalidDataException($"{dir}: no finished {what} here (no {Artifacts.MetadataFile}); finish the run first.");
+        try
+        {
+            return JsonNode.Parse(File.ReadAllText(path))?["settings"] as JsonObject
+                ?? throw new InvalidDataException($"{path}: no settings block.");
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new InvalidDataException($"{path} is not valid JSON ({e.Message}).", e);
+        }
+    }
+}

@@ -1,0 +1,117 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Leakage.Adversarial;
+using Leakage.Benchmarks;
+using Leakage.Cli.Tests.Support;
+using Leakage.Export;
+using Leakage.Released;
+using static TorchSharp.torch;
+
+namespace Leakage.Cli.Tests;
+
+/// <summary><c>export</c>: a finished run as files PyTorch reads, checked with Debian's python3-torch where it is installed.</summary>
+public class ExportTests
+{
+    static string RepoRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "Leakage.Notebooks.sln"))) return d.FullName;
+        throw new DirectoryNotFoundException("repository root (Leakage.Notebooks.sln) not found above the test folder");
+    }
+
+    static async Task<string> Export(TempDir dir)
+    {
+        var run = await TestRuns.Reference;
+        var outcome = await CliProcess.RunAsync(["export", "--out", run, "--to", dir["export"]], TestRuns.Cache);
+        Assert.True(outcome.ExitCode == 0, outcome.ToString());
+        return dir["export"];
+    }
+
+    [Fact]
+    public async Task Our_released_reader_reads_the_exported_data_sets_back_bit_for_bit_with_the_target_labels()
+    {
+        using var dir = new TempDir();
+        var export = await Export(dir);
+        var run = await TestRuns.Reference;
+
+        foreach (var (kind, folder) in new[] { (ReleasedDatasetKind.DRand, "d_rand"), (ReleasedDatasetKind.DDet, "d_det") })
+        {
+            using var original = AdversarialDataset.Load(Path.Combine(run, folder));
+            using var read = ReleasedDatasets.Load(export, kind);
+            Assert.Equal(original.Count, read.Count);
+            Assert.True(read.Images.equal(original.Images).all().item<bool>(), $"{kind}: images differ after the round trip");
+            Assert.True(read.Labels.equal(original.Targets).all().item<bool>(), $"{kind}: labels are not the target labels");
+        }
+        var meta = JsonNode.Parse(File.ReadAllText(Path.Combine(export, "metadata.json")))!;
+        Assert.Equal(PyTorchExport.ArtifactKind, (string?)meta["kind"]);
+        foreach (var key in new[] { "standardModel", "robustLinear", "drand", "ddet" })
+            Assert.True(meta["settings"]![key] is JsonObject { Count: > 0 }, $"metadata.json lacks the settings of {key}");
+        Assert.Equal(6, meta["files"]!.AsObject().Count);
+    }
+
+    [Fact]
+    public async Task Export_of_a_folder_that_is_not_a_finished_run_fails_with_one_line_naming_what_is_missing()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir["empty-run"]);
+        var outcome = await CliProcess.RunAsync(["export", "--out", dir["empty-run"], "--to", dir["export"]], TestRuns.Cache);
+        Assert.Equal(1, outcome.ExitCode);
+        Assert.Single(outcome.ErrorLines);
+        Assert.Contains("standard", outcome.ErrorLines[0]);
+        Assert.False(File.Exists(Path.Combine(dir["export"], "metadata.json")));
+    }
+
+    [SkippableFact]
+    public async Task PyTorch_loads_every_exported_file_and_the_python_model_gives_TorchSharps_logits_within_1e_4()
+    {
+        var python = PyTorchReference.FindPython(null, out var tried);
+        Skip.If(python is null, $"No Python with torch (apt-get install python3-torch); tried: {string.Join("; ", tried)}");
+        using var dir = new TempDir();
+        var export = await Export(dir);
+        var run = await TestRuns.Reference;
+
+        // 100 images: the first 100 of D_rand (float pixels in [0, 1], not on the 8-bit grid).
+        using var drand = AdversarialDataset.Load(Path.Combine(run, "d_rand"));
+        using var images = drand.Images.narrow(0, 0, 100).contiguous();
+        using var model = PyTorchExport.LoadStandardModel(run);
+        using var expected = Logits(model, images);
+        TorchListFile.Write(dir["images.pt"], [images]);
+
+        var script = Path.Combine(RepoRoot(), "tools", "python", "check_export.py");
+        var (exit, stdout, stderr) = await RunAsync(python!, [script, export, "--images", dir["images.pt"], "--logits", dir["logits.pt"]]);
+        Assert.True(exit == 0, $"check_export.py failed (exit {exit}):\n{stdout}\n{stderr}");
+        foreach (var name in new[] { "standard_model.pt", "robust_linear.pt", "release_datasets/drand_CIFAR/CIFAR_ims", "release_datasets/ddet_CIFAR/CIFAR_lab" })
+            Assert.Contains($"torch.load {name}: ok", stdout);
+
+        var actual = TorchSaveFile.ReadTensors(dir["logits.pt"]);
+        try
+        {
+            Assert.Single(actual);
+            Assert.Equal(expected.shape, actual[0].shape);
+            var diff = (actual[0] - expected).abs().max().item<float>();
+            Assert.True(diff < 1e-4, $"PyTorch and TorchSharp logits differ by up to {diff}");
+        }
+        finally
+        {
+            foreach (var t in actual) t.Dispose();
+        }
+    }
+
+    static Tensor Logits(nn.Module<Tensor, Tensor> model, Tensor images)
+    {
+        using var _ = no_grad();
+        model.eval();
+        return model.forward(images);
+    }
+
+    static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string file, IEnumerable<string> args)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(5));
+        return (p.ExitCode, await stdout, await stderr);
+    }
+}
