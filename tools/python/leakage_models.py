@@ -137,3 +137,16 @@ def linear_classifier(state_dict_path):
     c = nn.Linear(state["weight"].shape[1], state["weight"].shape[0])
     c.load_state_dict(state, strict=True)
     return c.eval()
+
+
+if __name__ == "__main__":
+    # python3 leakage_models.py ARCH WIDTH STATE_DICT IMAGES OUT: logits of a state_dict on a
+    # torch.save'd list of image tensors, saved as a one-element list (used by the parity tests).
+    import sys
+    arch, width, state_path, images_path, out_path = sys.argv[1:6]
+    torch.set_num_threads(1)
+    net = create(arch, int(width))
+    net.load_state_dict(torch.load(state_path, map_location="cpu"), strict=True)
+    with torch.no_grad():
+        out = net.eval()(torch.cat(torch.load(images_path, map_location="cpu")))
+    torch.save([out.contiguous()], out_path)
