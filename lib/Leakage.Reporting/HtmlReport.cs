@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.RegularExpressions;
+using Leakage.Experiment;
 using Leakage.Interactive;
 using Leakage.IO;
 using Markdig;
@@ -24,6 +25,13 @@ public sealed record HtmlReportOptions
 
     /// <summary>Show code cells collapsed (a click opens them) rather than open.</summary>
     public bool CollapseCode { get; init; } = true;
+
+    /// <summary>
+    /// The run's results.json: the report opens on a summary of it (<see cref="ReportSummary"/>).
+    /// Null: <see cref="HtmlReport.Build"/> uses the results.json beside the report when there is one;
+    /// <see cref="HtmlReport.Render"/> shows no summary.
+    /// </summary>
+    public string? ResultsPath { get; init; }
 }
 
 /// <summary>
@@ -51,8 +59,11 @@ public static partial class HtmlReport
     /// <exception cref="InvalidOperationException">The page would need the network (an output could not be made offline).</exception>
     public static string Build(IEnumerable<string> executedNotebooks, string outputPath, HtmlReportOptions? options = null)
     {
-        var html = Render(executedNotebooks, options);
         var full = Path.GetFullPath(outputPath);
+        options ??= new HtmlReportOptions();
+        var beside = Path.Combine(Path.GetDirectoryName(full)!, ResultsFile.FileName);
+        if (options.ResultsPath is null && File.Exists(beside)) options = options with { ResultsPath = beside };
+        var html = Render(executedNotebooks, options);
         AtomicFile.WriteAllText(full, html);
         return full;
     }
@@ -104,10 +115,16 @@ public static partial class HtmlReport
             .Append("<title>").Append(Encode(options.Title)).Append("</title>\n")
             .Append("<style>").Append(Css).Append("</style>\n");
         if (anyChart) page.Append(PlotlyEmbedding.ScriptElement()).Append('\n');
+        string summary = "";
+        if (options.ResultsPath is { } resultsPath && File.Exists(resultsPath))
+        {
+            summary = ReportSummary.Render(resultsPath, toc.Where(t => t.Level == 1).Select(t => (t.Id, t.Text)).ToList());
+            toc.Insert(0, (1, ReportSummary.Id, "Summary"));
+        }
         page.Append("</head>\n<body>\n<nav id=\"toc\"><p class=\"toc-title\">Contents</p>").Append(RenderToc(toc)).Append("</nav>\n<main>\n")
             .Append("<header><h1 class=\"report-title\">").Append(Encode(options.Title)).Append("</h1>");
         if (options.Subtitle != null) page.Append("<p class=\"subtitle\">").Append(Encode(options.Subtitle)).Append("</p>");
-        page.Append("</header>\n").Append(body).Append("\n<footer>Generated ")
+        page.Append("</header>\n").Append(summary).Append(body).Append("\n<footer>Generated ")
             .Append(DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture))
             .Append(" from ").Append(paths.Count).Append(paths.Count == 1 ? " notebook" : " notebooks").Append(".</footer>\n</main>\n</body>\n</html>\n");
 
@@ -401,6 +418,10 @@ public static partial class HtmlReport
         main { margin-left: 270px; padding: 24px 40px 64px; max-width: 1100px; }
         .report-title { margin-top: 0; }
         .subtitle { color: var(--muted); margin-top: -8px; }
+        section.summary { border-bottom: 2px solid var(--line); padding-bottom: 16px; margin-bottom: 24px; }
+        .summary-table td.num { text-align: right; font-variant-numeric: tabular-nums; }
+        .summary .ci, .summary .note { color: var(--muted); }
+        .summary-links a { margin: 0 2px; }
         section.notebook { border-top: 2px solid var(--line); margin-top: 40px; padding-top: 8px; }
         .source { color: var(--muted); font-size: 13px; font-family: ui-monospace, monospace; margin: 0; }
         table { border-collapse: collapse; margin: 8px 0; }

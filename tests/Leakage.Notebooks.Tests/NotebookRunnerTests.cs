@@ -40,6 +40,7 @@ public sealed class HeadlessRunFixture : IDisposable
             Log = log.Add,
         });
         Log = log;
+        SyntheticResults.Write(OutDirectory); // the results.json the report opens on (made-up values)
         ReportPath = HtmlReport.Build(Results.Select(r => r.ExecutedPath), Path.Combine(OutDirectory, "report.html"),
             new HtmlReportOptions { Subtitle = "profile test" });
     }
@@ -127,6 +128,9 @@ public class NotebookRunnerTests(HeadlessRunFixture run) : IClassFixture<Headles
         Assert.True(drawn >= 3, $"expected plotly to draw 3 charts, found {drawn} main-svg elements");
         Assert.Equal(3, Regex.Matches(dom, "class=\"plot-container plotly\"").Count);
         Assert.Contains("Sample report notebook", dom);
+        // The page opens on the summary of results.json: it comes before every notebook section.
+        var summary = dom.IndexOf($"id=\"{ReportSummary.Id}\"", StringComparison.Ordinal);
+        Assert.True(summary >= 0 && summary < dom.IndexOf("class=\"notebook\"", StringComparison.Ordinal), "the summary is the first section of the page");
 
         var screenshot = Path.Combine(run.OutDirectory, "report.png");
         RunChromium(chromium, [.. common, $"--screenshot={screenshot}", "--window-size=1280,4000", url]);

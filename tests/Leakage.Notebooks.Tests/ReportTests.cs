@@ -175,3 +175,47 @@ public class ReportTests
 
     static int Count(string s, string what) => Regex.Matches(s, Regex.Escape(what)).Count;
 }
+
+public class ReportSummaryTests
+{
+    [Fact]
+    public void The_report_opens_on_a_summary_of_results_json_before_any_notebook()
+    {
+        using var tmp = new TempDir();
+        var run = Path.Combine(tmp.Path, "run");
+        SyntheticResults.Write(run);
+        var notebook = new SyntheticNotebook().Markdown("# 01 · Sample\n\nText.").Code("1 + 1").Write(Path.Combine(tmp.Path, "01-sample.ipynb"));
+        var html = File.ReadAllText(HtmlReport.Build([notebook], Path.Combine(run, "report.html")));
+
+        var summary = html.IndexOf($"<section class=\"summary\" id=\"{ReportSummary.Id}\">", StringComparison.Ordinal);
+        var firstNotebook = html.IndexOf("<section class=\"notebook\"", StringComparison.Ordinal);
+        Assert.True(summary >= 0 && summary < firstNotebook, "the summary comes before the first notebook");
+        var section = html[summary..firstNotebook];
+        // This run beside the published numbers (SeedStudy.Headlines), leakage with its interval and null.
+        Assert.Contains("81.2%", section);
+        Assert.Contains("95.3%", section);
+        Assert.Contains("22.2% <span class=\"ci\">[20.1%, 24.3%]</span>", section);
+        Assert.Contains("23.5%", section);
+        Assert.Contains("31.1%", section);
+        // The ten weight images, and gamma beside Goh's in both units, fixed decimals.
+        Assert.Equal(10, System.Text.RegularExpressions.Regex.Matches(section, "<img src=\"data:image/png;base64,").Count);
+        Assert.Contains(">0.190</td>", section);
+        Assert.Contains(">0.290</td>", section);
+        Assert.Contains(">0.214</td>", section);
+        // Links into the sections, and the table of contents starts with the summary.
+        Assert.Contains("<a href=\"#nb-01-sample\">", section);
+        Assert.Contains("id=\"nb-01-sample\"", html);
+        var toc = html[html.IndexOf("<nav id=\"toc\">", StringComparison.Ordinal)..html.IndexOf("</nav>", StringComparison.Ordinal)];
+        Assert.True(toc.IndexOf("#summary", StringComparison.Ordinal) is >= 0 and var s && s < toc.IndexOf("#nb-01-sample", StringComparison.Ordinal));
+        Assert.DoesNotContain(tmp.Path, html);
+    }
+
+    [Fact]
+    public void Without_results_json_the_report_has_no_summary()
+    {
+        using var tmp = new TempDir();
+        var notebook = new SyntheticNotebook().Markdown("# 01 · Sample").Code("1 + 1").Write(Path.Combine(tmp.Path, "01-sample.ipynb"));
+        var html = File.ReadAllText(HtmlReport.Build([notebook], Path.Combine(tmp.Path, "report.html")));
+        Assert.DoesNotContain("class=\"summary\"", html);
+    }
+}

@@ -64,6 +64,19 @@ public static class PyTorchExport
     }
 
     /// <summary>
+    /// Loads the robust linear classifier C of the run in <paramref name="runDirectory"/> (its
+    /// <c>robust_linear/</c> folder) on the CPU, with the settings recorded in its metadata, after
+    /// verifying its checksums.
+    /// </summary>
+    /// <exception cref="InvalidDataException">Missing or corrupt; the message names the folder and why.</exception>
+    public static LinearClassifier LoadRobustLinear(string runDirectory)
+    {
+        var dir = Path.Combine(runDirectory, "robust_linear");
+        return LinearClassifier.TryLoad(dir, StoredSettings(dir, "the robust linear classifier C"), out var reason)
+            ?? throw new InvalidDataException($"{dir} cannot be read: {reason}.");
+    }
+
+    /// <summary>
     /// Writes the export of the run in <paramref name="runDirectory"/> into <paramref name="toDirectory"/>
     /// (created if needed; files of an earlier export are replaced). <paramref name="log"/> receives one
     /// line per file.
@@ -75,13 +88,11 @@ public static class PyTorchExport
         if (!Directory.Exists(runDirectory))
             throw new DirectoryNotFoundException($"{runDirectory}: run folder not found (give the --out folder of a finished experiment).");
         var standardSettings = StoredSettings(Path.Combine(runDirectory, "standard"), "the standard model");
-        var linearDir = Path.Combine(runDirectory, "robust_linear");
-        var linearSettings = StoredSettings(linearDir, "the robust linear classifier C");
+        var linearSettings = StoredSettings(Path.Combine(runDirectory, "robust_linear"), "the robust linear classifier C");
 
         // Load and verify everything first, so a bad run leaves no half-written export.
         using var model = LoadStandardModel(runDirectory);
-        using var linear = LinearClassifier.TryLoad(linearDir, linearSettings, out var reason)
-            ?? throw new InvalidDataException($"{linearDir} cannot be exported: {reason}.");
+        using var linear = LoadRobustLinear(runDirectory);
         using var drand = LoadDataset(runDirectory, AdversarialKind.Random);
         using var ddet = LoadDataset(runDirectory, AdversarialKind.Deterministic);
 
