@@ -167,13 +167,40 @@ public static class Charts
     /// plotly CDN. The HTML report replaces the loader with one inline copy of plotly.js, so the
     /// report itself needs no network.
     /// </summary>
-    public static string ToNotebookHtml(GenericChart chart)
+    public static string ToNotebookHtml(GenericChart chart) => ToNotebookHtml(chart, EmbedPlotly);
+
+    /// <summary>The chart as notebook HTML; with <paramref name="embedPlotly"/> it carries plotly.js itself (see <see cref="EmbedPlotly"/>).</summary>
+    public static string ToNotebookHtml(GenericChart chart, bool embedPlotly)
     {
         ArgumentNullException.ThrowIfNull(chart);
         var display = new DisplayOptions();
-        display.SetProperty("PlotlyJSReference", PlotlyJSReference.NewRequire($"https://cdn.plot.ly/plotly-{Globals.PLOTLYJS_VERSION}.min"));
-        return GenericChart.toChartHTML(GenericChart.addDisplayOptions(display, chart));
+        display.SetProperty("PlotlyJSReference", embedPlotly
+            ? PlotlyJSReference.NoReference
+            : PlotlyJSReference.NewRequire($"https://cdn.plot.ly/plotly-{Globals.PLOTLYJS_VERSION}.min"));
+        var html = GenericChart.toChartHTML(GenericChart.addDisplayOptions(display, chart));
+        return embedPlotly ? PlotlyEmbedding.NotebookScriptElement() + html : html;
     }
+
+    /// <summary>The variable that sets <see cref="EmbedPlotly"/> when a notebook starts: <c>inline</c> or <c>cdn</c> (the default).</summary>
+    public const string PlotlyVariable = "LEAKAGE_PLOTLY";
+
+    /// <summary>
+    /// When true, every chart output carries the plotly.js bundle that ships inside Plotly.NET
+    /// (about 3.5 MB per chart) instead of loading it from the plotly CDN, so charts render offline,
+    /// e.g. in VS Code without network. Set by <c>LEAKAGE_PLOTLY=inline</c> (read by
+    /// <see cref="NotebookSetup.Init"/>) or directly in a cell. The HTML report embeds plotly.js once
+    /// either way.
+    /// </summary>
+    public static bool EmbedPlotly { get; set; }
+
+    /// <summary>Reads <see cref="PlotlyVariable"/>: "inline" embeds, "cdn" or unset loads from the CDN.</summary>
+    /// <exception cref="ArgumentException">Any other value; the message names the variable and the choices.</exception>
+    public static bool ParsePlotlyMode(string? value) => value?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or "cdn" => false,
+        "inline" => true,
+        _ => throw new ArgumentException($"{PlotlyVariable}='{value}': use 'inline' (charts carry plotly.js, render offline) or 'cdn' (the default)."),
+    };
 
     /// <summary>plotly.js asymmetric error bars: distances from each value up to its upper and down to its lower end.</summary>
     static Dictionary<string, object> ErrorBars(IReadOnlyList<double> values, IReadOnlyList<double> lower, IReadOnlyList<double> upper) => new()

@@ -132,8 +132,8 @@ public static class NotebookExperiment
         [
             ("profile", run.Settings.Profile),
             ("device", Leakage.Compute.Devices.Describe(run.Device)),
-            ("data folder", run.DataDirectory),
-            ("run folder", run.OutDirectory),
+            ("data folder", config.Show(run.DataDirectory)),
+            ("run folder", config.Show(run.OutDirectory)),
             ("overrides", overrides.Count == 0 ? "none" : overrides.ToJsonString()),
         ], "Run");
         return Html.Concat([table, SettingsTable(run.Settings, sections)]);

@@ -36,6 +36,7 @@ public static class NotebookSetup
         // the image helpers), so its native library must be findable before the first data load.
         SkiaNative.Ensure();
         var settings = NotebookSettings.FromEnvironment(Environment.GetEnvironmentVariable, notebookDirectory ?? Environment.CurrentDirectory);
+        Charts.EmbedPlotly = Charts.ParsePlotlyMode(Environment.GetEnvironmentVariable(Charts.PlotlyVariable));
 
         try { TorchNative.Ensure(); }
         catch (Exception e) when (e is InvalidOperationException or DllNotFoundException or BadImageFormatException)
@@ -47,6 +48,7 @@ public static class NotebookSetup
         Devices.SetThreads(settings.Threads);
         var device = Devices.Select(settings.Device);
         Directory.CreateDirectory(settings.OutDirectory);
+        DisplayPaths.Current = new DisplayPaths(settings.RepositoryRoot, settings.OutDirectory, settings.DataDirectory);
 
         var config = new NotebookConfig(settings, device, TorchNative.Status, Versions());
         RegisterFormatters();
@@ -115,6 +117,12 @@ public sealed record NotebookConfig(
     /// <summary>Applies this run's overrides to a settings record (see <see cref="NotebookSettings.Apply{T}"/>).</summary>
     public T Apply<T>(T defaults, string? section = null) where T : notnull => Settings.Apply(defaults, section);
 
+    /// <summary>How this run's paths are shown (relative to the repository, or by the variable that chose them).</summary>
+    public DisplayPaths Paths => new(Settings.RepositoryRoot, OutDirectory, DataDirectory);
+
+    /// <summary><paramref name="path"/> as outputs show it (<see cref="DisplayPaths"/>).</summary>
+    public string Show(string path) => Paths.Show(path);
+
     /// <summary>Rows of (name, value) describing the run.</summary>
     public IReadOnlyList<(string Name, string Value)> Rows()
     {
@@ -123,11 +131,11 @@ public sealed record NotebookConfig(
             ("profile", Profile),
             ("device", $"{Device.type.ToString().ToLowerInvariant()} (asked: {Settings.Device})"),
             ("torch threads", TorchThreads.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            ("data", $"{DataDirectory}{(Settings.DataFound ? "" : " (not present yet)")}"),
-            ("out", OutDirectory),
+            ("data", $"{Show(DataDirectory)}{(Settings.DataFound ? "" : " (not present yet)")}"),
+            ("out", Show(OutDirectory)),
             ("overrides", Settings.Overrides.Count == 0 ? "none" : Settings.Overrides.ToJsonString()),
             ("headless", Settings.Headless ? "yes" : "no"),
-            ("TorchSharp native", TorchNativeStatus),
+            ("TorchSharp native", Paths.ShowIn(TorchNativeStatus)),
         };
         rows.AddRange(Versions.Select(v => (v.Name, v.Version)));
         return rows;

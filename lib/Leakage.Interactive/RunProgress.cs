@@ -59,6 +59,7 @@ public sealed class RunProgress : IRunObserver
     /// <inheritdoc/>
     public void Log(string message)
     {
+        message = DisplayPaths.InText(message);
         Panel? panel;
         lock (_gate)
         {

@@ -10,7 +10,7 @@ namespace Leakage.Interactive;
 /// (numbers right-aligned, a fixed number of significant digits) that render the same in the kernel
 /// and in the HTML report.
 /// </summary>
-public static class Tables
+public static partial class Tables
 {
     /// <summary>
     /// A DataFrame with one column per public readable property of <typeparamref name="T"/>, in
@@ -69,17 +69,18 @@ public static class Tables
         var sb = new StringBuilder("<table class=\"leakage-table\">");
         if (caption != null) sb.Append("<caption>").Append(Html.Encode(caption)).Append("</caption>");
         sb.Append("<thead><tr>");
-        foreach (var c in frame.Columns) sb.Append("<th>").Append(Html.Encode(c.Name)).Append("</th>");
+        foreach (var c in frame.Columns) sb.Append("<th>").Append(Html.Encode(Header(c.Name))).Append("</th>");
         sb.Append("</tr></thead><tbody>");
         long shown = Math.Min(frame.Rows.Count, maxRows);
         var numeric = frame.Columns.Select(c => NumericTypes.Contains(c.DataType)).ToArray();
+        var decimals = frame.Columns.Select(c => ColumnDecimals(c, shown, significantDigits)).ToArray();
         for (long r = 0; r < shown; r++)
         {
             sb.Append("<tr>");
             for (int c = 0; c < frame.Columns.Count; c++)
             {
                 sb.Append(numeric[c] ? "<td style=\"text-align:right\">" : "<td>")
-                  .Append(Html.Encode(FormatCell(frame.Columns[c][r], significantDigits))).Append("</td>");
+                  .Append(Html.Encode(decimals[c] is int d ? FormatFixed(frame.Columns[c][r], d) : FormatCell(frame.Columns[c][r], significantDigits))).Append("</td>");
             }
             sb.Append("</tr>");
         }
@@ -87,6 +88,49 @@ public static class Tables
         if (frame.Rows.Count > shown)
             sb.Append("<p class=\"leakage-note\">").Append(frame.Rows.Count - shown).Append(" more rows not shown.</p>");
         return new Html(sb.ToString());
+    }
+
+    /// <summary>
+    /// A readable column header from a property name: <c>MeanAbsGammaDifference</c> becomes
+    /// "mean abs gamma difference", <c>CILow</c> "CI low"; names with spaces or underscores
+    /// (<c>D_rand</c>) are kept as they are.
+    /// </summary>
+    public static string Header(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (name.Contains(' ') || name.Contains('_')) return name;
+        var words = HeaderWords().Matches(name).Select(m => m.Value).ToList();
+        if (words.Count == 0) return name;
+        return string.Join(' ', words.Select(w => w.Length > 1 && w.All(char.IsUpper) ? w : w.ToLowerInvariant()));
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")]
+    private static partial System.Text.RegularExpressions.Regex HeaderWords();
+
+    /// <summary>
+    /// The decimals every shown cell of a floating-point column gets, so that its digits line up:
+    /// enough for <paramref name="digits"/> significant digits of the column's largest value (at most
+    /// 8); null (each cell formatted alone) for other columns and for values too small or too large
+    /// for fixed notation.
+    /// </summary>
+    static int? ColumnDecimals(DataFrameColumn column, long rows, int digits)
+    {
+        if (column.DataType != typeof(double) && column.DataType != typeof(float) && column.DataType != typeof(decimal)) return null;
+        double max = 0;
+        for (long r = 0; r < rows; r++)
+            if (column[r] is { } v && Convert.ToDouble(v, CultureInfo.InvariantCulture) is var d && double.IsFinite(d))
+                max = Math.Max(max, Math.Abs(d));
+        if (max == 0) return 0;
+        if (max is < 1e-4 or >= 1e15) return null;
+        return Math.Clamp(digits - 1 - (int)Math.Floor(Math.Log10(max)), 0, 8);
+    }
+
+    static string FormatFixed(object? value, int decimals)
+    {
+        if (value is null) return "";
+        var d = Convert.ToDouble(value, CultureInfo.InvariantCulture);
+        if (!double.IsFinite(d)) return FormatCell(d);
+        return d.ToString("F" + decimals.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
     }
 
     static readonly HashSet<Type> NumericTypes =

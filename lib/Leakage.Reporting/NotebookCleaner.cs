@@ -9,7 +9,7 @@ namespace Leakage.Reporting;
 /// code cell gets <c>"outputs": []</c> and <c>"execution_count": null</c>. Works on the JSON
 /// directly and leaves everything else (metadata, sources, cell ids) untouched.
 /// </summary>
-public static class NotebookCleaner
+public static partial class NotebookCleaner
 {
     static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
@@ -32,6 +32,45 @@ public static class NotebookCleaner
         if (changed) AtomicFile.WriteAllText(path, root.ToJsonString(Indented) + "\n");
         return changed;
     }
+
+    /// <summary>
+    /// Keeps only the final snapshot of each progress bar (<see cref="Leakage.Interactive.ProgressBar"/>)
+    /// among a cell's outputs: a headless kernel records every update of a display as an output of its
+    /// own. Rewrites the file (atomically) only when something changed.
+    /// </summary>
+    /// <returns>The number of outputs removed.</returns>
+    public static int KeepFinalProgress(string path)
+    {
+        var root = Load(path);
+        int removed = 0;
+        foreach (var cell in CodeCells(root, path))
+        {
+            if (cell["outputs"] is not JsonArray outputs) continue;
+            var ids = outputs.Select(ProgressId).ToList();
+            var last = new Dictionary<string, int>(StringComparer.Ordinal);
+            for (int i = 0; i < ids.Count; i++) if (ids[i] is { } id) last[id] = i;
+            for (int i = outputs.Count - 1; i >= 0; i--)
+                if (ids[i] is { } id && last[id] != i) { outputs.RemoveAt(i); removed++; }
+        }
+        if (removed > 0) AtomicFile.WriteAllText(path, root.ToJsonString(Indented) + "\n");
+        return removed;
+    }
+
+    static string? ProgressId(JsonNode? output)
+    {
+        var html = output?["data"]?["text/html"] switch
+        {
+            JsonValue v when v.TryGetValue<string>(out var text) => text,
+            JsonArray lines => string.Concat(lines.Select(l => (string?)l)),
+            _ => null,
+        };
+        if (html is null) return null;
+        var m = ProgressAttribute().Match(html);
+        return m.Success ? m.Groups[1].Value : null;
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(Leakage.Interactive.ProgressBar.IdAttribute + "=\"([^\"]+)\"")]
+    private static partial System.Text.RegularExpressions.Regex ProgressAttribute();
 
     /// <summary>Strips every .ipynb in <paramref name="directory"/> (not recursive); returns the files changed.</summary>
     public static IReadOnlyList<string> StripAll(string directory) =>

@@ -161,6 +161,7 @@ public static class NotebookRunner
         {
             File.Move(partial, target, overwrite: true);
             executed = target;
+            NotebookCleaner.KeepFinalProgress(executed);
         }
 
         if (outcome.TimedOut)

@@ -36,12 +36,32 @@ public class InteractiveTablesTests
     {
         var html = Tables.ToHtml(Rows, caption: "Probe <accuracy>").Markup;
         Assert.Contains("<caption>Probe &lt;accuracy&gt;</caption>", html);
-        Assert.Contains("<th>Accuracy</th>", html);
+        Assert.Contains("<th>accuracy</th>", html);
         Assert.Contains("<td style=\"text-align:right\">0.2351</td>", html);
         Assert.Contains("<td style=\"text-align:right\">0.0681</td>", html);
         Assert.Contains("<td style=\"text-align:right\">50000</td>", html);
         Assert.Contains("<td style=\"text-align:right\"></td>", html);
     }
+
+    [Fact]
+    public void A_column_of_numbers_gets_one_number_of_decimals_so_the_digits_line_up()
+    {
+        var html = Tables.ToHtml(new[] { new { Value = 0.5 }, new { Value = 0.123456 }, new { Value = 0.01 } }).Markup;
+        Assert.Contains(">0.5000</td>", html);
+        Assert.Contains(">0.1235</td>", html);
+        Assert.Contains(">0.0100</td>", html);
+    }
+
+    [Theory]
+    [InlineData("LowerPercent", "lower percent")]
+    [InlineData("MeanAbsGammaDifference", "mean abs gamma difference")]
+    [InlineData("CILow", "CI low")]
+    [InlineData("NTrain", "n train")]
+    [InlineData("Spec2", "spec 2")]
+    [InlineData("D_rand", "D_rand")]
+    [InlineData("this run", "this run")]
+    public void Column_headers_are_readable_words_not_property_names(string name, string header) =>
+        Assert.Equal(header, Tables.Header(name));
 
     [Theory]
     [InlineData(95.3, 4, "95.3")]
@@ -145,5 +165,26 @@ public class InteractiveChartsTests
         Assert.Contains("\"y\":[3.0,4.0]", offline);
         Assert.Empty(HtmlReport.FindExternalReferences(offline));
         Assert.NotEmpty(HtmlReport.FindExternalReferences(html));
+    }
+
+    [Fact]
+    public void With_the_inline_setting_a_chart_carries_plotly_js_and_the_report_still_embeds_it_once()
+    {
+        var chart = Charts.Lines("t", "x", "y", [new Series("a", [1, 2], [3, 4])]);
+        var html = Charts.ToNotebookHtml(chart, embedPlotly: true);
+        Assert.Empty(HtmlReport.FindExternalReferences(html));          // renders offline, e.g. in VS Code
+        Assert.Contains(PlotlyEmbedding.Source[..200], html);
+        Assert.Contains("(function (define, module, exports)", html);   // sets window.Plotly even under require.js
+        Assert.Contains("Plotly.newPlot(", html);
+        Assert.True(Charts.ParsePlotlyMode("inline"));
+        Assert.False(Charts.ParsePlotlyMode(null));
+        Assert.Contains(Charts.PlotlyVariable, Assert.Throws<ArgumentException>(() => Charts.ParsePlotlyMode("offline")).Message);
+
+        using var tmp = new TempDir();
+        var nb = new SyntheticNotebook().Markdown("# 01 · Chart").Code("chart", SyntheticNotebook.Html(html), SyntheticNotebook.Html(html))
+            .Write(Path.Combine(tmp.Path, "01-chart.ipynb"));
+        var report = HtmlReport.Render([nb]);
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(report, System.Text.RegularExpressions.Regex.Escape(PlotlyEmbedding.Source[..200])));
+        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(report, "Plotly.newPlot\\('").Count);
     }
 }

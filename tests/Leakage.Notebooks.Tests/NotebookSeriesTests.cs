@@ -202,6 +202,25 @@ public class NotebookSeriesTests(NotebookSeriesFixture run, ITestOutputHelper ou
     }
 
     [SkippableFact]
+    public void Outputs_and_report_show_no_absolute_machine_paths_and_one_snapshot_per_progress_bar()
+    {
+        SkipUnlessRan();
+        var outDir = Path.GetFullPath(run.OutDirectory);
+        foreach (var nb in Series)
+        {
+            var text = File.ReadAllText(run.Executed(nb));
+            var outputs = string.Concat(JsonNode.Parse(text)!["cells"]!.AsArray()
+                .SelectMany(c => c!["outputs"]?.AsArray() ?? []).Select(o => o!.ToJsonString()));
+            Assert.DoesNotContain(outDir, outputs);
+            Assert.DoesNotContain(Repo.Root, outputs);
+            Assert.Equal(0, NotebookCleaner.KeepFinalProgress(run.Executed(nb))); // already one snapshot per bar
+        }
+        var html = File.ReadAllText(run.ReportPath);
+        Assert.DoesNotContain(outDir, html);
+        Assert.DoesNotContain(Repo.Root, html);
+    }
+
+    [SkippableFact]
     public void The_report_is_offline_and_shows_the_ten_weight_images_inline()
     {
         SkipUnlessRan();
@@ -220,6 +239,14 @@ public class NotebookSeriesTests(NotebookSeriesFixture run, ITestOutputHelper ou
         foreach (var name in Leakage.Data.Cifar10.ClassNames) Assert.Contains($">{name}</th>", grid);
         Assert.Contains("Plotly.newPlot(", html);
         Assert.DoesNotContain("class=\"error\"", html);
+
+        // It opens on the summary of results.json, with C's ten weight images, before notebook 00.
+        var summary = html.IndexOf($"<section class=\"summary\" id=\"{ReportSummary.Id}\">", StringComparison.Ordinal);
+        Assert.True(summary >= 0 && summary < html.IndexOf("<section class=\"notebook\"", StringComparison.Ordinal), "the report opens on the summary");
+        var head = html[summary..html.IndexOf("</section>", summary, StringComparison.Ordinal)];
+        Assert.Equal(10, Regex.Matches(head, "<img src=\"data:image/png;base64,").Count);
+        Assert.Contains("23.5%", head);
+        foreach (var nb in Series) Assert.Contains($"href=\"#nb-{Path.GetFileNameWithoutExtension(nb)}\"", head);
     }
 }
 

@@ -1,7 +1,7 @@
 using System.Text.RegularExpressions;
 using Plotly.NET;
 
-namespace Leakage.Reporting;
+namespace Leakage.Interactive;
 
 /// <summary>
 /// Offline plotly: the plotly.js bundle that ships inside the Plotly.NET assembly, and the rewrite
@@ -24,6 +24,15 @@ public static partial class PlotlyEmbedding
     /// <summary>The bundle as a &lt;script&gt; element, safe to place in an HTML page.</summary>
     public static string ScriptElement() =>
         $"<script id=\"{ScriptId}\" type=\"text/javascript\">{EscapeForScript(Source)}</script>";
+
+    /// <summary>
+    /// The bundle as a &lt;script&gt; element for a notebook output: evaluated with <c>define</c>,
+    /// <c>module</c> and <c>exports</c> hidden, so that plotly.js sets <c>window.Plotly</c> even where
+    /// the front end has loaded require.js (plotly.js would otherwise register itself as an AMD
+    /// module and leave <c>Plotly</c> undefined).
+    /// </summary>
+    public static string NotebookScriptElement() =>
+        $"<script type=\"text/javascript\">(function (define, module, exports) {{\n{EscapeForScript(Source)}\n}}).call(window);</script>";
 
     /// <summary>Whether an HTML output draws a plotly chart.</summary>
     public static bool IsChart(string html) => html.Contains("Plotly.newPlot(", StringComparison.Ordinal);
