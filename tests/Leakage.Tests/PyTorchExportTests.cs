@@ -13,7 +13,7 @@ using static TorchSharp.torch;
 namespace Leakage.Tests;
 
 /// <summary>The pieces of the export: PyTorch files we write, the Python twins of the models, and C's renamed files.</summary>
-public class PyTorchExportTests
+public class PyTorchExportTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     [Fact]
     public void A_list_of_tensors_written_like_torch_save_reads_back_with_our_torch_save_reader()
@@ -89,6 +89,7 @@ public class PyTorchExportTests
         Assert.Single(actual);
         Assert.Equal(expected.shape, actual[0].shape);
         var diff = (actual[0] - expected).abs().max().item<float>();
+        output.WriteLine($"{arch} width {width}: max |logit difference| PyTorch vs TorchSharp = {diff:E2} over {expected.numel()} logits");
         Assert.True(diff < 1e-4, $"{arch}: PyTorch and TorchSharp logits differ by up to {diff}");
         actual[0].Dispose();
     }
