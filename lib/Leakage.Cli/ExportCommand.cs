@@ -33,7 +33,7 @@ static class ExportCommand
             var to = parse.GetValue(ToOption)!;
             var result = PyTorchExport.Write(run, to, m => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]"));
             AnsiConsole.MarkupLine($"Exported [green]{Markup.Escape(run)}[/] to [green]{Markup.Escape(to)}[/] ({result.Files.Count} files and {Leakage.IO.Artifacts.MetadataFile}).");
-            AnsiConsole.MarkupLine($"In Python: [grey]python3 {PyTorchExport.PythonModule.Replace("leakage_models.py", "check_export.py")} {Markup.Escape(to)}[/]");
+            AnsiConsole.MarkupLine($"In Python: [grey]python3 {PyTorchExport.CheckScript} {Markup.Escape(to)}[/]");
             return Task.FromResult(0);
         }));
         return cmd;

@@ -48,6 +48,9 @@ public static class PyTorchExport
     /// <summary>The Python module holding the architectures that read <see cref="StandardModelFile"/>, relative to the repository.</summary>
     public const string PythonModule = "tools/python/leakage_models.py";
 
+    /// <summary>The script that loads and checks an export with PyTorch alone, relative to the repository.</summary>
+    public const string CheckScript = "tools/python/check_export.py";
+
     /// <summary>
     /// Loads the standard model of the run in <paramref name="runDirectory"/> (its <c>standard/</c>
     /// folder) on the CPU in eval mode, with the settings recorded in its metadata, after verifying
