@@ -83,6 +83,16 @@ public class ExportTests
         foreach (var name in new[] { "standard_model.pt", "robust_linear.pt", "release_datasets/drand_CIFAR/CIFAR_ims", "release_datasets/ddet_CIFAR/CIFAR_lab" })
             Assert.Contains($"torch.load {name}: ok", stdout);
 
+        // PyTorch, on the exported model and data sets, finds the attack success that TorchSharp recorded.
+        var results = Results.Read(run);
+        foreach (var (folder, key) in new[] { ("drand_CIFAR", "drand"), ("ddet_CIFAR", "ddet") })
+        {
+            var m = System.Text.RegularExpressions.Regex.Match(stdout, folder + @": (\d+) images; the standard model predicts the target label on ([0-9.]+)%");
+            Assert.True(m.Success, $"check_export.py printed no line for {folder}:\n{stdout}");
+            var recorded = (double)results["adversarial"]![key]!["attackSuccess"]!;
+            Assert.Equal(recorded, double.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture) / 100, 4);
+        }
+
         var actual = TorchSaveFile.ReadTensors(dir["logits.pt"]);
         try
         {
