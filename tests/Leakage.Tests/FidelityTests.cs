@@ -24,7 +24,7 @@ public class FidelityTests
     [Fact]
     public void Goh_table_against_itself_has_no_gap_and_perfect_correlation()
     {
-        var block = Fidelity.Compute(Results([.. Published.Gamma]));
+        var block = Fidelity.Compute(Results([.. Published.GohGamma]));
         Assert.Equal(0, (double)block["gammaMaxAbsDiff"]!, 12);
         Assert.Equal(1, (double)block["gammaPearson"]!, 12);
     }
@@ -35,17 +35,17 @@ public class FidelityTests
     public void Gamma_is_compared_in_normalised_units_whichever_units_the_run_uses(string units)
     {
         // An affine copy of Goh's table: r stays 1, the largest gap is the shift at the largest value.
-        var shifted = Published.Gamma.Select(g => 0.5 * g + 0.01).ToArray();
+        var shifted = Published.GohGamma.Select(g => 0.5 * g + 0.01).ToArray();
         var block = Fidelity.Compute(Results(shifted, units));
         Assert.Equal("normalised", (string)block["gammaUnits"]!);
         Assert.Equal(1, (double)block["gammaPearson"]!, 9);
-        Assert.Equal(Published.Gamma.Zip(shifted, (a, b) => Math.Abs(a - b)).Max(), (double)block["gammaMaxAbsDiff"]!, 12);
+        Assert.Equal(Published.GohGamma.Zip(shifted, (a, b) => Math.Abs(a - b)).Max(), (double)block["gammaMaxAbsDiff"]!, 12);
     }
 
     [Fact]
     public void Transfer_gap_is_ours_minus_table_1_and_attack_success_is_copied()
     {
-        var block = Fidelity.Compute(Results([.. Published.Gamma]));
+        var block = Fidelity.Compute(Results([.. Published.GohGamma]));
         Assert.Equal(0.55 - 0.633, (double)block["transferGap"]!["drand"]!, 12);
         Assert.Equal(0.30 - 0.437, (double)block["transferGap"]!["ddet"]!, 12);
         Assert.Equal(0.97, (double)block["attackSuccess"]!["drand"]!);

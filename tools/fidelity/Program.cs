@@ -66,7 +66,8 @@ sealed record Args(List<(string Name, string Value)> Pairs)
 /// <summary>
 /// C's recipe: trains the robust linear classifier once per variant on the run's training split and
 /// certifies it on the test split at 0.25 (normalised units), against Goh's gamma table. A variant is
-/// comma-separated key=value over RobustLinearOptions (mode, train, epochs, lr, wd, centre, clean, warmup, opt).
+/// comma-separated key=value over RobustLinearOptions (mode, train, epochs, lr, wd, centre, clean, warmup, opt, units)
+/// and cert (the certification radius, default 0.25).
 /// </summary>
 static class RobustRecipes
 {
@@ -90,12 +91,14 @@ static class RobustRecipes
                     "clean" => o with { CleanLossWeight = double.Parse(kv[1]) },
                     "warmup" => o with { WarmupEpochs = int.Parse(kv[1]) },
                     "opt" => o with { Optimizer = Enum.Parse<RobustOptimizer>(kv[1], true) },
+                    "cert" => o,
                     "units" => o with { Units = Enum.Parse<RadiusUnits>(kv[1], true) },
                     _ => throw new ArgumentException($"unknown recipe key {kv[0]}"),
                 };
-            o = o with { CertifyRadius = 0.25 };
+            double cert = 0.25;
+            foreach (var kv in variant.Split(',').Select(x => x.Split('=')).Where(kv => kv[0] == "cert")) cert = double.Parse(kv[1]);
             var clock = Stopwatch.StartNew();
-            using var c = RobustLinearTrainer.Train(run.Train.Images, run.Train.Labels, o, run.Device);
+            using var c = RobustLinearTrainer.Train(run.Train.Images, run.Train.Labels, o with { CertifyRadius = cert }, run.Device);
             var report = c.Certify(run.Test.Images, run.Test.Labels);
             var n = report[RadiusUnits.Normalised];
             var p = report[RadiusUnits.Pixel];

@@ -19,11 +19,11 @@ public static class Fidelity
         if (results["robustModel"]?["radiusUnits"]?.GetValue<string>() is string units
             && GammaIn(results, units) is { Length: 10 } gamma)
         {
-            var goh = Published.Gamma;
+            var goh = Published.GohGamma;
             block["gammaUnits"] = "normalised";
             block["gammaMaxAbsDiff"] = gamma.Zip(goh, (a, b) => Math.Abs(a - b)).Max();
             block["gammaPearson"] = Pearson(gamma, goh);
-            block["gammaSource"] = Published.GammaSource;
+            block["gammaSource"] = Published.GohGammaSource;
         }
         var success = new JsonObject();
         foreach (var key in new[] { "drand", "ddet" })
