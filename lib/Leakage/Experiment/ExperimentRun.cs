@@ -452,6 +452,7 @@ public sealed partial class ExperimentRun : IDisposable
         TransferModel(AdversarialKind.Deterministic, ct);
         RobustModel(ct);
         Leakage(ct);
+        Results.Set(Fidelity.ResultsKey, Fidelity.Compute(Results.Read()));
         RunBeyond(ct);
         Results.Set("seconds.thisInvocation", clock.Elapsed.TotalSeconds);
         var seconds = Results.Read()["seconds"] as JsonObject;

@@ -139,13 +139,13 @@ public static class SeedStudy
     /// <summary>The numbers a study reports: the experiment's results and the leakage probe's controls (all fractions in [0, 1]).</summary>
     public static readonly IReadOnlyList<Headline> Headlines =
     [
-        new("standardModel.testAccuracy", "standard model, clean test accuracy", "95.3%"),
-        new("transfer.drand", "trained on D_rand, clean test accuracy", "63.3%"),
-        new("transfer.ddet", "trained on D_det, clean test accuracy", "43.7%"),
-        new("robustModel.spec2", "robust C: Spec 2 (configured units)", ">= 80%"),
+        new("standardModel.testAccuracy", "standard model, clean test accuracy", Published.Percent(Published.StandardAccuracy)),
+        new("transfer.drand", "trained on D_rand, clean test accuracy", Published.Percent(Published.TransferDRand)),
+        new("transfer.ddet", "trained on D_det, clean test accuracy", Published.Percent(Published.TransferDDet)),
+        new("robustModel.spec2", "robust C: Spec 2 (configured units)", ">= " + Published.Percent(Published.Spec2Minimum)),
         new("robustModel.otherUnits.spec2", "robust C: Spec 2 (other units)"),
-        new("leakage.drand", "leakage probe on D_rand", "23.5%"),
-        new("leakage.ddet", "leakage probe on D_det", "6.81%"),
+        new("leakage.drand", "leakage probe on D_rand", Published.Percent(Published.LeakageDRand)),
+        new("leakage.ddet", "leakage probe on D_det", Published.Percent(Published.LeakageDDet)),
         new("leakage.controls.cleanD.accuracy", "control: probe on clean D"),
         new("leakage.controls.drandRandomFeatures.accuracy", "control: D_rand, random features"),
         new("leakage.controls.ddetRandomFeatures.accuracy", "control: D_det, random features"),
