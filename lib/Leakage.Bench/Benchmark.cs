@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using System.Text.Json;
 using Leakage.Adversarial;
+using Leakage.IO;
 using Leakage.Attacks;
 using Leakage.Models;
 using Leakage.Native;
@@ -56,37 +58,161 @@ public static class Benchmark
         var matmul = MeasureMatmul(settings.MatmulSize, settings.MatmulRepeats, device);
         log($"matmul {matmul.Size}x{matmul.Size} float32: {matmul.Gflops:0.0} GFLOP/s.");
 
-        cancellationToken.ThrowIfCancellationRequested();
-        var pgd = MeasurePgd(settings, device, data, model, matmul.Gflops);
-        log($"PGD ({pgd.BatchSize} images x {pgd.Steps} steps): {pgd.ImageStepsPerSecond:N0} image-steps/s, {pgd.Gflops:0.0} GFLOP/s, MFU {pgd.Mfu:P0}.");
-
-        cancellationToken.ThrowIfCancellationRequested();
-        var training = MeasureTraining(settings, device, data, model, matmul.Gflops, cancellationToken);
-        log($"Training (batch {training.BatchSize}, {training.Augmentation}): {training.ImagesPerSecond:N0} images/s, {training.Gflops:0.0} GFLOP/s, MFU {training.Mfu:P0}.");
-
-        cancellationToken.ThrowIfCancellationRequested();
-        log($"Generating D_rand for {settings.DrandImages:N0} images ({settings.Attack.Steps} PGD steps, batch {settings.Attack.BatchSize}) ...");
-        var memory = MeasureMemory(settings, device, data, workDirectory, cancellationToken);
-        log($"D_rand: {memory.Seconds:0.0} s, peak resident {memory.PeakRssBytes / 1048576.0:N0} MiB, drift {memory.Drift:+0.0%;-0.0%} from batch {memory.ReferenceBatch} to {memory.Batches}.");
-
-        cancellationToken.ThrowIfCancellationRequested();
-        log($"Training the robust linear classifier on {settings.RobustImages:N0} images ({settings.Robust.Epochs} epochs) ...");
-        var robust = MeasureRobustLinear(settings, device, data, cancellationToken);
-        log($"Robust linear: {robust.Seconds:0.0} s ({robust.SecondsPerEpoch:0.00} s per epoch).");
-
-        PyTorchComparison? reference = null;
-        if (python is not null)
+        PyTorchSession? session = null;
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            log($"Running the PyTorch reference with {python} ...");
-            reference = PyTorchReference.Run(python, settings, machine.Threads, pgd, training);
-            log($"PyTorch {reference.Torch}: PGD {reference.PgdImageStepsPerSecond:N0} image-steps/s (TorchSharp/PyTorch {reference.PgdRatio:0.00}; " +
-                $"channels-last {reference.ChannelsLastPgdImageStepsPerSecond:N0}, {reference.ChannelsLastPgdRatio:0.00}), training {reference.TrainingImagesPerSecond:N0} images/s " +
-                $"({reference.TrainingRatio:0.00}; channels-last {reference.ChannelsLastTrainingImagesPerSecond:N0}, {reference.ChannelsLastTrainingRatio:0.00}).");
-        }
+            if (python is not null)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                log($"Starting the PyTorch reference with {python} (OMP_WAIT_POLICY={machine.OmpWaitPolicy}, {machine.Threads} threads) ...");
+                session = PyTorchReference.Start(python, settings, machine.Threads, machine.OmpWaitPolicy);
+            }
+            var load = CpuTimes.Read();
 
-        return new BenchmarkReport(settings.Profile, settings.Quick, data.Source, started, machine, model, matmul, pgd, training, robust, memory,
-            reference, clock.Elapsed.TotalSeconds);
+            // The alternating protocol: TorchSharp round r, then PyTorch round r, so that a neighbour
+            // that slows the machine for a while slows both sides of a round pair alike.
+            var tsRounds = new List<TorchSharpRound>();
+            var pgds = new List<PgdThroughput>();
+            var trainings = new List<TrainingThroughput>();
+            var ptRounds = new List<(JsonElement Json, LoadInterval Load)>();
+            long ptStart = 0;
+            double ptSeconds = 0;
+            for (int r = 1; r <= settings.Rounds; r++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var before = CpuTimes.Read();
+                var pgd = MeasurePgd(settings, device, data, model, matmul.Gflops);
+                var training = MeasureTraining(settings, device, data, model, matmul.Gflops, cancellationToken);
+                var tsLoad = CpuTimes.Read().Since(before);
+                pgds.Add(pgd);
+                trainings.Add(training);
+                tsRounds.Add(new TorchSharpRound(r, pgd.ImageStepsPerSecond, training.ImagesPerSecond, tsLoad));
+                var line = $"Round {r}/{settings.Rounds}: TorchSharp PGD {pgd.ImageStepsPerSecond:N0} image-steps/s, training {training.ImagesPerSecond:N0} images/s (steal {tsLoad.StealFraction:P1})";
+                if (session is not null)
+                {
+                    before = CpuTimes.Read();
+                    ptStart = Stopwatch.GetTimestamp();
+                    var answer = session.Request("round");
+                    ptSeconds += Stopwatch.GetElapsedTime(ptStart).TotalSeconds;
+                    var ptLoad = CpuTimes.Read().Since(before);
+                    ptRounds.Add((answer, ptLoad));
+                    line += $"; PyTorch PGD {Pgd(answer):N0} / {Pgd(answer.GetProperty("channelsLast")):N0} channels-last, " +
+                            $"training {Training(answer):N0} / {Training(answer.GetProperty("channelsLast")):N0} (steal {ptLoad.StealFraction:P1})";
+                }
+                log(line + ".");
+            }
+            var pgdAll = Combine(pgds, machine.Peak);
+            var trainingAll = Combine(trainings, machine.Peak);
+            log($"PGD ({pgdAll.BatchSize} images x {pgdAll.Steps} steps): {pgdAll.ImageStepsPerSecond:N0} image-steps/s (median of {settings.Rounds} rounds), {pgdAll.Gflops:0.0} GFLOP/s, MFU {pgdAll.Mfu:P0}.");
+            log($"Training (batch {trainingAll.BatchSize}, {trainingAll.Augmentation}): {trainingAll.ImagesPerSecond:N0} images/s, {trainingAll.Gflops:0.0} GFLOP/s, MFU {trainingAll.Mfu:P0}.");
+
+            cancellationToken.ThrowIfCancellationRequested();
+            var phases = new StepPhases(PhaseSplit.Training(settings, device, data), PhaseSplit.Pgd(settings, device, data));
+            log($"Phases, ms per step: training {Describe(phases.Training)}; PGD {Describe(phases.Pgd)}.");
+            PyTorchComparison? reference = null;
+            if (session is not null)
+            {
+                var ptPhases = session.Request("phases");
+                reference = Compare(python!, session.Header, tsRounds, ptRounds, ptPhases, pgdAll, trainingAll, ptSeconds);
+                log($"PyTorch {reference.Torch} ({reference.FasterLayout.Pgd} PGD, {reference.FasterLayout.Training} training faster): " +
+                    $"TorchSharp/PyTorch PGD {reference.Ratios.Pgd:0.00} [{reference.RatioSpread.Pgd.Min:0.00}, {reference.RatioSpread.Pgd.Max:0.00}], " +
+                    $"training {reference.Ratios.Training:0.00} [{reference.RatioSpread.Training.Min:0.00}, {reference.RatioSpread.Training.Max:0.00}] (median [min, max] of {settings.Rounds} rounds).");
+            }
+            session?.Dispose();
+            session = null;
+
+            cancellationToken.ThrowIfCancellationRequested();
+            log($"Generating D_rand for {settings.DrandImages:N0} images ({settings.Attack.Steps} PGD steps, batch {settings.Attack.BatchSize}) ...");
+            var memory = MeasureMemory(settings, device, data, workDirectory, cancellationToken);
+            log($"D_rand: {memory.Seconds:0.0} s, peak resident {memory.PeakRssBytes / 1048576.0:N0} MiB, drift {memory.Drift:+0.0%;-0.0%} from batch {memory.ReferenceBatch} to {memory.Batches}.");
+
+            cancellationToken.ThrowIfCancellationRequested();
+            log($"Training the robust linear classifier on {settings.RobustImages:N0} images ({settings.Robust.Epochs} epochs) ...");
+            var robust = MeasureRobustLinear(settings, device, data, cancellationToken);
+            log($"Robust linear: {robust.Seconds:0.0} s ({robust.SecondsPerEpoch:0.00} s per epoch).");
+
+            var runLoad = CpuTimes.Read().Since(load);
+            log($"Steal over the run: {runLoad.StealSeconds:0.0} CPU-s ({runLoad.StealFraction:P1}); machine busy {runLoad.BusyFraction:P0}.");
+            return new BenchmarkReport(settings.Profile, settings.Quick, data.Source, started, machine, model, matmul, pgdAll, trainingAll, robust, memory,
+                reference, clock.Elapsed.TotalSeconds, tsRounds, phases, runLoad);
+        }
+        finally
+        {
+            session?.Dispose();
+        }
+    }
+
+    static double Pgd(JsonElement e) => e.GetProperty("pgd").GetProperty("imageStepsPerSecond").GetDouble();
+    static double Training(JsonElement e) => e.GetProperty("training").GetProperty("imagesPerSecond").GetDouble();
+
+    static string Describe(TrainingPhases p) =>
+        $"data {p.Data * 1e3:0.0}, augmentation {p.Augmentation * 1e3:0.0}, forward {p.Forward * 1e3:0.0}, backward {p.Backward * 1e3:0.0}, optimiser {p.Optimizer * 1e3:0.0}, metrics {p.Metrics * 1e3:0.0}";
+
+    static string Describe(PgdPhases p) => $"forward {p.Forward * 1e3:0.0}, backward {p.Backward * 1e3:0.0}, update {p.Update * 1e3:0.0}";
+
+    /// <summary>One figure from the rounds: the median of the rounds' medians, the mean of all units.</summary>
+    static PgdThroughput Combine(IReadOnlyList<PgdThroughput> rounds, ComputePeak? peak)
+    {
+        var first = rounds[0];
+        double rate = Stats.Median(rounds.Select(r => r.ImageStepsPerSecond).ToList());
+        var seconds = rounds.SelectMany(r => r.BatchSeconds).ToList();
+        double gflops = rate * first.Gflops / first.ImageStepsPerSecond;
+        return first with
+        {
+            Repeats = seconds.Count, ImageStepsPerSecond = rate, ImageStepsPerSecondMean = (double)first.BatchSize * first.Steps * seconds.Count / seconds.Sum(),
+            Gflops = gflops, Mfu = first.Mfu * rate / first.ImageStepsPerSecond, BatchSeconds = seconds, PeakUtilisation = peak is null ? null : gflops / peak.Gflops,
+        };
+    }
+
+    static TrainingThroughput Combine(IReadOnlyList<TrainingThroughput> rounds, ComputePeak? peak)
+    {
+        var first = rounds[0];
+        double rate = Stats.Median(rounds.Select(r => r.ImagesPerSecond).ToList());
+        var seconds = rounds.SelectMany(r => r.StepSeconds).ToList();
+        double gflops = rate * first.Gflops / first.ImagesPerSecond;
+        return first with
+        {
+            Steps = seconds.Count, ImagesPerSecond = rate, ImagesPerSecondMean = (double)first.BatchSize * seconds.Count / seconds.Sum(),
+            Gflops = gflops, Mfu = first.Mfu * rate / first.ImagesPerSecond, StepSeconds = seconds, PeakUtilisation = peak is null ? null : gflops / peak.Gflops,
+        };
+    }
+
+    /// <summary>
+    /// The comparison: per-round ratios against PyTorch's faster layout (the layout with the higher
+    /// median over rounds, per measurement), their median and spread, and the medians of each side.
+    /// </summary>
+    static PyTorchComparison Compare(string python, JsonElement header, IReadOnlyList<TorchSharpRound> ts, IReadOnlyList<(JsonElement Json, LoadInterval Load)> pt,
+        JsonElement phases, PgdThroughput pgd, TrainingThroughput training, double seconds)
+    {
+        double M(Func<JsonElement, double> f) => Stats.Median(pt.Select(p => f(p.Json)).ToList());
+        double pgdN = M(Pgd), trainN = M(Training);
+        double pgdC = M(e => Pgd(e.GetProperty("channelsLast"))), trainC = M(e => Training(e.GetProperty("channelsLast")));
+        bool pgdLast = pgdC > pgdN, trainLast = trainC > trainN;
+        var rounds = pt.Select((p, i) =>
+        {
+            var cl = p.Json.GetProperty("channelsLast");
+            double pp = pgdLast ? Pgd(cl) : Pgd(p.Json), pt = trainLast ? Training(cl) : Training(p.Json);
+            return new PyTorchRound(i + 1, Pgd(p.Json), Training(p.Json), Pgd(cl), Training(cl), p.Load,
+                ts[i].PgdImageStepsPerSecond / pp, ts[i].TrainingImagesPerSecond / pt);
+        }).ToList();
+        var pgdSpread = Spread.Of(rounds.Select(r => r.PgdRatio).ToList());
+        var trainSpread = Spread.Of(rounds.Select(r => r.TrainingRatio).ToList());
+        var options = new JsonSerializerOptions(Artifacts.Json);
+        var phaseMap = new Dictionary<string, StepPhases>();
+        foreach (var layout in phases.EnumerateObject().Where(p => p.Value.ValueKind == JsonValueKind.Object))
+            phaseMap[layout.Name] = new StepPhases(
+                layout.Value.GetProperty("training").Deserialize<TrainingPhases>(options)!,
+                layout.Value.GetProperty("pgd").Deserialize<PgdPhases>(options)!);
+        var raw = new System.Text.Json.Nodes.JsonObject();
+        foreach (var p in header.EnumerateObject()) raw[p.Name] = System.Text.Json.Nodes.JsonNode.Parse(p.Value.GetRawText());
+        foreach (var p in pt[^1].Json.EnumerateObject()) raw[p.Name] = System.Text.Json.Nodes.JsonNode.Parse(p.Value.GetRawText());
+        return new PyTorchComparison(python, header.GetProperty("torch").GetString() ?? "", header.GetProperty("threads").GetInt32(),
+            header.GetProperty("matmul").GetProperty("gflops").GetDouble(),
+            pgdN, trainN, pgd.ImageStepsPerSecond / pgdN, training.ImagesPerSecond / trainN,
+            pgdC, trainC, pgd.ImageStepsPerSecond / pgdC, training.ImagesPerSecond / trainC,
+            new PgdTraining<string>(pgdLast ? "channelsLast" : "nchw", trainLast ? "channelsLast" : "nchw"),
+            new PgdTraining<double>(pgdSpread.Median, trainSpread.Median), new PgdTraining<Spread>(pgdSpread, trainSpread),
+            rounds, phaseMap, header.GetProperty("ompWaitPolicy").GetString() ?? "", seconds, JsonSerializer.SerializeToElement(raw));
     }
 
     /// <summary>The analytic cost of <paramref name="arch"/> at <paramref name="width"/> and its parameter count.</summary>
@@ -305,12 +431,7 @@ public static class Benchmark
         return ResidentMemory.Current();
     }
 
-    static double Median(IReadOnlyList<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        int n = sorted.Length;
-        return n % 2 == 1 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
-    }
+    static double Median(IReadOnlyList<double> values) => Stats.Median(values);
 
     /// <summary>Finishes pending garbage collection and finalisers so they do not run inside a timed phase.</summary>
     static void Quiesce()
