@@ -75,29 +75,54 @@ public static class Benchmark
             var pgds = new List<PgdThroughput>();
             var trainings = new List<TrainingThroughput>();
             var ptRounds = new List<(JsonElement Json, LoadInterval Load)>();
-            long ptStart = 0;
             double ptSeconds = 0;
             for (int r = 1; r <= settings.Rounds; r++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var before = CpuTimes.Read();
-                var pgd = MeasurePgd(settings, device, data, model, matmul.Gflops);
-                var training = MeasureTraining(settings, device, data, model, matmul.Gflops, cancellationToken);
-                var tsLoad = CpuTimes.Read().Since(before);
+                // Pairs at the grain of one measurement (PGD, then training), the side that goes first
+                // alternating between rounds (A B, B A, ...), so that a slow drift of the neighbours'
+                // load favours neither side.
+                bool torchSharpFirst = r % 2 == 1 || session is null;
+                PgdThroughput pgd = null!;
+                TrainingThroughput training = null!;
+                var tsLoad = default(LoadInterval);
+                var pt = new System.Text.Json.Nodes.JsonObject();
+                var ptLoad = default(LoadInterval);
+                foreach (var part in new[] { "pgd", "training" })
+                {
+                    foreach (bool ours in torchSharpFirst ? new[] { true, false } : [false, true])
+                    {
+                        if (ours)
+                        {
+                            var before = CpuTimes.Read();
+                            if (part == "pgd") pgd = MeasurePgd(settings, device, data, model, matmul.Gflops);
+                            else training = MeasureTraining(settings, device, data, model, matmul.Gflops, cancellationToken);
+                            tsLoad = Add(tsLoad, CpuTimes.Read().Since(before, machine.Threads));
+                        }
+                        else if (session is not null)
+                        {
+                            var before = CpuTimes.Read(session.ProcessId);
+                            long t = Stopwatch.GetTimestamp();
+                            var answer = session.Request(part);
+                            ptSeconds += Stopwatch.GetElapsedTime(t).TotalSeconds;
+                            ptLoad = Add(ptLoad, CpuTimes.Read(session.ProcessId).Since(before, machine.Threads));
+                            pt[part] = System.Text.Json.Nodes.JsonNode.Parse(answer.GetProperty(part).GetRawText());
+                            var cl = pt["channelsLast"] as System.Text.Json.Nodes.JsonObject ?? [];
+                            cl[part] = System.Text.Json.Nodes.JsonNode.Parse(answer.GetProperty("channelsLast").GetProperty(part).GetRawText());
+                            pt["channelsLast"] = cl;
+                        }
+                    }
+                }
                 pgds.Add(pgd);
                 trainings.Add(training);
                 tsRounds.Add(new TorchSharpRound(r, pgd.ImageStepsPerSecond, training.ImagesPerSecond, tsLoad));
-                var line = $"Round {r}/{settings.Rounds}: TorchSharp PGD {pgd.ImageStepsPerSecond:N0} image-steps/s, training {training.ImagesPerSecond:N0} images/s (steal {tsLoad.StealFraction:P1})";
+                var line = $"Round {r}/{settings.Rounds}: TorchSharp PGD {pgd.ImageStepsPerSecond:N0} image-steps/s, training {training.ImagesPerSecond:N0} images/s (CPU share {tsLoad.ProcessCpuShare:P0}, steal {tsLoad.StealFraction:P1}, load {tsLoad.LoadAverage:0.0})";
                 if (session is not null)
                 {
-                    before = CpuTimes.Read();
-                    ptStart = Stopwatch.GetTimestamp();
-                    var answer = session.Request("round");
-                    ptSeconds += Stopwatch.GetElapsedTime(ptStart).TotalSeconds;
-                    var ptLoad = CpuTimes.Read().Since(before);
+                    var answer = JsonSerializer.SerializeToElement(pt);
                     ptRounds.Add((answer, ptLoad));
                     line += $"; PyTorch PGD {Pgd(answer):N0} / {Pgd(answer.GetProperty("channelsLast")):N0} channels-last, " +
-                            $"training {Training(answer):N0} / {Training(answer.GetProperty("channelsLast")):N0} (steal {ptLoad.StealFraction:P1})";
+                            $"training {Training(answer):N0} / {Training(answer.GetProperty("channelsLast")):N0} (CPU share {ptLoad.ProcessCpuShare:P0}, steal {ptLoad.StealFraction:P1})";
                 }
                 log(line + ".");
             }
@@ -109,6 +134,20 @@ public static class Benchmark
             cancellationToken.ThrowIfCancellationRequested();
             var phases = new StepPhases(PhaseSplit.Training(settings, device, data), PhaseSplit.Pgd(settings, device, data));
             log($"Phases, ms per step: training {Describe(phases.Training)}; PGD {Describe(phases.Pgd)}.");
+            Bfloat16Timing? bf16 = null;
+            if (machine.HasBf16 && device.type == DeviceType.CPU)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                // fp32 and bf16 back to back (twice, in alternation) so that both see the same neighbours.
+                var runs = Enumerable.Range(0, 2).Select(_ =>
+                    (Bf16: new StepPhases(PhaseSplit.Training(settings, device, data, ScalarType.BFloat16), PhaseSplit.Pgd(settings, device, data, ScalarType.BFloat16)),
+                     Fp32: new StepPhases(PhaseSplit.Training(settings, device, data), PhaseSplit.Pgd(settings, device, data)))).ToList();
+                var best = runs.Select(r => r.Bf16).MinBy(p => p.Pgd.Total + p.Training.Total)!;
+                var fp32 = runs.Select(r => r.Fp32).MinBy(p => p.Pgd.Total + p.Training.Total)!;
+                bf16 = new Bfloat16Timing(best, fp32, fp32.Pgd.Total / best.Pgd.Total, fp32.Training.Total / best.Training.Total);
+                log($"bfloat16 (best of 2 alternations): PGD step {best.Pgd.Total * 1e3:0.0} ms vs float32 {fp32.Pgd.Total * 1e3:0.0} ms ({bf16.PgdSpeedup:0.00}x), " +
+                    $"training step {best.Training.Total * 1e3:0.0} ms vs {fp32.Training.Total * 1e3:0.0} ms ({bf16.TrainingSpeedup:0.00}x).");
+            }
             PyTorchComparison? reference = null;
             if (session is not null)
             {
@@ -131,15 +170,25 @@ public static class Benchmark
             var robust = MeasureRobustLinear(settings, device, data, cancellationToken);
             log($"Robust linear: {robust.Seconds:0.0} s ({robust.SecondsPerEpoch:0.00} s per epoch).");
 
-            var runLoad = CpuTimes.Read().Since(load);
+            var runLoad = CpuTimes.Read().Since(load, machine.Threads);
             log($"Steal over the run: {runLoad.StealSeconds:0.0} CPU-s ({runLoad.StealFraction:P1}); machine busy {runLoad.BusyFraction:P0}.");
             return new BenchmarkReport(settings.Profile, settings.Quick, data.Source, started, machine, model, matmul, pgdAll, trainingAll, robust, memory,
-                reference, clock.Elapsed.TotalSeconds, tsRounds, phases, runLoad);
+                reference, clock.Elapsed.TotalSeconds, tsRounds, phases, runLoad, bf16);
         }
         finally
         {
             session?.Dispose();
         }
+    }
+
+    /// <summary>Two consecutive intervals as one (shares weighted by time).</summary>
+    static LoadInterval Add(LoadInterval a, LoadInterval b)
+    {
+        double s = a.Seconds + b.Seconds;
+        if (s <= 0) return b;
+        double W(double x, double y) => (x * a.Seconds + y * b.Seconds) / s;
+        return new LoadInterval(s, a.StealSeconds + b.StealSeconds, W(a.StealFraction, b.StealFraction), W(a.BusyFraction, b.BusyFraction),
+            W(a.ProcessCpuShare, b.ProcessCpuShare), b.LoadAverage);
     }
 
     static double Pgd(JsonElement e) => e.GetProperty("pgd").GetProperty("imageStepsPerSecond").GetDouble();

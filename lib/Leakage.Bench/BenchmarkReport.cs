@@ -69,6 +69,13 @@ public sealed record PyTorchRound(int Index, double PgdImageStepsPerSecond, doub
 /// <summary>A PGD and a training figure.</summary>
 public sealed record PgdTraining<T>(T Pgd, T Training);
 
+/// <summary>bfloat16 against float32, by the per-phase split of the same steps measured back to back.</summary>
+/// <param name="Phases">The bf16 split.</param>
+/// <param name="Float32">The float32 split measured next to it.</param>
+/// <param name="PgdSpeedup">float32 / bf16 time of a PGD step (above 1: bf16 is faster).</param>
+/// <param name="TrainingSpeedup">float32 / bf16 time of a training step.</param>
+public sealed record Bfloat16Timing(StepPhases Phases, StepPhases Float32, double PgdSpeedup, double TrainingSpeedup);
+
 /// <summary>Where one training step and one PGD step spend their time (<see cref="PhaseSplit"/>).</summary>
 public sealed record StepPhases(TrainingPhases Training, PgdPhases Pgd);
 
@@ -157,9 +164,10 @@ public sealed record PyTorchComparison(string Python, string Torch, int Threads,
 /// <param name="Rounds">TorchSharp's rounds (<see cref="Pgd"/> and <see cref="Training"/> are their medians); with --pytorch each is followed by a PyTorch round.</param>
 /// <param name="Phases">TorchSharp's per-phase split of one training step and one PGD step.</param>
 /// <param name="Load">Steal and busy time of the whole machine over the benchmark (steal is CPU time the hypervisor gave to other guests).</param>
+/// <param name="Bfloat16">The same per-phase split with bfloat16 weights and activations, where the CPU has AVX512_BF16 or AMX (else null).</param>
 public sealed record BenchmarkReport(string Profile, bool Quick, string Data, DateTimeOffset Started, MachineInfo Machine, ModelCost Model,
     MatmulResult Matmul, PgdThroughput Pgd, TrainingThroughput Training, RobustLinearTiming RobustLinear, MemoryProfile Memory,
-    PyTorchComparison? PyTorch, double Seconds, IReadOnlyList<TorchSharpRound> Rounds, StepPhases Phases, LoadInterval Load)
+    PyTorchComparison? PyTorch, double Seconds, IReadOnlyList<TorchSharpRound> Rounds, StepPhases Phases, LoadInterval Load, Bfloat16Timing? Bfloat16)
 {
     /// <summary>File name of the report in the output folder.</summary>
     public const string FileName = "bench.json";

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Leakage.Attacks;
 using Leakage.Models;
 using Leakage.Training;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Leakage.Benchmarks;
@@ -38,12 +39,17 @@ public sealed record PgdPhases(double Forward, double Backward, double Update)
 /// </summary>
 public static class PhaseSplit
 {
-    /// <summary>Phases of <paramref name="settings"/>' training step: warm-up steps, then the timed ones.</summary>
-    public static TrainingPhases Training(BenchmarkSettings settings, Device device, BenchmarkData data)
+    /// <summary>
+    /// Phases of <paramref name="settings"/>' training step: warm-up steps, then the timed ones. With
+    /// <paramref name="dtype"/> bfloat16 the model's weights and the augmented batch are cast to it
+    /// (logits back to float32 for the loss): a timing of bf16 kernels, not a mixed-precision recipe.
+    /// </summary>
+    public static TrainingPhases Training(BenchmarkSettings settings, Device device, BenchmarkData data, ScalarType dtype = ScalarType.Float32)
     {
         var options = settings.Training;
         int batch = options.BatchSize, steps = settings.TrainWarmupSteps + settings.TrainSteps;
         using var model = ModelFactory.Create(settings.Arch, settings.Seed, settings.Width, device);
+        if (dtype != ScalarType.Float32) model.to(dtype);
         var (images, labels) = data.Take((long)batch * steps, stream: 2);
         using (images)
         using (labels)
@@ -63,8 +69,9 @@ public static class PhaseSplit
                 var y = labels.index_select(0, index).to(device);
                 t[1] = Stopwatch.GetTimestamp();
                 x = Augment.Apply(x, options.Augmentation, options.CropPadding, options.PadMode, generator);
+                if (dtype != ScalarType.Float32) x = x.to(dtype);
                 t[2] = Stopwatch.GetTimestamp();
-                var logits = model.forward(x);
+                var logits = model.forward(x).to(ScalarType.Float32);
                 var loss = nn.functional.cross_entropy(logits, y);
                 loss.item<float>();
                 t[3] = Stopwatch.GetTimestamp();
@@ -83,12 +90,17 @@ public static class PhaseSplit
         }
     }
 
-    /// <summary>Phases of <paramref name="settings"/>' PGD step: an untimed 2-step batch, then one batch of the full attack.</summary>
-    public static PgdPhases Pgd(BenchmarkSettings settings, Device device, BenchmarkData data)
+    /// <summary>
+    /// Phases of <paramref name="settings"/>' PGD step: an untimed 2-step batch, then one batch of the
+    /// full attack. With <paramref name="dtype"/> bfloat16 the model runs on a bf16 copy of its weights
+    /// and each step's input is cast to bf16 (the iterate, its gradient and the projection stay float32).
+    /// </summary>
+    public static PgdPhases Pgd(BenchmarkSettings settings, Device device, BenchmarkData data, ScalarType dtype = ScalarType.Float32)
     {
         var attack = settings.Attack.Attack;
         int batch = settings.Attack.BatchSize;
         using var model = ModelFactory.Create(settings.Arch, settings.Seed, settings.Width, device);
+        if (dtype != ScalarType.Float32) model.to(dtype);
         model.eval();
         var parameters = model.parameters().ToList();
         foreach (var p in parameters) p.requires_grad = false;
@@ -109,7 +121,8 @@ public static class PhaseSplit
             {
                 long t0 = Stopwatch.GetTimestamp();
                 var input = x.detach().requires_grad_(true);
-                var loss = nn.functional.cross_entropy(model.forward(input), targets, reduction: nn.Reduction.None);
+                var logits = dtype == ScalarType.Float32 ? model.forward(input) : model.forward(input.to(dtype)).to(ScalarType.Float32);
+                var loss = nn.functional.cross_entropy(logits, targets, reduction: nn.Reduction.None);
                 long t1 = Stopwatch.GetTimestamp();
                 var grad = autograd.grad([loss.sum()], [input])[0];
                 long t2 = Stopwatch.GetTimestamp();

@@ -17,6 +17,9 @@ public sealed class PyTorchSession : IDisposable
     readonly TimeSpan _timeout;
     readonly StringBuilder _stderr = new();
 
+    /// <summary>The script's process id (for its CPU time).</summary>
+    public int ProcessId => _process.Id;
+
     /// <summary>The header the script printed on start: versions, threads, OpenMP policy, its own matmul rate.</summary>
     public JsonElement Header { get; }
 

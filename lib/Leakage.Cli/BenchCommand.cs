@@ -139,6 +139,11 @@ static class BenchCommand
         Row($"D_rand for {r.Memory.Images:N0} images, s", $"{r.Memory.Seconds:0.0}");
         Row("  peak resident memory, MiB", $"{r.Memory.PeakRssBytes / 1048576.0:N0}");
         Row($"  resident drift, batch {r.Memory.ReferenceBatch} to {r.Memory.Batches}", $"{r.Memory.Drift:+0.00%;-0.00%;0.00%}");
+        if (r.Bfloat16 is { } b)
+        {
+            Row("bfloat16 PGD step, ms (speed-up over float32)", $"{b.Phases.Pgd.Total * 1e3:0.0} ({b.PgdSpeedup:0.00}x)");
+            Row("bfloat16 training step, ms (speed-up over float32)", $"{b.Phases.Training.Total * 1e3:0.0} ({b.TrainingSpeedup:0.00}x)");
+        }
         Row("steal during the run, CPU-s (share)", $"{r.Load.StealSeconds:0.0} ({r.Load.StealFraction:P1})");
         Row("bench wall time, s", $"{r.Seconds:0}");
         return table;

@@ -359,7 +359,8 @@ def serve(args, generator):
     """Rounds on request, for the alternating protocol of `leakage bench --pytorch`.
 
     Prints the header (versions, threads, matmul) as one JSON line, then answers each line of stdin:
-    "round" measures PGD and training in both layouts (keys as in the one-shot output), "phases" the
+    "round" measures PGD and training in both layouts (keys as in the one-shot output), "pgd" and
+    "training" one of them in both layouts, "phases" the
     per-phase split of one training step and one PGD step in both layouts, "quit" exits. One JSON line
     per answer. The process (and its models, allocator and thread pool) persists between rounds, as the
     C# side does, so neither pays a start-up cost the other does not.
@@ -379,6 +380,12 @@ def serve(args, generator):
             out = {"pgd": bench_pgd(models[False], args, generator), "training": bench_training(models[False], args, generator),
                    "channelsLast": {"pgd": bench_pgd(models[True], args, generator, channels_last=True),
                                     "training": bench_training(models[True], args, generator, channels_last=True)}}
+        elif command == "pgd":
+            out = {"pgd": bench_pgd(models[False], args, generator),
+                   "channelsLast": {"pgd": bench_pgd(models[True], args, generator, channels_last=True)}}
+        elif command == "training":
+            out = {"training": bench_training(models[False], args, generator),
+                   "channelsLast": {"training": bench_training(models[True], args, generator, channels_last=True)}}
         elif command == "phases":
             out = {"nchw": {"training": phases_training(models[False], args, generator),
                             "pgd": phases_pgd(models[False], args, generator)},
