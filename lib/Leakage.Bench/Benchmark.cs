@@ -155,7 +155,8 @@ public static class Benchmark
                 reference = Compare(python!, session.Header, tsRounds, ptRounds, ptPhases, pgdAll, trainingAll, ptSeconds);
                 log($"PyTorch {reference.Torch} ({reference.FasterLayout.Pgd} PGD, {reference.FasterLayout.Training} training faster): " +
                     $"TorchSharp/PyTorch PGD {reference.Ratios.Pgd:0.00} [{reference.RatioSpread.Pgd.Min:0.00}, {reference.RatioSpread.Pgd.Max:0.00}], " +
-                    $"training {reference.Ratios.Training:0.00} [{reference.RatioSpread.Training.Min:0.00}, {reference.RatioSpread.Training.Max:0.00}] (median [min, max] of {settings.Rounds} rounds).");
+                    $"training {reference.Ratios.Training:0.00} [{reference.RatioSpread.Training.Min:0.00}, {reference.RatioSpread.Training.Max:0.00}] (median [min, max] of {settings.Rounds} rounds); " +
+                    $"per CPU-second PGD {reference.RatiosPerCpuSecond.Pgd:0.00}, training {reference.RatiosPerCpuSecond.Training:0.00}.");
             }
             session?.Dispose();
             session = null;
@@ -241,8 +242,9 @@ public static class Benchmark
         {
             var cl = p.Json.GetProperty("channelsLast");
             double pp = pgdLast ? Pgd(cl) : Pgd(p.Json), pt = trainLast ? Training(cl) : Training(p.Json);
+            double share = p.Load.ProcessCpuShare > 0 && ts[i].Load.ProcessCpuShare > 0 ? ts[i].Load.ProcessCpuShare / p.Load.ProcessCpuShare : 1;
             return new PyTorchRound(i + 1, Pgd(p.Json), Training(p.Json), Pgd(cl), Training(cl), p.Load,
-                ts[i].PgdImageStepsPerSecond / pp, ts[i].TrainingImagesPerSecond / pt);
+                ts[i].PgdImageStepsPerSecond / pp, ts[i].TrainingImagesPerSecond / pt, share);
         }).ToList();
         var pgdSpread = Spread.Of(rounds.Select(r => r.PgdRatio).ToList());
         var trainSpread = Spread.Of(rounds.Select(r => r.TrainingRatio).ToList());
@@ -261,6 +263,7 @@ public static class Benchmark
             pgdC, trainC, pgd.ImageStepsPerSecond / pgdC, training.ImagesPerSecond / trainC,
             new PgdTraining<string>(pgdLast ? "channelsLast" : "nchw", trainLast ? "channelsLast" : "nchw"),
             new PgdTraining<double>(pgdSpread.Median, trainSpread.Median), new PgdTraining<Spread>(pgdSpread, trainSpread),
+            new PgdTraining<double>(Stats.Median(rounds.Select(r => r.PgdRatio / r.CpuShareRatio).ToList()), Stats.Median(rounds.Select(r => r.TrainingRatio / r.CpuShareRatio).ToList())),
             rounds, phaseMap, header.GetProperty("ompWaitPolicy").GetString() ?? "", seconds, JsonSerializer.SerializeToElement(raw));
     }
 

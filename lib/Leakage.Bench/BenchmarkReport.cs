@@ -63,8 +63,10 @@ public sealed record TorchSharpRound(int Index, double PgdImageStepsPerSecond, d
 /// <param name="Load">Steal and busy time during the round.</param>
 /// <param name="PgdRatio">TorchSharp / PyTorch PGD in this round pair, against PyTorch's faster layout (<see cref="PyTorchComparison.FasterLayout"/>).</param>
 /// <param name="TrainingRatio">The same for training.</param>
+/// <param name="CpuShareRatio">TorchSharp's CPU share in the round / PyTorch's (<see cref="LoadInterval.ProcessCpuShare"/>): below 1 when the neighbours left TorchSharp less of the CPU than PyTorch.</param>
 public sealed record PyTorchRound(int Index, double PgdImageStepsPerSecond, double TrainingImagesPerSecond,
-    double ChannelsLastPgdImageStepsPerSecond, double ChannelsLastTrainingImagesPerSecond, LoadInterval Load, double PgdRatio, double TrainingRatio);
+    double ChannelsLastPgdImageStepsPerSecond, double ChannelsLastTrainingImagesPerSecond, LoadInterval Load, double PgdRatio, double TrainingRatio,
+    double CpuShareRatio);
 
 /// <summary>A PGD and a training figure.</summary>
 public sealed record PgdTraining<T>(T Pgd, T Training);
@@ -135,6 +137,7 @@ public sealed record MemoryProfile(int Images, int BatchSize, int Steps, int Bat
 /// <param name="FasterLayout">PyTorch's faster layout for PGD and for training ("nchw" or "channelsLast"), by median over rounds.</param>
 /// <param name="Ratios">Median over rounds of the per-round TorchSharp / PyTorch ratio, against PyTorch's faster layout: the headline figures.</param>
 /// <param name="RatioSpread">Median, min, max and quartiles of those per-round ratios.</param>
+/// <param name="RatiosPerCpuSecond">Medians of the per-round ratios divided by the round's <see cref="PyTorchRound.CpuShareRatio"/>: work per CPU-second of each side, what the ratio would be if the neighbours had left both sides the same share of the CPU.</param>
 /// <param name="Rounds">Every PyTorch round, with its ratios.</param>
 /// <param name="Phases">PyTorch's per-phase split in each layout (<c>nchw</c>, <c>channelsLast</c>).</param>
 /// <param name="OmpWaitPolicy">OMP_WAIT_POLICY the script saw (the same as TorchSharp's).</param>
@@ -144,7 +147,7 @@ public sealed record MemoryProfile(int Images, int BatchSize, int Steps, int Bat
 public sealed record PyTorchComparison(string Python, string Torch, int Threads, double MatmulGflops,
     double PgdImageStepsPerSecond, double TrainingImagesPerSecond, double PgdRatio, double TrainingRatio,
     double ChannelsLastPgdImageStepsPerSecond, double ChannelsLastTrainingImagesPerSecond, double ChannelsLastPgdRatio, double ChannelsLastTrainingRatio,
-    PgdTraining<string> FasterLayout, PgdTraining<double> Ratios, PgdTraining<Spread> RatioSpread, IReadOnlyList<PyTorchRound> Rounds,
+    PgdTraining<string> FasterLayout, PgdTraining<double> Ratios, PgdTraining<Spread> RatioSpread, PgdTraining<double> RatiosPerCpuSecond, IReadOnlyList<PyTorchRound> Rounds,
     IReadOnlyDictionary<string, StepPhases>? Phases, string OmpWaitPolicy, double Seconds, JsonElement Raw);
 
 /// <summary>Everything <see cref="Benchmark.Run"/> measured; written as <c>bench.json</c>.</summary>

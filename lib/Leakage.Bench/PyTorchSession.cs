@@ -66,21 +66,28 @@ public sealed class PyTorchSession : IDisposable
         return answer;
     }
 
+    // Skips lines that are not JSON objects: a native library may print to stdout too (DNNL_VERBOSE=1 does).
     JsonElement ReadLine(string what)
     {
-        var read = _process.StandardOutput.ReadLineAsync();
-        if (!read.Wait(_timeout))
+        var deadline = Stopwatch.StartNew();
+        string? line;
+        do
         {
-            Kill();
-            throw new InvalidOperationException($"The PyTorch reference ({_python}) gave no answer to '{what}' within {_timeout.TotalSeconds:0} s.");
-        }
-        var line = read.Result;
-        if (line is null || !line.StartsWith('{'))
+            var read = _process.StandardOutput.ReadLineAsync();
+            var left = _timeout - deadline.Elapsed;
+            if (left <= TimeSpan.Zero || !read.Wait(left))
+            {
+                Kill();
+                throw new InvalidOperationException($"The PyTorch reference ({_python}) gave no answer to '{what}' within {_timeout.TotalSeconds:0} s.");
+            }
+            line = read.Result;
+        } while (line is not null && !line.StartsWith('{'));
+        if (line is null)
         {
             _process.WaitForExit(5_000);
             string last;
             lock (_stderr) last = _stderr.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "";
-            throw new InvalidOperationException($"The PyTorch reference ({_python} tools/bench/pytorch_reference.py --serve) failed at '{what}': {(line is null ? last : line)}");
+            throw new InvalidOperationException($"The PyTorch reference ({_python} tools/bench/pytorch_reference.py --serve) failed at '{what}': {last}");
         }
         using var doc = JsonDocument.Parse(line);
         return doc.RootElement.Clone();

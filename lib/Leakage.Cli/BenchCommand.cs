@@ -161,6 +161,7 @@ static class BenchCommand
         string S(Spread x) => Markup.Escape($"{x.Median:0.00} [{x.Min:0.00}, {x.Max:0.00}]");
         table.AddRow("PGD image-steps/s", $"{p.PgdImageStepsPerSecond:N0}", $"{p.ChannelsLastPgdImageStepsPerSecond:N0}", S(p.RatioSpread.Pgd));
         table.AddRow("training images/s", $"{p.TrainingImagesPerSecond:N0}", $"{p.ChannelsLastTrainingImagesPerSecond:N0}", S(p.RatioSpread.Training));
+        table.AddRow("ratio per CPU-second (PGD, training)", "", "", $"{p.RatiosPerCpuSecond.Pgd:0.00}, {p.RatiosPerCpuSecond.Training:0.00}");
         table.AddRow("matmul GFLOP/s", $"{p.MatmulGflops:0.0}", "", "");
         return table;
     }
