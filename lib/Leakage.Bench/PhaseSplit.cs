@@ -39,6 +39,27 @@ public sealed record PgdPhases(double Forward, double Backward, double Update)
 /// </summary>
 public static class PhaseSplit
 {
+    /// <summary>Phase by phase, the faster of two splits of the same steps.</summary>
+    public static StepPhases Faster(StepPhases a, StepPhases b) => new(
+        new TrainingPhases(Math.Min(a.Training.Data, b.Training.Data), Math.Min(a.Training.Augmentation, b.Training.Augmentation),
+            Math.Min(a.Training.Forward, b.Training.Forward), Math.Min(a.Training.Backward, b.Training.Backward),
+            Math.Min(a.Training.Optimizer, b.Training.Optimizer), Math.Min(a.Training.Metrics, b.Training.Metrics)),
+        new PgdPhases(Math.Min(a.Pgd.Forward, b.Pgd.Forward), Math.Min(a.Pgd.Backward, b.Pgd.Backward), Math.Min(a.Pgd.Update, b.Pgd.Update)));
+
+    /// <summary>The same for two answers of the PyTorch reference's "phases" command (numbers at equal paths, the smaller kept).</summary>
+    public static System.Text.Json.JsonElement Faster(System.Text.Json.JsonElement a, System.Text.Json.JsonElement b)
+    {
+        static System.Text.Json.Nodes.JsonNode? Merge(System.Text.Json.JsonElement x, System.Text.Json.JsonElement y) =>
+            x.ValueKind switch
+            {
+                System.Text.Json.JsonValueKind.Object => new System.Text.Json.Nodes.JsonObject(x.EnumerateObject().Select(p =>
+                    KeyValuePair.Create(p.Name, y.TryGetProperty(p.Name, out var q) ? Merge(p.Value, q) : System.Text.Json.Nodes.JsonNode.Parse(p.Value.GetRawText())))),
+                System.Text.Json.JsonValueKind.Number when y.ValueKind == System.Text.Json.JsonValueKind.Number => Math.Min(x.GetDouble(), y.GetDouble()),
+                _ => System.Text.Json.Nodes.JsonNode.Parse(x.GetRawText()),
+            };
+        return System.Text.Json.JsonSerializer.SerializeToElement(Merge(a, b));
+    }
+
     /// <summary>
     /// Phases of <paramref name="settings"/>' training step: warm-up steps, then the timed ones. With
     /// <paramref name="dtype"/> bfloat16 the model's weights and the augmented batch are cast to it
