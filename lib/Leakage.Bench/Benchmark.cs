@@ -19,12 +19,15 @@ namespace Leakage.Benchmarks;
 /// model-FLOP utilisation, robust-linear training time, and resident memory while generating D_rand.
 /// <para>
 /// These are measurements, not checks: nothing here compares a time with a threshold. Warm-up work
-/// (first calls, allocator growth) is excluded from every timed figure. Throughputs use the median
-/// time of their units (a PGD batch, a training step), which a briefly busy neighbour on a shared
-/// machine moves less than the mean; the mean is reported as well.
+/// (first calls, allocator growth) is excluded from every timed figure. PGD and training are measured
+/// in <see cref="BenchmarkSettings.Rounds"/> rounds, alternating with the PyTorch reference when it
+/// runs; a round's throughput uses the median time of its units (a PGD batch, a training step), and
+/// the reported figure is the median over rounds. On a machine shared with other jobs a single
+/// measurement is a sample of the neighbours as much as of the code; rounds, their spread and the
+/// CPU share each side got (<see cref="LoadInterval"/>) make that visible.
 /// </para>
 /// </summary>
-public static class Benchmark
+public static partial class Benchmark
 {
     /// <summary>
     /// Runs every measurement of <paramref name="settings"/> on <paramref name="device"/> with the
@@ -195,91 +198,6 @@ public static class Benchmark
         }
     }
 
-    /// <summary>Two consecutive intervals as one (shares weighted by time).</summary>
-    static LoadInterval Add(LoadInterval a, LoadInterval b)
-    {
-        double s = a.Seconds + b.Seconds;
-        if (s <= 0) return b;
-        double W(double x, double y) => (x * a.Seconds + y * b.Seconds) / s;
-        return new LoadInterval(s, a.StealSeconds + b.StealSeconds, W(a.StealFraction, b.StealFraction), W(a.BusyFraction, b.BusyFraction),
-            W(a.ProcessCpuShare, b.ProcessCpuShare), b.LoadAverage);
-    }
-
-    static double Pgd(JsonElement e) => e.GetProperty("pgd").GetProperty("imageStepsPerSecond").GetDouble();
-    static double Training(JsonElement e) => e.GetProperty("training").GetProperty("imagesPerSecond").GetDouble();
-
-    static string Describe(TrainingPhases p) =>
-        $"data {p.Data * 1e3:0.0}, augmentation {p.Augmentation * 1e3:0.0}, forward {p.Forward * 1e3:0.0}, backward {p.Backward * 1e3:0.0}, optimiser {p.Optimizer * 1e3:0.0}, metrics {p.Metrics * 1e3:0.0}";
-
-    static string Describe(PgdPhases p) => $"forward {p.Forward * 1e3:0.0}, backward {p.Backward * 1e3:0.0}, update {p.Update * 1e3:0.0}";
-
-    /// <summary>One figure from the rounds: the median of the rounds' medians, the mean of all units.</summary>
-    static PgdThroughput Combine(IReadOnlyList<PgdThroughput> rounds, ComputePeak? peak)
-    {
-        var first = rounds[0];
-        double rate = Stats.Median(rounds.Select(r => r.ImageStepsPerSecond).ToList());
-        var seconds = rounds.SelectMany(r => r.BatchSeconds).ToList();
-        double gflops = rate * first.Gflops / first.ImageStepsPerSecond;
-        return first with
-        {
-            Repeats = seconds.Count, ImageStepsPerSecond = rate, ImageStepsPerSecondMean = (double)first.BatchSize * first.Steps * seconds.Count / seconds.Sum(),
-            Gflops = gflops, Mfu = first.Mfu * rate / first.ImageStepsPerSecond, BatchSeconds = seconds, PeakUtilisation = peak is null ? null : gflops / peak.Gflops,
-        };
-    }
-
-    static TrainingThroughput Combine(IReadOnlyList<TrainingThroughput> rounds, ComputePeak? peak)
-    {
-        var first = rounds[0];
-        double rate = Stats.Median(rounds.Select(r => r.ImagesPerSecond).ToList());
-        var seconds = rounds.SelectMany(r => r.StepSeconds).ToList();
-        double gflops = rate * first.Gflops / first.ImagesPerSecond;
-        return first with
-        {
-            Steps = seconds.Count, ImagesPerSecond = rate, ImagesPerSecondMean = (double)first.BatchSize * seconds.Count / seconds.Sum(),
-            Gflops = gflops, Mfu = first.Mfu * rate / first.ImagesPerSecond, StepSeconds = seconds, PeakUtilisation = peak is null ? null : gflops / peak.Gflops,
-        };
-    }
-
-    /// <summary>
-    /// The comparison: per-round ratios against PyTorch's faster layout (the layout with the higher
-    /// median over rounds, per measurement), their median and spread, and the medians of each side.
-    /// </summary>
-    static PyTorchComparison Compare(string python, JsonElement header, IReadOnlyList<TorchSharpRound> ts, IReadOnlyList<(JsonElement Json, LoadInterval Load)> pt,
-        JsonElement phases, PgdThroughput pgd, TrainingThroughput training, double seconds)
-    {
-        double M(Func<JsonElement, double> f) => Stats.Median(pt.Select(p => f(p.Json)).ToList());
-        double pgdN = M(Pgd), trainN = M(Training);
-        double pgdC = M(e => Pgd(e.GetProperty("channelsLast"))), trainC = M(e => Training(e.GetProperty("channelsLast")));
-        bool pgdLast = pgdC > pgdN, trainLast = trainC > trainN;
-        var rounds = pt.Select((p, i) =>
-        {
-            var cl = p.Json.GetProperty("channelsLast");
-            double pp = pgdLast ? Pgd(cl) : Pgd(p.Json), pt = trainLast ? Training(cl) : Training(p.Json);
-            double share = p.Load.ProcessCpuShare > 0 && ts[i].Load.ProcessCpuShare > 0 ? ts[i].Load.ProcessCpuShare / p.Load.ProcessCpuShare : 1;
-            return new PyTorchRound(i + 1, Pgd(p.Json), Training(p.Json), Pgd(cl), Training(cl), p.Load,
-                ts[i].PgdImageStepsPerSecond / pp, ts[i].TrainingImagesPerSecond / pt, share);
-        }).ToList();
-        var pgdSpread = Spread.Of(rounds.Select(r => r.PgdRatio).ToList());
-        var trainSpread = Spread.Of(rounds.Select(r => r.TrainingRatio).ToList());
-        var options = new JsonSerializerOptions(Artifacts.Json);
-        var phaseMap = new Dictionary<string, StepPhases>();
-        foreach (var layout in phases.EnumerateObject().Where(p => p.Value.ValueKind == JsonValueKind.Object))
-            phaseMap[layout.Name] = new StepPhases(
-                layout.Value.GetProperty("training").Deserialize<TrainingPhases>(options)!,
-                layout.Value.GetProperty("pgd").Deserialize<PgdPhases>(options)!);
-        var raw = new System.Text.Json.Nodes.JsonObject();
-        foreach (var p in header.EnumerateObject()) raw[p.Name] = System.Text.Json.Nodes.JsonNode.Parse(p.Value.GetRawText());
-        foreach (var p in pt[^1].Json.EnumerateObject()) raw[p.Name] = System.Text.Json.Nodes.JsonNode.Parse(p.Value.GetRawText());
-        return new PyTorchComparison(python, header.GetProperty("torch").GetString() ?? "", header.GetProperty("threads").GetInt32(),
-            header.GetProperty("matmul").GetProperty("gflops").GetDouble(),
-            pgdN, trainN, pgd.ImageStepsPerSecond / pgdN, training.ImagesPerSecond / trainN,
-            pgdC, trainC, pgd.ImageStepsPerSecond / pgdC, training.ImagesPerSecond / trainC,
-            new PgdTraining<string>(pgdLast ? "channelsLast" : "nchw", trainLast ? "channelsLast" : "nchw"),
-            new PgdTraining<double>(pgdSpread.Median, trainSpread.Median), new PgdTraining<Spread>(pgdSpread, trainSpread),
-            new PgdTraining<double>(Stats.Median(rounds.Select(r => r.PgdRatio / r.CpuShareRatio).ToList()), Stats.Median(rounds.Select(r => r.TrainingRatio / r.CpuShareRatio).ToList())),
-            rounds, phaseMap, header.GetProperty("ompWaitPolicy").GetString() ?? "", seconds, JsonSerializer.SerializeToElement(raw));
-    }
-
     /// <summary>The analytic cost of <paramref name="arch"/> at <paramref name="width"/> and its parameter count.</summary>
     public static ModelCost Cost(string arch, int width, long seed = 0)
     {
@@ -403,97 +321,6 @@ public static class Benchmark
             return new RobustLinearTiming(settings.RobustImages, (int)result.Model.weight.shape[1], options.Epochs, options.BatchSize,
                 options.Mode.ToString(), options.Units.ToString(), seconds, seconds / options.Epochs);
         }
-    }
-
-    /// <summary>
-    /// Resident memory while <see cref="AdversarialDatasets.Build"/> generates D_rand for
-    /// <see cref="BenchmarkSettings.DrandImages"/> images against an untrained model of the profile's
-    /// architecture, sampled after every PGD batch. Files go to a fresh folder under
-    /// <paramref name="workDirectory"/>, which is deleted afterwards.
-    /// </summary>
-    public static MemoryProfile MeasureMemory(BenchmarkSettings settings, Device device, BenchmarkData data, string workDirectory,
-        CancellationToken cancellationToken = default)
-    {
-        TorchNative.Ensure();
-        var dir = Path.Combine(Path.GetFullPath(workDirectory), $"d_rand-{Environment.ProcessId}-{Guid.NewGuid():N}");
-        using var model = ModelFactory.Create(settings.Arch, settings.Seed, settings.Width, device);
-        model.eval();
-        var (images, labels) = data.Take(settings.DrandImages, stream: 4);
-        try
-        {
-            var samples = new List<long>();
-            var chunks = new List<int>();
-            var stamps = new List<long>();
-            long lastDone = 0;
-            var progress = new Callback<AdversarialProgress>(p =>
-            {
-                // Reports come after every PGD batch and again after every chunk (same count): sample once per batch.
-                if (p.ImagesDone <= lastDone) return;
-                lastDone = p.ImagesDone;
-                stamps.Add(Stopwatch.GetTimestamp());
-                chunks.Add(p.Chunk);
-                samples.Add(InUse());
-            });
-            Quiesce();
-            long before = InUse();
-            bool phaseOnly = ResidentMemory.ResetPeak();
-            long start = Stopwatch.GetTimestamp();
-            double seconds;
-            using (AdversarialDatasets.Build(AdversarialKind.Random, model, images, labels, settings.Attack, dir, device, progress, cancellationToken, log: _ => { }))
-                seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            if (samples.Count == 0) throw new InvalidOperationException("D_rand generation reported no PGD batch.");
-            long peak = Math.Max(ResidentMemory.Peak(), samples.Max());
-            int reference = DriftReference(chunks, settings.DriftReferenceBatch);
-            long atReference = samples[reference - 1], end = samples[^1];
-            var batchSeconds = stamps.Select((t, i) => Stopwatch.GetElapsedTime(i == 0 ? start : stamps[i - 1], t).TotalSeconds).ToArray();
-            return new MemoryProfile(settings.DrandImages, settings.Attack.BatchSize, settings.Attack.Steps, samples.Count, reference,
-                peak, phaseOnly, before, atReference, end, (double)(end - atReference) / atReference,
-                seconds, settings.DrandImages / seconds, samples, batchSeconds);
-        }
-        finally
-        {
-            images.Dispose();
-            labels.Dispose();
-            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
-        }
-    }
-
-    /// <summary>
-    /// The 1-based batch whose sample the drift is measured from. Within a chunk, each PGD batch adds its
-    /// results (about 6 MB per 500 images) until the chunk is written, so resident memory climbs in a
-    /// saw-tooth that restarts every chunk. The reference is therefore the first batch at or after
-    /// <paramref name="preferred"/> that sits at the same place in its chunk as the last batch (so a
-    /// steady process shows zero drift); failing that, the latest such batch before it; for a single
-    /// chunk, batch <paramref name="preferred"/> (or the middle one of a shorter run).
-    /// </summary>
-    /// <param name="chunkOfBatch">1-based chunk of every sampled batch, in order.</param>
-    /// <param name="preferred">Preferred reference batch (1-based; 10 by default).</param>
-    public static int DriftReference(IReadOnlyList<int> chunkOfBatch, int preferred)
-    {
-        int n = chunkOfBatch.Count;
-        if (n == 0) throw new ArgumentException("no batches were sampled", nameof(chunkOfBatch));
-        var position = new int[n];
-        for (int i = 1; i < n; i++) position[i] = chunkOfBatch[i] == chunkOfBatch[i - 1] ? position[i - 1] + 1 : 0;
-        var aligned = Enumerable.Range(0, n - 1)
-            .Where(i => position[i] == position[n - 1] && chunkOfBatch[i] != chunkOfBatch[n - 1]).ToList();
-        if (aligned.Count > 0)
-        {
-            var atOrAfter = aligned.Where(i => i + 1 >= preferred).ToList();
-            return (atOrAfter.Count > 0 ? atOrAfter[0] : aligned[^1]) + 1;
-        }
-        return n > preferred ? preferred : Math.Max(1, n / 2);
-    }
-
-    /// <summary>
-    /// Resident size with the C heap's cached free pages returned first (<see cref="ResidentMemory.Trim"/>):
-    /// without that, samples taken after identical batches differ by 100-200 MB depending on what glibc
-    /// happened to keep, which would hide (or fake) a drift. Managed garbage is not collected, so
-    /// tensors left to finalisers would show as growth.
-    /// </summary>
-    static long InUse()
-    {
-        ResidentMemory.Trim();
-        return ResidentMemory.Current();
     }
 
     static double Median(IReadOnlyList<double> values) => Stats.Median(values);
