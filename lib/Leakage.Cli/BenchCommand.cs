@@ -107,6 +107,7 @@ static class BenchCommand
                 var path = report.Save(outDir);
                 AnsiConsole.Write(Table(report));
                 if (report.PyTorch is { } reference) AnsiConsole.Write(ReferenceTable(reference));
+                AnsiConsole.Write(PhaseTable(report));
                 AnsiConsole.MarkupLine($"Wrote [green]{Markup.Escape(path)}[/] ({report.Seconds:0} s).");
             }
             finally
@@ -122,31 +123,70 @@ static class BenchCommand
     {
         var m = r.Machine;
         var table = new Table()
-            .Title($"bench, profile {r.Profile}{(r.Quick ? " (quick: not meaningful)" : "")}: {m.Cpu}, {m.Threads} threads, {r.Data} data")
+            .Title($"bench, profile {r.Profile}{(r.Quick ? " (quick: not meaningful)" : "")}: {m.Cpu} ({string.Join(" ", m.VectorExtensions)}), {m.Threads} threads, OMP_WAIT_POLICY={m.OmpWaitPolicy}, {r.Data} data")
             .AddColumn("measure").AddColumn(new TableColumn("TorchSharp").RightAligned());
         void Row(string measure, string value) => table.AddRow(Markup.Escape(measure), Markup.Escape(value));
         Row($"matmul {r.Matmul.Size}x{r.Matmul.Size} float32, GFLOP/s", $"{r.Matmul.Gflops:0.0}");
+        if (m.Peak is { } peak)
+            Row($"  float32 peak: {peak.Cores} cores x {peak.ClockGhz:0.00} GHz x {peak.FlopPerCycle} FLOP/cycle, GFLOP/s (matmul share)", $"{peak.Gflops:0.0} ({r.Matmul.Gflops / peak.Gflops:P0})");
         Row($"{r.Model.Arch} width {r.Model.Width}: forward MFLOP per image", $"{r.Model.ForwardFlopsPerImage / 1e6:0.0}");
-        Row($"PGD image-steps/s (batch {r.Pgd.BatchSize}, {r.Pgd.Steps} steps)", $"{r.Pgd.ImageStepsPerSecond:N0}");
-        Row("  GFLOP/s (MFU)", $"{r.Pgd.Gflops:0.0} ({r.Pgd.Mfu:P0})");
-        Row($"training images/s (batch {r.Training.BatchSize}, {r.Training.Augmentation})", $"{r.Training.ImagesPerSecond:N0}");
-        Row("  GFLOP/s (MFU)", $"{r.Training.Gflops:0.0} ({r.Training.Mfu:P0})");
+        Row($"PGD image-steps/s (batch {r.Pgd.BatchSize}, {r.Pgd.Steps} steps; median of {r.Rounds.Count} rounds)", $"{r.Pgd.ImageStepsPerSecond:N0}");
+        Row("  GFLOP/s (MFU vs matmul; vs peak)", $"{r.Pgd.Gflops:0.0} ({r.Pgd.Mfu:P0}; {Percent(r.Pgd.PeakUtilisation)})");
+        Row($"training images/s (batch {r.Training.BatchSize}, {r.Training.Augmentation}; median of {r.Rounds.Count} rounds)", $"{r.Training.ImagesPerSecond:N0}");
+        Row("  GFLOP/s (MFU vs matmul; vs peak)", $"{r.Training.Gflops:0.0} ({r.Training.Mfu:P0}; {Percent(r.Training.PeakUtilisation)})");
+        Row("  rounds: training images/s", string.Join(" ", r.Rounds.Select(x => x.TrainingImagesPerSecond.ToString("N0"))));
         Row($"robust linear C: {r.RobustLinear.Images:N0} images, {r.RobustLinear.Epochs} epochs, s", $"{r.RobustLinear.Seconds:0.0}");
         Row($"D_rand for {r.Memory.Images:N0} images, s", $"{r.Memory.Seconds:0.0}");
         Row("  peak resident memory, MiB", $"{r.Memory.PeakRssBytes / 1048576.0:N0}");
         Row($"  resident drift, batch {r.Memory.ReferenceBatch} to {r.Memory.Batches}", $"{r.Memory.Drift:+0.00%;-0.00%;0.00%}");
+        if (r.Bfloat16 is { } b)
+        {
+            Row("bfloat16 PGD step, ms (speed-up over float32)", $"{b.Phases.Pgd.Total * 1e3:0.0} ({b.PgdSpeedup:0.00}x)");
+            Row("bfloat16 training step, ms (speed-up over float32)", $"{b.Phases.Training.Total * 1e3:0.0} ({b.TrainingSpeedup:0.00}x)");
+        }
+        Row("steal during the run, CPU-s (share)", $"{r.Load.StealSeconds:0.0} ({r.Load.StealFraction:P1})");
         Row("bench wall time, s", $"{r.Seconds:0}");
         return table;
     }
 
-    static Table ReferenceTable(PyTorchComparison p) =>
-        new Table()
-            .Title($"vs PyTorch {p.Torch}, {p.Threads} threads (ratio = TorchSharp / PyTorch)")
+    static string Percent(double? v) => v is double d ? d.ToString("P0") : "n/a";
+
+    static Table ReferenceTable(PyTorchComparison p)
+    {
+        var table = new Table()
+            .Title($"vs PyTorch {p.Torch}, {p.Threads} threads, OMP_WAIT_POLICY={p.OmpWaitPolicy}, {p.Rounds.Count} alternating rounds (ratio = TorchSharp / PyTorch)")
             .AddColumn("measure")
-            .AddColumn(new TableColumn("PyTorch").RightAligned()).AddColumn(new TableColumn("ratio").RightAligned())
-            .AddColumn(new TableColumn("channels-last").RightAligned()).AddColumn(new TableColumn("ratio").RightAligned())
-            .AddRow("PGD image-steps/s", $"{p.PgdImageStepsPerSecond:N0}", $"{p.PgdRatio:0.00}", $"{p.ChannelsLastPgdImageStepsPerSecond:N0}", $"{p.ChannelsLastPgdRatio:0.00}")
-            .AddRow("training images/s", $"{p.TrainingImagesPerSecond:N0}", $"{p.TrainingRatio:0.00}", $"{p.ChannelsLastTrainingImagesPerSecond:N0}", $"{p.ChannelsLastTrainingRatio:0.00}")
-            .AddRow("matmul GFLOP/s", $"{p.MatmulGflops:0.0}", "", "", "")
-            .AddRow("wall time, s", $"{p.Seconds:0}", "", "", "");
+            .AddColumn(new TableColumn("PyTorch NCHW").RightAligned()).AddColumn(new TableColumn("channels-last").RightAligned())
+            .AddColumn(new TableColumn("ratio vs faster: median [[min, max]]").RightAligned());
+        string S(Spread x) => Markup.Escape($"{x.Median:0.00} [{x.Min:0.00}, {x.Max:0.00}]");
+        table.AddRow("PGD image-steps/s", $"{p.PgdImageStepsPerSecond:N0}", $"{p.ChannelsLastPgdImageStepsPerSecond:N0}", S(p.RatioSpread.Pgd));
+        table.AddRow("training images/s", $"{p.TrainingImagesPerSecond:N0}", $"{p.ChannelsLastTrainingImagesPerSecond:N0}", S(p.RatioSpread.Training));
+        table.AddRow("ratio per CPU-second (PGD, training)", "", "", $"{p.RatiosPerCpuSecond.Pgd:0.00}, {p.RatiosPerCpuSecond.Training:0.00}");
+        table.AddRow("matmul GFLOP/s", $"{p.MatmulGflops:0.0}", "", "");
+        return table;
+    }
+
+    static Table PhaseTable(BenchmarkReport r)
+    {
+        var table = new Table().Title("ms per step, by phase").AddColumn("phase").AddColumn(new TableColumn("TorchSharp").RightAligned());
+        var columns = new List<(string Name, StepPhases Phases)> { ("TorchSharp", r.Phases) };
+        foreach (var (layout, phases) in r.PyTorch?.Phases ?? new Dictionary<string, StepPhases>())
+        {
+            table.AddColumn(new TableColumn($"PyTorch {layout}").RightAligned());
+            columns.Add((layout, phases));
+        }
+        void Row(string name, Func<StepPhases, double> f) => table.AddRow([Markup.Escape(name), .. columns.Select(c => $"{f(c.Phases) * 1e3:0.0}")]);
+        Row("training: data", x => x.Training.Data);
+        Row("training: augmentation", x => x.Training.Augmentation);
+        Row("training: forward", x => x.Training.Forward);
+        Row("training: backward", x => x.Training.Backward);
+        Row("training: optimiser", x => x.Training.Optimizer);
+        Row("training: metrics", x => x.Training.Metrics);
+        Row("training: total", x => x.Training.Total);
+        Row("PGD: forward", x => x.Pgd.Forward);
+        Row("PGD: backward", x => x.Pgd.Backward);
+        Row("PGD: update", x => x.Pgd.Update);
+        Row("PGD: total", x => x.Pgd.Total);
+        return table;
+    }
 }

@@ -20,6 +20,9 @@ public class BenchTests
         "robustLinear.images", "robustLinear.dimension", "robustLinear.epochs", "robustLinear.seconds", "robustLinear.secondsPerEpoch",
         "memory.images", "memory.batches", "memory.referenceBatch", "memory.peakRssBytes", "memory.rssBeforeBytes",
         "memory.rssAtReferenceBytes", "memory.rssEndBytes", "memory.seconds", "memory.imagesPerSecond",
+        "machine.threadsPerCore",
+        "phases.training.forward", "phases.training.backward", "phases.training.optimizer", "phases.training.augmentation",
+        "phases.pgd.forward", "phases.pgd.backward", "phases.pgd.update",
         "seconds",
     ];
 
@@ -62,6 +65,16 @@ public class BenchTests
             Assert.False(string.IsNullOrWhiteSpace((string?)report["machine"]![key]), $"machine.{key} is empty");
         Assert.Null(report["pyTorch"]);
 
+        // The alternating protocol: one entry per round (2 in a quick run), the headline figure their median;
+        // what the machine did meanwhile (steal can be zero, never negative or missing).
+        var rounds = report["rounds"]!.AsArray();
+        Assert.Equal(2, rounds.Count);
+        var rates = rounds.Select(r => r!["trainingImagesPerSecond"]!.GetValue<double>()).Order().ToArray();
+        Assert.Equal((rates[0] + rates[1]) / 2, Figure(report, "training.imagesPerSecond"), 6);
+        Assert.True(Figure(report, "load.stealSeconds") >= 0);
+        Assert.True(Figure(report, "load.seconds") > 0);
+        Assert.NotNull(report["machine"]!["vectorExtensions"]!.AsArray());
+
         // The readable table and nothing but bench.json left behind.
         Assert.Contains("PGD image-steps/s", outcome.Stdout);
         Assert.Contains("peak resident memory", outcome.Stdout);
@@ -89,6 +102,23 @@ public class BenchTests
         Assert.Equal(Figure(report, "pgd.batchSize"), Figure(report, "pyTorch.raw.pgd.batchSize"));
         Assert.Equal(Figure(report, "pgd.steps"), Figure(report, "pyTorch.raw.pgd.steps"));
         Assert.Equal(Figure(report, "training.batchSize"), Figure(report, "pyTorch.raw.training.batchSize"));
+        // Like for like: the OpenMP policy too.
+        Assert.Equal((string?)report["machine"]!["ompWaitPolicy"], (string?)report["pyTorch"]!["ompWaitPolicy"]);
+
+        // Per-round ratios against PyTorch's faster layout: one per round, the headline is their median.
+        var rounds = report["pyTorch"]!["rounds"]!.AsArray();
+        Assert.Equal(report["rounds"]!.AsArray().Count, rounds.Count);
+        foreach (var m in new[] { "pgd", "training" })
+        {
+            double median = Figure(report, $"pyTorch.ratios.{m}");
+            Assert.True(double.IsFinite(median) && median > 0, $"pyTorch.ratios.{m} = {median}");
+            Assert.Equal(median, Figure(report, $"pyTorch.ratioSpread.{m}.median"));
+            Assert.InRange(median, Figure(report, $"pyTorch.ratioSpread.{m}.min"), Figure(report, $"pyTorch.ratioSpread.{m}.max"));
+            Assert.Contains((string?)report["pyTorch"]!["fasterLayout"]![m], new[] { "nchw", "channelsLast" });
+        }
+        foreach (var layout in new[] { "nchw", "channelsLast" })
+            foreach (var phase in new[] { "training.forward", "training.backward", "pgd.forward", "pgd.backward" })
+                Assert.True(Figure(report, $"pyTorch.phases.{layout}.{phase}") > 0, $"pyTorch.phases.{layout}.{phase}");
     }
 
     [Fact]

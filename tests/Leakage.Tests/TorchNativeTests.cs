@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Leakage.Native;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -31,5 +32,22 @@ public class TorchNativeTests
             Assert.StartsWith("applied", s);
         else
             Assert.StartsWith("not needed", s);
+    }
+}
+
+public class OpenMpPolicyTests
+{
+    [DllImport("libc.so.6", EntryPoint = "getenv")] static extern IntPtr GetEnv(string name);
+
+    [SkippableFact]
+    public void The_OpenMP_wait_policy_is_in_the_C_environment_libtorch_reads()
+    {
+        Skip.If(OperatingSystem.IsWindows(), "Windows has one environment; the C/.NET split is a Unix matter.");
+        TorchNative.Ensure();
+        // Read through libc, as libgomp does when libtorch loads it; .NET's own copy is not enough.
+        var native = Marshal.PtrToStringAnsi(GetEnv("OMP_WAIT_POLICY"));
+        Assert.False(string.IsNullOrEmpty(native));
+        Assert.Equal(Environment.GetEnvironmentVariable("OMP_WAIT_POLICY"), native);
+        Assert.Equal(native, TorchNative.NativeEnvironment("OMP_WAIT_POLICY"));
     }
 }

@@ -22,7 +22,7 @@ memory format ("channelsLast"), the layout Leakage's models use on the CPU.
 It measures, with warm-up excluded and the same estimator as the C# side (work per unit divided by
 the median unit time; a unit is one PGD batch or one training step):
   matmul GFLOP/s (float32, best of several), PGD image-steps/s, training images/s,
-and prints one JSON object on stdout. Run with the interpreter that has torch, e.g.
+and prints one JSON object on stdout; with --serve it measures rounds on request (see serve()). Run with the interpreter that has torch, e.g.
   /usr/bin/python3 tools/bench/pytorch_reference.py --threads 2
 `leakage bench --pytorch` runs it with the settings of its own measurements.
 """
@@ -215,6 +215,95 @@ def bench_training(model, args, generator, channels_last=False):
             "unitSeconds": result["unitSeconds"]}
 
 
+def _median(values):
+    return statistics.median(values) if values else 0.0
+
+
+def phases_training(model, args, generator, channels_last=False):
+    """One training step split into phases, as lib/Leakage.Bench/PhaseSplit.cs splits the trainer's step.
+
+    Seconds per step (median over the timed steps) for: data (index_select of the batch), augmentation,
+    forward (model and loss, read back), backward, optimizer (zero_grad and SGD step), metrics (correct count).
+    """
+    batch = args.train_batch
+    steps = args.train_warmup + args.train_steps
+    images = torch.rand((batch * steps, 3, 32, 32), generator=generator)
+    labels = torch.randint(0, 10, (batch * steps,), generator=generator)
+    model.train()
+    optimizer = make_optimizer(model, args.lr, args.momentum, args.weight_decay, not args.no_nesterov)
+    order = torch.randperm(images.shape[0], generator=generator)
+    names = ["data", "augmentation", "forward", "backward", "optimizer", "metrics"]
+    times = {k: [] for k in names}
+    for step in range(steps):
+        stamps = [time.perf_counter()]
+        index = order.narrow(0, step * batch, batch)
+        x = images.index_select(0, index)
+        y = labels.index_select(0, index)
+        stamps.append(time.perf_counter())
+        if args.augment != "none":
+            x = augment(x, args.crop_padding if args.augment == "cropflip" else 0, args.pad_mode == "reflect", generator)
+        x = to_layout(x, channels_last)
+        stamps.append(time.perf_counter())
+        logits = model(x)
+        loss = F.cross_entropy(logits, y)
+        loss.item()
+        stamps.append(time.perf_counter())
+        loss.backward()
+        stamps.append(time.perf_counter())
+        optimizer.step()
+        optimizer.zero_grad()
+        stamps.append(time.perf_counter())
+        logits.argmax(1).eq(y).sum().item()
+        stamps.append(time.perf_counter())
+        if step >= args.train_warmup:
+            for i, k in enumerate(names):
+                times[k].append(stamps[i + 1] - stamps[i])
+    return {k: _median(v) for k, v in times.items()}
+
+
+def phases_pgd(model, args, generator, channels_last=False):
+    """One PGD step split into forward (model and per-sample loss), backward (input gradient) and
+    update (keep-best bookkeeping, normalised step, projection, clamp); seconds per step, median over
+    the steps of one attacked batch (after an untimed 2-step batch)."""
+    n = args.pgd_batch
+    x0 = to_layout(torch.rand((n, 3, 32, 32), generator=generator), channels_last)
+    labels = torch.randint(0, 10, (n,), generator=generator)
+    eps, step_size = args.eps, args.step_size
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    times = {"forward": [], "backward": [], "update": []}
+    try:
+        for warm, steps in ((True, min(2, args.pgd_steps)), (False, args.pgd_steps)):
+            x = x0.clone()
+            best_x = best_loss = None
+            for _ in range(steps):
+                t0 = time.perf_counter()
+                inp = x.detach().requires_grad_(True)
+                loss = F.cross_entropy(model(inp), labels, reduction="none")
+                t1 = time.perf_counter()
+                (grad,) = torch.autograd.grad([loss.sum()], [inp])
+                t2 = time.perf_counter()
+                loss = loss.detach()
+                if best_x is None:
+                    best_x, best_loss = x.clone(), loss.clone()
+                else:
+                    b = loss < best_loss
+                    best_x, best_loss = torch.where(b.view(-1, 1, 1, 1), x, best_x), torch.where(b, loss, best_loss)
+                g = -grad
+                g_norm = g.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
+                x = (x0 + (x + step_size * g / (g_norm + 1e-10) - x0).renorm(2, 0, eps)).clamp(0, 1)
+                t3 = time.perf_counter()
+                if not warm:
+                    times["forward"].append(t1 - t0)
+                    times["backward"].append(t2 - t1)
+                    times["update"].append(t3 - t2)
+    finally:
+        for p in model.parameters():
+            p.requires_grad_(True)
+    return {k: _median(v) for k, v in times.items()}
+
+
 def blas_info():
     """BLAS_INFO from torch's build configuration (e.g. mkl, open, generic)."""
     for part in torch.__config__.show().replace("\n", ",").split(","):
@@ -253,6 +342,61 @@ def verify(path):
     sys.stdout.write("\n")
 
 
+def header(args):
+    return {
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "threads": torch.get_num_threads(),
+        "ompWaitPolicy": os.environ.get("OMP_WAIT_POLICY", ""),
+        "mkldnn": torch.backends.mkldnn.is_available(),
+        "mkl": torch.backends.mkl.is_available(),
+        "blas": blas_info(),
+        "matmul": bench_matmul(args.matmul_size, args.matmul_repeats),
+    }
+
+
+def serve(args, generator):
+    """Rounds on request, for the alternating protocol of `leakage bench --pytorch`.
+
+    Prints the header (versions, threads, matmul) as one JSON line, then answers each line of stdin:
+    "round" measures PGD and training in both layouts (keys as in the one-shot output), "pgd" and
+    "training" one of them in both layouts, "phases" the
+    per-phase split of one training step and one PGD step in both layouts, "quit" exits. One JSON line
+    per answer. The process (and its models, allocator and thread pool) persists between rounds, as the
+    C# side does, so neither pays a start-up cost the other does not.
+    """
+    def emit(obj):
+        sys.stdout.write(json.dumps(obj) + "\n")
+        sys.stdout.flush()
+
+    emit(header(args))
+    models = {False: SmallCnn(args.width), True: SmallCnn(args.width).to(memory_format=torch.channels_last)}
+    for line in sys.stdin:
+        command = line.strip()
+        if command == "quit":
+            return
+        started = time.perf_counter()
+        if command == "round":
+            out = {"pgd": bench_pgd(models[False], args, generator), "training": bench_training(models[False], args, generator),
+                   "channelsLast": {"pgd": bench_pgd(models[True], args, generator, channels_last=True),
+                                    "training": bench_training(models[True], args, generator, channels_last=True)}}
+        elif command == "pgd":
+            out = {"pgd": bench_pgd(models[False], args, generator),
+                   "channelsLast": {"pgd": bench_pgd(models[True], args, generator, channels_last=True)}}
+        elif command == "training":
+            out = {"training": bench_training(models[False], args, generator),
+                   "channelsLast": {"training": bench_training(models[True], args, generator, channels_last=True)}}
+        elif command == "phases":
+            out = {"nchw": {"training": phases_training(models[False], args, generator),
+                            "pgd": phases_pgd(models[False], args, generator)},
+                   "channelsLast": {"training": phases_training(models[True], args, generator, channels_last=True),
+                                    "pgd": phases_pgd(models[True], args, generator, channels_last=True)}}
+        else:
+            out = {"error": "unknown command " + repr(command)}
+        out["seconds"] = time.perf_counter() - started
+        emit(out)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--verify", metavar="FILE", help="replication check (see verify()); measures nothing")
@@ -277,6 +421,8 @@ def main():
     p.add_argument("--weight-decay", type=float, default=5e-4)
     p.add_argument("--no-nesterov", action="store_true")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--serve", action="store_true",
+                   help="print the header, then measure a round per 'round' line on stdin (see serve())")
     p.add_argument("--layout", choices=["nchw", "channels-last", "both"], default="both",
                    help="activation layout: PyTorch's default NCHW (the 'pgd' and 'training' results), "
                         "channels-last (model and inputs in torch.channels_last: 'channelsLast'), or both")
@@ -289,17 +435,11 @@ def main():
         return
     torch.manual_seed(args.seed)
     generator = torch.Generator().manual_seed(args.seed)
+    if args.serve:
+        serve(args, generator)
+        return
     started = time.perf_counter()
-    out = {
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "threads": torch.get_num_threads(),
-        "ompWaitPolicy": os.environ.get("OMP_WAIT_POLICY", ""),
-        "mkldnn": torch.backends.mkldnn.is_available(),
-        "mkl": torch.backends.mkl.is_available(),
-        "blas": blas_info(),
-        "matmul": bench_matmul(args.matmul_size, args.matmul_repeats),
-    }
+    out = header(args)
     if args.layout in ("nchw", "both"):
         model = SmallCnn(args.width)
         out["pgd"] = bench_pgd(model, args, generator)

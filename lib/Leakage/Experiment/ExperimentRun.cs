@@ -227,7 +227,10 @@ public sealed partial class ExperimentRun : IDisposable
     public AdversarialDataset AdversarialSet(AdversarialKind kind, CancellationToken ct = default)
     {
         if (_adversarial.TryGetValue(kind, out var ready)) return ready;
-        var model = StandardModel(ct).Model;
+        var standard = StandardModel(ct).Model;
+        // compute.precision: a bf16 copy to attack where it applies (its own fingerprint, so its own cache).
+        using var bf16 = Precisions.AttackModel(standard, Settings.Compute.Precision, Device);
+        var model = bf16 ?? standard;
         var dir = Dir($"d_{Folder(kind)}");
         var clock = Stopwatch.StartNew();
         var step = kind == AdversarialKind.Random ? "dRand" : "dDet";

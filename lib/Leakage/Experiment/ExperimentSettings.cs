@@ -108,6 +108,13 @@ public sealed record BeyondSettings
     public const int DefaultSeeds = 5;
 }
 
+/// <summary>How the heavy steps compute.</summary>
+public sealed record ComputeSettings
+{
+    /// <summary><c>auto</c>, <c>fp32</c> or <c>bf16</c>: the arithmetic of the PGD attacks (training is always float32); see <see cref="Compute.Precisions"/>.</summary>
+    public string Precision { get; init; } = "auto";
+}
+
 /// <summary>
 /// Every setting of a run. A profile supplies defaults; any value can be overridden with
 /// <c>--set section.name=value</c> (see <see cref="SettingsOverrides"/>).
@@ -127,6 +134,7 @@ public sealed record ExperimentSettings
     public RobustSettings Robust { get; init; } = new();
     public ProbeSettings Probe { get; init; } = new();
     public BeyondSettings Beyond { get; init; } = new();
+    public ComputeSettings Compute { get; init; } = new();
 
     /// <summary>
     /// These settings with every extension that needs no extra data switched on, for a run that shows

@@ -20,6 +20,7 @@ public static class SettingsOverrides
         ["standard.arch"] = ["small-cnn", "resnet18"],
         ["standard.schedule"] = ["onecycle", "cosine"],
         ["robust.units"] = ["pixel", "normalised"],
+        ["compute.precision"] = ["auto", "fp32", "bf16"],
     };
 
     /// <summary>All settable keys, e.g. <c>attack.steps</c>.</summary>

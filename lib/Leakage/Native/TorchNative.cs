@@ -68,18 +68,29 @@ public static class TorchNative
     /// libtorch's OpenMP threads spin while waiting for work by default. When the cores are shared
     /// (a notebook kernel, parallel test hosts, other jobs) spinning threads starve the ones doing
     /// work: measured here, 2-thread robust-linear training took 93-142 s spinning and 11 s passive.
-    /// So unless the user chose a policy, set OMP_WAIT_POLICY=PASSIVE in the process environment
-    /// (through libc, where OpenMP reads it) before libtorch loads.
+    /// So unless the user chose a policy, set OMP_WAIT_POLICY=PASSIVE before libtorch loads. libgomp
+    /// reads it with getenv when it loads, so it must reach the C environment: on Unix
+    /// <see cref="Environment.SetEnvironmentVariable(string, string?)"/> changes only .NET's copy.
     /// </summary>
     static void ConfigureOpenMp()
     {
-        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("OMP_WAIT_POLICY"))) return;
-        Environment.SetEnvironmentVariable("OMP_WAIT_POLICY", "PASSIVE");
-        if (!OperatingSystem.IsWindows())
-        {
-            try { Dl.SetEnv("OMP_WAIT_POLICY", "PASSIVE"); }
-            catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }
-        }
+        const string name = "OMP_WAIT_POLICY";
+        // .NET's copy starts as the C environment, so a policy exported by the user is seen here, and
+        // one set in-process (a notebook cell before the first torch call) is carried to the C side.
+        var policy = Environment.GetEnvironmentVariable(name);
+        if (string.IsNullOrEmpty(policy)) Environment.SetEnvironmentVariable(name, policy = "PASSIVE");
+        if (!OperatingSystem.IsWindows() && NativeEnvironment(name) != policy) Dl.SetEnv(name, policy);
+    }
+
+    /// <summary>
+    /// A variable of the C environment (libc getenv): what native libraries such as libtorch's
+    /// OpenMP runtime see, which on Unix can differ from <see cref="Environment.GetEnvironmentVariable(string)"/>.
+    /// Null when unset. Unix only.
+    /// </summary>
+    public static string? NativeEnvironment(string name)
+    {
+        if (OperatingSystem.IsWindows()) throw new PlatformNotSupportedException("The C environment is read on Unix only.");
+        return Marshal.PtrToStringAnsi(Dl.GetEnv(name));
     }
 
     /// <summary>True when the libstdc++.so.6 the loader resolves defines the needed version.</summary>
@@ -153,8 +164,16 @@ public static class TorchNative
         [DllImport("libc.so.6", EntryPoint = "dlopen")] static extern IntPtr DlOpenC(string? file, int mode);
         [DllImport("libc.so.6", EntryPoint = "dlvsym")] static extern IntPtr DlVSymC(IntPtr h, string sym, string ver);
         [DllImport("libc.so.6", EntryPoint = "dlerror")] static extern IntPtr DlErrorC();
-        [DllImport("libc", EntryPoint = "setenv")] static extern int SetEnvC(string name, string value, int overwrite);
-        public static void SetEnv(string name, string value) => SetEnvC(name, value, 0);
+        // "libc.so.6", not "libc": on glibc systems libc.so is a linker script that dlopen cannot load.
+        [DllImport("libc.so.6", EntryPoint = "setenv", SetLastError = true)] static extern int SetEnvC(string name, string value, int overwrite);
+        [DllImport("libc.so.6", EntryPoint = "getenv")] public static extern IntPtr GetEnv(string name);
+
+        /// <summary>setenv(name, value, 1); throws when libc refuses.</summary>
+        public static void SetEnv(string name, string value)
+        {
+            if (SetEnvC(name, value, 1) != 0)
+                throw new InvalidOperationException($"setenv({name}={value}) failed: {Marshal.GetLastPInvokeErrorMessage()}.");
+        }
         [DllImport("libdl.so.2", EntryPoint = "dlopen")] static extern IntPtr DlOpenDl(string? file, int mode);
         [DllImport("libdl.so.2", EntryPoint = "dlvsym")] static extern IntPtr DlVSymDl(IntPtr h, string sym, string ver);
         [DllImport("libdl.so.2", EntryPoint = "dlerror")] static extern IntPtr DlErrorDl();

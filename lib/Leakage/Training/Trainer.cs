@@ -206,7 +206,7 @@ public static class Trainer
     }
 
     /// <summary>SGD with weight decay on conv/linear weights only (parameters of rank >= 2).</summary>
-    static SGD CreateOptimizer(nn.Module<Tensor, Tensor> model, TrainingOptions options)
+    internal static SGD CreateOptimizer(nn.Module<Tensor, Tensor> model, TrainingOptions options)
     {
         var parameters = model.parameters().Where(p => p.requires_grad).ToList();
         var groups = new List<SGD.ParamGroup>();

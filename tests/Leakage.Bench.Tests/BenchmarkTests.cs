@@ -212,3 +212,64 @@ public sealed class BenchmarkTests
         }
     }
 }
+
+/// <summary>The statistics and machine facts the alternating protocol reports.</summary>
+public sealed class BenchmarkProtocolTests
+{
+    [Fact]
+    public void Spread_gives_the_median_extremes_and_interpolated_quartiles()
+    {
+        var s = Spread.Of([0.9, 1.3, 1.0, 1.1, 5.0]);
+        Assert.Equal(1.1, s.Median, 12);
+        Assert.Equal(0.9, s.Min);
+        Assert.Equal(5.0, s.Max);
+        Assert.Equal(1.0, s.Q1, 12);
+        Assert.Equal(1.3, s.Q3, 12);
+        Assert.Equal(5, s.Count);
+        Assert.Equal(1.5, Spread.Of([1.0, 2.0]).Median, 12);
+        Assert.Throws<ArgumentException>(() => Spread.Of([]));
+    }
+
+    static CpuInfo Cpu(string vendor, int family, string flags, double mhz, int siblings = 2, int cores = 2)
+    {
+        using var dir = new TempDir();
+        var path = dir["cpuinfo"];
+        File.WriteAllText(path,
+            $"processor\t: 0\nvendor_id\t: {vendor}\ncpu family\t: {family}\nmodel name\t: Test CPU\ncpu MHz\t\t: {mhz.ToString(System.Globalization.CultureInfo.InvariantCulture)}\n" +
+            $"siblings\t: {siblings}\ncpu cores\t: {cores}\nflags\t\t: {flags}\n\nprocessor\t: 1\nflags\t\t: sse2\n");
+        return CpuInfo.Read(path);
+    }
+
+    [Fact]
+    public void The_float32_peak_is_cores_times_clock_times_the_cores_FMA_width()
+    {
+        // AMD Zen 4 (family 19h, this project's EPYC): AVX-512 runs on two 256-bit FMA pipes, 32 FLOP/cycle.
+        var zen4 = Cpu("AuthenticAMD", 25, "fpu sse2 avx avx2 fma avx512f avx512_bf16", 2596.0);
+        var peak = ComputePeak.Derive(zen4, cores: 2)!;
+        Assert.Equal(32, peak.FlopPerCycle);
+        Assert.Equal(2 * 2.596 * 32, peak.Gflops, 9);
+        Assert.Equal("Test CPU", zen4.Model);
+        Assert.Contains("avx512_bf16", zen4.Flags);
+        Assert.DoesNotContain("sse4_1", zen4.Flags);
+        // Intel with AVX-512: two 512-bit FMA units; AVX2-only CPUs: two 256-bit ones.
+        Assert.Equal(64, ComputePeak.Derive(Cpu("GenuineIntel", 6, "avx avx2 fma avx512f", 2000), 1)!.FlopPerCycle);
+        Assert.Equal(32, ComputePeak.Derive(Cpu("GenuineIntel", 6, "avx avx2 fma", 2000), 1)!.FlopPerCycle);
+        // No clock, no peak.
+        Assert.Null(ComputePeak.Derive(Cpu("GenuineIntel", 6, "avx2 fma", 0), 1));
+        // Hyper-threads are not cores.
+        Assert.Equal(2, Cpu("GenuineIntel", 6, "avx2", 2000, siblings: 4, cores: 2).ThreadsPerCore);
+    }
+
+    [Fact]
+    public void Steal_and_the_process_share_come_from_proc_stat_deltas()
+    {
+        var a = CpuTimes.Read();
+        var b = a with { Total = a.Total + 1_000, Steal = a.Steal + 50, Idle = a.Idle + 250, Process = a.Process + 300, At = a.At + System.Diagnostics.Stopwatch.Frequency * 2 };
+        var load = b.Since(a, threads: 2);
+        Assert.Equal(2.0, load.Seconds, 6);
+        Assert.Equal(0.5, load.StealSeconds, 9);
+        Assert.Equal(0.05, load.StealFraction, 9);
+        Assert.Equal(0.75, load.BusyFraction, 9);
+        Assert.Equal(0.75, load.ProcessCpuShare, 9); // 3 CPU-s over 2 s x 2 threads
+    }
+}

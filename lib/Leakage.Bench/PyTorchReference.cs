@@ -89,32 +89,19 @@ public static class PyTorchReference
     }
 
     /// <summary>
-    /// Runs the script with <paramref name="python"/> (both layouts) and compares its throughputs with
-    /// <paramref name="pgd"/> and <paramref name="training"/>.
+    /// Starts the script as a persistent server (<c>--serve</c>) with <paramref name="python"/>, the
+    /// measurements of <paramref name="settings"/>, <paramref name="threads"/> torch threads and the
+    /// OpenMP wait policy <paramref name="ompWaitPolicy"/> (the one this process runs with), and reads its header.
     /// </summary>
     /// <exception cref="NotSupportedException">The model is not SmallCnn (the only one the script replicates) or the attack uses a random start.</exception>
-    /// <exception cref="InvalidOperationException">The script failed or printed no JSON; the message holds its last error line.</exception>
-    public static PyTorchComparison Run(string python, BenchmarkSettings settings, int threads, PgdThroughput pgd, TrainingThroughput training,
-        TimeSpan? timeout = null)
+    /// <exception cref="InvalidOperationException">The script failed to start; the message holds its last error line.</exception>
+    public static PyTorchSession Start(string python, BenchmarkSettings settings, int threads, string ompWaitPolicy, TimeSpan? timeout = null)
     {
         if (ModelFactory.Canonical(settings.Arch) != ModelFactory.SmallCnnArch)
             throw new NotSupportedException($"The PyTorch reference replicates {ModelFactory.SmallCnnArch} only; this profile uses {settings.Arch}.");
         if (settings.Attack.RandomStart)
             throw new NotSupportedException("The PyTorch reference attacks without a random start, as the profiles do; this one sets attack.randomStart.");
-        var clock = Stopwatch.StartNew();
-        var output = RunScript(python, Arguments(settings, threads), timeout ?? TimeSpan.FromMinutes(15));
-        var line = output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault(l => l.StartsWith('{'))
-            ?? throw new InvalidOperationException($"The PyTorch reference ({python}) printed no JSON result.");
-        using var doc = JsonDocument.Parse(line);
-        var root = doc.RootElement.Clone();
-        static double Pgd(JsonElement e) => e.GetProperty("pgd").GetProperty("imageStepsPerSecond").GetDouble();
-        static double Training(JsonElement e) => e.GetProperty("training").GetProperty("imagesPerSecond").GetDouble();
-        var channelsLast = root.GetProperty("channelsLast");
-        return new PyTorchComparison(python, root.GetProperty("torch").GetString() ?? "", root.GetProperty("threads").GetInt32(),
-            root.GetProperty("matmul").GetProperty("gflops").GetDouble(),
-            Pgd(root), Training(root), pgd.ImageStepsPerSecond / Pgd(root), training.ImagesPerSecond / Training(root),
-            Pgd(channelsLast), Training(channelsLast), pgd.ImageStepsPerSecond / Pgd(channelsLast), training.ImagesPerSecond / Training(channelsLast),
-            clock.Elapsed.TotalSeconds, root);
+        return new PyTorchSession(python, [.. Arguments(settings, threads), "--serve"], ompWaitPolicy, timeout ?? TimeSpan.FromMinutes(10));
     }
 
     /// <summary>
@@ -142,7 +129,7 @@ public static class PyTorchReference
         }
     }
 
-    static (int Exit, string Output, string Error) RunProcess(string file, IEnumerable<string> args, TimeSpan timeout)
+    internal static (int Exit, string Output, string Error) RunProcess(string file, IEnumerable<string> args, TimeSpan timeout)
     {
         var psi = new ProcessStartInfo(file)
         {

@@ -29,8 +29,9 @@ public sealed record ModelCost(string Arch, int Width, long Parameters, long For
 /// <param name="Gflops">Achieved model FLOP/s (2F per image-step), in 10^9.</param>
 /// <param name="Mfu">Model-FLOP utilisation: <paramref name="Gflops"/> / matmul GFLOP/s.</param>
 /// <param name="BatchSeconds">Every timed batch's wall time (the whole attack: all steps, keep-best bookkeeping and the final evaluation).</param>
+/// <param name="PeakUtilisation"><paramref name="Gflops"/> / the cores' float32 peak (<see cref="ComputePeak"/>), when derivable.</param>
 public sealed record PgdThroughput(int BatchSize, int Steps, int Repeats, double ImageStepsPerSecond, double ImageStepsPerSecondMean,
-    double Gflops, double Mfu, IReadOnlyList<double> BatchSeconds);
+    double Gflops, double Mfu, IReadOnlyList<double> BatchSeconds, double? PeakUtilisation = null);
 
 /// <summary>Throughput of the standard model's training (<see cref="Training.Trainer"/>, with the profile's augmentation).</summary>
 /// <param name="BatchSize">Images per SGD step.</param>
@@ -42,8 +43,43 @@ public sealed record PgdThroughput(int BatchSize, int Steps, int Repeats, double
 /// <param name="Gflops">Achieved model FLOP/s (3F per image), in 10^9.</param>
 /// <param name="Mfu">Model-FLOP utilisation: <paramref name="Gflops"/> / matmul GFLOP/s.</param>
 /// <param name="StepSeconds">Every timed step's wall time (batch gathering, augmentation, forward, backward, SGD update, loss and accuracy read-back).</param>
+/// <param name="PeakUtilisation"><paramref name="Gflops"/> / the cores' float32 peak (<see cref="ComputePeak"/>), when derivable.</param>
 public sealed record TrainingThroughput(int BatchSize, int Steps, int WarmupSteps, string Augmentation, double ImagesPerSecond, double ImagesPerSecondMean,
-    double Gflops, double Mfu, IReadOnlyList<double> StepSeconds);
+    double Gflops, double Mfu, IReadOnlyList<double> StepSeconds, double? PeakUtilisation = null);
+
+/// <summary>One TorchSharp round of the alternating protocol: PGD then training, and what the machine did meanwhile.</summary>
+/// <param name="Index">1-based round.</param>
+/// <param name="PgdImageStepsPerSecond">PGD throughput of the round (median batch).</param>
+/// <param name="TrainingImagesPerSecond">Training throughput of the round (median step).</param>
+/// <param name="Load">Steal and busy time of the whole machine during the round.</param>
+public sealed record TorchSharpRound(int Index, double PgdImageStepsPerSecond, double TrainingImagesPerSecond, LoadInterval Load);
+
+/// <summary>One PyTorch round, run straight after the TorchSharp round of the same index: both layouts.</summary>
+/// <param name="Index">1-based round.</param>
+/// <param name="PgdImageStepsPerSecond">PGD, NCHW.</param>
+/// <param name="TrainingImagesPerSecond">Training, NCHW.</param>
+/// <param name="ChannelsLastPgdImageStepsPerSecond">PGD, channels-last.</param>
+/// <param name="ChannelsLastTrainingImagesPerSecond">Training, channels-last.</param>
+/// <param name="Load">Steal and busy time during the round.</param>
+/// <param name="PgdRatio">TorchSharp / PyTorch PGD in this round pair, against PyTorch's faster layout (<see cref="PyTorchComparison.FasterLayout"/>).</param>
+/// <param name="TrainingRatio">The same for training.</param>
+/// <param name="CpuShareRatio">TorchSharp's CPU share in the round / PyTorch's (<see cref="LoadInterval.ProcessCpuShare"/>): below 1 when the neighbours left TorchSharp less of the CPU than PyTorch.</param>
+public sealed record PyTorchRound(int Index, double PgdImageStepsPerSecond, double TrainingImagesPerSecond,
+    double ChannelsLastPgdImageStepsPerSecond, double ChannelsLastTrainingImagesPerSecond, LoadInterval Load, double PgdRatio, double TrainingRatio,
+    double CpuShareRatio);
+
+/// <summary>A PGD and a training figure.</summary>
+public sealed record PgdTraining<T>(T Pgd, T Training);
+
+/// <summary>bfloat16 against float32, by the per-phase split of the same steps measured back to back.</summary>
+/// <param name="Phases">The bf16 split.</param>
+/// <param name="Float32">The float32 split measured next to it.</param>
+/// <param name="PgdSpeedup">float32 / bf16 time of a PGD step (above 1: bf16 is faster).</param>
+/// <param name="TrainingSpeedup">float32 / bf16 time of a training step.</param>
+public sealed record Bfloat16Timing(StepPhases Phases, StepPhases Float32, double PgdSpeedup, double TrainingSpeedup);
+
+/// <summary>Where one training step and one PGD step spend their time (<see cref="PhaseSplit"/>).</summary>
+public sealed record StepPhases(TrainingPhases Training, PgdPhases Pgd);
 
 /// <summary>Wall time of training the robust linear classifier C.</summary>
 /// <param name="Images">Training images.</param>
@@ -98,12 +134,21 @@ public sealed record MemoryProfile(int Images, int BatchSize, int Steps, int Bat
 /// <param name="ChannelsLastTrainingImagesPerSecond">Training throughput, channels-last.</param>
 /// <param name="ChannelsLastPgdRatio">TorchSharp / PyTorch (channels-last) PGD throughput.</param>
 /// <param name="ChannelsLastTrainingRatio">TorchSharp / PyTorch (channels-last) training throughput.</param>
-/// <param name="Seconds">Wall time of the reference run.</param>
-/// <param name="Raw">The script's whole output.</param>
+/// <param name="FasterLayout">PyTorch's faster layout for PGD and for training ("nchw" or "channelsLast"), by median over rounds.</param>
+/// <param name="Ratios">Median over rounds of the per-round TorchSharp / PyTorch ratio, against PyTorch's faster layout: the headline figures.</param>
+/// <param name="RatioSpread">Median, min, max and quartiles of those per-round ratios.</param>
+/// <param name="RatiosPerCpuSecond">Medians of the per-round ratios divided by the round's <see cref="PyTorchRound.CpuShareRatio"/>: work per CPU-second of each side, what the ratio would be if the neighbours had left both sides the same share of the CPU.</param>
+/// <param name="Rounds">Every PyTorch round, with its ratios.</param>
+/// <param name="Phases">PyTorch's per-phase split in each layout (<c>nchw</c>, <c>channelsLast</c>).</param>
+/// <param name="OmpWaitPolicy">OMP_WAIT_POLICY the script saw (the same as TorchSharp's).</param>
+/// <param name="Seconds">Wall time of the reference's rounds.</param>
+/// <param name="Raw">The script's header merged with its last round.</param>
+/// <remarks>The throughputs are medians over rounds; the un-suffixed ratios divide TorchSharp's median by PyTorch's median in each layout.</remarks>
 public sealed record PyTorchComparison(string Python, string Torch, int Threads, double MatmulGflops,
     double PgdImageStepsPerSecond, double TrainingImagesPerSecond, double PgdRatio, double TrainingRatio,
     double ChannelsLastPgdImageStepsPerSecond, double ChannelsLastTrainingImagesPerSecond, double ChannelsLastPgdRatio, double ChannelsLastTrainingRatio,
-    double Seconds, JsonElement Raw);
+    PgdTraining<string> FasterLayout, PgdTraining<double> Ratios, PgdTraining<Spread> RatioSpread, PgdTraining<double> RatiosPerCpuSecond, IReadOnlyList<PyTorchRound> Rounds,
+    IReadOnlyDictionary<string, StepPhases>? Phases, string OmpWaitPolicy, double Seconds, JsonElement Raw);
 
 /// <summary>Everything <see cref="Benchmark.Run"/> measured; written as <c>bench.json</c>.</summary>
 /// <param name="Profile">Experiment profile the settings come from.</param>
@@ -119,9 +164,13 @@ public sealed record PyTorchComparison(string Python, string Torch, int Threads,
 /// <param name="Memory">Resident memory during D_rand generation.</param>
 /// <param name="PyTorch">The PyTorch reference, when it was run.</param>
 /// <param name="Seconds">Wall time of the whole benchmark.</param>
+/// <param name="Rounds">TorchSharp's rounds (<see cref="Pgd"/> and <see cref="Training"/> are their medians); with --pytorch each is followed by a PyTorch round.</param>
+/// <param name="Phases">TorchSharp's per-phase split of one training step and one PGD step.</param>
+/// <param name="Load">Steal and busy time of the whole machine over the benchmark (steal is CPU time the hypervisor gave to other guests).</param>
+/// <param name="Bfloat16">The same per-phase split with bfloat16 weights and activations, where the CPU has AVX512_BF16 or AMX (else null).</param>
 public sealed record BenchmarkReport(string Profile, bool Quick, string Data, DateTimeOffset Started, MachineInfo Machine, ModelCost Model,
     MatmulResult Matmul, PgdThroughput Pgd, TrainingThroughput Training, RobustLinearTiming RobustLinear, MemoryProfile Memory,
-    PyTorchComparison? PyTorch, double Seconds)
+    PyTorchComparison? PyTorch, double Seconds, IReadOnlyList<TorchSharpRound> Rounds, StepPhases Phases, LoadInterval Load, Bfloat16Timing? Bfloat16)
 {
     /// <summary>File name of the report in the output folder.</summary>
     public const string FileName = "bench.json";

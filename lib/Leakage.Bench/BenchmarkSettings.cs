@@ -33,8 +33,14 @@ public sealed record BenchmarkSettings
     /// <summary>The attack: the profile's D_rand/D_det settings (targeted L2 PGD, its steps, chunking and batch size).</summary>
     public required AdversarialOptions Attack { get; init; }
 
-    /// <summary>Timed PGD batches (each runs all <see cref="AdversarialOptions.Steps"/>), after one untimed 2-step batch.</summary>
-    public int PgdRepeats { get; init; } = 3;
+    /// <summary>
+    /// Rounds of the alternating protocol: each measures TorchSharp's PGD and training, then (with the
+    /// PyTorch reference) PyTorch's, so both sides see the same neighbours; ratios are taken per round.
+    /// </summary>
+    public int Rounds { get; init; } = 5;
+
+    /// <summary>Timed PGD batches per round (each runs all <see cref="AdversarialOptions.Steps"/>), after one untimed 2-step batch.</summary>
+    public int PgdRepeats { get; init; } = 2;
 
     /// <summary>The profile's standard-model training recipe (batch size, augmentation, optimiser).</summary>
     public required TrainingOptions Training { get; init; }
@@ -42,8 +48,8 @@ public sealed record BenchmarkSettings
     /// <summary>Untimed training steps before the timed ones.</summary>
     public int TrainWarmupSteps { get; init; } = 3;
 
-    /// <summary>Timed training steps.</summary>
-    public int TrainSteps { get; init; } = 12;
+    /// <summary>Timed training steps per round (at the cpu profile's batch of 256, several seconds).</summary>
+    public int TrainSteps { get; init; } = 30;
 
     /// <summary>The profile's robust linear settings.</summary>
     public required RobustLinearOptions Robust { get; init; }
@@ -90,6 +96,7 @@ public sealed record BenchmarkSettings
                 MatmulRepeats = 3,
                 Attack = settings.Attack with { Steps = 2, BatchSize = 8, ChunkSize = 48 },
                 PgdRepeats = 2,
+                Rounds = 2,
                 Training = settings.Training with { BatchSize = 16 },
                 TrainWarmupSteps = 1,
                 TrainSteps = 3,
@@ -115,6 +122,7 @@ public sealed record BenchmarkSettings
         Attack.Validate();
         Check(Attack.Steps >= 1, "Attack.Steps", Attack.Steps, "PGD throughput needs at least 1 step");
         Check(PgdRepeats >= 1, nameof(PgdRepeats), PgdRepeats, "must be at least 1");
+        Check(Rounds >= 1, nameof(Rounds), Rounds, "must be at least 1");
         Training.Validate();
         Check(TrainWarmupSteps >= 1, nameof(TrainWarmupSteps), TrainWarmupSteps, "the first step is always excluded, so at least 1");
         Check(TrainSteps >= 1, nameof(TrainSteps), TrainSteps, "must be at least 1");

@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using System.Text.Json;
 using Leakage.Adversarial;
+using Leakage.IO;
 using Leakage.Attacks;
 using Leakage.Models;
 using Leakage.Native;
@@ -17,12 +19,15 @@ namespace Leakage.Benchmarks;
 /// model-FLOP utilisation, robust-linear training time, and resident memory while generating D_rand.
 /// <para>
 /// These are measurements, not checks: nothing here compares a time with a threshold. Warm-up work
-/// (first calls, allocator growth) is excluded from every timed figure. Throughputs use the median
-/// time of their units (a PGD batch, a training step), which a briefly busy neighbour on a shared
-/// machine moves less than the mean; the mean is reported as well.
+/// (first calls, allocator growth) is excluded from every timed figure. PGD and training are measured
+/// in <see cref="BenchmarkSettings.Rounds"/> rounds, alternating with the PyTorch reference when it
+/// runs; a round's throughput uses the median time of its units (a PGD batch, a training step), and
+/// the reported figure is the median over rounds. On a machine shared with other jobs a single
+/// measurement is a sample of the neighbours as much as of the code; rounds, their spread and the
+/// CPU share each side got (<see cref="LoadInterval"/>) make that visible.
 /// </para>
 /// </summary>
-public static class Benchmark
+public static partial class Benchmark
 {
     /// <summary>
     /// Runs every measurement of <paramref name="settings"/> on <paramref name="device"/> with the
@@ -56,37 +61,141 @@ public static class Benchmark
         var matmul = MeasureMatmul(settings.MatmulSize, settings.MatmulRepeats, device);
         log($"matmul {matmul.Size}x{matmul.Size} float32: {matmul.Gflops:0.0} GFLOP/s.");
 
-        cancellationToken.ThrowIfCancellationRequested();
-        var pgd = MeasurePgd(settings, device, data, model, matmul.Gflops);
-        log($"PGD ({pgd.BatchSize} images x {pgd.Steps} steps): {pgd.ImageStepsPerSecond:N0} image-steps/s, {pgd.Gflops:0.0} GFLOP/s, MFU {pgd.Mfu:P0}.");
-
-        cancellationToken.ThrowIfCancellationRequested();
-        var training = MeasureTraining(settings, device, data, model, matmul.Gflops, cancellationToken);
-        log($"Training (batch {training.BatchSize}, {training.Augmentation}): {training.ImagesPerSecond:N0} images/s, {training.Gflops:0.0} GFLOP/s, MFU {training.Mfu:P0}.");
-
-        cancellationToken.ThrowIfCancellationRequested();
-        log($"Generating D_rand for {settings.DrandImages:N0} images ({settings.Attack.Steps} PGD steps, batch {settings.Attack.BatchSize}) ...");
-        var memory = MeasureMemory(settings, device, data, workDirectory, cancellationToken);
-        log($"D_rand: {memory.Seconds:0.0} s, peak resident {memory.PeakRssBytes / 1048576.0:N0} MiB, drift {memory.Drift:+0.0%;-0.0%} from batch {memory.ReferenceBatch} to {memory.Batches}.");
-
-        cancellationToken.ThrowIfCancellationRequested();
-        log($"Training the robust linear classifier on {settings.RobustImages:N0} images ({settings.Robust.Epochs} epochs) ...");
-        var robust = MeasureRobustLinear(settings, device, data, cancellationToken);
-        log($"Robust linear: {robust.Seconds:0.0} s ({robust.SecondsPerEpoch:0.00} s per epoch).");
-
-        PyTorchComparison? reference = null;
-        if (python is not null)
+        PyTorchSession? session = null;
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            log($"Running the PyTorch reference with {python} ...");
-            reference = PyTorchReference.Run(python, settings, machine.Threads, pgd, training);
-            log($"PyTorch {reference.Torch}: PGD {reference.PgdImageStepsPerSecond:N0} image-steps/s (TorchSharp/PyTorch {reference.PgdRatio:0.00}; " +
-                $"channels-last {reference.ChannelsLastPgdImageStepsPerSecond:N0}, {reference.ChannelsLastPgdRatio:0.00}), training {reference.TrainingImagesPerSecond:N0} images/s " +
-                $"({reference.TrainingRatio:0.00}; channels-last {reference.ChannelsLastTrainingImagesPerSecond:N0}, {reference.ChannelsLastTrainingRatio:0.00}).");
-        }
+            if (python is not null)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                log($"Starting the PyTorch reference with {python} (OMP_WAIT_POLICY={machine.OmpWaitPolicy}, {machine.Threads} threads) ...");
+                session = PyTorchReference.Start(python, settings, machine.Threads, machine.OmpWaitPolicy);
+            }
+            var load = CpuTimes.Read();
 
-        return new BenchmarkReport(settings.Profile, settings.Quick, data.Source, started, machine, model, matmul, pgd, training, robust, memory,
-            reference, clock.Elapsed.TotalSeconds);
+            // The alternating protocol: TorchSharp round r, then PyTorch round r, so that a neighbour
+            // that slows the machine for a while slows both sides of a round pair alike.
+            var tsRounds = new List<TorchSharpRound>();
+            var pgds = new List<PgdThroughput>();
+            var trainings = new List<TrainingThroughput>();
+            var ptRounds = new List<(JsonElement Json, LoadInterval Load)>();
+            double ptSeconds = 0;
+            for (int r = 1; r <= settings.Rounds; r++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                // Pairs at the grain of one measurement (PGD, then training), the side that goes first
+                // alternating between rounds (A B, B A, ...), so that a slow drift of the neighbours'
+                // load favours neither side.
+                bool torchSharpFirst = r % 2 == 1 || session is null;
+                PgdThroughput pgd = null!;
+                TrainingThroughput training = null!;
+                var tsLoad = default(LoadInterval);
+                var pt = new System.Text.Json.Nodes.JsonObject();
+                var ptLoad = default(LoadInterval);
+                foreach (var part in new[] { "pgd", "training" })
+                {
+                    foreach (bool ours in torchSharpFirst ? new[] { true, false } : [false, true])
+                    {
+                        if (ours)
+                        {
+                            var before = CpuTimes.Read();
+                            if (part == "pgd") pgd = MeasurePgd(settings, device, data, model, matmul.Gflops);
+                            else training = MeasureTraining(settings, device, data, model, matmul.Gflops, cancellationToken);
+                            tsLoad = Add(tsLoad, CpuTimes.Read().Since(before, machine.Threads));
+                        }
+                        else if (session is not null)
+                        {
+                            var before = CpuTimes.Read(session.ProcessId);
+                            long t = Stopwatch.GetTimestamp();
+                            var answer = session.Request(part);
+                            ptSeconds += Stopwatch.GetElapsedTime(t).TotalSeconds;
+                            ptLoad = Add(ptLoad, CpuTimes.Read(session.ProcessId).Since(before, machine.Threads));
+                            pt[part] = System.Text.Json.Nodes.JsonNode.Parse(answer.GetProperty(part).GetRawText());
+                            var cl = pt["channelsLast"] as System.Text.Json.Nodes.JsonObject ?? [];
+                            cl[part] = System.Text.Json.Nodes.JsonNode.Parse(answer.GetProperty("channelsLast").GetProperty(part).GetRawText());
+                            pt["channelsLast"] = cl;
+                        }
+                    }
+                }
+                pgds.Add(pgd);
+                trainings.Add(training);
+                tsRounds.Add(new TorchSharpRound(r, pgd.ImageStepsPerSecond, training.ImagesPerSecond, tsLoad));
+                var line = $"Round {r}/{settings.Rounds}: TorchSharp PGD {pgd.ImageStepsPerSecond:N0} image-steps/s, training {training.ImagesPerSecond:N0} images/s (CPU share {tsLoad.ProcessCpuShare:P0}, steal {tsLoad.StealFraction:P1}, load {tsLoad.LoadAverage:0.0})";
+                if (session is not null)
+                {
+                    var answer = JsonSerializer.SerializeToElement(pt);
+                    ptRounds.Add((answer, ptLoad));
+                    line += $"; PyTorch PGD {Pgd(answer):N0} / {Pgd(answer.GetProperty("channelsLast")):N0} channels-last, " +
+                            $"training {Training(answer):N0} / {Training(answer.GetProperty("channelsLast")):N0} (CPU share {ptLoad.ProcessCpuShare:P0}, steal {ptLoad.StealFraction:P1})";
+                }
+                log(line + ".");
+            }
+            var pgdAll = Combine(pgds, machine.Peak);
+            var trainingAll = Combine(trainings, machine.Peak);
+            log($"PGD ({pgdAll.BatchSize} images x {pgdAll.Steps} steps): {pgdAll.ImageStepsPerSecond:N0} image-steps/s (median of {settings.Rounds} rounds), {pgdAll.Gflops:0.0} GFLOP/s, MFU {pgdAll.Mfu:P0}.");
+            log($"Training (batch {trainingAll.BatchSize}, {trainingAll.Augmentation}): {trainingAll.ImagesPerSecond:N0} images/s, {trainingAll.Gflops:0.0} GFLOP/s, MFU {trainingAll.Mfu:P0}.");
+
+            cancellationToken.ThrowIfCancellationRequested();
+            // Twice, alternating with PyTorch's split when it runs; each phase keeps its faster measurement
+            // (the least disturbed by neighbours), so the two sides' tables are comparable phase by phase.
+            StepPhases phases = null!;
+            JsonElement? ptPhases = null;
+            for (int i = 0; i < 2; i++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var split = new StepPhases(PhaseSplit.Training(settings, device, data), PhaseSplit.Pgd(settings, device, data));
+                phases = i == 0 ? split : PhaseSplit.Faster(phases, split);
+                if (session is not null)
+                {
+                    var answer = session.Request("phases");
+                    ptPhases = ptPhases is { } previous ? PhaseSplit.Faster(previous, answer) : answer;
+                }
+            }
+            log($"Phases, ms per step: training {Describe(phases.Training)}; PGD {Describe(phases.Pgd)}.");
+            Bfloat16Timing? bf16 = null;
+            if (machine.HasBf16 && device.type == DeviceType.CPU)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                // fp32 and bf16 back to back (twice, in alternation) so that both see the same neighbours.
+                var runs = Enumerable.Range(0, 2).Select(_ =>
+                    (Bf16: new StepPhases(PhaseSplit.Training(settings, device, data, ScalarType.BFloat16), PhaseSplit.Pgd(settings, device, data, ScalarType.BFloat16)),
+                     Fp32: new StepPhases(PhaseSplit.Training(settings, device, data), PhaseSplit.Pgd(settings, device, data)))).ToList();
+                var best = runs.Select(r => r.Bf16).MinBy(p => p.Pgd.Total + p.Training.Total)!;
+                var fp32 = runs.Select(r => r.Fp32).MinBy(p => p.Pgd.Total + p.Training.Total)!;
+                bf16 = new Bfloat16Timing(best, fp32, fp32.Pgd.Total / best.Pgd.Total, fp32.Training.Total / best.Training.Total);
+                log($"bfloat16 (best of 2 alternations): PGD step {best.Pgd.Total * 1e3:0.0} ms vs float32 {fp32.Pgd.Total * 1e3:0.0} ms ({bf16.PgdSpeedup:0.00}x), " +
+                    $"training step {best.Training.Total * 1e3:0.0} ms vs {fp32.Training.Total * 1e3:0.0} ms ({bf16.TrainingSpeedup:0.00}x).");
+            }
+            PyTorchComparison? reference = null;
+            if (session is not null)
+            {
+                reference = Compare(python!, session.Header, tsRounds, ptRounds, ptPhases!.Value, pgdAll, trainingAll, ptSeconds);
+                log($"PyTorch {reference.Torch} ({reference.FasterLayout.Pgd} PGD, {reference.FasterLayout.Training} training faster): " +
+                    $"TorchSharp/PyTorch PGD {reference.Ratios.Pgd:0.00} [{reference.RatioSpread.Pgd.Min:0.00}, {reference.RatioSpread.Pgd.Max:0.00}], " +
+                    $"training {reference.Ratios.Training:0.00} [{reference.RatioSpread.Training.Min:0.00}, {reference.RatioSpread.Training.Max:0.00}] (median [min, max] of {settings.Rounds} rounds); " +
+                    $"per CPU-second PGD {reference.RatiosPerCpuSecond.Pgd:0.00}, training {reference.RatiosPerCpuSecond.Training:0.00}.");
+            }
+            session?.Dispose();
+            session = null;
+
+            cancellationToken.ThrowIfCancellationRequested();
+            log($"Generating D_rand for {settings.DrandImages:N0} images ({settings.Attack.Steps} PGD steps, batch {settings.Attack.BatchSize}) ...");
+            var memory = MeasureMemory(settings, device, data, workDirectory, cancellationToken);
+            log($"D_rand: {memory.Seconds:0.0} s, peak resident {memory.PeakRssBytes / 1048576.0:N0} MiB, drift {memory.Drift:+0.0%;-0.0%} from batch {memory.ReferenceBatch} to {memory.Batches}.");
+
+            cancellationToken.ThrowIfCancellationRequested();
+            log($"Training the robust linear classifier on {settings.RobustImages:N0} images ({settings.Robust.Epochs} epochs) ...");
+            var robust = MeasureRobustLinear(settings, device, data, cancellationToken);
+            log($"Robust linear: {robust.Seconds:0.0} s ({robust.SecondsPerEpoch:0.00} s per epoch).");
+
+            var runLoad = CpuTimes.Read().Since(load, machine.Threads);
+            log($"Steal over the run: {runLoad.StealSeconds:0.0} CPU-s ({runLoad.StealFraction:P1}); machine busy {runLoad.BusyFraction:P0}.");
+            return new BenchmarkReport(settings.Profile, settings.Quick, data.Source, started, machine, model, matmul, pgdAll, trainingAll, robust, memory,
+                reference, clock.Elapsed.TotalSeconds, tsRounds, phases, runLoad, bf16);
+        }
+        finally
+        {
+            session?.Dispose();
+        }
     }
 
     /// <summary>The analytic cost of <paramref name="arch"/> at <paramref name="width"/> and its parameter count.</summary>
@@ -214,103 +323,7 @@ public static class Benchmark
         }
     }
 
-    /// <summary>
-    /// Resident memory while <see cref="AdversarialDatasets.Build"/> generates D_rand for
-    /// <see cref="BenchmarkSettings.DrandImages"/> images against an untrained model of the profile's
-    /// architecture, sampled after every PGD batch. Files go to a fresh folder under
-    /// <paramref name="workDirectory"/>, which is deleted afterwards.
-    /// </summary>
-    public static MemoryProfile MeasureMemory(BenchmarkSettings settings, Device device, BenchmarkData data, string workDirectory,
-        CancellationToken cancellationToken = default)
-    {
-        TorchNative.Ensure();
-        var dir = Path.Combine(Path.GetFullPath(workDirectory), $"d_rand-{Environment.ProcessId}-{Guid.NewGuid():N}");
-        using var model = ModelFactory.Create(settings.Arch, settings.Seed, settings.Width, device);
-        model.eval();
-        var (images, labels) = data.Take(settings.DrandImages, stream: 4);
-        try
-        {
-            var samples = new List<long>();
-            var chunks = new List<int>();
-            var stamps = new List<long>();
-            long lastDone = 0;
-            var progress = new Callback<AdversarialProgress>(p =>
-            {
-                // Reports come after every PGD batch and again after every chunk (same count): sample once per batch.
-                if (p.ImagesDone <= lastDone) return;
-                lastDone = p.ImagesDone;
-                stamps.Add(Stopwatch.GetTimestamp());
-                chunks.Add(p.Chunk);
-                samples.Add(InUse());
-            });
-            Quiesce();
-            long before = InUse();
-            bool phaseOnly = ResidentMemory.ResetPeak();
-            long start = Stopwatch.GetTimestamp();
-            double seconds;
-            using (AdversarialDatasets.Build(AdversarialKind.Random, model, images, labels, settings.Attack, dir, device, progress, cancellationToken, log: _ => { }))
-                seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            if (samples.Count == 0) throw new InvalidOperationException("D_rand generation reported no PGD batch.");
-            long peak = Math.Max(ResidentMemory.Peak(), samples.Max());
-            int reference = DriftReference(chunks, settings.DriftReferenceBatch);
-            long atReference = samples[reference - 1], end = samples[^1];
-            var batchSeconds = stamps.Select((t, i) => Stopwatch.GetElapsedTime(i == 0 ? start : stamps[i - 1], t).TotalSeconds).ToArray();
-            return new MemoryProfile(settings.DrandImages, settings.Attack.BatchSize, settings.Attack.Steps, samples.Count, reference,
-                peak, phaseOnly, before, atReference, end, (double)(end - atReference) / atReference,
-                seconds, settings.DrandImages / seconds, samples, batchSeconds);
-        }
-        finally
-        {
-            images.Dispose();
-            labels.Dispose();
-            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
-        }
-    }
-
-    /// <summary>
-    /// The 1-based batch whose sample the drift is measured from. Within a chunk, each PGD batch adds its
-    /// results (about 6 MB per 500 images) until the chunk is written, so resident memory climbs in a
-    /// saw-tooth that restarts every chunk. The reference is therefore the first batch at or after
-    /// <paramref name="preferred"/> that sits at the same place in its chunk as the last batch (so a
-    /// steady process shows zero drift); failing that, the latest such batch before it; for a single
-    /// chunk, batch <paramref name="preferred"/> (or the middle one of a shorter run).
-    /// </summary>
-    /// <param name="chunkOfBatch">1-based chunk of every sampled batch, in order.</param>
-    /// <param name="preferred">Preferred reference batch (1-based; 10 by default).</param>
-    public static int DriftReference(IReadOnlyList<int> chunkOfBatch, int preferred)
-    {
-        int n = chunkOfBatch.Count;
-        if (n == 0) throw new ArgumentException("no batches were sampled", nameof(chunkOfBatch));
-        var position = new int[n];
-        for (int i = 1; i < n; i++) position[i] = chunkOfBatch[i] == chunkOfBatch[i - 1] ? position[i - 1] + 1 : 0;
-        var aligned = Enumerable.Range(0, n - 1)
-            .Where(i => position[i] == position[n - 1] && chunkOfBatch[i] != chunkOfBatch[n - 1]).ToList();
-        if (aligned.Count > 0)
-        {
-            var atOrAfter = aligned.Where(i => i + 1 >= preferred).ToList();
-            return (atOrAfter.Count > 0 ? atOrAfter[0] : aligned[^1]) + 1;
-        }
-        return n > preferred ? preferred : Math.Max(1, n / 2);
-    }
-
-    /// <summary>
-    /// Resident size with the C heap's cached free pages returned first (<see cref="ResidentMemory.Trim"/>):
-    /// without that, samples taken after identical batches differ by 100-200 MB depending on what glibc
-    /// happened to keep, which would hide (or fake) a drift. Managed garbage is not collected, so
-    /// tensors left to finalisers would show as growth.
-    /// </summary>
-    static long InUse()
-    {
-        ResidentMemory.Trim();
-        return ResidentMemory.Current();
-    }
-
-    static double Median(IReadOnlyList<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        int n = sorted.Length;
-        return n % 2 == 1 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
-    }
+    static double Median(IReadOnlyList<double> values) => Stats.Median(values);
 
     /// <summary>Finishes pending garbage collection and finalisers so they do not run inside a timed phase.</summary>
     static void Quiesce()
