@@ -14,10 +14,10 @@ namespace Leakage.Tests;
 public sealed class PrecisionTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     [Fact]
-    public void Compute_precision_defaults_to_auto_and_accepts_only_its_choices()
+    public void Compute_precision_defaults_to_fp32_and_accepts_only_its_choices()
     {
         var quick = Profiles.Get("quick");
-        Assert.Equal("auto", quick.Compute.Precision);
+        Assert.Equal("fp32", quick.Compute.Precision);
         Assert.Equal("bf16", SettingsOverrides.Apply(quick, ["compute.precision=bf16"]).Compute.Precision);
         var e = Assert.Throws<ArgumentException>(() => SettingsOverrides.Apply(quick, ["compute.precision=fp16"]));
         Assert.Contains("compute.precision", e.Message);
