@@ -84,6 +84,16 @@ public sealed record ProbeSettings
     public int MaxIterations { get; init; } = 500;
     /// <summary>Bootstrap resamples for the 95% intervals.</summary>
     public int Bootstrap { get; init; } = 1000;
+    /// <summary>
+    /// Fresh D_rand target draws (same rule as the attack's) for the null's distribution over draws;
+    /// each is one probe fit on the clean originals.
+    /// </summary>
+    public int NullDraws { get; init; } = 20;
+    /// <summary>
+    /// Cluster-bootstrap resamples over PGD chunks for the interval of the excess over the null (two
+    /// probe refits each); 0 turns it off (the interval then covers test points only).
+    /// </summary>
+    public int ChunkResamples { get; init; } = 100;
 }
 
 /// <summary>Extensions beyond Goh's comment (issue "Beyond Goh"); all off unless asked for.</summary>

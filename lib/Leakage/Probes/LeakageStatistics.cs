@@ -1,0 +1,152 @@
+using Leakage.Native;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Leakage.Probes;
+
+/// <summary>
+/// A null probe's accuracy over fresh draws of its random labels (e.g. K new D_rand target draws on
+/// the clean originals): the spread that one draw, the one inside a recorded D_rand, carries.
+/// </summary>
+/// <param name="Accuracies">Clean-test accuracy of the probe fitted with each draw.</param>
+public sealed record NullDraws(IReadOnlyList<double> Accuracies)
+{
+    /// <summary>Number of draws K.</summary>
+    public int K => Accuracies.Count;
+    /// <summary>Mean accuracy over the draws.</summary>
+    public double Mean => Accuracies.Average();
+    /// <summary>Sample standard deviation over the draws (NaN for one draw).</summary>
+    public double Sd => K < 2 ? double.NaN : Math.Sqrt(Accuracies.Sum(a => (a - Mean) * (a - Mean)) / (K - 1));
+    /// <summary>Standard error of <see cref="Mean"/>.</summary>
+    public double StandardError => Sd / Math.Sqrt(K);
+    /// <summary>Lowest accuracy over the draws.</summary>
+    public double Min => Accuracies.Min();
+    /// <summary>Highest accuracy over the draws.</summary>
+    public double Max => Accuracies.Max();
+
+    /// <summary>
+    /// Monte-Carlo p-value of <paramref name="accuracy"/> against the draws, <c>(1 + #{draws &gt;= accuracy}) / (K + 1)</c>:
+    /// how often a probe without leakage scores as high. Its floor is <c>1 / (K + 1)</c>.
+    /// </summary>
+    public double PValue(double accuracy) => (1 + Accuracies.Count(a => a >= accuracy)) / (K + 1.0);
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{K} draws: mean {Mean:P2}, sd {Sd * 100:0.00} points, range {Min:P2} to {Max:P2}";
+}
+
+/// <summary>
+/// Leakage of one probe measured against its matched null (the same probe on the clean originals
+/// with the same labels): the excess accuracy, a paired comparison on the test points, and, when the
+/// training rows come in the PGD chunks their targets were drawn in, a cluster-bootstrap interval of
+/// the excess that also covers the draw of the targets and of the training images.
+/// </summary>
+/// <param name="Probe">The probe on the attacked images.</param>
+/// <param name="Null">The matched null.</param>
+/// <param name="Paired">Probe vs null on per-point correctness (test points only; the fits are held fixed).</param>
+/// <param name="ChunkInterval">Percentile interval of the excess over chunk-bootstrap refits (null when not computed).</param>
+/// <param name="Chunks">Number of chunks (clusters) the training rows fall into.</param>
+/// <param name="ChunkResamples">Cluster-bootstrap resamples behind <paramref name="ChunkInterval"/>.</param>
+/// <param name="RefitsNotConverged">Refits of the cluster bootstrap that hit the iteration limit.</param>
+/// <param name="Draws">The null over fresh target draws, when the targets are random.</param>
+public sealed record LeakageComparison(ProbeEntry Probe, ProbeEntry Null, PairedComparison Paired, ConfidenceInterval? ChunkInterval,
+    int Chunks, int ChunkResamples, int RefitsNotConverged, NullDraws? Draws)
+{
+    /// <summary>Probe accuracy minus null accuracy.</summary>
+    public double Excess => Probe.Accuracy - Null.Accuracy;
+    /// <summary>The widest-covering interval available: chunk bootstrap when computed, else the paired test-point bootstrap.</summary>
+    public ConfidenceInterval ExcessInterval => ChunkInterval ?? Paired.Interval;
+    /// <summary>What <see cref="ExcessInterval"/> resamples.</summary>
+    public string IntervalCovers => ChunkInterval != null ? "PGD chunks (target draws and training images) and test points" : "test points";
+    /// <summary>McNemar's exact p-value of probe vs null.</summary>
+    public double PValue => Paired.PValue;
+    /// <summary>
+    /// The probe is above its null: McNemar rejects at <paramref name="alpha"/> with a positive difference, and
+    /// the excess interval lies above zero.
+    /// </summary>
+    public bool Above(double alpha = 0.05) => Paired.FirstAbove(alpha) && ExcessInterval.Lo > 0;
+
+    /// <inheritdoc/>
+    public override string ToString() =>
+        $"{Probe.Name}: {Probe.Accuracy:P2} vs null {Null.Accuracy:P2}, excess {Excess * 100:+0.00;-0.00} points " +
+        $"[{ExcessInterval.Lo * 100:+0.00;-0.00}, {ExcessInterval.Hi * 100:+0.00;-0.00}] ({IntervalCovers}), McNemar p = {PValue:G3}" +
+        (Draws is null ? "" : $"; null over {Draws}");
+}
+
+/// <summary>Leakage measured against matched nulls (<see cref="LeakageComparison"/>, <see cref="NullDraws"/>).</summary>
+public static class LeakageStatistics
+{
+    /// <summary>
+    /// Fits <paramref name="probe"/> once per draw on the training set <paramref name="draw"/>(d) returns
+    /// (features N_d x k, labels N_d) and scores it on the test set; starts each fit from
+    /// <paramref name="start"/> when given.
+    /// </summary>
+    public static NullDraws OverDraws(LeakageProbe probe, int draws, Func<int, (Tensor Features, Tensor Labels)> draw, Tensor testFeatures, Tensor testLabels, LogisticProbe? start = null)
+    {
+        if (draws < 1) throw new ArgumentOutOfRangeException(nameof(draws), draws, "The null needs at least one draw.");
+        var acc = new double[draws];
+        for (int d = 0; d < draws; d++)
+        {
+            using var scope = NewDisposeScope();
+            var (features, labels) = draw(d);
+            var fit = LogisticProbe.Fit(features, labels, probe.Options.Classes, probe.Options.Probe, start);
+            acc[d] = fit.Accuracy(testFeatures, testLabels);
+        }
+        return new NullDraws(acc);
+    }
+
+    /// <summary>
+    /// Fits the probe on <paramref name="attackedFeatures"/> and the null on <paramref name="cleanFeatures"/>
+    /// (the clean originals of the same rows), both with <paramref name="trainLabels"/>, scores both on the
+    /// test set with its true labels, and compares them point by point.
+    /// <para>When <paramref name="chunkOfRow"/> gives each training row's PGD chunk (D_rand's targets are drawn
+    /// per chunk), the excess also gets a cluster-bootstrap interval: <paramref name="chunkResamples"/> times,
+    /// chunks are drawn with replacement and test points with replacement, both probe and null are
+    /// refitted on the same resampled training rows and scored on the same resampled test points. The
+    /// refits carry the draw of the targets and of the training images, which the test-point bootstrap
+    /// holds fixed. With few chunks the cluster bootstrap is coarse (it cannot show more variation than
+    /// the chunks hold); the null over fresh draws (<see cref="OverDraws"/>) is the check on it.</para>
+    /// </summary>
+    public static LeakageComparison Compare(LeakageProbe probe, string name, string nullName, Tensor attackedFeatures, Tensor cleanFeatures, Tensor trainLabels,
+        Tensor testFeatures, Tensor testLabels, int[]? chunkOfRow = null, int chunkResamples = 0, NullDraws? draws = null)
+    {
+        TorchNative.Ensure();
+        if (attackedFeatures.shape[0] != cleanFeatures.shape[0] || attackedFeatures.shape[0] != trainLabels.shape[0])
+            throw new ArgumentException($"Probe '{name}': attacked features, clean features and labels must have one row per training image ({attackedFeatures.shape[0]}, {cleanFeatures.shape[0]}, {trainLabels.shape[0]}).");
+        if (chunkOfRow != null && chunkOfRow.Length != attackedFeatures.shape[0])
+            throw new ArgumentException($"Probe '{name}': {chunkOfRow.Length} chunk indices for {attackedFeatures.shape[0]} training rows.", nameof(chunkOfRow));
+        var (entry, fit) = probe.Fit(name, attackedFeatures, trainLabels, testFeatures, testLabels);
+        var (nullEntry, nullFit) = probe.Fit(nullName, cleanFeatures, trainLabels, testFeatures, testLabels);
+        var paired = probe.Compare(entry, nullEntry);
+        ConfidenceInterval? interval = null;
+        int chunks = chunkOfRow?.Distinct().Count() ?? 0, notConverged = 0;
+        if (chunkOfRow != null && chunkResamples > 0 && chunks >= 2)
+        {
+            var rowsOf = chunkOfRow.Select((c, row) => (c, row)).GroupBy(p => p.c).OrderBy(g => g.Key).Select(g => g.Select(p => (long)p.row).ToArray()).ToArray();
+            int m = (int)testFeatures.shape[0];
+            var rng = new Random(probe.Options.Seed);
+            var excess = new double[chunkResamples];
+            for (int b = 0; b < chunkResamples; b++)
+            {
+                using var scope = NewDisposeScope();
+                var rows = new List<long>(attackedFeatures.shape[0] is var n ? (int)n : 0);
+                for (int c = 0; c < rowsOf.Length; c++) rows.AddRange(rowsOf[rng.Next(rowsOf.Length)]);
+                var test = new int[m];
+                for (int i = 0; i < m; i++) test[i] = rng.Next(m);
+                var idx = tensor(rows.ToArray(), dtype: ScalarType.Int64);
+                var y = trainLabels.index_select(0, idx);
+                var a = LogisticProbe.Fit(attackedFeatures.index_select(0, idx), y, probe.Options.Classes, probe.Options.Probe, fit);
+                var z = LogisticProbe.Fit(cleanFeatures.index_select(0, idx), y, probe.Options.Classes, probe.Options.Probe, nullFit);
+                notConverged += (a.Converged ? 0 : 1) + (z.Converged ? 0 : 1);
+                var ca = a.Correct(testFeatures, testLabels);
+                var cz = z.Correct(testFeatures, testLabels);
+                long diff = 0;
+                foreach (var i in test) diff += (ca[i] ? 1 : 0) - (cz[i] ? 1 : 0);
+                excess[b] = diff / (double)m;
+            }
+            Array.Sort(excess);
+            var level = probe.Options.Level;
+            interval = new ConfidenceInterval(Bootstrap.Quantile(excess, (1 - level) / 2), Bootstrap.Quantile(excess, (1 + level) / 2), level);
+        }
+        return new LeakageComparison(entry, nullEntry, paired, interval, chunks, interval == null ? 0 : chunkResamples, notConverged, draws);
+    }
+}
