@@ -22,6 +22,15 @@ public class LeakageStatisticsTests
         Assert.InRange(p, 0.025, 0.036);
     }
 
+    [Fact]
+    public void Normal_quantiles_match_tabulated_values()
+    {
+        Assert.Equal(1.959963984540054, LeakageStatistics.NormalQuantile(0.975), 8);
+        Assert.Equal(1.6448536269514722, LeakageStatistics.NormalQuantile(0.95), 8);
+        Assert.Equal(0, LeakageStatistics.NormalQuantile(0.5), 10);
+        Assert.Equal(-2.3263478740408408, LeakageStatistics.NormalQuantile(0.01), 8);
+    }
+
     /// <summary>Per-point correctness of two classifiers with chosen rates of "only the first right" and "only the second right".</summary>
     static (bool[] A, bool[] B) Outcomes(Random rng, int n, double firstOnly, double secondOnly, double both = 0.25)
     {

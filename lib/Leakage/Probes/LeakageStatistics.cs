@@ -43,7 +43,7 @@ public sealed record NullDraws(IReadOnlyList<double> Accuracies)
 /// <param name="Probe">The probe on the attacked images.</param>
 /// <param name="Null">The matched null.</param>
 /// <param name="Paired">Probe vs null on per-point correctness (test points only; the fits are held fixed).</param>
-/// <param name="ChunkInterval">Percentile interval of the excess over chunk-bootstrap refits (null when not computed).</param>
+/// <param name="ChunkInterval">Interval of the excess from the standard error of chunk-bootstrap refits (null when not computed).</param>
 /// <param name="Chunks">Number of chunks (clusters) the training rows fall into.</param>
 /// <param name="ChunkResamples">Cluster-bootstrap resamples behind <paramref name="ChunkInterval"/>.</param>
 /// <param name="RefitsNotConverged">Refits of the cluster bootstrap that hit the iteration limit.</param>
@@ -88,10 +88,45 @@ public static class LeakageStatistics
         {
             using var scope = NewDisposeScope();
             var (features, labels) = draw(d);
-            var fit = LogisticProbe.Fit(features, labels, probe.Options.Classes, probe.Options.Probe, start);
+            var fit = LogisticProbe.Fit(features, labels, probe.Options.Classes, Refit(probe), start);
             acc[d] = fit.Accuracy(testFeatures, testLabels);
         }
         return new NullDraws(acc);
+    }
+
+    /// <summary>
+    /// Settings of the many refits (null draws, bootstrap): they stop at a gradient of 1e-5 (or the probe's
+    /// own tolerance if looser), where predictions no longer change, at a fraction of the iterations.
+    /// </summary>
+    static LogisticProbeOptions Refit(LeakageProbe probe) =>
+        probe.Options.Probe with { GradientTolerance = Math.Max(probe.Options.Probe.GradientTolerance, 1e-5) };
+
+    /// <summary>
+    /// Quantile of the standard normal distribution at <paramref name="p"/> in (0, 1), by bisection on its
+    /// distribution function (Simpson's rule on the density; accurate to about 1e-10, a few lines instead
+    /// of a statistics dependency).
+    /// </summary>
+    public static double NormalQuantile(double p)
+    {
+        if (!(p > 0 && p < 1)) throw new ArgumentOutOfRangeException(nameof(p), p, "A quantile level must lie in (0, 1).");
+        static double Cdf(double z)
+        {
+            const int steps = 2000;
+            double h = z / steps, sum = 0;
+            for (int i = 0; i <= steps; i++)
+            {
+                double t = i * h, w = i == 0 || i == steps ? 1 : i % 2 == 1 ? 4 : 2;
+                sum += w * Math.Exp(-t * t / 2);
+            }
+            return 0.5 + sum * h / 3 / Math.Sqrt(2 * Math.PI);
+        }
+        double lo = -40, hi = 40;
+        for (int i = 0; i < 100; i++)
+        {
+            double mid = (lo + hi) / 2;
+            if (Cdf(mid) < p) lo = mid; else hi = mid;
+        }
+        return (lo + hi) / 2;
     }
 
     /// <summary>
@@ -99,7 +134,7 @@ public static class LeakageStatistics
     /// (the clean originals of the same rows), both with <paramref name="trainLabels"/>, scores both on the
     /// test set with its true labels, and compares them point by point.
     /// <para>When <paramref name="chunkOfRow"/> gives each training row's PGD chunk (D_rand's targets are drawn
-    /// per chunk), the excess also gets a cluster-bootstrap interval: <paramref name="chunkResamples"/> times,
+    /// per chunk), the excess also gets a cluster-bootstrap interval (normal, from the bootstrap standard error): <paramref name="chunkResamples"/> times,
     /// chunks are drawn with replacement and test points with replacement, both probe and null are
     /// refitted on the same resampled training rows and scored on the same resampled test points. The
     /// refits carry the draw of the targets and of the training images, which the test-point bootstrap
@@ -124,6 +159,7 @@ public static class LeakageStatistics
             var rowsOf = chunkOfRow.Select((c, row) => (c, row)).GroupBy(p => p.c).OrderBy(g => g.Key).Select(g => g.Select(p => (long)p.row).ToArray()).ToArray();
             int m = (int)testFeatures.shape[0];
             var rng = new Random(probe.Options.Seed);
+            var refit = Refit(probe);
             var excess = new double[chunkResamples];
             for (int b = 0; b < chunkResamples; b++)
             {
@@ -134,8 +170,8 @@ public static class LeakageStatistics
                 for (int i = 0; i < m; i++) test[i] = rng.Next(m);
                 var idx = tensor(rows.ToArray(), dtype: ScalarType.Int64);
                 var y = trainLabels.index_select(0, idx);
-                var a = LogisticProbe.Fit(attackedFeatures.index_select(0, idx), y, probe.Options.Classes, probe.Options.Probe, fit);
-                var z = LogisticProbe.Fit(cleanFeatures.index_select(0, idx), y, probe.Options.Classes, probe.Options.Probe, nullFit);
+                var a = LogisticProbe.Fit(attackedFeatures.index_select(0, idx), y, probe.Options.Classes, refit, fit);
+                var z = LogisticProbe.Fit(cleanFeatures.index_select(0, idx), y, probe.Options.Classes, refit, nullFit);
                 notConverged += (a.Converged ? 0 : 1) + (z.Converged ? 0 : 1);
                 var ca = a.Correct(testFeatures, testLabels);
                 var cz = z.Correct(testFeatures, testLabels);
@@ -143,9 +179,12 @@ public static class LeakageStatistics
                 foreach (var i in test) diff += (ca[i] ? 1 : 0) - (cz[i] ? 1 : 0);
                 excess[b] = diff / (double)m;
             }
-            Array.Sort(excess);
-            var level = probe.Options.Level;
-            interval = new ConfidenceInterval(Bootstrap.Quantile(excess, (1 - level) / 2), Bootstrap.Quantile(excess, (1 + level) / 2), level);
+            // A normal interval from the bootstrap standard error: a few dozen refits pin down a standard
+            // error (Efron and Tibshirani, ch. 6) but not the 2.5% and 97.5% quantiles a percentile interval needs.
+            double mean = excess.Average();
+            double se = Math.Sqrt(excess.Sum(e => (e - mean) * (e - mean)) / Math.Max(1, excess.Length - 1));
+            double zq = NormalQuantile((1 + probe.Options.Level) / 2);
+            interval = new ConfidenceInterval(entry.Accuracy - nullEntry.Accuracy - zq * se, entry.Accuracy - nullEntry.Accuracy + zq * se, probe.Options.Level);
         }
         return new LeakageComparison(entry, nullEntry, paired, interval, chunks, interval == null ? 0 : chunkResamples, notConverged, draws);
     }
