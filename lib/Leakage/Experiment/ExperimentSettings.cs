@@ -94,7 +94,7 @@ public sealed record ProbeSettings
     /// probe refits each; the interval is normal, from their standard error, so a few dozen suffice);
     /// 0 turns it off (the interval then covers test points only).
     /// </summary>
-    public int ChunkResamples { get; init; } = 50;
+    public int ChunkResamples { get; init; } = 30;
 }
 
 /// <summary>Extensions beyond Goh's comment (issue "Beyond Goh"); all off unless asked for.</summary>
