@@ -40,8 +40,8 @@ public class LeakageResultsTests
             Assert.True(D(interval[0]) <= D(c["excessOverNull"]) && D(c["excessOverNull"]) <= D(interval[1]), c.ToJsonString());
             Assert.InRange(D(c["pValue"]), 0.0, 1.0);
             Assert.NotNull(c["converged"]);
-            Assert.Equal(10, (int)c["chunks"]!); // 600 images in chunks of 60
-            Assert.Contains("PGD chunks", (string?)c["intervalCovers"]);
+            Assert.Equal(10, (int)c["strata"]!); // resampled within the 10 classes
+            Assert.Contains("target draws", (string?)c["intervalCovers"]);
         }
         // The D_rand nulls over fresh target draws; D_det's targets are not random.
         var draws = comparisons["drand"]!["nullDraws"]!;

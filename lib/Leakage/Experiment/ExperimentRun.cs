@@ -410,8 +410,8 @@ public sealed partial class ExperimentRun : IDisposable
     /// D_rand without the images whose random target equals their label, chance and the majority class.
     /// Each of D_rand, D_det and D_rand with target ≠ label is compared with its matched null (the same
     /// probe on the clean originals with the same labels, <see cref="LeakageControls"/>): the excess
-    /// over it with a cluster-bootstrap interval over PGD chunks (targets are drawn per chunk, so the
-    /// refits carry the draw) and McNemar's exact test on the test points. The D_rand nulls are also
+    /// over it with a bootstrap interval over training images resampled within classes (each image's
+    /// target is an independent draw, so the refits carry the draw) and McNemar's exact test on the test points. The D_rand nulls are also
     /// fitted on <c>probe.nullDraws</c> fresh target draws made by the attack's own rule, which shows
     /// how far one draw moves them.
     /// </summary>
@@ -435,8 +435,8 @@ public sealed partial class ExperimentRun : IDisposable
         var fClean = LeakageProbe.Features(w, Train.Images);
         var fRand = LeakageProbe.Features(w, drand.Images);
         var fDet = LeakageProbe.Features(w, ddet.Images);
-        int chunk = Settings.Attack.ChunkSize;
-        var chunkOf = Enumerable.Range(0, (int)drand.Count).Select(i => i / chunk).ToArray();
+        // Strata of the training bootstrap: each image's true class (the class composition is fixed by design).
+        var classOf = Train.Labels.to(ScalarType.Int64).cpu().data<long>().Select(c => (int)c).ToArray();
         var keep = drand.Targets.ne(drand.Labels).nonzero().squeeze(1);
         var kept = keep.data<long>().ToArray();
 
@@ -451,19 +451,17 @@ public sealed partial class ExperimentRun : IDisposable
         }, fTest, testY);
         Observer.Log($"Leakage null over target draws: D_rand {nullRand}; D_rand with target ≠ label {nullNotLabel}.");
 
-        Observer.Progress(new StepProgress("leakage", 0.15, $"D_rand against its null, {p.ChunkResamples} chunk resamples"));
+        Observer.Progress(new StepProgress("leakage", 0.15, $"D_rand against its null, {p.TrainingResamples} training resamples"));
         var rand = LeakageStatistics.Compare(probe, "D_rand, robust features", "clean images, D_rand labels", fRand, fClean, drand.Targets, fTest, testY,
-            chunkOf, p.ChunkResamples, nullRand);
+            classOf, p.TrainingResamples, nullRand);
         Observer.Progress(new StepProgress("leakage", 0.45, "D_det against its null"));
         var det = LeakageStatistics.Compare(probe, "D_det, robust features", "clean images, D_det labels", fDet, fClean, ddet.Targets, fTest, testY,
-            chunkOf, p.ChunkResamples);
+            classOf, p.TrainingResamples);
         Observer.Progress(new StepProgress("leakage", 0.7, "D_rand with target ≠ label against its null"));
         var notLabel = LeakageStatistics.Compare(probe, "D_rand with target ≠ label, robust features", "clean images, D_rand labels, target ≠ label",
             fRand.index_select(0, keep), fClean.index_select(0, keep), drand.Targets.index_select(0, keep), fTest, testY,
-            kept.Select(i => chunkOf[i]).ToArray(), p.ChunkResamples, nullNotLabel);
+            kept.Select(i => classOf[i]).ToArray(), p.TrainingResamples, nullNotLabel);
         var comparisons = new LeakageComparisons(rand, det, notLabel);
-        if (Math.Min(rand.Chunks, det.Chunks) < 10 && p.ChunkResamples > 0)
-            Observer.Log($"The chunk bootstrap has only {rand.Chunks} chunks (attack.chunkSize {chunk}): its interval is coarse; read it with the null over {p.NullDraws} draws.");
 
         var controls = new List<ProbeEntry>
         {
@@ -560,10 +558,10 @@ public sealed partial class ExperimentRun : IDisposable
             ["nullConverged"] = c.Null.Converged,
             ["nullIterations"] = c.Null.Iterations,
         };
-        if (c.ChunkInterval != null)
+        if (c.TrainingInterval != null)
         {
-            json["chunks"] = c.Chunks;
-            json["chunkResamples"] = c.ChunkResamples;
+            json["strata"] = c.Strata;
+            json["trainingResamples"] = c.Resamples;
             json["refitsNotConverged"] = c.RefitsNotConverged;
         }
         if (c.Draws != null)

@@ -90,11 +90,11 @@ public sealed record ProbeSettings
     /// </summary>
     public int NullDraws { get; init; } = 20;
     /// <summary>
-    /// Cluster-bootstrap resamples over PGD chunks for the interval of the excess over the null (two
-    /// probe refits each; the interval is normal, from their standard error, so a few dozen suffice);
-    /// 0 turns it off (the interval then covers test points only).
+    /// Bootstrap resamples of the training images (within each class, with their targets) for the
+    /// interval of the excess over the null (two probe refits each; the interval is normal, from their
+    /// standard error, so a few dozen suffice); 0 turns it off (the interval then covers test points only).
     /// </summary>
-    public int ChunkResamples { get; init; } = 30;
+    public int TrainingResamples { get; init; } = 30;
 }
 
 /// <summary>Extensions beyond Goh's comment (issue "Beyond Goh"); all off unless asked for.</summary>

@@ -36,27 +36,26 @@ public sealed record NullDraws(IReadOnlyList<double> Accuracies)
 
 /// <summary>
 /// Leakage of one probe measured against its matched null (the same probe on the clean originals
-/// with the same labels): the excess accuracy, a paired comparison on the test points, and, when the
-/// training rows come in the PGD chunks their targets were drawn in, a cluster-bootstrap interval of
-/// the excess that also covers the draw of the targets and of the training images.
+/// with the same labels): the excess accuracy, a paired comparison on the test points, and a bootstrap
+/// interval of the excess over refits on resampled training images, which also covers the draw of their targets.
 /// </summary>
 /// <param name="Probe">The probe on the attacked images.</param>
 /// <param name="Null">The matched null.</param>
 /// <param name="Paired">Probe vs null on per-point correctness (test points only; the fits are held fixed).</param>
-/// <param name="ChunkInterval">Interval of the excess from the standard error of chunk-bootstrap refits (null when not computed).</param>
-/// <param name="Chunks">Number of chunks (clusters) the training rows fall into.</param>
-/// <param name="ChunkResamples">Cluster-bootstrap resamples behind <paramref name="ChunkInterval"/>.</param>
-/// <param name="RefitsNotConverged">Refits of the cluster bootstrap that hit the iteration limit.</param>
+/// <param name="TrainingInterval">Interval of the excess from the standard error of refits on resampled training images (null when not computed).</param>
+/// <param name="Strata">Number of strata (true classes) the training images were resampled within.</param>
+/// <param name="Resamples">Bootstrap resamples behind <paramref name="TrainingInterval"/>.</param>
+/// <param name="RefitsNotConverged">Refits of the bootstrap that stopped before their tolerance.</param>
 /// <param name="Draws">The null over fresh target draws, when the targets are random.</param>
-public sealed record LeakageComparison(ProbeEntry Probe, ProbeEntry Null, PairedComparison Paired, ConfidenceInterval? ChunkInterval,
-    int Chunks, int ChunkResamples, int RefitsNotConverged, NullDraws? Draws)
+public sealed record LeakageComparison(ProbeEntry Probe, ProbeEntry Null, PairedComparison Paired, ConfidenceInterval? TrainingInterval,
+    int Strata, int Resamples, int RefitsNotConverged, NullDraws? Draws)
 {
     /// <summary>Probe accuracy minus null accuracy.</summary>
     public double Excess => Probe.Accuracy - Null.Accuracy;
     /// <summary>The widest-covering interval available: chunk bootstrap when computed, else the paired test-point bootstrap.</summary>
-    public ConfidenceInterval ExcessInterval => ChunkInterval ?? Paired.Interval;
+    public ConfidenceInterval ExcessInterval => TrainingInterval ?? Paired.Interval;
     /// <summary>What <see cref="ExcessInterval"/> resamples.</summary>
-    public string IntervalCovers => ChunkInterval != null ? "PGD chunks (target draws and training images) and test points" : "test points";
+    public string IntervalCovers => TrainingInterval != null ? "training images with their target draws (resampled within each class) and test points" : "test points";
     /// <summary>McNemar's exact p-value of probe vs null.</summary>
     public double PValue => Paired.PValue;
     /// <summary>
@@ -133,39 +132,42 @@ public static class LeakageStatistics
     /// Fits the probe on <paramref name="attackedFeatures"/> and the null on <paramref name="cleanFeatures"/>
     /// (the clean originals of the same rows), both with <paramref name="trainLabels"/>, scores both on the
     /// test set with its true labels, and compares them point by point.
-    /// <para>When <paramref name="chunkOfRow"/> gives each training row's PGD chunk (D_rand's targets are drawn
-    /// per chunk), the excess also gets a cluster-bootstrap interval (normal, from the bootstrap standard error): <paramref name="chunkResamples"/> times,
-    /// chunks are drawn with replacement and test points with replacement, both probe and null are
-    /// refitted on the same resampled training rows and scored on the same resampled test points. The
-    /// refits carry the draw of the targets and of the training images, which the test-point bootstrap
-    /// holds fixed. With few chunks the cluster bootstrap is coarse (it cannot show more variation than
-    /// the chunks hold); the null over fresh draws (<see cref="OverDraws"/>) is the check on it.</para>
+    /// <para>When <paramref name="strataOfRow"/> gives each training row's stratum (its true class), the excess
+    /// also gets a bootstrap interval over the training images (normal, from the bootstrap standard
+    /// error): <paramref name="resamples"/> times, training rows are drawn with replacement within each
+    /// stratum and test points with replacement, and probe and null are refitted on the same rows and
+    /// scored on the same points. Each image's random target is an independent draw, so resampling
+    /// images resamples the draw, which the test-point bootstrap holds fixed. Resampling within classes
+    /// keeps the class composition fixed, as it is in the experiment. (The attack's chunks are not the
+    /// unit: the training images are stored by class, so resampling chunks would resample the class
+    /// composition.) The null over fresh draws (<see cref="OverDraws"/>) is the check on it.</para>
     /// </summary>
     public static LeakageComparison Compare(LeakageProbe probe, string name, string nullName, Tensor attackedFeatures, Tensor cleanFeatures, Tensor trainLabels,
-        Tensor testFeatures, Tensor testLabels, int[]? chunkOfRow = null, int chunkResamples = 0, NullDraws? draws = null)
+        Tensor testFeatures, Tensor testLabels, int[]? strataOfRow = null, int resamples = 0, NullDraws? draws = null)
     {
         TorchNative.Ensure();
         if (attackedFeatures.shape[0] != cleanFeatures.shape[0] || attackedFeatures.shape[0] != trainLabels.shape[0])
             throw new ArgumentException($"Probe '{name}': attacked features, clean features and labels must have one row per training image ({attackedFeatures.shape[0]}, {cleanFeatures.shape[0]}, {trainLabels.shape[0]}).");
-        if (chunkOfRow != null && chunkOfRow.Length != attackedFeatures.shape[0])
-            throw new ArgumentException($"Probe '{name}': {chunkOfRow.Length} chunk indices for {attackedFeatures.shape[0]} training rows.", nameof(chunkOfRow));
+        if (strataOfRow != null && strataOfRow.Length != attackedFeatures.shape[0])
+            throw new ArgumentException($"Probe '{name}': {strataOfRow.Length} strata for {attackedFeatures.shape[0]} training rows.", nameof(strataOfRow));
         var (entry, fit) = probe.Fit(name, attackedFeatures, trainLabels, testFeatures, testLabels);
         var (nullEntry, nullFit) = probe.Fit(nullName, cleanFeatures, trainLabels, testFeatures, testLabels);
         var paired = probe.Compare(entry, nullEntry);
         ConfidenceInterval? interval = null;
-        int chunks = chunkOfRow?.Distinct().Count() ?? 0, notConverged = 0;
-        if (chunkOfRow != null && chunkResamples > 0 && chunks >= 2)
+        int strata = strataOfRow?.Distinct().Count() ?? 0, notConverged = 0;
+        if (strataOfRow != null && resamples > 0)
         {
-            var rowsOf = chunkOfRow.Select((c, row) => (c, row)).GroupBy(p => p.c).OrderBy(g => g.Key).Select(g => g.Select(p => (long)p.row).ToArray()).ToArray();
+            var rowsOf = strataOfRow.Select((c, row) => (c, row)).GroupBy(p => p.c).OrderBy(g => g.Key).Select(g => g.Select(p => (long)p.row).ToArray()).ToArray();
             int m = (int)testFeatures.shape[0];
             var rng = new Random(probe.Options.Seed);
             var refit = Refit(probe);
-            var excess = new double[chunkResamples];
-            for (int b = 0; b < chunkResamples; b++)
+            var excess = new double[resamples];
+            for (int b = 0; b < resamples; b++)
             {
                 using var scope = NewDisposeScope();
                 var rows = new List<long>(attackedFeatures.shape[0] is var n ? (int)n : 0);
-                for (int c = 0; c < rowsOf.Length; c++) rows.AddRange(rowsOf[rng.Next(rowsOf.Length)]);
+                foreach (var stratum in rowsOf)
+                    for (int i = 0; i < stratum.Length; i++) rows.Add(stratum[rng.Next(stratum.Length)]);
                 var test = new int[m];
                 for (int i = 0; i < m; i++) test[i] = rng.Next(m);
                 var idx = tensor(rows.ToArray(), dtype: ScalarType.Int64);
@@ -186,6 +188,6 @@ public static class LeakageStatistics
             double zq = NormalQuantile((1 + probe.Options.Level) / 2);
             interval = new ConfidenceInterval(entry.Accuracy - nullEntry.Accuracy - zq * se, entry.Accuracy - nullEntry.Accuracy + zq * se, probe.Options.Level);
         }
-        return new LeakageComparison(entry, nullEntry, paired, interval, chunks, interval == null ? 0 : chunkResamples, notConverged, draws);
+        return new LeakageComparison(entry, nullEntry, paired, interval, strata, interval == null ? 0 : resamples, notConverged, draws);
     }
 }
