@@ -167,7 +167,18 @@ public sealed partial class ExperimentRun
                 using var logits = Evaluation.Logits(standard, images, Device);
                 entries.Add(probe.RunOnFeatures($"{name}, standard model logits (non-robust)", logits, labels, testLogits, Test.Labels));
             }
-        foreach (var e in entries) Observer.Log($"Nonlinear probe: {e}");
+        foreach (var e in entries) { Observer.Log($"Nonlinear probe: {e}"); WarnUnconverged(e); }
+        // Each probe against its matched null, paired on the test points.
+        var comparisons = new JsonArray();
+        foreach (var (view, _) in robustViews)
+            foreach (var name in new[] { "D_rand", "D_det" })
+            {
+                var attacked = entries.Single(e => e.Name == $"{name}, {view}");
+                var baseline = entries.Single(e => e.Name == $"clean images, {name} labels, {view}");
+                var c = probe.Compare(attacked, baseline);
+                Observer.Log($"Nonlinear probe against its null: {attacked.Name}: {c}");
+                comparisons.Add(PairedJson(attacked, baseline, c));
+            }
         double total = seconds + clock.Elapsed.TotalSeconds;
         Results.Set("beyond.nonlinear", new JsonObject
         {
@@ -187,6 +198,7 @@ public sealed partial class ExperimentRun
                 ["attackedAccuracy"] = standardEval.AttackedAccuracy,
             },
             ["probes"] = new JsonArray(entries.Select(e => (JsonNode)EntryJson(e)).ToArray()),
+            ["comparisons"] = comparisons,
         });
         Results.Set("seconds.nonlinear", total);
         return _nonlinear = new NonlinearOutcome(model, b.NonlinearRadius, clean, robustEval, standardEval, entries, total);
@@ -221,6 +233,7 @@ public sealed partial class ExperimentRun
             var pd = probe.Run($"D_det, C at radius {r}", w, ddet.Images, ddet.Targets, Test.Images, Test.Labels);
             var nr = probe.Run($"clean images, D_rand labels, C at radius {r}", w, Train.Images, drand.Targets, Test.Images, Test.Labels);
             var nd = probe.Run($"clean images, D_det labels, C at radius {r}", w, Train.Images, ddet.Targets, Test.Images, Test.Labels);
+            foreach (var e in new[] { pr, pd, nr, nd }) WarnUnconverged(e);
             points.Add(new SweepPoint(r, UnitsName(options.Units), cert.Features.Select(f => f.Gamma).ToArray(), cert.Spec2Fraction,
                 cert.CleanAccuracy, cert.CertifiedAccuracy, pr, pd, nr, nd));
             Observer.Progress(new StepProgress("radiusSweep", (i + 1.0) / radii.Length, $"radius {r}: Spec 2 {cert.Spec2Fraction:P1}, leakage D_rand {pr.Accuracy:P1}, D_det {pd.Accuracy:P1}"));
@@ -237,6 +250,8 @@ public sealed partial class ExperimentRun
             ["leakageDdet"] = EntryJson(p.DDet),
             ["leakageDrandClean"] = EntryJson(p.DRandClean),
             ["leakageDdetClean"] = EntryJson(p.DDetClean),
+            ["excessDrand"] = PairedJson(p.DRand, p.DRandClean, probe.Compare(p.DRand, p.DRandClean)),
+            ["excessDdet"] = PairedJson(p.DDet, p.DDetClean, probe.Compare(p.DDet, p.DDetClean)),
         }).ToArray()));
         Results.Set("seconds.radiusSweep", clock.Elapsed.TotalSeconds);
         return points;
@@ -263,6 +278,7 @@ public sealed partial class ExperimentRun
             using var data = ReleasedDatasets.Load(f.Path);
             var entry = probe.Run($"released {f.Name}, robust features", w, data.Images, data.Labels, Test.Images, Test.Labels);
             Observer.Log($"Released data: {entry}");
+            WarnUnconverged(entry);
             results.Add(new ReleasedProbe(f.Path, f.Kind, data.Count, entry));
         }
         var json = new JsonObject { ["root"] = Path.GetFullPath(root) };
@@ -286,6 +302,8 @@ public sealed partial class ExperimentRun
         var seeds = Enumerable.Range(0, k).Select(i => (int)Settings.Seed + i).ToList();
         var rand = new List<double>();
         var det = new List<double>();
+        var randExcess = new List<double>();
+        var detExcess = new List<double>();
         foreach (var seed in seeds)
         {
             ct.ThrowIfCancellationRequested();
@@ -293,8 +311,18 @@ public sealed partial class ExperimentRun
                 Train.Images, Train.Labels, RobustOptions(seed: seed), Device, null, Observer.Log, ct);
             using var w = trained.Model.weight.detach().to(CPU);
             var probe = Probe(seed - (int)Settings.Seed);
-            rand.Add(probe.Run("D_rand", w, drand.Images, drand.Targets, Test.Images, Test.Labels).Accuracy);
-            det.Add(probe.Run("D_det", w, ddet.Images, ddet.Targets, Test.Images, Test.Labels).Accuracy);
+            using var scope = NewDisposeScope();
+            var fTest = LeakageProbe.Features(w, Test.Images);
+            var fClean = LeakageProbe.Features(w, Train.Images);
+            // Each seed's probes against their matched nulls (clean originals, same labels); the target draw is the run's one.
+            foreach (var (name, images, labels, acc, excess) in new[] { ("D_rand", drand.Images, drand.Targets, rand, randExcess), ("D_det", ddet.Images, ddet.Targets, det, detExcess) })
+            {
+                var attacked = probe.RunOnFeatures(name, LeakageProbe.Features(w, images), labels, fTest, Test.Labels);
+                var baseline = probe.RunOnFeatures($"clean images, {name} labels", fClean, labels, fTest, Test.Labels);
+                WarnUnconverged(attacked); WarnUnconverged(baseline);
+                acc.Add(attacked.Accuracy);
+                excess.Add(attacked.Accuracy - baseline.Accuracy);
+            }
             Observer.Progress(new StepProgress("probeSeeds", (double)rand.Count / k, $"seed {seed}: D_rand {rand[^1]:P2}, D_det {det[^1]:P2}"));
         }
         var study = new ProbeSeedStudy(seeds, rand, det);
@@ -311,6 +339,8 @@ public sealed partial class ExperimentRun
             ["seeds"] = new JsonArray(seeds.Select(x => (JsonNode)x).ToArray()),
             ["drand"] = Stat(rand),
             ["ddet"] = Stat(det),
+            ["drandExcessOverNull"] = Stat(randExcess),
+            ["ddetExcessOverNull"] = Stat(detExcess),
         });
         Results.Set("seconds.probeSeeds", clock.Elapsed.TotalSeconds);
         return study;

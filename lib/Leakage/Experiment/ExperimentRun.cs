@@ -31,8 +31,19 @@ public sealed record RobustOutcome(RobustLinearResult Training, CertificateRepor
     public UnitCertificate Other => Certificates[Units == RadiusUnits.Pixel ? RadiusUnits.Normalised : RadiusUnits.Pixel];
 }
 
-/// <summary>The leakage probe results (Goh) and their controls.</summary>
-public sealed record LeakageOutcome(ProbeEntry DRand, ProbeEntry DDet, IReadOnlyList<ProbeEntry> Controls, double Seconds);
+/// <summary>The leakage probe results (Goh) and their controls (the matched nulls last).</summary>
+public sealed record LeakageOutcome(ProbeEntry DRand, ProbeEntry DDet, IReadOnlyList<ProbeEntry> Controls, double Seconds)
+{
+    /// <summary>Each probe against its matched null: excess, intervals, McNemar test, null over target draws.</summary>
+    public LeakageComparisons? Comparisons { get; init; }
+}
+
+/// <summary>The three leakage probes, each against its matched null.</summary>
+public sealed record LeakageComparisons(LeakageComparison DRand, LeakageComparison DDet, LeakageComparison DRandTargetNotLabel)
+{
+    /// <summary>The three in order.</summary>
+    public IReadOnlyList<LeakageComparison> All => [DRand, DDet, DRandTargetNotLabel];
+}
 
 /// <summary>
 /// One run of the experiment in an output folder. Each step computes its artifact or loads it from
@@ -335,7 +346,28 @@ public sealed partial class ExperimentRun : IDisposable
         var report = training.Certify(Test.Images, Test.Labels);
         var outcome = new RobustOutcome(training, report, options.Units, training.Elapsed.TotalSeconds);
         Observer.Log($"Robust linear classifier: {outcome.Primary}");
-        Results.Set("robustModel", RobustJson(outcome, options));
+        var json = RobustJson(outcome, options);
+        // Where the attack works: gamma of C's features at the attack's radius, which is in pixel units.
+        var atAttack = Certificates.Certify(training.Model, Test.Images, Test.Labels, Settings.Attack.Eps, RadiusGeometry.Pixel());
+        Observer.Log($"C at the attack's radius: {atAttack}");
+        json["atAttackRadius"] = UnitJson(atAttack);
+        json["atAttackRadius"]!["radiusUnits"] = "pixel";
+        if (options.Units != RadiusUnits.Pixel)
+        {
+            // The units comparison needs a C trained (not only certified) in pixel units at the same radius:
+            // a C trained in normalised units is not the best pixel-robust classifier.
+            var pixelOptions = options with { Units = RadiusUnits.Pixel };
+            using var pixel = RobustLinearTrainer.TrainOrLoad(Dir("robust_linear_pixel"), DataIdentity, Train.Images, Train.Labels, pixelOptions, Device, null, Observer.Log, ct);
+            var atRadius = pixel.Certify(Test.Images, Test.Labels, RadiusGeometry.Pixel());
+            var pixelAtAttack = Certificates.Certify(pixel.Model, Test.Images, Test.Labels, Settings.Attack.Eps, RadiusGeometry.Pixel());
+            Observer.Log($"C trained in pixel units: {atRadius}; at the attack's radius: {pixelAtAttack}");
+            var pj = UnitJson(atRadius);
+            pj["trainRadius"] = pixelOptions.TrainRadius;
+            pj["radiusUnits"] = "pixel";
+            pj["atAttackRadius"] = UnitJson(pixelAtAttack);
+            json["pixelTrained"] = pj;
+        }
+        Results.Set("robustModel", json);
         Results.Set("seconds.robustModel", outcome.Seconds);
         return _robust = outcome;
     }
@@ -348,6 +380,7 @@ public sealed partial class ExperimentRun : IDisposable
         ["spec2"] = c.Spec2Fraction,
         ["spec1"] = c.Spec1,
         ["gamma"] = new JsonArray(c.Features.Select(f => (JsonNode)f.Gamma).ToArray()),
+        ["featuresRobustForSomeClass"] = c.Features.Count(f => f.RobustlyUsefulForSomeClass),
         ["rho"] = new JsonArray(c.Features.Select(f => (JsonNode)f.Rho).ToArray()),
         ["medianCertifiedRadius"] = c.MedianCertifiedRadius,
     };
@@ -376,60 +409,197 @@ public sealed partial class ExperimentRun : IDisposable
 
     /// <summary>
     /// Step 4: the probe on C's ten features trained on D_rand and D_det (new labels) and scored on
-    /// the clean test set, with controls: clean D, random non-robust directions, D_rand without the
-    /// images whose random target equals their label, chance and the majority class.
+    /// the clean test set with its true labels, with controls: clean D, random non-robust directions,
+    /// D_rand without the images whose random target equals their label, chance and the majority class.
+    /// Each of D_rand, D_det and D_rand with target ≠ label is compared with its matched null (the same
+    /// probe on the clean originals with the same labels, <see cref="LeakageControls"/>): the excess
+    /// over it with a bootstrap interval over training images resampled within classes (each image's
+    /// target is an independent draw, so the refits carry the draw) and McNemar's exact test on the test points. The D_rand nulls are also
+    /// fitted on <c>probe.nullDraws</c> fresh target draws made by the attack's own rule, which shows
+    /// how far one draw moves them.
     /// </summary>
     public LeakageOutcome Leakage(CancellationToken ct = default)
     {
+        if (_leakage != null) return _leakage;
         var robust = RobustModel(ct);
         var drand = AdversarialSet(AdversarialKind.Random, ct);
         var ddet = AdversarialSet(AdversarialKind.Deterministic, ct);
+        LeakageControls.EnsureOriginals(this, drand);
+        LeakageControls.EnsureOriginals(this, ddet);
         var clock = Stopwatch.StartNew();
         var probe = Probe();
-        using var w = robust.Weights.detach().to(CPU);
+        var p = Settings.Probe;
+        using var scope = NewDisposeScope();
+        var w = robust.Weights.detach().to(CPU);
         var testX = Test.Images;
         var testY = Test.Labels;
-        var rand = probe.Run("D_rand, robust features", w, drand.Images, drand.Targets, testX, testY);
-        var det = probe.Run("D_det, robust features", w, ddet.Images, ddet.Targets, testX, testY);
+        // The probe sees only the ten features per image: computed once, reused by every fit below.
+        var fTest = LeakageProbe.Features(w, testX);
+        var fClean = LeakageProbe.Features(w, Train.Images);
+        var fRand = LeakageProbe.Features(w, drand.Images);
+        var fDet = LeakageProbe.Features(w, ddet.Images);
+        // Strata of the training bootstrap: each image's true class (the class composition is fixed by design).
+        var classOf = Train.Labels.to(ScalarType.Int64).cpu().data<long>().Select(c => (int)c).ToArray();
+        var keep = drand.Targets.ne(drand.Labels).nonzero().squeeze(1);
+        var kept = keep.data<long>().ToArray();
+
+        // The null over fresh target draws, drawn chunk by chunk exactly like D_rand's targets.
+        var draws = Enumerable.Range(0, p.NullDraws).Select(d => DrawRandomTargets(unchecked((long)Training.Seeds.Derive(Settings.Seed, 15, d)))).ToList();
+        Observer.Progress(new StepProgress("leakage", 0.05, $"null over {p.NullDraws} target draws"));
+        var nullRand = LeakageStatistics.OverDraws(probe, draws.Count, d => (fClean, draws[d]), fTest, testY);
+        var nullNotLabel = LeakageStatistics.OverDraws(probe, draws.Count, d =>
+        {
+            var k = draws[d].ne(Train.Labels).nonzero().squeeze(1);
+            return (fClean.index_select(0, k), draws[d].index_select(0, k));
+        }, fTest, testY);
+        Observer.Log($"Leakage null over target draws: D_rand {nullRand}; D_rand with target ≠ label {nullNotLabel}.");
+
+        Observer.Progress(new StepProgress("leakage", 0.15, $"D_rand against its null, {p.TrainingResamples} training resamples"));
+        var rand = LeakageStatistics.Compare(probe, "D_rand, robust features", "clean images, D_rand labels", fRand, fClean, drand.Targets, fTest, testY,
+            classOf, p.TrainingResamples, nullRand);
+        Observer.Progress(new StepProgress("leakage", 0.45, "D_det against its null"));
+        var det = LeakageStatistics.Compare(probe, "D_det, robust features", "clean images, D_det labels", fDet, fClean, ddet.Targets, fTest, testY,
+            classOf, p.TrainingResamples);
+        Observer.Progress(new StepProgress("leakage", 0.7, "D_rand with target ≠ label against its null"));
+        var notLabel = LeakageStatistics.Compare(probe, "D_rand with target ≠ label, robust features", "clean images, D_rand labels, target ≠ label",
+            fRand.index_select(0, keep), fClean.index_select(0, keep), drand.Targets.index_select(0, keep), fTest, testY,
+            kept.Select(i => classOf[i]).ToArray(), p.TrainingResamples, nullNotLabel);
+        var comparisons = new LeakageComparisons(rand, det, notLabel);
+
         var controls = new List<ProbeEntry>
         {
-            probe.Run("clean D, robust features", w, Train.Images, Train.Labels, testX, testY),
+            probe.RunOnFeatures("clean D, robust features", fClean, Train.Labels, fTest, testY),
             probe.RunRandomDirections("D_rand, random features", w, drand.Images, drand.Targets, testX, testY),
             probe.RunRandomDirections("D_det, random features", w, ddet.Images, ddet.Targets, testX, testY),
+            notLabel.Probe,
         };
-        using (var keep = drand.Targets.ne(drand.Labels).nonzero().squeeze(1))
-        using (var xs = drand.Images.index_select(0, keep))
-        using (var ys = drand.Targets.index_select(0, keep))
-            controls.Add(probe.Run("D_rand with target ≠ label, robust features", w, xs, ys, testX, testY));
         controls.AddRange(probe.Chance(testY));
-        double seconds = clock.Elapsed.TotalSeconds;
-        foreach (var e in controls.Prepend(det).Prepend(rand)) Observer.Log($"Leakage probe: {e}");
+        foreach (var e in controls.Prepend(det.Probe).Prepend(rand.Probe)) { Observer.Log($"Leakage probe: {e}"); WarnUnconverged(e); }
+        foreach (var c in comparisons.All) { Observer.Log($"Leakage against the null: {c}"); WarnUnconverged(c.Null); }
 
         var controlsJson = new JsonObject();
         string[] keys = ["cleanD", "drandRandomFeatures", "ddetRandomFeatures", "drandTargetNotLabel", "chance", "majorityClass"];
         for (int i = 0; i < controls.Count && i < keys.Length; i++) controlsJson[keys[i]] = EntryJson(controls[i]);
         Results.Set("leakage", new JsonObject
         {
-            ["drand"] = rand.Accuracy,
-            ["ddet"] = det.Accuracy,
+            ["drand"] = rand.Probe.Accuracy,
+            ["ddet"] = det.Probe.Accuracy,
             ["intervals"] = new JsonObject
             {
-                ["drand"] = new JsonArray(rand.Lo, rand.Hi),
-                ["ddet"] = new JsonArray(det.Lo, det.Hi),
+                ["drand"] = new JsonArray(rand.Probe.Lo, rand.Probe.Hi),
+                ["ddet"] = new JsonArray(det.Probe.Lo, det.Probe.Hi),
                 ["level"] = probe.Options.Level,
                 ["resamples"] = probe.Options.BootstrapResamples,
             },
+            ["comparisons"] = new JsonObject
+            {
+                ["drand"] = ComparisonJson(rand),
+                ["ddet"] = ComparisonJson(det),
+                ["drandTargetNotLabel"] = ComparisonJson(notLabel),
+            },
             ["controls"] = controlsJson,
-            ["features"] = rand.Features,
-            ["trainImages"] = new JsonObject { ["drand"] = rand.NTrain, ["ddet"] = det.NTrain },
-            ["testImages"] = rand.NTest,
+            ["features"] = rand.Probe.Features,
+            ["trainImages"] = new JsonObject { ["drand"] = rand.Probe.NTrain, ["ddet"] = det.Probe.NTrain },
+            ["testImages"] = rand.Probe.NTest,
         });
-        // The matched nulls: the same probes on the clean originals with the same labels.
-        var nulls = LeakageControls.Unperturbed(this, ct);
-        seconds = clock.Elapsed.TotalSeconds;
+        Results.Set(LeakageControls.ResultsKey, new JsonObject
+        {
+            ["drandClean"] = EntryJson(rand.Null),
+            ["drandTargetNotLabelClean"] = EntryJson(notLabel.Null),
+            ["ddetClean"] = EntryJson(det.Null),
+        });
+        double seconds = clock.Elapsed.TotalSeconds;
         Results.Set("seconds.leakage", seconds);
-        return new LeakageOutcome(rand, det, [.. controls, .. nulls.All], seconds);
+        return _leakage = new LeakageOutcome(rand.Probe, det.Probe, [.. controls, rand.Null, notLabel.Null, det.Null], seconds) { Comparisons = comparisons };
     }
+
+    LeakageOutcome? _leakage;
+
+    /// <summary>
+    /// D_rand targets for the run's training labels drawn by the attack's rule (uniform, or uniform over
+    /// the other classes with <c>attack.randomTargetExcludesSource</c>), chunk by chunk, from <paramref name="seed"/>
+    /// instead of the run's seed: a fresh draw of the labels D_rand was made with.
+    /// </summary>
+    public Tensor DrawRandomTargets(long seed)
+    {
+        var options = AttackOptions() with { Seed = seed };
+        var y = Train.Labels.cpu();
+        long n = y.shape[0];
+        var parts = new List<Tensor>();
+        for (long start = 0, c = 0; start < n; start += options.ChunkSize, c++)
+            parts.Add(AdversarialDatasets.DrawTargets(AdversarialKind.Random, y.narrow(0, start, Math.Min(options.ChunkSize, n - start)), options, (int)c));
+        var t = cat(parts);
+        foreach (var part in parts) part.Dispose();
+        return t;
+    }
+
+    /// <summary>Logs a warning when a probe's fit stopped before meeting its gradient tolerance.</summary>
+    internal void WarnUnconverged(ProbeEntry e)
+    {
+        if (e.Converged == false)
+            Observer.Log($"Warning: the probe '{e.Name}' did not converge ({e.Iterations} L-BFGS iterations, probe.maxIterations {Settings.Probe.MaxIterations}); its accuracy is that of an unfinished fit.");
+    }
+
+    internal static JsonObject ComparisonJson(LeakageComparison c)
+    {
+        var json = new JsonObject
+        {
+            ["name"] = c.Probe.Name,
+            ["accuracy"] = c.Probe.Accuracy,
+            ["nullName"] = c.Null.Name,
+            ["nullAccuracy"] = c.Null.Accuracy,
+            ["excessOverNull"] = c.Excess,
+            ["excessInterval"] = new JsonArray(c.ExcessInterval.Lo, c.ExcessInterval.Hi),
+            ["intervalCovers"] = c.IntervalCovers,
+            ["pValue"] = c.PValue,
+            ["test"] = "McNemar exact, two-sided, on per-point correctness",
+            ["discordant"] = new JsonObject { ["probeOnly"] = c.Paired.FirstOnly, ["nullOnly"] = c.Paired.SecondOnly },
+            ["pairedInterval"] = new JsonArray(c.Paired.Interval.Lo, c.Paired.Interval.Hi),
+            ["above"] = c.Above(),
+            ["converged"] = c.Probe.Converged,
+            ["iterations"] = c.Probe.Iterations,
+            ["nullConverged"] = c.Null.Converged,
+            ["nullIterations"] = c.Null.Iterations,
+        };
+        if (c.TrainingInterval != null)
+        {
+            json["strata"] = c.Strata;
+            json["trainingResamples"] = c.Resamples;
+            json["refitsNotConverged"] = c.RefitsNotConverged;
+        }
+        if (c.Draws != null)
+        {
+            json["nullDraws"] = new JsonObject
+            {
+                ["k"] = c.Draws.K,
+                ["mean"] = c.Draws.Mean,
+                ["sd"] = c.Draws.K < 2 ? null : c.Draws.Sd,
+                ["min"] = c.Draws.Min,
+                ["max"] = c.Draws.Max,
+                ["values"] = new JsonArray(c.Draws.Accuracies.Select(a => (JsonNode)a).ToArray()),
+            };
+            json["excessOverDrawMean"] = c.Probe.Accuracy - c.Draws.Mean;
+            json["pValueDraws"] = c.Draws.PValue(c.Probe.Accuracy);
+        }
+        return json;
+    }
+
+    /// <summary>A paired comparison of an extension probe with its matched null (test points only: the fits are held fixed).</summary>
+    internal static JsonObject PairedJson(ProbeEntry probe, ProbeEntry baseline, PairedComparison c) => new()
+    {
+        ["name"] = probe.Name,
+        ["accuracy"] = probe.Accuracy,
+        ["nullName"] = baseline.Name,
+        ["nullAccuracy"] = baseline.Accuracy,
+        ["excessOverNull"] = c.Difference,
+        ["excessInterval"] = new JsonArray(c.Interval.Lo, c.Interval.Hi),
+        ["intervalCovers"] = "test points",
+        ["pValue"] = c.PValue,
+        ["discordant"] = new JsonObject { ["probeOnly"] = c.FirstOnly, ["nullOnly"] = c.SecondOnly },
+        ["above"] = c.FirstAbove() && c.Interval.Lo > 0,
+        ["converged"] = probe.Converged,
+        ["nullConverged"] = baseline.Converged,
+    };
 
     internal static JsonObject EntryJson(ProbeEntry e) => new()
     {
@@ -440,6 +610,8 @@ public sealed partial class ExperimentRun : IDisposable
         ["nTrain"] = e.NTrain,
         ["nTest"] = e.NTest,
         ["features"] = e.Features,
+        ["converged"] = e.Converged,
+        ["iterations"] = e.Iterations,
     };
 
     // ---------------------------------------------------------------- everything

@@ -89,6 +89,17 @@ public sealed record ProbeSettings
     public int MaxIterations { get; init; } = 500;
     /// <summary>Bootstrap resamples for the 95% intervals.</summary>
     public int Bootstrap { get; init; } = 1000;
+    /// <summary>
+    /// Fresh D_rand target draws (same rule as the attack's) for the null's distribution over draws;
+    /// each is one probe fit on the clean originals.
+    /// </summary>
+    public int NullDraws { get; init; } = 20;
+    /// <summary>
+    /// Bootstrap resamples of the training images (within each class, with their targets) for the
+    /// interval of the excess over the null (two probe refits each; the interval is normal, from their
+    /// standard error, so a few dozen suffice); 0 turns it off (the interval then covers test points only).
+    /// </summary>
+    public int TrainingResamples { get; init; } = 30;
 }
 
 /// <summary>Extensions beyond Goh's comment (issue "Beyond Goh"); all off unless asked for.</summary>

@@ -36,41 +36,17 @@ public static class LeakageControls
     public const string ResultsKey = "leakageControls";
 
     /// <summary>
-    /// Fits the probe of <see cref="ExperimentRun.Leakage"/> (same features, settings and seed) on the
-    /// clean training images with the D_rand and D_det target labels, scores it on the clean test set,
-    /// and records the entries in results.json under <see cref="ResultsKey"/>. Computes C and the
-    /// adversarial sets first when the run folder does not hold them.
+    /// The matched nulls of <see cref="ExperimentRun.Leakage"/>: the same probe (features, settings, seed)
+    /// fitted on the clean training images with the D_rand and D_det target labels and scored on the
+    /// clean test set; the leakage step fits them beside its probes and records them in results.json
+    /// under <see cref="ResultsKey"/>. Runs that step when it has not run yet.
     /// </summary>
     /// <exception cref="InvalidDataException">An adversarial set's original labels do not match the training split, so its images are not the attacked versions of these originals.</exception>
     public static UnperturbedControls Unperturbed(ExperimentRun run, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(run);
-        var robust = run.RobustModel(ct);
-        var drand = run.AdversarialSet(AdversarialKind.Random, ct);
-        var ddet = run.AdversarialSet(AdversarialKind.Deterministic, ct);
-        var train = run.Train;
-        EnsureOriginals(run, drand);
-        EnsureOriginals(run, ddet);
-        var probe = run.Probe();
-        using var w = robust.Weights.detach().to(CPU);
-        var testX = run.Test.Images;
-        var testY = run.Test.Labels;
-        var rand = probe.Run("clean images, D_rand labels", w, train.Images, drand.Targets, testX, testY);
-        ProbeEntry notLabel;
-        using (var keep = drand.Targets.ne(drand.Labels).nonzero().squeeze(1))
-        using (var xs = train.Images.index_select(0, keep))
-        using (var ys = drand.Targets.index_select(0, keep))
-            notLabel = probe.Run("clean images, D_rand labels, target ≠ label", w, xs, ys, testX, testY);
-        var det = probe.Run("clean images, D_det labels", w, train.Images, ddet.Targets, testX, testY);
-        var result = new UnperturbedControls(rand, notLabel, det);
-        run.Results.Set(ResultsKey, new JsonObject
-        {
-            ["drandClean"] = ExperimentRun.EntryJson(rand),
-            ["drandTargetNotLabelClean"] = ExperimentRun.EntryJson(notLabel),
-            ["ddetClean"] = ExperimentRun.EntryJson(det),
-        });
-        foreach (var e in result.All) run.Observer.Log($"Leakage control: {e}");
-        return result;
+        var c = run.Leakage(ct).Comparisons!;
+        return new UnperturbedControls(c.DRand.Null, c.DRandTargetNotLabel.Null, c.DDet.Null);
     }
 
     /// <summary>

@@ -132,6 +132,7 @@ public static class SettingsOverrides
         Positive("robust.epochs", s.Robust.Epochs); Positive("robust.batchSize", s.Robust.BatchSize); Positive("robust.lr", s.Robust.Lr);
         NonNegative("robust.weightDecay", s.Robust.WeightDecay);
         NonNegative("probe.l2", s.Probe.L2); Positive("probe.maxIterations", s.Probe.MaxIterations); Positive("probe.bootstrap", s.Probe.Bootstrap);
+        Positive("probe.nullDraws", s.Probe.NullDraws); NonNegative("probe.trainingResamples", s.Probe.TrainingResamples);
         // Constraints of the training code, checked here so that a bad value fails before any work, named as a run setting.
         void Below(string key, double v, double limit) { if (!(v < limit)) throw new ArgumentException($"Setting '{key}' = {v.ToString(CultureInfo.InvariantCulture)} must be below {limit.ToString(CultureInfo.InvariantCulture)}."); }
         void AtLeast(string key, double v, double min, string why) { if (!(v >= min)) throw new ArgumentException($"Setting '{key}' = {v.ToString(CultureInfo.InvariantCulture)} must be at least {min.ToString(CultureInfo.InvariantCulture)} ({why})."); }

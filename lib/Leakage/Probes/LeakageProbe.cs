@@ -17,6 +17,13 @@ namespace Leakage.Probes;
 /// <param name="Features">Number of features the probe saw (0 for baselines).</param>
 public sealed record ProbeEntry(string Name, double Accuracy, double Lo, double Hi, int NTrain, int NTest, int Features)
 {
+    /// <summary>Per test point: classified correctly (for paired comparisons with another probe on the same points); null for chance.</summary>
+    public IReadOnlyList<bool>? Correct { get; init; }
+    /// <summary>Whether the logistic fit met its gradient tolerance; null for baselines that fit nothing.</summary>
+    public bool? Converged { get; init; }
+    /// <summary>L-BFGS iterations of the fit; null for baselines.</summary>
+    public int? Iterations { get; init; }
+
     /// <inheritdoc/>
     public override string ToString() =>
         $"{Name}: {Accuracy:P2} [{Lo:P2}, {Hi:P2}] (train {NTrain}, test {NTest}, {Features} features)";
@@ -74,13 +81,29 @@ public sealed class LeakageProbe
     /// <summary>The same probe on features already computed (N x k and M x k).</summary>
     public ProbeEntry RunOnFeatures(string name, Tensor trainFeatures, Tensor trainLabels, Tensor testFeatures, Tensor testLabels)
     {
+        return Fit(name, trainFeatures, trainLabels, testFeatures, testLabels).Entry;
+    }
+
+    /// <summary><see cref="RunOnFeatures"/>, also returning the fitted probe (e.g. as the start of refits).</summary>
+    public (ProbeEntry Entry, LogisticProbe Fit) Fit(string name, Tensor trainFeatures, Tensor trainLabels, Tensor testFeatures, Tensor testLabels, LogisticProbe? start = null)
+    {
         if (trainFeatures.dim() != 2 || testFeatures.dim() != 2 || trainFeatures.shape[1] != testFeatures.shape[1])
             throw new ArgumentException(
                 $"Probe '{name}': train and test features must be matrices with the same number of columns, got [{string.Join(", ", trainFeatures.shape)}] and [{string.Join(", ", testFeatures.shape)}].");
-        var probe = LogisticProbe.Fit(trainFeatures, trainLabels, Options.Classes, Options.Probe);
+        var probe = LogisticProbe.Fit(trainFeatures, trainLabels, Options.Classes, Options.Probe, start);
         var correct = probe.Correct(testFeatures, testLabels);
-        return Entry(name, correct, (int)trainFeatures.shape[0], (int)trainFeatures.shape[1]);
+        var entry = Entry(name, correct, (int)trainFeatures.shape[0], (int)trainFeatures.shape[1]) with { Converged = probe.Converged, Iterations = probe.Iterations };
+        return (entry, probe);
     }
+
+    /// <summary>
+    /// The paired comparison of <paramref name="probe"/> with <paramref name="baseline"/> (its null), both
+    /// scored on the same test points, with this probe's bootstrap settings.
+    /// </summary>
+    public PairedComparison Compare(ProbeEntry probe, ProbeEntry baseline) =>
+        Paired.Compare(probe.Correct ?? throw new ArgumentException($"'{probe.Name}' has no per-point outcomes.", nameof(probe)),
+            baseline.Correct ?? throw new ArgumentException($"'{baseline.Name}' has no per-point outcomes.", nameof(baseline)),
+            Options.BootstrapResamples, Options.Level, Options.Seed);
 
     /// <summary>
     /// Non-robust control: the probe on <paramref name="directions"/>.shape[0] random Gaussian directions
@@ -151,6 +174,6 @@ public sealed class LeakageProbe
     {
         var acc = correct.Count(c => c) / (double)correct.Length;
         var ci = Bootstrap.AccuracyInterval(correct, Options.BootstrapResamples, Options.Level, Options.Seed);
-        return new ProbeEntry(name, acc, ci.Lo, ci.Hi, nTrain, correct.Length, features);
+        return new ProbeEntry(name, acc, ci.Lo, ci.Hi, nTrain, correct.Length, features) { Correct = correct };
     }
 }

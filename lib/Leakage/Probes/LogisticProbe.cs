@@ -72,9 +72,11 @@ public sealed class LogisticProbe
 
     /// <summary>
     /// Fits the probe on <paramref name="features"/> (N x k, any float dtype) with <paramref name="labels"/>
-    /// (N, int64 in [0, <paramref name="classes"/>)).
+    /// (N, int64 in [0, <paramref name="classes"/>)). <paramref name="start"/> (a probe fitted on similar
+    /// data, e.g. the full set when fitting a bootstrap resample) is where L-BFGS starts instead of zero:
+    /// the objective is strictly convex, so the optimum is the same and only the iterations drop.
     /// </summary>
-    public static LogisticProbe Fit(Tensor features, Tensor labels, int classes = 10, LogisticProbeOptions? options = null)
+    public static LogisticProbe Fit(Tensor features, Tensor labels, int classes = 10, LogisticProbeOptions? options = null, LogisticProbe? start = null)
     {
         options ??= new LogisticProbeOptions();
         options.Validate();
@@ -97,26 +99,58 @@ public sealed class LogisticProbe
         var std = (f - mean).square().mean([0L]).sqrt();
         std = torch.where(std > 0, std, ones_like(std));
         var xs = (f - mean) / std;
-        var onehot = nn.functional.one_hot(y, classes).to(ScalarType.Float64);
         int k = (int)f.shape[1];
         int nw = classes * k;
-        double n = f.shape[0], l2 = options.L2;
+        int rows = (int)f.shape[0];
+        double n = rows, l2 = options.L2;
+        // The objective runs on plain arrays: with k = 10 features a row costs a few hundred
+        // multiply-adds, and one pass in a loop is several times faster than a dozen tensor kernels.
+        var x = xs.cpu().contiguous().data<double>().ToArray();
+        var yv = y.cpu().data<long>().ToArray();
 
         (double, double[]) Objective(double[] theta)
         {
-            using var s = NewDisposeScope();
-            var t = tensor(theta, dtype: ScalarType.Float64, device: f.device);
-            var w = t.narrow(0, 0, nw).reshape(classes, k);
-            var b = t.narrow(0, nw, classes);
-            var z = xs.matmul(w.t()) + b;
-            var loss = (z.logsumexp(1) - (z * onehot).sum(1)).mean() + 0.5 * l2 * w.square().sum();
-            var g = (z.softmax(1) - onehot) / n;
-            var gw = g.t().matmul(xs) + l2 * w;
-            var gb = g.sum([0L]);
-            return (loss.item<double>(), cat([gw.flatten(), gb]).cpu().data<double>().ToArray());
+            var grad = new double[nw + classes];
+            var z = new double[classes];
+            double loss = 0;
+            for (int r = 0; r < rows; r++)
+            {
+                int row = r * k;
+                double max = double.NegativeInfinity;
+                for (int c = 0; c < classes; c++)
+                {
+                    double v = theta[nw + c];
+                    int wc = c * k;
+                    for (int j = 0; j < k; j++) v += theta[wc + j] * x[row + j];
+                    z[c] = v;
+                    if (v > max) max = v;
+                }
+                double sum = 0;
+                for (int c = 0; c < classes; c++) { z[c] = Math.Exp(z[c] - max); sum += z[c]; }
+                int label = (int)yv[r];
+                loss += Math.Log(sum) + max - (Math.Log(z[label]) + max);
+                for (int c = 0; c < classes; c++)
+                {
+                    double g = z[c] / sum - (c == label ? 1 : 0);
+                    int wc = c * k;
+                    for (int j = 0; j < k; j++) grad[wc + j] += g * x[row + j];
+                    grad[nw + c] += g;
+                }
+            }
+            double penalty = 0;
+            for (int i = 0; i < nw; i++)
+            {
+                grad[i] = grad[i] / n + l2 * theta[i];
+                penalty += theta[i] * theta[i];
+            }
+            for (int c = 0; c < classes; c++) grad[nw + c] /= n;
+            return (loss / n + 0.5 * l2 * penalty, grad);
         }
 
-        var (theta, value, grad, iterations, converged) = Lbfgs.Minimise(Objective, new double[nw + classes], options);
+        if (start != null && (start.Classes != classes || start.Features != k))
+            throw new ArgumentException($"The starting probe has {start.Classes} classes and {start.Features} features; this fit has {classes} and {k}.", nameof(start));
+        var theta0 = start == null ? new double[nw + classes] : [.. start._weights, .. start._bias];
+        var (theta, value, grad, iterations, converged) = Lbfgs.Minimise(Objective, theta0, options);
         return new LogisticProbe(classes,
             mean.cpu().data<double>().ToArray(), std.cpu().data<double>().ToArray(),
             theta[..nw], theta[nw..], iterations, converged, value, grad.Max(Math.Abs));

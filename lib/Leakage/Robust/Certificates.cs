@@ -21,6 +21,18 @@ namespace Leakage.Robust;
 /// <param name="DualNorm">Dual norm of <c>w_i</c> in the radius units: <c>||w_i||_2</c> (pixel) or <c>||s ⊙ w_i||_2</c> (normalised).</param>
 public sealed record FeatureCertificate(int Class, double Rho, double Gamma, double Mean, double StdDev, double DualNorm)
 {
+    /// <summary>
+    /// Gamma of this feature for every class j (labels +1 for class j, -1 otherwise) at the same radius;
+    /// entry <see cref="Class"/> equals <see cref="Gamma"/>. Null when only the own class was computed.
+    /// </summary>
+    public IReadOnlyList<double>? GammaByClass { get; init; }
+
+    /// <summary>
+    /// The feature is gamma-robustly useful (gamma &gt;= 0) for at least one class: its own class, or
+    /// any class of <see cref="GammaByClass"/>.
+    /// </summary>
+    public bool RobustlyUsefulForSomeClass => Gamma >= 0 || (GammaByClass?.Any(g => g >= 0) ?? false);
+
     /// <summary>How much the worst case in the ball costs: <c>Rho - Gamma = eps * DualNorm / StdDev</c>.</summary>
     public double RobustnessCost => Rho - Gamma;
 }
@@ -39,8 +51,11 @@ public sealed record UnitCertificate(
 {
     /// <summary>Number of evaluated points.</summary>
     public int Count => CertifiedRadii.Count;
-    /// <summary>Goh's Spec 1: at least one feature is gamma-robustly useful with gamma &gt;= 0.</summary>
-    public bool Spec1 => Features.Any(f => f.Gamma >= 0);
+    /// <summary>
+    /// Goh's Spec 1: every feature is gamma-robustly useful (gamma &gt;= 0 at <see cref="Radius"/>) for at
+    /// least one of the classes (its own class suffices when its gamma is &gt;= 0).
+    /// </summary>
+    public bool Spec1 => Features.Count > 0 && Features.All(f => f.RobustlyUsefulForSomeClass);
     /// <summary>Smallest gamma over the features.</summary>
     public double MinGamma => Features.Min(f => f.Gamma);
     /// <summary>Largest gamma over the features.</summary>
@@ -183,13 +198,17 @@ public static class Certificates
             .narrow(1, 0, k).to(ScalarType.Float64) * 2 - 1;
         var normalised = (inputs.Features - inputs.FeatureMean) / inputs.FeatureStd;
         var rho = (signs * normalised).mean([0L]).cpu().data<double>().ToArray();
+        // rhoByClass[j, i] = E[y_j f~_i]: feature i read as a detector of class j.
+        var rhoByClass = signs.t().matmul(normalised).div(normalised.shape[0]).cpu().data<double>().ToArray();
         var mu = inputs.FeatureMean.cpu().data<double>().ToArray();
         var sd = inputs.FeatureStd.cpu().data<double>().ToArray();
         var result = new FeatureCertificate[k];
         for (int i = 0; i < k; i++)
         {
             double r = sd[i] > 0 ? rho[i] : double.NaN;
-            result[i] = new FeatureCertificate(i, r, r - eps * dual[i] / sd[i], mu[i], sd[i], dual[i]);
+            double cost = eps * dual[i] / sd[i];
+            var byClass = Enumerable.Range(0, k).Select(j => sd[i] > 0 ? (j == i ? r - cost : rhoByClass[j * k + i] - cost) : double.NaN).ToArray();
+            result[i] = new FeatureCertificate(i, r, r - cost, mu[i], sd[i], dual[i]) { GammaByClass = byClass };
         }
         return result;
     }

@@ -1,0 +1,57 @@
+using System.Text.Json.Nodes;
+using Leakage.Cli.Tests.Support;
+
+namespace Leakage.Cli.Tests;
+
+/// <summary>The leakage step of a complete run: what its probes train on and score, and the statistics it records.</summary>
+public class LeakageResultsTests
+{
+    static double D(JsonNode? n) => (double)n!;
+
+    /// <summary>
+    /// The probes train on the relabelled set's targets and are scored on the clean test set's true
+    /// labels. With D_det's targets (class + 1) on the clean originals the probe learns the shift and
+    /// falls below chance, far below the clean-D probe; trained on the original labels instead it
+    /// would score like clean D.
+    /// </summary>
+    [Fact]
+    public async Task Probes_train_on_the_targets_and_score_the_true_test_labels()
+    {
+        var results = Results.Read(await TestRuns.Reference);
+        var leakage = results["leakage"]!;
+        double cleanD = D(leakage["controls"]!["cleanD"]!["accuracy"]);
+        Assert.True(cleanD > 0.5, $"the synthetic classes should be readable from C's features (clean D {cleanD})");
+        double ddetNull = D(results["leakageControls"]!["ddetClean"]!["accuracy"]);
+        Assert.True(ddetNull < 0.1, $"clean images with D_det labels scored {ddetNull}: not trained on the shifted targets, or not scored on the true labels");
+        Assert.True(D(leakage["ddet"]) < cleanD - 0.3, $"D_det probe {D(leakage["ddet"])} against clean D {cleanD}");
+        Assert.True(D(leakage["drand"]) < cleanD - 0.2, $"D_rand probe {D(leakage["drand"])} against clean D {cleanD}");
+    }
+
+    [Fact]
+    public async Task Each_probe_is_recorded_against_its_matched_null_with_interval_p_value_draws_and_convergence()
+    {
+        var results = Results.Read(await TestRuns.Reference);
+        var comparisons = results["leakage"]!["comparisons"]!;
+        foreach (var key in new[] { "drand", "ddet", "drandTargetNotLabel" })
+        {
+            var c = comparisons[key]!;
+            Assert.Equal(D(c["accuracy"]) - D(c["nullAccuracy"]), D(c["excessOverNull"]), 12);
+            var interval = c["excessInterval"]!.AsArray();
+            Assert.True(D(interval[0]) <= D(c["excessOverNull"]) && D(c["excessOverNull"]) <= D(interval[1]), c.ToJsonString());
+            Assert.InRange(D(c["pValue"]), 0.0, 1.0);
+            Assert.NotNull(c["converged"]);
+            Assert.Equal(10, (int)c["strata"]!); // resampled within the 10 classes
+            Assert.Contains("target draws", (string?)c["intervalCovers"]);
+        }
+        // The D_rand nulls over fresh target draws; D_det's targets are not random.
+        var draws = comparisons["drand"]!["nullDraws"]!;
+        Assert.Equal(20, (int)draws["k"]!);
+        Assert.True(D(draws["min"]) <= D(draws["mean"]) && D(draws["mean"]) <= D(draws["max"]));
+        Assert.NotNull(comparisons["drandTargetNotLabel"]!["nullDraws"]);
+        Assert.Null(comparisons["ddet"]!["nullDraws"]);
+        // Spec 1 for every feature and C at the attack's radius (pixel units), beside the C trained in pixel units.
+        var robust = results["robustModel"]!;
+        Assert.Equal(0.5, D(robust["atAttackRadius"]!["radius"]), 12);
+        Assert.Equal("pixel", (string?)robust["pixelTrained"]!["radiusUnits"]);
+    }
+}
