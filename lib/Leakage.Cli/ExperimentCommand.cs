@@ -162,20 +162,22 @@ static class ExperimentCommand
     {
         var table = new Table().Title("Results").AddColumn("measure").AddColumn(new TableColumn("ours").RightAligned()).AddColumn(new TableColumn("published").RightAligned());
         void Row(string a, string b, string c) => table.AddRow(Markup.Escape(a), Markup.Escape(b), Markup.Escape(c));
-                Row("standard model, clean test accuracy", P(r["standardModel"]?["testAccuracy"]), "95.3% (ResNet-50)");
-        Row("trained on D_rand, clean test accuracy", P(r["transfer"]?["drand"]), "63.3%");
-        Row("trained on D_det, clean test accuracy", P(r["transfer"]?["ddet"]), "43.7%");
+        Row("standard model, clean test accuracy", P(r["standardModel"]?["testAccuracy"]), Published.Percent(Published.StandardAccuracy) + " (ResNet-50)");
+        Row("trained on D_rand, clean test accuracy", P(r["transfer"]?["drand"]), Published.Percent(Published.TransferDRand));
+        Row("trained on D_det, clean test accuracy", P(r["transfer"]?["ddet"]), Published.Percent(Published.TransferDDet));
         var rm = r["robustModel"];
-        Row($"robust C: Spec 2 at {rm?["certRadius"]} ({rm?["radiusUnits"]})", P(rm?["spec2"]), ">= 80%");
+        Row($"robust C: Spec 2 at {rm?["certRadius"]} ({rm?["radiusUnits"]})", P(rm?["spec2"]), ">= " + Published.Percent(Published.Spec2Minimum));
         Row($"robust C: Spec 2 ({rm?["otherUnits"]?["radiusUnits"]} units)", P(rm?["otherUnits"]?["spec2"]), "");
         var g = rm?["gamma"]?.AsArray().Select(x => (double)x!).ToArray() ?? [];
-        Row($"gamma_i ({rm?["radiusUnits"]})", string.Join(" ", g.Select(x => x.ToString("0.000"))), "0.126 .. 0.231");
+        Row($"gamma_i ({rm?["radiusUnits"]})", string.Join(" ", g.Select(x => x.ToString("0.000"))), string.Join(" ", Published.GohGamma.Select(x => x.ToString("0.000"))));
         var go = rm?["otherUnits"]?["gamma"]?.AsArray().Select(x => (double)x!).ToArray() ?? [];
         Row($"gamma_i ({rm?["otherUnits"]?["radiusUnits"]})", string.Join(" ", go.Select(x => x.ToString("0.000"))), "");
+        if (r["fidelity"] is JsonObject fi && fi["gammaMaxAbsDiff"] is JsonNode gd)
+            Row("gamma against Goh's table (normalised): largest difference, Pearson r", $"{(double)gd:0.000}, r = {(double?)fi["gammaPearson"]:0.00}", "0, r = 1");
         var lk = r["leakage"];
         string Ci(string k) => lk?["intervals"]?[k] is JsonArray a ? $" [{(double)a[0]!:P1}, {(double)a[1]!:P1}]" : "";
-        Row("leakage probe on D_rand", P(lk?["drand"]) + Ci("drand"), "23.5%");
-        Row("leakage probe on D_det", P(lk?["ddet"]) + Ci("ddet"), "6.81%");
+        Row("leakage probe on D_rand", P(lk?["drand"]) + Ci("drand"), Published.Percent(Published.LeakageDRand));
+        Row("leakage probe on D_det", P(lk?["ddet"]) + Ci("ddet"), Published.Percent(Published.LeakageDDet));
         if (r["leakageControls"] is JsonObject lc) // matched nulls (LeakageControls)
         {
             Row("same D_rand labels on clean images", P(lc["drandClean"]?["accuracy"]), "");

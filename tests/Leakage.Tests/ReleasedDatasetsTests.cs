@@ -223,8 +223,8 @@ public class ReleasedDatasetsTests
     {
         var script = FindGenerator();
         Skip.If(script is null, "tests/fixtures-src/make_released_fixtures.py not found above the test folder");
-        var python = FindPythonWithTorch();
-        Skip.If(python is null, "no Python with torch found (set LEAKAGE_TORCH_PYTHON, or apt-get install python3-torch)");
+        var python = Leakage.Benchmarks.PyTorchReference.FindPython(null, out var tried);
+        Skip.If(python is null, $"No Python with torch (apt-get install python3-torch); tried: {string.Join("; ", tried)}");
 
         using var temp = new TempFolder();
         var (code, output) = Run(python!, $"\"{script}\" --out \"{temp.Path}\"", TimeSpan.FromMinutes(2));
@@ -249,23 +249,6 @@ public class ReleasedDatasetsTests
         {
             var candidate = Path.Combine(dir.FullName, "tests", "fixtures-src", "make_released_fixtures.py");
             if (File.Exists(candidate)) return candidate;
-        }
-        return null;
-    }
-
-    private static string? FindPythonWithTorch()
-    {
-        var candidates = new[] { Environment.GetEnvironmentVariable("LEAKAGE_TORCH_PYTHON"), "python3", "python", "/usr/bin/python3" };
-        foreach (var python in candidates.Where(c => !string.IsNullOrEmpty(c)).Distinct())
-        {
-            try
-            {
-                if (Run(python!, "-c \"import torch\"", TimeSpan.FromSeconds(60)).Code == 0) return python;
-            }
-            catch (System.ComponentModel.Win32Exception)
-            {
-                // Not installed.
-            }
         }
         return null;
     }
