@@ -161,7 +161,8 @@ public sealed partial class ExperimentRun : IDisposable
         Observer.Log($"Data: {_train.Count:N0} training and {_test.Count:N0} test images ({_data.Format}, {_data.Source}).");
         Results.Set("data", new JsonObject
         {
-            ["source"] = _data.Source,
+            // As the user named it (relative stays relative), so results.json holds no machine-specific path.
+            ["source"] = Path.IsPathRooted(DataDirectory) ? _data.Source : Path.GetRelativePath(Environment.CurrentDirectory, _data.Source),
             ["format"] = _data.Format.ToString(),
             ["train"] = _train.Count,
             ["test"] = _test.Count,
