@@ -16,15 +16,38 @@ public static class PyTorchReference
     /// <summary>Environment variable naming the Python interpreter to use.</summary>
     public const string PythonVariable = "LEAKAGE_PYTHON";
 
-    const string ResourceName = "Leakage.Benchmarks.pytorch_reference.py";
+    const string ScriptName = "pytorch_reference.py";
+    const string ModelsName = "leakage_models.py";
 
     /// <summary>The reference script's source.</summary>
-    public static string Script()
+    public static string Script() => Resource(ScriptName);
+
+    static string Resource(string name)
     {
-        using var stream = typeof(PyTorchReference).Assembly.GetManifestResourceStream(ResourceName)
-            ?? throw new InvalidOperationException($"The embedded resource {ResourceName} is missing from {typeof(PyTorchReference).Assembly.Location}.");
+        var resource = "Leakage.Benchmarks." + name;
+        using var stream = typeof(PyTorchReference).Assembly.GetManifestResourceStream(resource)
+            ?? throw new InvalidOperationException($"The embedded resource {resource} is missing from {typeof(PyTorchReference).Assembly.Location}.");
         using var reader = new StreamReader(stream);
         return reader.ReadToEnd();
+    }
+
+    /// <summary>
+    /// Writes the script and the model module it imports (tools/python/leakage_models.py) into a new
+    /// temporary folder and returns the script's path; <see cref="DeleteScript"/> removes the folder.
+    /// </summary>
+    internal static string WriteScript()
+    {
+        var dir = Directory.CreateTempSubdirectory($"leakage-pytorch-reference-{Environment.ProcessId}-").FullName;
+        File.WriteAllText(Path.Combine(dir, ModelsName), Resource(ModelsName));
+        var script = Path.Combine(dir, ScriptName);
+        File.WriteAllText(script, Script());
+        return script;
+    }
+
+    /// <summary>Removes the folder <see cref="WriteScript"/> made.</summary>
+    internal static void DeleteScript(string script)
+    {
+        try { Directory.Delete(Path.GetDirectoryName(script)!, recursive: true); } catch (IOException) { }
     }
 
     /// <summary>
@@ -111,8 +134,7 @@ public static class PyTorchReference
     /// <exception cref="InvalidOperationException">It exited with an error or ran past <paramref name="timeout"/>; the message holds its last error line.</exception>
     public static string RunScript(string python, IEnumerable<string> arguments, TimeSpan timeout)
     {
-        var script = Path.Combine(Path.GetTempPath(), $"leakage-pytorch-reference-{Environment.ProcessId}-{Guid.NewGuid():N}.py");
-        File.WriteAllText(script, Script());
+        var script = WriteScript();
         try
         {
             var (exit, output, error) = RunProcess(python, [script, .. arguments], timeout);
@@ -125,7 +147,7 @@ public static class PyTorchReference
         }
         finally
         {
-            try { File.Delete(script); } catch (IOException) { }
+            DeleteScript(script);
         }
     }
 

@@ -27,8 +27,7 @@ public sealed class PyTorchSession : IDisposable
     {
         _python = python;
         _timeout = timeout;
-        _script = Path.Combine(Path.GetTempPath(), $"leakage-pytorch-reference-{Environment.ProcessId}-{Guid.NewGuid():N}.py");
-        File.WriteAllText(_script, PyTorchReference.Script());
+        _script = PyTorchReference.WriteScript();
         var psi = new ProcessStartInfo(python)
         {
             RedirectStandardInput = true,
@@ -46,7 +45,7 @@ public sealed class PyTorchSession : IDisposable
         }
         catch (System.ComponentModel.Win32Exception e)
         {
-            File.Delete(_script);
+            PyTorchReference.DeleteScript(_script);
             throw new InvalidOperationException($"The PyTorch reference ({python}) cannot run: {e.Message}", e);
         }
         _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_stderr) _stderr.AppendLine(e.Data); };
@@ -112,7 +111,7 @@ public sealed class PyTorchSession : IDisposable
         finally
         {
             _process.Dispose();
-            try { File.Delete(_script); } catch (IOException) { }
+            PyTorchReference.DeleteScript(_script);
         }
     }
 }

@@ -39,33 +39,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-MEAN = (0.4914, 0.4822, 0.4465)  # lib/Leakage/Models/CifarStats.cs
-STD = (0.2023, 0.1994, 0.2010)
-
-
-class SmallCnn(nn.Module):
-    def __init__(self, width: int, classes: int = 10):
-        super().__init__()
-        self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1))
-        w = width
-        self.conv1 = nn.Conv2d(3, w, 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(w)
-        self.conv2 = nn.Conv2d(w, 2 * w, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(2 * w)
-        self.conv3 = nn.Conv2d(2 * w, 4 * w, 3, padding=1, bias=False)
-        self.bn3 = nn.BatchNorm2d(4 * w)
-        self.conv4 = nn.Conv2d(4 * w, 8 * w, 3, padding=1, bias=False)
-        self.bn4 = nn.BatchNorm2d(8 * w)
-        self.fc = nn.Linear(8 * w, classes)
-
-    def forward(self, x):
-        h = (x.clamp(0, 1) - self.mean) / self.std
-        h = F.relu(self.bn1(F.max_pool2d(self.conv1(h), 2)))
-        h = F.relu(self.bn2(F.max_pool2d(self.conv2(h), 2)))
-        h = F.relu(self.bn3(F.max_pool2d(self.conv3(h), 2)))
-        h = F.relu(self.bn4(self.conv4(h)))
-        return self.fc(h.amax(dim=(2, 3)))
+# The network is tools/python/leakage_models.py's, the twin of lib/Leakage/Models/SmallCnn.cs that
+# `export` writes state_dicts for. The bench writes that module beside this script; run from the
+# repository, the script finds it in tools/python.
+sys.path.insert(1, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from leakage_models import SmallCnn  # noqa: E402
 
 
 def perturb(model, images, labels, eps, step_size, steps, targeted=True, keep_best=True):
@@ -317,8 +295,8 @@ def verify(path):
     """Replication check: loads TorchSharp weights and inputs from a JSON file, prints logits and PGD output.
 
     File: {"width", "state": {name: {"shape", "data"}}, "images": {"shape", "data"}, "targets": [...],
-    "eps", "stepSize", "steps", "keepBest"}; TorchSharp's "normalize.mean"/"normalize.std" map to
-    "mean"/"std". Used by the C# test that checks this script computes what the library computes.
+    "eps", "stepSize", "steps", "keepBest"}, with TorchSharp's parameter names, which the Python twin
+    shares. Used by the C# test that checks this script computes what the library computes.
     """
     with open(path) as f:
         spec = json.load(f)
@@ -327,7 +305,7 @@ def verify(path):
         return torch.tensor(entry["data"], dtype=torch.float32).view(entry["shape"])
 
     model = SmallCnn(spec["width"])
-    state = {name.replace("normalize.", ""): tensor(entry) for name, entry in spec["state"].items()}
+    state = {name: tensor(entry) for name, entry in spec["state"].items()}
     state = {k: (v.long().view(()) if k.endswith("num_batches_tracked") else v) for k, v in state.items()}
     model.load_state_dict(state, strict=True)
     model.eval()
