@@ -54,4 +54,15 @@ public class LeakageResultsTests
         Assert.Equal(0.5, D(robust["atAttackRadius"]!["radius"]), 12);
         Assert.Equal("pixel", (string?)robust["pixelTrained"]!["radiusUnits"]);
     }
+
+    [Fact]
+    public async Task The_fidelity_block_sets_the_run_beside_the_published_numbers()
+    {
+        var results = Results.Read(await TestRuns.Reference);
+        var fidelity = results["fidelity"]!;
+        Assert.InRange(D(fidelity["gammaPearson"]), -1.0, 1.0);
+        Assert.True(D(fidelity["gammaMaxAbsDiff"]) >= 0);
+        Assert.Equal(D(results["adversarial"]!["drand"]!["attackSuccess"]), D(fidelity["attackSuccess"]!["drand"]), 12);
+        Assert.Equal(D(results["transfer"]!["ddet"]) - Leakage.Experiment.Published.TransferDDet.Value, D(fidelity["transferGap"]!["ddet"]), 12);
+    }
 }

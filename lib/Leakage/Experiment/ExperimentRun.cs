@@ -272,6 +272,7 @@ public sealed partial class ExperimentRun : IDisposable
             ["steps"] = Settings.Attack.Steps,
         });
         Results.Set($"seconds.{step}", seconds);
+        UpdateFidelity();
         _adversarial[kind] = data;
         return data;
     }
@@ -304,6 +305,7 @@ public sealed partial class ExperimentRun : IDisposable
         Results.Set($"transfer.{Key(kind)}", test);
         Results.Set($"transferDetails.{Key(kind)}", new JsonObject { ["trainAccuracyOnTargets"] = train, ["lr"] = training.LearningRate, ["epochs"] = training.Epochs, ["augment"] = t.Augment });
         Results.Set($"seconds.{step}", seconds);
+        UpdateFidelity();
         var outcome = new TransferOutcome(kind, model, test, train, history, seconds, cached);
         _transfer[kind] = outcome;
         return outcome;
@@ -370,6 +372,7 @@ public sealed partial class ExperimentRun : IDisposable
         }
         Results.Set("robustModel", json);
         Results.Set("seconds.robustModel", outcome.Seconds);
+        UpdateFidelity();
         return _robust = outcome;
     }
 
@@ -517,6 +520,12 @@ public sealed partial class ExperimentRun : IDisposable
     LeakageOutcome? _leakage;
 
     /// <summary>
+    /// Rewrites the <see cref="Fidelity"/> block from results.json; called by every step that adds one of
+    /// its inputs (attack success, transfer, C), so a run driven by the notebooks has it as well.
+    /// </summary>
+    void UpdateFidelity() => Results.Set(Fidelity.ResultsKey, Fidelity.Compute(Results.Read()));
+
+    /// <summary>
     /// D_rand targets for the run's training labels drawn by the attack's rule (uniform, or uniform over
     /// the other classes with <c>attack.randomTargetExcludesSource</c>), chunk by chunk, from <paramref name="seed"/>
     /// instead of the run's seed: a fresh draw of the labels D_rand was made with.
@@ -628,7 +637,6 @@ public sealed partial class ExperimentRun : IDisposable
         TransferModel(AdversarialKind.Deterministic, ct);
         RobustModel(ct);
         Leakage(ct);
-        Results.Set(Fidelity.ResultsKey, Fidelity.Compute(Results.Read()));
         RunBeyond(ct);
         Results.Set("seconds.thisInvocation", clock.Elapsed.TotalSeconds);
         var seconds = Results.Read()["seconds"] as JsonObject;

@@ -52,7 +52,7 @@ public sealed record LeakageComparison(ProbeEntry Probe, ProbeEntry Null, Paired
 {
     /// <summary>Probe accuracy minus null accuracy.</summary>
     public double Excess => Probe.Accuracy - Null.Accuracy;
-    /// <summary>The widest-covering interval available: chunk bootstrap when computed, else the paired test-point bootstrap.</summary>
+    /// <summary>The widest-covering interval available: the training-image bootstrap when computed, else the paired test-point bootstrap.</summary>
     public ConfidenceInterval ExcessInterval => TrainingInterval ?? Paired.Interval;
     /// <summary>What <see cref="ExcessInterval"/> resamples.</summary>
     public string IntervalCovers => TrainingInterval != null ? "training images with their target draws (resampled within each class) and test points" : "test points";
@@ -100,32 +100,13 @@ public static class LeakageStatistics
     static LogisticProbeOptions Refit(LeakageProbe probe) =>
         probe.Options.Probe with { GradientTolerance = Math.Max(probe.Options.Probe.GradientTolerance, 1e-5) };
 
-    /// <summary>
-    /// Quantile of the standard normal distribution at <paramref name="p"/> in (0, 1), by bisection on its
-    /// distribution function (Simpson's rule on the density; accurate to about 1e-10, a few lines instead
-    /// of a statistics dependency).
-    /// </summary>
+    /// <summary>Quantile of the standard normal distribution at <paramref name="p"/> in (0, 1) (libtorch's <c>special.ndtri</c>).</summary>
     public static double NormalQuantile(double p)
     {
         if (!(p > 0 && p < 1)) throw new ArgumentOutOfRangeException(nameof(p), p, "A quantile level must lie in (0, 1).");
-        static double Cdf(double z)
-        {
-            const int steps = 2000;
-            double h = z / steps, sum = 0;
-            for (int i = 0; i <= steps; i++)
-            {
-                double t = i * h, w = i == 0 || i == steps ? 1 : i % 2 == 1 ? 4 : 2;
-                sum += w * Math.Exp(-t * t / 2);
-            }
-            return 0.5 + sum * h / 3 / Math.Sqrt(2 * Math.PI);
-        }
-        double lo = -40, hi = 40;
-        for (int i = 0; i < 100; i++)
-        {
-            double mid = (lo + hi) / 2;
-            if (Cdf(mid) < p) lo = mid; else hi = mid;
-        }
-        return (lo + hi) / 2;
+        TorchNative.Ensure();
+        using var q = special.ndtri(tensor(p, ScalarType.Float64));
+        return q.item<double>();
     }
 
     /// <summary>
