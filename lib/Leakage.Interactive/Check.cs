@@ -1,4 +1,5 @@
 using System.Globalization;
+using Leakage.Probes;
 
 namespace Leakage.Interactive;
 
@@ -54,6 +55,28 @@ public static class Check
         if (!EqualityComparer<T>.Default.Equals(actual, expected))
             throw new NotebookCheckException($"{what} = {actual} but {expected} was expected.");
         return actual;
+    }
+
+    /// <summary>
+    /// A probe entry is sound: its accuracy is a share inside its interval, it was fitted on
+    /// <paramref name="trainImages"/> images and scored on <paramref name="testPoints"/> test points.
+    /// </summary>
+    public static ProbeEntry Entry(ProbeEntry e, long trainImages, long testPoints)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        Interval(e);
+        Equal($"{e.Name}: training images", (long)e.NTrain, trainImages);
+        Equal($"{e.Name}: test points", (long)e.NTest, testPoints);
+        return e;
+    }
+
+    /// <summary>A probe entry's accuracy is a share and lies inside its interval.</summary>
+    public static ProbeEntry Interval(ProbeEntry e)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        Fraction($"{e.Name}: accuracy", e.Accuracy);
+        That(e.Lo <= e.Accuracy && e.Accuracy <= e.Hi, $"{e.Name}: the interval [{e.Lo}, {e.Hi}] does not contain the accuracy {e.Accuracy}.");
+        return e;
     }
 
     static string F(double v) => v.ToString("G6", CultureInfo.InvariantCulture);

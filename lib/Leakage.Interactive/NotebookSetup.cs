@@ -23,7 +23,8 @@ public static class NotebookSetup
     /// <item>TorchSharp native libraries (<see cref="TorchNative.Ensure"/>), thread count, device.</item>
     /// <item>Creates the output folder.</item>
     /// <item>In a kernel, text/html formatters for <see cref="Html"/>, <see cref="DataFrame"/>,
-    /// Plotly.NET charts and <see cref="NotebookConfig"/>.</item>
+    /// Plotly.NET charts, <see cref="NotebookConfig"/> and the views of a run's results
+    /// (<see cref="LeakageView"/>, <see cref="RunResults"/>, the views of notebook 07).</item>
     /// </list>
     /// </summary>
     /// <param name="notebookDirectory">The notebook's folder; default the working directory (the kernel starts there).</param>
@@ -66,6 +67,13 @@ public static class NotebookSetup
         KernelCompat.RegisterHtmlFormatter<NotebookConfig>(c => c.ToHtml().Markup);
         KernelCompat.RegisterHtmlFormatter<DataFrame>(df => Tables.ToHtml(df).Markup);
         KernelCompat.RegisterHtmlFormatter<GenericChart>(Charts.ToNotebookHtml);
+        // The typed views of a run's results: a cell that ends with one shows its table.
+        KernelCompat.RegisterHtmlFormatter<LeakageView>(v => v.ToHtml().Markup);
+        KernelCompat.RegisterHtmlFormatter<RunResults>(v => v.ToHtml().Markup);
+        KernelCompat.RegisterHtmlFormatter<NonlinearView>(v => v.ToHtml().Markup);
+        KernelCompat.RegisterHtmlFormatter<FeatureSetComparison>(v => v.ToHtml().Markup);
+        KernelCompat.RegisterHtmlFormatter<SweepView>(v => v.ToHtml().Markup);
+        KernelCompat.RegisterHtmlFormatter<SeedsView>(v => v.ToHtml().Markup);
         return true;
     }
 

@@ -1,0 +1,207 @@
+using System.Text.Json.Nodes;
+using Leakage.Experiment;
+using Leakage.Probes;
+using Plotly.NET;
+
+namespace Leakage.Interactive;
+
+/// <summary>
+/// The leakage step of a run as notebook 06 reads it: Goh's two probes, their controls, and each
+/// probe against its matched null (the same labels on the clean originals). Built from the step's
+/// outcome (<see cref="Of"/>) or from results.json (<see cref="Read"/>); the one place that knows
+/// how the step names and stores its entries. A cell that ends with the view shows the probe table.
+/// </summary>
+/// <param name="DRand">Goh's probe trained on D_rand.</param>
+/// <param name="DDet">Goh's probe trained on D_det.</param>
+/// <param name="CleanD">The ceiling: clean training images with their true labels.</param>
+/// <param name="DRandRandomFeatures">Ten random directions (not robust) trained on D_rand.</param>
+/// <param name="DDetRandomFeatures">Ten random directions trained on D_det.</param>
+/// <param name="DRandTargetNotLabel">D_rand without the images whose target equals their label.</param>
+/// <param name="Chance">Chance, 1/10.</param>
+/// <param name="MajorityClass">Always the majority class.</param>
+/// <param name="Comparisons">D_rand, D_det and D_rand with target ≠ label against their matched nulls.</param>
+public sealed record LeakageView(ProbeEntry DRand, ProbeEntry DDet, ProbeEntry CleanD, ProbeEntry DRandRandomFeatures,
+    ProbeEntry DDetRandomFeatures, ProbeEntry DRandTargetNotLabel, ProbeEntry Chance, ProbeEntry MajorityClass, LeakageComparisons Comparisons)
+{
+    /// <summary>The null of the D_rand probe: clean originals, D_rand labels.</summary>
+    public ProbeEntry DRandNull => Comparisons.DRand.Null;
+    /// <summary>The null of D_rand with target ≠ label.</summary>
+    public ProbeEntry DRandTargetNotLabelNull => Comparisons.DRandTargetNotLabel.Null;
+    /// <summary>The null of the D_det probe: clean originals, D_det labels.</summary>
+    public ProbeEntry DDetNull => Comparisons.DDet.Null;
+
+    /// <summary>Every entry: the two probes, the controls, then the three nulls.</summary>
+    public IReadOnlyList<ProbeEntry> Entries =>
+        [DRand, DDet, CleanD, DRandRandomFeatures, DDetRandomFeatures, DRandTargetNotLabel, Chance, MajorityClass, DRandNull, DRandTargetNotLabelNull, DDetNull];
+
+    /// <summary>The entries that are probes on C's ten features (not baselines).</summary>
+    public IReadOnlyList<ProbeEntry> FeatureProbes => [DRand, DDet, CleanD, DRandRandomFeatures, DDetRandomFeatures, DRandTargetNotLabel];
+
+    /// <summary>The three probes against their nulls, labelled by their training labels.</summary>
+    public IReadOnlyList<(string Labels, LeakageComparison Comparison)> Paired =>
+        [("D_rand", Comparisons.DRand), ("D_rand, target ≠ label", Comparisons.DRandTargetNotLabel), ("D_det", Comparisons.DDet)];
+
+    /// <summary>The view of the leakage step's outcome.</summary>
+    /// <exception cref="NotebookCheckException">The outcome lacks its comparisons or a control.</exception>
+    public static LeakageView Of(LeakageOutcome outcome)
+    {
+        ArgumentNullException.ThrowIfNull(outcome);
+        var comparisons = outcome.Comparisons ?? throw new NotebookCheckException("The leakage step returned no comparisons with its nulls.");
+        ProbeEntry Control(string prefix) => outcome.Controls.SingleOrDefault(e => e.Name.StartsWith(prefix, StringComparison.Ordinal))
+            ?? throw new NotebookCheckException($"The leakage step has no control named '{prefix}...'; its controls are: {string.Join("; ", outcome.Controls.Select(e => e.Name))}.");
+        return new LeakageView(outcome.DRand, outcome.DDet, Control("clean D"), Control("D_rand, random features"), Control("D_det, random features"),
+            Control("D_rand with target"), Control("chance"), Control("majority class"), comparisons);
+    }
+
+    /// <summary>The view of the leakage step as results.json records it, or null when the step has not run.</summary>
+    /// <param name="results">The content of results.json.</param>
+    /// <param name="source">The file, for error messages.</param>
+    /// <exception cref="InvalidDataException">A recorded value is missing or malformed; the message names the file and the key.</exception>
+    public static LeakageView? Read(JsonObject results, string source)
+    {
+        ArgumentNullException.ThrowIfNull(results);
+        if (results["leakage"] is not JsonObject leakage) return null;
+        var r = new ResultsReader(source);
+        var controls = r.Object(leakage, "leakage.controls");
+        var nulls = r.Object(results, LeakageControls.ResultsKey);
+        var comparisons = r.Object(leakage, "leakage.comparisons");
+        int testPoints = r.Int(leakage, "leakage.testImages");
+        int features = r.Int(leakage, "leakage.features");
+        var intervals = r.Object(leakage, "leakage.intervals");
+        var trainImages = r.Object(leakage, "leakage.trainImages");
+        ProbeEntry Probe(string key)
+        {
+            var c = r.Object(comparisons, $"leakage.comparisons.{key}");
+            var (lo, hi) = r.Pair(intervals, $"leakage.intervals.{key}");
+            return new ProbeEntry(r.String(c, $"leakage.comparisons.{key}.name"), r.Number(leakage, $"leakage.{key}"), lo, hi,
+                r.Int(trainImages, $"leakage.trainImages.{key}"), testPoints, features)
+            { Converged = r.OptionalBool(c, "converged"), Iterations = r.OptionalInt(c, "iterations") };
+        }
+        var drand = Probe("drand");
+        var ddet = Probe("ddet");
+        var notLabel = r.Entry(controls, "leakage.controls.drandTargetNotLabel");
+        return new LeakageView(drand, ddet, r.Entry(controls, "leakage.controls.cleanD"), r.Entry(controls, "leakage.controls.drandRandomFeatures"),
+            r.Entry(controls, "leakage.controls.ddetRandomFeatures"), notLabel, r.Entry(controls, "leakage.controls.chance"),
+            r.Entry(controls, "leakage.controls.majorityClass"),
+            new LeakageComparisons(
+                r.Comparison(comparisons, "leakage.comparisons.drand", drand, r.Entry(nulls, $"{LeakageControls.ResultsKey}.drandClean")),
+                r.Comparison(comparisons, "leakage.comparisons.ddet", ddet, r.Entry(nulls, $"{LeakageControls.ResultsKey}.ddetClean")),
+                r.Comparison(comparisons, "leakage.comparisons.drandTargetNotLabel", notLabel, r.Entry(nulls, $"{LeakageControls.ResultsKey}.drandTargetNotLabelClean"))));
+    }
+
+    /// <summary>
+    /// Checks the probes and controls: each a share inside its interval and scored on
+    /// <paramref name="testPoints"/> points, ten features for each probe on C's features, chance at
+    /// 1/10, and the training images of each probe.
+    /// </summary>
+    /// <param name="testPoints">Test images of the run.</param>
+    /// <param name="trainImages">Training images of the run (the clean-D probe's).</param>
+    /// <param name="drandImages">Images of D_rand.</param>
+    /// <param name="ddetImages">Images of D_det.</param>
+    /// <param name="targetNotLabelImages">D_rand images whose target differs from their label.</param>
+    public LeakageView Check(long testPoints, long trainImages, long drandImages, long ddetImages, long targetNotLabelImages)
+    {
+        foreach (var e in new[] { DRand, DDet, CleanD, DRandRandomFeatures, DDetRandomFeatures, DRandTargetNotLabel, Chance, MajorityClass })
+        {
+            Interactive.Check.Interval(e);
+            Interactive.Check.Equal($"{e.Name}: test points", (long)e.NTest, testPoints);
+        }
+        foreach (var e in FeatureProbes) Interactive.Check.Equal($"{e.Name}: features", e.Features, 10);
+        Interactive.Check.Equal("chance accuracy", Chance.Accuracy, 0.1);
+        Interactive.Check.Equal("D_rand probe: training images", (long)DRand.NTrain, drandImages);
+        Interactive.Check.Equal("D_det probe: training images", (long)DDet.NTrain, ddetImages);
+        Interactive.Check.Equal("clean-D probe: training images", (long)CleanD.NTrain, trainImages);
+        Interactive.Check.Equal("D_rand with target ≠ label: training images", (long)DRandTargetNotLabel.NTrain, targetNotLabelImages);
+        return this;
+    }
+
+    /// <summary>
+    /// Checks the matched nulls: each a share inside its interval, fitted on as many images as its
+    /// probe and scored on <paramref name="testPoints"/> points; each excess inside its interval;
+    /// every fit converged; and the D_rand null refitted on <paramref name="nullDraws"/> fresh target draws.
+    /// </summary>
+    public LeakageView CheckNulls(long testPoints, int nullDraws)
+    {
+        foreach (var (_, c) in Paired)
+        {
+            Interactive.Check.Interval(c.Null);
+            Interactive.Check.Equal($"{c.Null.Name}: training images", c.Null.NTrain, c.Probe.NTrain);
+            Interactive.Check.Equal($"{c.Null.Name}: test points", (long)c.Null.NTest, testPoints);
+            Interactive.Check.That(c.ExcessInterval.Contains(c.Excess), $"{c.Probe.Name}: the excess interval does not contain the excess.");
+            Interactive.Check.That(c.Probe.Converged != false && c.Null.Converged != false, $"{c.Probe.Name}: a probe fit did not converge (raise probe.maxIterations).");
+        }
+        Interactive.Check.That(Comparisons.DRand.Draws?.K == nullDraws, "D_rand: the null over fresh target draws is missing.");
+        return this;
+    }
+
+    /// <summary>One row of the probe table.</summary>
+    public sealed record ProbeRow(string Probe, double Percent, double LowerPercent, double UpperPercent, int TrainImages, string Goh);
+
+    /// <summary>Every entry with its accuracy and interval in percent, and Goh's figures beside his two probes.</summary>
+    public IReadOnlyList<ProbeRow> Rows() => Entries.Select(e => new ProbeRow(e.Name, 100 * e.Accuracy, 100 * e.Lo, 100 * e.Hi, e.NTrain,
+        e == DRand ? Published.Percent(Published.LeakageDRand) : e == DDet ? Published.Percent(Published.LeakageDDet) : "")).ToList();
+
+    /// <summary>The probe table (what a cell ending with the view shows).</summary>
+    public Html ToHtml() => Tables.ToHtml(Rows(), "Probe on ten robust features: clean test accuracy (percent)");
+
+    /// <summary>The probes and the controls as bars with their intervals, Goh's figures as diamonds.</summary>
+    public GenericChart Chart() => Charts.BarsWithIntervals("Probe on ten robust features: clean test accuracy", "test accuracy (%)",
+        new[] { DRand, DDet, DRandTargetNotLabel, DRandRandomFeatures, DDetRandomFeatures, CleanD, Chance, MajorityClass }.Select(e => new IntervalBar(
+            e.Name, 100 * e.Accuracy, 100 * e.Lo, 100 * e.Hi,
+            e == DRand ? 100 * Published.LeakageDRand.Value : e == DDet ? 100 * Published.LeakageDDet.Value : null)),
+        valueName: "this run", referenceName: "Goh 2019");
+
+    /// <summary>One row of the table of probes against their nulls (percent; excess in points).</summary>
+    public sealed record NullRow(string Labels, double AttackedPercent, double NullPercent, double ExcessPoints, double ExcessLo, double ExcessHi,
+        string IntervalCovers, double McNemarP, double? DrawMeanPercent, double? DrawSdPoints, string Attacked);
+
+    /// <summary>Each probe against its matched null.</summary>
+    public IReadOnlyList<NullRow> NullRows() => Paired.Select(p => new NullRow(p.Labels,
+        100 * p.Comparison.Probe.Accuracy, 100 * p.Comparison.Null.Accuracy, 100 * p.Comparison.Excess,
+        100 * p.Comparison.ExcessInterval.Lo, 100 * p.Comparison.ExcessInterval.Hi, p.Comparison.IntervalCovers, p.Comparison.PValue,
+        p.Comparison.Draws is null ? null : 100 * p.Comparison.Draws.Mean, p.Comparison.Draws is null ? null : 100 * p.Comparison.Draws.Sd,
+        $"{p.Comparison.AgainstNull()} its clean-image null")).ToList();
+
+    /// <summary>The table of <see cref="NullRows"/>.</summary>
+    public Html NullTable() => Tables.ToHtml(NullRows(), "Probes on attacked images against the same labels on the clean originals");
+
+    /// <summary>The three probes as bars, their nulls as diamonds.</summary>
+    public GenericChart NullChart() => Charts.BarsWithIntervals("Probe on attacked images; diamonds: the same labels on the clean originals", "test accuracy (%)",
+        Paired.Select(p => new IntervalBar(p.Labels, 100 * p.Comparison.Probe.Accuracy, 100 * p.Comparison.Probe.Lo, 100 * p.Comparison.Probe.Hi, 100 * p.Comparison.Null.Accuracy)),
+        valueName: "attacked images", referenceName: "clean originals, same labels");
+
+    /// <summary>
+    /// The reading of notebook 06: each probe against chance and against its null, the null over
+    /// target draws, the gap to Goh, the controls, and what the three comparisons say together.
+    /// </summary>
+    /// <param name="targetEqualsLabelRate">Share of D_rand targets equal to the original label.</param>
+    /// <param name="drandImages">Images of D_rand.</param>
+    public Html Reading(double targetEqualsLabelRate, long drandImages)
+    {
+        var c = Comparisons;
+        double gap = Published.LeakageDRand.Value - DRand.Accuracy;
+        var rows = new List<(string, string)>
+        {
+            ("D_rand probe", $"{DRand.Show()}: {DRand.Against(0.1)} chance, {c.DRand.AgainstNull()} its clean-image null {DRandNull.Show()} (Goh: {Published.Percent(Published.LeakageDRand)})"),
+            ("D_rand excess over its null", c.DRand.Excess()),
+            ("null over fresh target draws", $"{c.DRand.Draws}; this run's draw {DRandNull.Accuracy:P1}"),
+            ($"gap to Goh's {Published.Percent(Published.LeakageDRand)}", c.DRand.Draws is { } draws
+                ? $"{100 * gap:0.0} points, {gap / draws.Sd:0.0} standard deviations of the null over draws"
+                : $"{100 * gap:0.0} points"),
+            ("D_rand targets equal to the label", $"{targetEqualsLabelRate:P1} of {drandImages:N0} images"),
+            ("D_rand probe, target ≠ label", $"{DRandTargetNotLabel.Show()}: {c.DRandTargetNotLabel.AgainstNull()} its clean-image null {DRandTargetNotLabelNull.Show()}; {c.DRandTargetNotLabel.Excess()}"),
+            ("D_det probe", $"{DDet.Show()}: {DDet.Against(0.1)} chance, {c.DDet.AgainstNull()} its clean-image null {DDetNull.Show()} (Goh: {Published.Percent(Published.LeakageDDet)}); {c.DDet.Excess()}"),
+            ("random features on D_rand / D_det", $"{DRandRandomFeatures.Show()} / {DDetRandomFeatures.Show()}"),
+            ("ceiling (clean D, true labels)", CleanD.Show()),
+            ("D_rand", c.DRand.Above()
+                ? c.DRandTargetNotLabel.Above()
+                    ? "Leakage: the attack moved robust features towards the targets, also on images whose target is a foreign class."
+                    : "Leakage, but none measurable once the images whose target equals their label are dropped: in this run the signal comes from correctly labelled images that the attack pushed further into their own class."
+                : "No leakage measurable in this run: the probe is not above its clean-image control."),
+            ("D_det", c.DDet.Above()
+                ? "Above its clean-image control: the attack moved robust features towards the targets (leakage), though the image's own content still wins."
+                : "Not above its clean-image control: no leakage measurable."),
+        };
+        return Tables.KeyValue(rows, "Reading");
+    }
+}

@@ -1,0 +1,188 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Leakage.Experiment;
+using Leakage.Interactive;
+
+namespace Leakage.Notebooks.Tests;
+
+/// <summary>
+/// The typed views the notebooks read a run's results through, on recorded runs kept in git
+/// (docs/results): the values they show are the values in the file.
+/// </summary>
+public class ResultViewsTests
+{
+    static string Recorded(string run) => Path.Combine(Repo.Root, "docs", "results", run, ResultsFile.FileName);
+    static JsonObject Json(string run) => JsonNode.Parse(File.ReadAllText(Recorded(run)))!.AsObject();
+    static double D(JsonNode? n) => (double)n!;
+    static string Pct(double share, string format = "0.00") => (100 * share).ToString(format, CultureInfo.InvariantCulture);
+
+    [Fact]
+    public void The_leakage_view_reads_each_probe_its_null_and_their_comparison_from_results_json()
+    {
+        var json = Json("cpu");
+        var view = LeakageView.Read(json, Recorded("cpu"))!;
+        var leakage = json["leakage"]!;
+        Assert.Equal(D(leakage["drand"]), view.DRand.Accuracy);
+        Assert.Equal(D(leakage["ddet"]), view.DDet.Accuracy);
+        Assert.Equal(D(leakage["intervals"]!["drand"]![0]), view.DRand.Lo);
+        Assert.Equal((string?)leakage["comparisons"]!["drand"]!["name"], view.DRand.Name);
+        Assert.Equal((int)leakage["trainImages"]!["drand"]!, view.DRand.NTrain);
+        Assert.Equal(D(json["leakageControls"]!["drandClean"]!["accuracy"]), view.DRandNull.Accuracy);
+        Assert.Equal((string?)leakage["comparisons"]!["drand"]!["nullName"], view.DRandNull.Name);
+        Assert.Equal(D(leakage["controls"]!["cleanD"]!["accuracy"]), view.CleanD.Accuracy);
+        Assert.Equal(0.1, view.Chance.Accuracy);
+        Assert.Equal((int)leakage["controls"]!["drandTargetNotLabel"]!["nTrain"]!, view.DRandTargetNotLabel.NTrain);
+
+        var drand = leakage["comparisons"]!["drand"]!;
+        Assert.Equal(D(drand["excessOverNull"]), view.Comparisons.DRand.Excess, 12);
+        Assert.Equal(D(drand["pValue"]), view.Comparisons.DRand.PValue);
+        Assert.Equal(D(drand["excessInterval"]![0]), view.Comparisons.DRand.ExcessInterval.Lo);
+        Assert.Equal((int)drand["discordant"]!["probeOnly"]!, view.Comparisons.DRand.Paired.FirstOnly);
+        Assert.Equal((int)drand["nullDraws"]!["k"]!, view.Comparisons.DRand.Draws!.K);
+        Assert.Equal(D(drand["nullDraws"]!["sd"]), view.Comparisons.DRand.Draws.Sd, 12);
+        // The verdicts the view recomputes agree with the ones the run recorded.
+        foreach (var (key, c) in new[] { ("drand", view.Comparisons.DRand), ("ddet", view.Comparisons.DDet), ("drandTargetNotLabel", view.Comparisons.DRandTargetNotLabel) })
+            Assert.Equal((bool)leakage["comparisons"]![key]!["above"]!, c.Above());
+        Assert.Null(view.Comparisons.DDet.Draws);
+    }
+
+    [Fact]
+    public void The_probe_table_shows_each_probe_and_its_null_with_the_values_of_the_file()
+    {
+        var json = Json("cpu");
+        var view = LeakageView.Read(json, Recorded("cpu"))!;
+        var table = view.ToHtml().Markup;
+        Assert.Contains("D_rand, robust features", table);
+        Assert.Contains(Pct(D(json["leakage"]!["drand"])), table);
+        Assert.Contains("clean images, D_rand labels", table);
+        Assert.Contains(Pct(D(json["leakageControls"]!["drandClean"]!["accuracy"])), table);
+        Assert.Contains(Published.Percent(Published.LeakageDRand), table);
+        Assert.Equal(view.Entries.Count, table.Split("<tr>").Length - 2);   // one row per entry below the header
+
+        var nulls = view.NullTable().Markup;
+        Assert.Contains(Pct(D(json["leakage"]!["comparisons"]!["drand"]!["excessOverNull"])), nulls);
+        Assert.Contains("above its clean-image null", nulls);                           // D_rand
+        Assert.Contains("not distinguishable from its clean-image null", nulls);       // D_det
+        var rows = view.NullRows();
+        Assert.Equal(["D_rand", "D_rand, target ≠ label", "D_det"], rows.Select(r => r.Labels));
+        Assert.Equal(100 * D(json["leakageControls"]!["ddetClean"]!["accuracy"]), rows[2].NullPercent, 9);
+    }
+
+    [Fact]
+    public void The_reading_words_the_recorded_comparisons()
+    {
+        var json = Json("cpu");
+        var view = LeakageView.Read(json, Recorded("cpu"))!;
+        var reading = view.Reading(D(json["adversarial"]!["drand"]!["targetEqualsLabel"]), (int)json["adversarial"]!["drand"]!["images"]!).Markup;
+        Assert.Contains($"{view.DRand.Show()}: above chance, above its clean-image null {view.DRandNull.Show()}", reading);
+        double gap = Published.LeakageDRand.Value - view.DRand.Accuracy;
+        Assert.Contains($"{100 * gap:0.0} points, {gap / view.Comparisons.DRand.Draws!.Sd:0.0} standard deviations", reading);
+        Assert.Contains("Leakage, but none measurable once the images whose target equals their label are dropped", reading);
+        Assert.Contains("Not above its clean-image control: no leakage measurable.", reading);
+    }
+
+    [Fact]
+    public void The_view_of_the_step_outcome_finds_every_control_the_step_names()
+    {
+        var file = LeakageView.Read(Json("cpu"), Recorded("cpu"))!;
+        var outcome = new LeakageOutcome(file.DRand, file.DDet,
+            [file.CleanD, file.DRandRandomFeatures, file.DDetRandomFeatures, file.DRandTargetNotLabel, file.Chance, file.MajorityClass,
+             file.DRandNull, file.DRandTargetNotLabelNull, file.DDetNull], 1.0) { Comparisons = file.Comparisons };
+        Assert.Equal(file, LeakageView.Of(outcome));
+        var missing = new LeakageOutcome(file.DRand, file.DDet, [file.CleanD], 1.0) { Comparisons = file.Comparisons };
+        Assert.Contains("D_rand, random features", Assert.Throws<NotebookCheckException>(() => LeakageView.Of(missing)).Message);
+        Assert.Contains("no comparisons", Assert.Throws<NotebookCheckException>(() => LeakageView.Of(outcome with { Comparisons = null })).Message);
+    }
+
+    [Fact]
+    public void The_leakage_checks_pass_on_the_recorded_run_and_name_what_disagrees()
+    {
+        var json = Json("cpu");
+        var view = LeakageView.Read(json, Recorded("cpu"))!;
+        int test = (int)json["data"]!["test"]!, train = (int)json["data"]!["train"]!;
+        int notLabel = (int)json["leakage"]!["controls"]!["drandTargetNotLabel"]!["nTrain"]!;
+        int draws = (int)json["settings"]!["probe"]!["nullDraws"]!;
+        view.Check(test, train, train, train, notLabel).CheckNulls(test, draws);
+        Assert.Contains("test points", Assert.Throws<NotebookCheckException>(() => view.Check(test + 1, train, train, train, notLabel)).Message);
+        Assert.Contains("D_rand with target ≠ label: training images", Assert.Throws<NotebookCheckException>(() => view.Check(test, train, train, train, notLabel + 1)).Message);
+        Assert.Contains("null over fresh target draws", Assert.Throws<NotebookCheckException>(() => view.CheckNulls(test, draws + 1)).Message);
+    }
+
+    [Fact]
+    public void The_run_results_show_the_headline_numbers_of_the_file_beside_the_published_ones()
+    {
+        var json = Json("cpu");
+        var results = RunResults.Load(Recorded("cpu"));
+        string P(JsonNode? n) => D(n).ToString("P1", CultureInfo.InvariantCulture);
+        var html = results.ToHtml().Markup;
+        Assert.Contains(P(json["standardModel"]!["testAccuracy"]), html);
+        Assert.Contains(P(json["transfer"]!["drand"]), html);
+        Assert.Contains(P(json["transfer"]!["ddet"]), html);
+        Assert.Contains(P(json["robustModel"]!["spec2"]), html);
+        Assert.Contains($"{P(json["leakageControls"]!["drandClean"]!["accuracy"])} / {P(json["leakageControls"]!["ddetClean"]!["accuracy"])}", html);
+        Assert.Contains($"Goh: {Published.Percent(Published.LeakageDRand)}", html);
+        Assert.Equal(D(json["seconds"]!["dRand"]), results.Seconds("dRand"));
+        Assert.Null(results.Seconds("noSuchStep"));
+        Assert.Null(results.Beyond);
+        Assert.Contains("has no results under beyond", Assert.Throws<NotebookCheckException>(() => results.BeyondTable()).Message);
+    }
+
+    [Fact]
+    public void The_extensions_recorded_under_beyond_are_read_and_shown()
+    {
+        var json = Json("cpu-2026-11-27");
+        var results = RunResults.Load(Recorded("cpu-2026-11-27"));
+        var beyond = json["beyond"]!;
+        var b = results.Beyond!;
+        Assert.Equal(D(beyond["nonlinear"]!["robustAccuracy"]), b.Nonlinear!.RobustAccuracy);
+        Assert.Equal(beyond["nonlinear"]!["probes"]!.AsArray().Count, b.Nonlinear.Probes.Count);
+        Assert.Equal(beyond["radiusSweep"]!.AsArray().Select(p => D(p!["radius"])), b.RadiusSweep.Select(p => p.Radius));
+        Assert.Equal(D(beyond["radiusSweep"]![0]!["leakageDrand"]!["accuracy"]), b.RadiusSweep[0].DRand);
+        Assert.Equal(beyond["probeSeeds"]!["seeds"]!.AsArray().Count, b.ProbeSeeds!.Seeds);
+        Assert.Equal(D(beyond["probeSeeds"]!["drand"]!["mean"]), b.ProbeSeeds.DRandMean);
+        Assert.Empty(b.Released);
+        // This run predates the comparisons with the nulls: the headline numbers are there, the full view is not.
+        Assert.Null(results.Leakage);
+        Assert.Equal(D(json["leakage"]!["drand"]), results.LeakageDRand);
+        Assert.Null(results.ExcessDRand);
+
+        var html = results.BeyondTable().Markup;
+        Assert.Contains($"{b.ProbeSeeds.Seeds} seeds of C", html);
+        Assert.Contains(D(beyond["probeSeeds"]!["drand"]!["mean"]).ToString("P1", CultureInfo.InvariantCulture), html);
+        foreach (var p in b.RadiusSweep) Assert.Contains($"radius {p.Radius} ({p.Units})", html);
+        Assert.Contains(b.Nonlinear.Probe("D_rand, robust CNN logits")!.Accuracy.ToString("P1", CultureInfo.InvariantCulture), html);
+        Assert.Contains("not run", results.ToHtml().Markup);   // no excess over the null recorded
+    }
+
+    [Fact]
+    public void A_malformed_results_file_is_named_with_the_key_that_is_wrong()
+    {
+        using var tmp = new TempDir();
+        var json = Json("cpu");
+        json["leakage"]!["drand"] = "high";
+        var path = Path.Combine(tmp.Path, ResultsFile.FileName);
+        File.WriteAllText(path, json.ToJsonString());
+        var e = Assert.Throws<InvalidDataException>(() => RunResults.Load(path));
+        Assert.Contains(path, e.Message);
+        Assert.Contains("leakage.drand is not a number", e.Message);
+
+        json = Json("cpu");
+        json["leakage"]!["comparisons"]!["ddet"]!.AsObject().Remove("discordant");
+        File.WriteAllText(path, json.ToJsonString());
+        Assert.Contains("leakage.comparisons.ddet.discordant is missing", Assert.Throws<InvalidDataException>(() => RunResults.Load(path)).Message);
+
+        File.WriteAllText(path, "[1, 2]");
+        Assert.Contains("not a JSON object", Assert.Throws<InvalidDataException>(() => RunResults.Load(path)).Message);
+        Assert.Throws<FileNotFoundException>(() => RunResults.Load(Path.Combine(tmp.Path, "missing.json")));
+    }
+
+    [Fact]
+    public void A_run_that_has_not_reached_a_step_shows_it_as_not_run()
+    {
+        var results = RunResults.Read(new ResultsFile(Path.Combine(Path.GetTempPath(), "leakage-no-such-run-" + Guid.NewGuid().ToString("N"))));
+        Assert.Null(results.StandardAccuracy);
+        Assert.Null(results.Leakage);
+        var html = results.ToHtml().Markup;
+        Assert.Equal(10, html.Split("not run").Length - 1);   // every number of the glance table
+    }
+}
