@@ -202,6 +202,34 @@ public class NotebookSeriesTests(NotebookSeriesFixture run, ITestOutputHelper ou
     }
 
     [SkippableFact]
+    public void The_kernel_renders_the_views_of_the_results_as_their_tables()
+    {
+        SkipUnlessRan();
+        string Html(string notebook) => string.Concat(JsonNode.Parse(File.ReadAllText(run.Executed(notebook)))!["cells"]!.AsArray()
+            .SelectMany(c => c!["outputs"]?.AsArray() ?? []).Select(o => o!["data"]?["text/html"] switch
+            {
+                JsonArray lines => string.Concat(lines.Select(l => (string?)l)),
+                JsonValue v => (string?)v,
+                _ => "",
+            }));
+        var leakage = Html("06-leakage.ipynb");
+        var results = RunResults.Load(Path.Combine(run.OutDirectory, ResultsFile.FileName));
+        // A cell that ends with a view shows the view's table, with this run's numbers.
+        Assert.Contains("<caption>Probe on ten robust features: clean test accuracy (percent)</caption>", leakage);
+        Assert.Contains(results.Leakage!.DRand.Name, leakage);
+        Assert.Contains(results.Leakage.DRandNull.Name, leakage);
+        Assert.Contains("<caption>This run against the published numbers</caption>", leakage);
+        Assert.Contains(Readings.Percent(results.LeakageDRand), leakage);
+        var beyond = Html("07-beyond.ipynb");
+        foreach (var caption in new[] { "Beyond Goh: this run", "Linear robust features: the bound of notebook 06", "(d) Released data sets" })
+            Assert.Contains($"<caption>{caption}</caption>", beyond);
+        Assert.Contains("Probe accuracy on the clean test set by feature set", beyond);   // FeatureSetComparison
+        Assert.Contains("C trained and certified at each radius", beyond);                // SweepView
+        Assert.Contains("Leakage over seeds of C (percent)", beyond);                     // SeedsView
+        Assert.DoesNotContain("LeakageView", leakage + beyond);                            // no default object rendering
+    }
+
+    [SkippableFact]
     public void Outputs_and_report_show_no_absolute_machine_paths_and_one_snapshot_per_progress_bar()
     {
         SkipUnlessRan();

@@ -155,6 +155,28 @@ public class ResultViewsTests
     }
 
     [Fact]
+    public void The_seed_view_shows_the_recorded_spread_over_seeds_of_C_beside_Goh()
+    {
+        var seeds = Json("cpu-2026-11-27")["beyond"]!["probeSeeds"]!;
+        List<double> Values(string set) => seeds[set]!["values"]!.AsArray().Select(D).ToList();
+        var study = new ProbeSeedStudy(seeds["seeds"]!.AsArray().Select(n => (int)n!).ToList(), Values("drand"), Values("ddet"));
+        // The single probe's interval comes from the recorded run with the comparisons (docs/results/cpu).
+        var linear = LeakageView.Read(Json("cpu"), Recorded("cpu"))!;
+        var view = new SeedsView(study, linear).Check(study.Seeds.Count, study.Seeds[0]);
+        var rows = view.Rows();
+        Assert.Equal(100 * D(seeds["drand"]!["mean"]), rows[0].MeanPercent, 9);
+        Assert.Equal(100 * D(seeds["drand"]!["sd"]), rows[0].SdPercent, 9);
+        Assert.Equal(100 * D(seeds["ddet"]!["min"]), rows[1].MinPercent, 9);
+        Assert.Equal(100 * (linear.DRand.Hi - linear.DRand.Lo) / 2, rows[0].BootstrapHalfWidthPercent, 9);
+        Assert.Equal(100 * Published.LeakageDRand.Value, rows[0].GohPercent, 9);
+        var reading = view.Reading().Markup;
+        double gap = Math.Abs(rows[0].MeanPercent - rows[0].GohPercent), noise = 2 * Math.Sqrt(2) * rows[0].SdPercent;
+        Assert.Contains($"gap {gap:0.0} points; two single runs differ by up to about {noise:0.0} points", reading);
+        Assert.Contains("a difference in procedure, not seed noise", reading);   // 3 points apart with an sd of 0.25
+        Assert.Contains("seeds", Assert.Throws<NotebookCheckException>(() => view.Check(study.Seeds.Count + 1, study.Seeds[0])).Message);
+    }
+
+    [Fact]
     public void A_malformed_results_file_is_named_with_the_key_that_is_wrong()
     {
         using var tmp = new TempDir();
