@@ -29,7 +29,7 @@ public static partial class Benchmark
             var chunks = new List<int>();
             var stamps = new List<long>();
             long lastDone = 0;
-            var progress = new Callback<AdversarialProgress>(p =>
+            var progress = new SyncProgress<AdversarialProgress>(p =>
             {
                 // Reports come after every PGD batch and again after every chunk (same count): sample once per batch.
                 if (p.ImagesDone <= lastDone) return;

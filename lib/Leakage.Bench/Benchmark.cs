@@ -287,7 +287,7 @@ public static partial class Benchmark
             var stamps = new List<long>(steps);
             Quiesce();
             Trainer.Train(model, images, labels, options, device,
-                progress: new Callback<TrainingProgress>(p => { if (!p.EpochCompleted) stamps.Add(Stopwatch.GetTimestamp()); }),
+                progress: new SyncProgress<TrainingProgress>(p => { if (!p.EpochCompleted) stamps.Add(Stopwatch.GetTimestamp()); }),
                 log: _ => { }, cancellationToken: cancellationToken);
             if (stamps.Count != steps)
                 throw new InvalidOperationException($"The trainer reported {stamps.Count} steps, expected {steps}.");
@@ -338,9 +338,4 @@ public static partial class Benchmark
         if (device.type == DeviceType.CUDA) cuda.synchronize();
     }
 
-    /// <summary>A synchronous <see cref="IProgress{T}"/> (System.Progress posts to a synchronisation context, too late for timestamps).</summary>
-    sealed class Callback<T>(Action<T> action) : IProgress<T>
-    {
-        public void Report(T value) => action(value);
-    }
 }

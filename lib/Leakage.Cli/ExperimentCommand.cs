@@ -134,12 +134,6 @@ static class ExperimentCommand
         return 0;
     }
 
-    static readonly (string Key, string Title)[] Steps =
-    [
-        ("standardModel", "standard model"), ("dRand", "D_rand (PGD)"), ("dDet", "D_det (PGD)"),
-        ("transferRand", "train on D_rand"), ("transferDet", "train on D_det"), ("robustModel", "robust linear C"),
-    ];
-
     /// <summary>Runs all steps with a Spectre progress display (plain lines when output is redirected).</summary>
     internal static JsonObject RunWithProgress(ExperimentSettings settings, string dataDir, string outDir, CancellationToken ct)
     {
@@ -162,10 +156,7 @@ static class ExperimentCommand
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
             .Start(ctx =>
             {
-                var steps = Steps.ToList();
-                if (settings.Beyond.Nonlinear) steps.Add(("robustCnn", "robust CNN (adversarial training)"));
-                if (settings.Beyond.SweepRadii.Length > 0) steps.Add(("radiusSweep", "radius sweep"));
-                if (settings.Beyond.Seeds > 1) steps.Add(("probeSeeds", "probe over seeds of C"));
+                var steps = StepCatalog.For(settings);
                 var tasks = steps.ToDictionary(s => s.Key, s => ctx.AddTask(s.Title, autoStart: false, maxValue: 1));
                 var observer = new RunObserver(
                     m => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]"),
@@ -174,7 +165,7 @@ static class ExperimentCommand
                         if (!tasks.TryGetValue(p.Step, out var task)) return;
                         if (!task.IsStarted) task.StartTask();
                         task.Value = p.Fraction;
-                        task.Description = $"{Markup.Escape(steps.First(s => s.Key == p.Step).Title)}: {Markup.Escape(p.Detail)}";
+                        task.Description = $"{Markup.Escape(StepCatalog.Title(p.Step))}: {Markup.Escape(p.Detail)}";
                     });
                 using var run = ExperimentRun.Open(settings, dataDir, outDir, observer);
                 results = run.RunAll(ct);
@@ -184,16 +175,17 @@ static class ExperimentCommand
     }
 
     static string P(JsonNode? n) => n is null ? "-" : $"{(double)n:P2}";
+    static string P(double? v) => v is double d ? $"{d:P2}" : "-";
 
     internal static void PrintSummary(JsonObject r, string path)
     {
         var table = new Table().Title("Results").AddColumn("measure").AddColumn(new TableColumn("ours").RightAligned()).AddColumn(new TableColumn("published").RightAligned());
         void Row(string a, string b, string c) => table.AddRow(Markup.Escape(a), Markup.Escape(b), Markup.Escape(c));
-        Row("standard model, clean test accuracy", P(r["standardModel"]?["testAccuracy"]), Published.Percent(Published.StandardAccuracy) + " (ResNet-50)");
-        Row("trained on D_rand, clean test accuracy", P(r["transfer"]?["drand"]), Published.Percent(Published.TransferDRand));
-        Row("trained on D_det, clean test accuracy", P(r["transfer"]?["ddet"]), Published.Percent(Published.TransferDDet));
+        // The catalog's headline numbers of the main steps beside their published values (SeedStudy and the report read the same list).
+        foreach (var h in StepCatalog.Headlines.Where(h => h.Key is "standardModel.testAccuracy" or "transfer.drand" or "transfer.ddet"))
+            Row(h.Title, P(SeedStudy.Value(r, h.Key)), h.Published ?? "");
         var rm = r["robustModel"];
-        Row($"robust C: Spec 2 at {rm?["certRadius"]} ({rm?["radiusUnits"]})", P(rm?["spec2"]), ">= " + Published.Percent(Published.Spec2Minimum));
+        Row($"robust C: Spec 2 at {rm?["certRadius"]} ({rm?["radiusUnits"]})", P(rm?["spec2"]), StepCatalog.Robust.Headlines[0].Published ?? "");
         Row($"robust C: Spec 2 ({rm?["otherUnits"]?["radiusUnits"]} units)", P(rm?["otherUnits"]?["spec2"]), "");
         var g = rm?["gamma"]?.AsArray().Select(x => (double)x!).ToArray() ?? [];
         Row($"gamma_i ({rm?["radiusUnits"]})", string.Join(" ", g.Select(x => x.ToString("0.000"))), string.Join(" ", Published.GohGamma.Select(x => x.ToString("0.000"))));
@@ -203,9 +195,9 @@ static class ExperimentCommand
             Row("gamma against Goh's table (normalised): largest difference, Pearson r", $"{(double)gd:0.000}, r = {(double?)fi["gammaPearson"]:0.00}", "0, r = 1");
         var lk = r["leakage"];
         string Ci(string k) => lk?["intervals"]?[k] is JsonArray a ? $" [{(double)a[0]!:P1}, {(double)a[1]!:P1}]" : "";
-        Row("leakage probe on D_rand", P(lk?["drand"]) + Ci("drand"), Published.Percent(Published.LeakageDRand));
-        Row("leakage probe on D_det", P(lk?["ddet"]) + Ci("ddet"), Published.Percent(Published.LeakageDDet));
-        if (r["leakageControls"] is JsonObject lc) // matched nulls (LeakageControls)
+        foreach (var h in StepCatalog.Leakage.Headlines.Where(h => h.Value != null))
+            Row(h.Title, P(SeedStudy.Value(r, h.Key)) + Ci(h.Key[(h.Key.LastIndexOf('.') + 1)..]), h.Published ?? "");
+        if (r[LeakageControls.ResultsKey] is JsonObject lc) // matched nulls
         {
             Row("same D_rand labels on clean images", P(lc["drandClean"]?["accuracy"]), "");
             Row("same D_det labels on clean images", P(lc["ddetClean"]?["accuracy"]), "");

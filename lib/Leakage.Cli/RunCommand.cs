@@ -138,14 +138,9 @@ static class RunCommand
     /// The repository root (the folder with Leakage.Notebooks.sln): from the working directory
     /// upwards, else from this program's location upwards (a build inside the repository).
     /// </summary>
-    internal static string FindRepositoryRoot()
-    {
-        foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
-            for (var dir = new DirectoryInfo(start); dir != null; dir = dir.Parent)
-                if (File.Exists(Path.Combine(dir.FullName, NotebookSettings.SolutionFile))) return dir.FullName;
-        throw new DirectoryNotFoundException(
-            $"No {NotebookSettings.SolutionFile} above {Environment.CurrentDirectory} or {AppContext.BaseDirectory}: run the command inside the repository.");
-    }
+    internal static string FindRepositoryRoot() =>
+        RepositoryRoot.Find(Environment.CurrentDirectory, AppContext.BaseDirectory) ?? throw new DirectoryNotFoundException(
+            $"No {RepositoryRoot.SolutionFile} above {Environment.CurrentDirectory} or {AppContext.BaseDirectory}: run the command inside the repository.");
 
     /// <summary>
     /// Notebooks load the helpers from lib/Leakage.Interactive/bin/Release. A Release build of this

@@ -26,10 +26,9 @@ public static class NotebookExperiment
         ExperimentSettings profile;
         try { profile = Profiles.Get(settings.Profile); }
         catch (ArgumentException e) { throw new ArgumentException($"{NotebookSettings.ProfileVariable}: {e.Message}", e); }
-        var merged = settings.Apply(profile with { Device = settings.Device, Threads = settings.Threads });
-        try { SettingsOverrides.Validate(merged); }
+        // The same parser and checks as --set: the overrides as key=value entries (SettingsOverrides.Parse of their JSON).
+        try { return SettingsOverrides.Apply(profile with { Device = settings.Device, Threads = settings.Threads }, SettingsOverrides.Parse(settings.Overrides.ToJsonString(), NotebookSettings.SettingsVariable)); }
         catch (ArgumentException e) { throw new ArgumentException($"{NotebookSettings.SettingsVariable}: {e.Message}", e); }
-        return merged;
     }
 
     /// <inheritdoc cref="ExperimentSettings(NotebookSettings)"/>

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Leakage.Compute;
+using Leakage.Experiment;
 using Leakage.IO;
 
 namespace Leakage.Interactive;
@@ -52,7 +53,7 @@ public sealed record NotebookSettings(
     public const string DefaultProfile = "quick";
 
     /// <summary>Marker file of the repository root.</summary>
-    public const string SolutionFile = "Leakage.Notebooks.sln";
+    public const string SolutionFile = Experiment.RepositoryRoot.SolutionFile;
 
     static readonly Regex ProfileName = new("^[a-z][a-z0-9_-]{0,39}$", RegexOptions.CultureInvariant);
 
@@ -111,74 +112,28 @@ public sealed record NotebookSettings(
     };
 
     /// <summary>
-    /// Parses <see cref="SettingsVariable"/>: a JSON object (<c>{"train": {"epochs": 2}}</c>) or a
-    /// key=value list (<c>train.epochs=2, probe.lr=0.01</c>). Values are JSON literals where they parse
-    /// as one (numbers, true/false, null, quoted strings, arrays), otherwise plain strings.
+    /// Parses <see cref="SettingsVariable"/> with the one override syntax of the library
+    /// (<see cref="SettingsOverrides.Parse"/>, as <c>--set</c>): a JSON object (<c>{"train": {"epochs": 2}}</c>)
+    /// or a key=value list (<c>train.epochs=2, probe.lr=0.01</c>), nested by dotted keys. Values are JSON
+    /// literals where they parse as one (numbers, true/false, null, quoted strings, arrays), otherwise plain strings.
     /// </summary>
     /// <exception cref="ArgumentException">Malformed input; the message names the variable and the entry.</exception>
     public static JsonObject ParseOverrides(string text)
     {
-        text = text.Trim();
-        if (text.Length == 0) return new JsonObject();
-        if (text.StartsWith('{'))
-        {
-            try
-            {
-                return JsonNode.Parse(text) as JsonObject
-                       ?? throw new ArgumentException($"{SettingsVariable} must be a JSON object.");
-            }
-            catch (JsonException e) { throw new ArgumentException($"{SettingsVariable} is not valid JSON: {e.Message}", e); }
-        }
         var result = new JsonObject();
-        foreach (var raw in SplitEntries(text))
+        foreach (var entry in SettingsOverrides.Parse(text, SettingsVariable))
         {
-            int eq = raw.IndexOf('=');
-            if (eq <= 0)
-                throw new ArgumentException($"{SettingsVariable}: '{raw}' is not of the form key=value.");
-            var key = raw[..eq].Trim();
-            var value = raw[(eq + 1)..].Trim();
-            var path = key.Split('.');
-            if (path.Any(p => p.Length == 0))
-                throw new ArgumentException($"{SettingsVariable}: '{key}' is not a valid key (empty part in a dotted name).");
+            int eq = entry.IndexOf('=');
+            var path = entry[..eq].Split('.');
             var node = result;
             foreach (var part in path[..^1])
             {
-                if (node[part] is JsonObject child) { node = child; continue; }
-                if (node.ContainsKey(part))
-                    throw new ArgumentException($"{SettingsVariable}: '{key}' nests under '{part}', which already has a value.");
-                child = new JsonObject();
-                node[part] = child;
+                if (node[part] is not JsonObject child) node[part] = child = new JsonObject();
                 node = child;
             }
-            if (node.ContainsKey(path[^1]))
-                throw new ArgumentException($"{SettingsVariable}: '{key}' is given twice.");
-            node[path[^1]] = ParseValue(value);
+            node[path[^1]] = ParseValue(entry[(eq + 1)..]);
         }
         return result;
-    }
-
-    /// <summary>Splits on ',', ';' and new lines that are outside brackets and quotes (so arrays survive).</summary>
-    static IEnumerable<string> SplitEntries(string text)
-    {
-        int depth = 0, start = 0;
-        bool quoted = false;
-        for (int i = 0; i <= text.Length; i++)
-        {
-            char c = i < text.Length ? text[i] : ',';
-            if (quoted) { if (c == '"' && text[i - 1] != '\\') quoted = false; continue; }
-            switch (c)
-            {
-                case '"': quoted = true; break;
-                case '[' or '{': depth++; break;
-                case ']' or '}': depth--; break;
-                case ',' or ';' or '\n' when depth == 0:
-                    var entry = text[start..i].Trim();
-                    if (entry.Length > 0) yield return entry;
-                    start = i + 1;
-                    break;
-            }
-        }
-        if (quoted) throw new ArgumentException($"{SettingsVariable}: a quoted value is not closed.");
     }
 
     static JsonNode? ParseValue(string value)
@@ -237,15 +192,8 @@ public sealed record NotebookSettings(
     /// failing that, the nearest one for this assembly's location; failing that, the parent of
     /// <paramref name="start"/> (notebooks live one level below the root).
     /// </summary>
-    public static string FindRepositoryRoot(string start)
-    {
-        foreach (var from in new[] { start, Path.GetDirectoryName(typeof(NotebookSettings).Assembly.Location) })
-        {
-            for (var dir = string.IsNullOrEmpty(from) ? null : new DirectoryInfo(from); dir != null; dir = dir.Parent)
-                if (File.Exists(Path.Combine(dir.FullName, SolutionFile))) return dir.FullName;
-        }
-        return Path.GetFullPath(Path.Combine(start, ".."));
-    }
+    public static string FindRepositoryRoot(string start) =>
+        Experiment.RepositoryRoot.Find(start, Path.GetDirectoryName(typeof(NotebookSettings).Assembly.Location)) ?? Path.GetFullPath(Path.Combine(start, ".."));
 
     /// <summary>
     /// &lt;root&gt;/data when it holds data; else the first <c>shared/data/cifar10-jpg</c> found beside

@@ -21,19 +21,8 @@ namespace Leakage.Interactive;
 /// </summary>
 public sealed class RunProgress : IRunObserver
 {
-    /// <summary>Readable names of the step keys an <see cref="ExperimentRun"/> reports.</summary>
-    public static readonly IReadOnlyDictionary<string, string> StepTitles = new Dictionary<string, string>(StringComparer.Ordinal)
-    {
-        ["standardModel"] = "standard model",
-        ["dRand"] = "D_rand (targeted PGD)",
-        ["dDet"] = "D_det (targeted PGD)",
-        ["transferRand"] = "training on D_rand",
-        ["transferDet"] = "training on D_det",
-        ["robustModel"] = "robust linear classifier C",
-        ["robustCnn"] = "robust CNN (adversarial training)",
-        ["radiusSweep"] = "radius sweep of C",
-        ["probeSeeds"] = "probe over seeds of C",
-    };
+    /// <summary>Readable names of the step keys an <see cref="ExperimentRun"/> reports (from <see cref="StepCatalog"/>).</summary>
+    public static IReadOnlyDictionary<string, string> StepTitles { get; } = StepCatalog.All.ToDictionary(s => s.Key, s => s.Title, StringComparer.Ordinal);
 
     /// <summary>Log lines shown under the bars.</summary>
     public const int VisibleLogLines = 8;
@@ -120,7 +109,7 @@ public sealed class RunProgress : IRunObserver
         return new Html(LogHtml(lines));
     }
 
-    internal static string Title(string step) => StepTitles.TryGetValue(step, out var t) ? t : step;
+    internal static string Title(string step) => StepCatalog.Title(step);
 
     static string LogHtml(IReadOnlyCollection<string> lines)
     {

@@ -10,7 +10,7 @@ namespace Leakage.Reporting;
 
 /// <summary>
 /// The report's opening section, built from a run's <c>results.json</c>: the headline numbers beside
-/// the published ones (<see cref="SeedStudy.Headlines"/>), the leakage probes with their intervals
+/// the published ones (<see cref="StepCatalog.Headlines"/>), the leakage probes with their intervals
 /// and matched nulls, the ten weight images of C (from the run folder), its gamma beside Goh's
 /// (<see cref="Published.GohGamma"/>), and links into the notebook sections.
 /// </summary>
@@ -44,7 +44,7 @@ public static class ReportSummary
             .Append(Encode(Path.GetFileName(resultsPath))).Append("</code>) beside the published numbers; the sections below show how each was made.</p>");
 
         html.Append("<table class=\"summary-table\"><thead><tr><th>measure</th><th>this run</th><th>published</th></tr></thead><tbody>");
-        foreach (var h in SeedStudy.Headlines)
+        foreach (var h in StepCatalog.Headlines)
         {
             if (Number(results, h.Key) is not double v) continue;
             var cell = Percent(v);
@@ -75,7 +75,7 @@ public static class ReportSummary
     /// <summary>The leakage probes beside their matched nulls (the same probe on the clean originals with the same labels).</summary>
     static string LeakageNulls(JsonObject results)
     {
-        if (results["leakageControls"] is not JsonObject nulls) return "";
+        if (results[LeakageControls.ResultsKey] is not JsonObject nulls) return "";
         var rows = new StringBuilder();
         foreach (var (set, key) in new[] { ("D_rand", "drand"), ("D_det", "ddet") })
         {

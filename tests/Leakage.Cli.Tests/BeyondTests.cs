@@ -32,6 +32,8 @@ public class BeyondTests
         Assert.True(outcome.ExitCode == 0, outcome.ToString());
         Assert.Contains("Standard model: reusing", outcome.Stdout); // the main steps are not redone
         var beyond = Results.Read(run)["beyond"]!;
+        var schemaErrors = ResultsSchema.Errors(Path.Combine(run, "results.json"));
+        Assert.True(schemaErrors.Count == 0, string.Join("\n", schemaErrors)); // the extensions' sections follow docs/results.schema.json
 
         var nl = beyond["nonlinear"]!;
         Assert.InRange(D(nl["cleanAccuracy"]), 0.0, 1.0);

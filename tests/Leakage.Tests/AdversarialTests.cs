@@ -1,3 +1,6 @@
+using System.Text.Json.Nodes;
+using Leakage.Tests.Support;
+using Leakage.Experiment;
 using Leakage.Adversarial;
 using Leakage.Models;
 using Leakage.Training;
@@ -183,26 +186,38 @@ public sealed class AdversarialTests(ToyModelFixture toy) : IClassFixture<ToyMod
     [Fact]
     public void Transfer_training_on_correctly_labelled_images_reaches_high_clean_accuracy()
     {
-        var options = new TransferOptions
-        {
-            Width = 8,
-            ModelSeed = 4,
-            Training = new TrainingOptions { Epochs = 4, BatchSize = 25, LearningRate = 0.05, Augmentation = Augmentation.Flip, Seed = 2 },
-        };
-        var result = Transfer.Run(toy.Images, toy.Labels, toy.TestImages, toy.TestLabels, options, CPU);
+        // The transfer step's own recipe and model cache (TransferStep.Options, ModelCache), on correct labels.
+        using var dir = new TempDir();
+        var settings = SettingsOverrides.Apply(Profiles.Get("quick"),
+            ["device=cpu", "seed=1", "standard.width=8", "transfer.epochs=4", "transfer.batchSize=25", "transfer.lrRand=0.05", "transfer.augment=false"]);
+        using var run = ExperimentRun.Open(settings, dir["no-data-needed"], dir["run"]);
+        var training = TransferStep.Options(settings, AdversarialKind.Random);
+        var job = new ModelJob("transfer_rand", "Transfer model on D_rand", "training", training, new JsonObject { ["data"] = "toy" }, StepCatalog.TransferRand.Key, "transfer.lrRand");
+        var result = ModelCache.TrainOrLoad(run, job, toy.Images, toy.Labels, default);
         using var model = result.Model;
-        Assert.True(result.CleanTestAccuracy > 0.9, $"clean accuracy {result.CleanTestAccuracy:P0}");
-        Assert.True(result.TrainAccuracy > 0.9);
-        Assert.Equal(4, result.Training.History.Count);
+        double test = Evaluation.Accuracy(model, toy.TestImages, toy.TestLabels, CPU);
+        Assert.True(test > 0.9, $"clean accuracy {test:P0}");
+        Assert.True(Evaluation.Accuracy(model, toy.Images, toy.Labels, CPU) > 0.9);
+        Assert.Equal(4, result.History.Count);
+        Assert.False(result.Cached);
+
+        var again = ModelCache.TrainOrLoad(run, job, toy.Images, toy.Labels, default);
+        using var loaded = again.Model;
+        Assert.True(again.Cached);
+        Assert.Equal(4, again.History.Count);
+        Assert.Equal(test, Evaluation.Accuracy(loaded, toy.TestImages, toy.TestLabels, CPU));
     }
 
     [Fact]
-    public void Recommended_transfer_settings_separate_learning_rate_and_augmentation()
+    public void Default_transfer_settings_separate_learning_rate_and_augmentation()
     {
-        var rand = TransferOptions.Recommended(AdversarialKind.Random);
-        var det = TransferOptions.Recommended(AdversarialKind.Deterministic);
-        Assert.Equal(0.01, rand.Training.LearningRate);
-        Assert.NotEqual(Augmentation.CropFlip, rand.Training.Augmentation);
-        Assert.Equal(Augmentation.None, det.Training.Augmentation);
+        var defaults = new ExperimentSettings();
+        var rand = TransferStep.Options(defaults, AdversarialKind.Random);
+        var det = TransferStep.Options(defaults, AdversarialKind.Deterministic);
+        Assert.Equal(0.01, rand.LearningRate);
+        Assert.Equal(defaults.Transfer.LrDet, det.LearningRate);
+        Assert.NotEqual(Augmentation.CropFlip, rand.Augmentation);
+        Assert.Equal(Augmentation.None, det.Augmentation);
+        Assert.Equal(defaults.Seed + 1, rand.Seed);
     }
 }

@@ -1,9 +1,12 @@
+using Leakage.Experiment;
 using Leakage.Robust;
+using Leakage.Tests.Support;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Leakage.Tests;
 
+/// <summary>The radius sweep (<see cref="RadiusSweepStep"/>): one C per radius, trained and certified there.</summary>
 public class RobustRadiusSweepTests
 {
     [Fact]
@@ -13,43 +16,33 @@ public class RobustRadiusSweepTests
         var means = RobustTestData.Means(10, seed: 8).to(ScalarType.Float32);
         var (trainX, trainY) = RobustTestData.Blobs(means, 300, 0.3, seed: 9);
         var (testX, testY) = RobustTestData.Blobs(means, 200, 0.3, seed: 10);
-        var options = new RobustLinearOptions { Epochs = 3, WarmupEpochs = 1, BatchSize = 100, LearningRate = 3e-3, Units = RadiusUnits.Normalised };
-        var messages = new List<string>();
-        var points = RadiusSweep.Run(trainX, trainY, testX, testY, [0.5, 2.0], options, progress: new SyncProgress(messages.Add));
-        try
+        var settings = SettingsOverrides.Apply(Profiles.Get("quick"),
+            ["robust.units=normalised", "robust.epochs=6", "robust.batchSize=100", "robust.lr=0.003", "beyond.sweepRadii=0.5,2"]);
+        foreach (var r in settings.Beyond.SweepRadii)
         {
-            Assert.Equal([0.5, 2.0], points.Select(p => p.Radius).ToArray());
-            Assert.Equal(2, messages.Count);
-            foreach (var p in points)
-            {
-                Assert.Equal(p.Radius, p.Training.Options.TrainRadius);
-                Assert.Equal(p.Radius, p.Training.Options.CertifyRadius);
-                Assert.Equal(RadiusUnits.Normalised, p.Own.Units);
-                var direct = Certificates.Certify(p.Training.Model, testX, testY, p.Radius).Normalised;
-                Assert.Equal(direct.Spec2Fraction, p.Spec2Fraction);
-                Assert.Equal(direct.CertifiedAccuracy, p.CertifiedAccuracy);
-                Assert.Equal(direct.CleanAccuracy, p.CleanAccuracy);
-                Assert.Equal(direct.Features.Select(f => f.Gamma), p.Gammas);
-            }
+            // What the sweep step does at each radius: the run's recipe at that radius, certified there.
+            var options = RobustStep.Options(settings, trainRadius: r) with { Epochs = 3, WarmupEpochs = 1 };
+            using var trained = RobustLinearTrainer.Train(trainX, trainY, options);
+            var own = trained.Certify(testX, testY)[options.Units];
+            Assert.Equal(r, trained.Options.TrainRadius);
+            Assert.Equal(r, trained.Options.CertifyRadius);
+            Assert.Equal(RadiusUnits.Normalised, own.Units);
+            var direct = Certificates.Certify(trained.Model, testX, testY, r).Normalised;
+            Assert.Equal(direct.Spec2Fraction, own.Spec2Fraction);
+            Assert.Equal(direct.CertifiedAccuracy, own.CertifiedAccuracy);
+            Assert.Equal(direct.CleanAccuracy, own.CleanAccuracy);
+            Assert.Equal(direct.Features.Select(f => f.Gamma), own.Features.Select(f => f.Gamma));
         }
-        finally
-        {
-            foreach (var p in points) p.Dispose();
-        }
+        Assert.Equal([0.5, 2.0], settings.Beyond.SweepRadii);
+        Assert.Equal(Path.Combine("sweep", "radius-0.5"), RadiusSweepStep.Folder(0.5));
     }
 
     [Fact]
     public void Radius_sweep_rejects_an_empty_or_negative_list()
     {
-        using var scope = NewDisposeScope();
-        var x = rand(4, 3, 32, 32); var y = zeros(4, dtype: ScalarType.Int64);
-        Assert.Throws<ArgumentException>(() => RadiusSweep.Run(x, y, x, y, [], new RobustLinearOptions()));
-        Assert.Contains("-0.1", Assert.Throws<ArgumentException>(() => RadiusSweep.Run(x, y, x, y, [0.1, -0.1], new RobustLinearOptions())).Message);
-    }
-
-    /// <summary>Reports synchronously (Progress&lt;T&gt; posts to the thread pool).</summary>
-    sealed class SyncProgress(Action<string> report) : IProgress<string>
-    {
-        public void Report(string value) => report(value);
+        using var dir = new TempDir();
+        using var run = ExperimentRun.Open(Profiles.Get("quick") with { Device = "cpu" }, dir["no-data-needed"], dir["run"]);
+        Assert.Contains("beyond.sweepRadii", Assert.Throws<ArgumentException>(() => run.RadiusSweep()).Message);
+        Assert.Contains("-0.1", Assert.Throws<ArgumentException>(() => SettingsOverrides.Apply(Profiles.Get("quick"), ["beyond.sweepRadii=0.1,-0.1"])).Message);
     }
 }

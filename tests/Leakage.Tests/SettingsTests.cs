@@ -55,6 +55,65 @@ public class SettingsTests
     }
 
     [Fact]
+    public void Set_and_the_environment_variable_share_one_syntax_lists_in_brackets_and_json_nested_or_dotted()
+    {
+        var fromList = SettingsOverrides.Parse("attack.steps=3; robust.units=pixel, beyond.sweepRadii=[0.1,0.5]\nseed=7", "LEAKAGE_SETTINGS");
+        Assert.Equal(["attack.steps=3", "robust.units=pixel", "beyond.sweepRadii=[0.1,0.5]", "seed=7"], fromList);
+        var fromJson = SettingsOverrides.Parse("""{"attack": {"steps": 3}, "robust.units": "pixel", "beyond": {"sweepRadii": [0.1,0.5]}, "seed": 7}""");
+        Assert.Equal(fromList, fromJson);
+        var quick = Profiles.Get("quick");
+        var s = SettingsOverrides.Apply(quick, fromList);
+        Assert.Equal((3, "pixel", 7L), (s.Attack.Steps, s.Robust.Units, s.Seed));
+        Assert.Equal([0.1, 0.5], s.Beyond.SweepRadii);
+        Assert.Equal(s.Beyond.SweepRadii, SettingsOverrides.Apply(quick, ["beyond.sweepRadii=0.1,0.5"]).Beyond.SweepRadii); // one --set: brackets optional
+        Assert.Contains("LEAKAGE_SETTINGS", Assert.Throws<ArgumentException>(() => SettingsOverrides.Parse("a=1;a=2", "LEAKAGE_SETTINGS")).Message);
+        Assert.Contains("not of the form key=value", Assert.Throws<ArgumentException>(() => SettingsOverrides.Parse("attack.steps")).Message);
+    }
+
+    [Theory]
+    [InlineData("robust.units=pixels", "pixel, normalised")]
+    [InlineData("robust.units=0", "pixel, normalised")]
+    [InlineData("standard.schedule=1", "onecycle, cosine")]
+    [InlineData("standard.arch=resnet50", "small-cnn, resnet18")]
+    [InlineData("compute.precision=fp16", "auto, fp32, bf16")]
+    [InlineData("device=tpu", "auto, cpu, cuda")]
+    public void A_choice_is_parsed_strictly_and_the_error_names_the_setting_and_lists_the_valid_values(string setting, string valid)
+    {
+        var e = Assert.Throws<ArgumentException>(() => SettingsOverrides.Apply(Profiles.Get("quick"), [setting]));
+        Assert.Contains($"'{setting[..setting.IndexOf('=')]}'", e.Message);
+        Assert.Contains($"Valid choices: {valid}.", e.Message);
+        Assert.DoesNotContain("\n", e.Message);
+    }
+
+    [Fact]
+    public void A_choice_is_stored_under_its_canonical_name_and_maps_to_the_library_value()
+    {
+        var s = SettingsOverrides.Apply(Profiles.Get("quick"), ["robust.units=PIXEL", "standard.schedule=Cosine", "compute.precision=BF16", "device=CPU"]);
+        Assert.Equal(("pixel", "cosine", "bf16", "cpu"), (s.Robust.Units, s.Standard.Schedule, s.Compute.Precision, s.Device));
+        Assert.Equal(Leakage.Robust.RadiusUnits.Pixel, s.Robust.RadiusUnits);
+        Assert.Equal(Leakage.Training.LrSchedule.Cosine, s.Standard.LrSchedule);
+        Assert.Equal(Leakage.Compute.Precision.Bf16, s.Compute.PrecisionKind);
+        Assert.Equal(Leakage.Compute.DeviceKind.Cpu, s.DeviceKind);
+        Assert.Equal(Leakage.Robust.RadiusUnits.Normalised, ExperimentRun.ParseUnits("normalised"));
+        Assert.Contains("Valid choices: pixel, normalised.", Assert.Throws<ArgumentException>(() => ExperimentRun.ParseUnits("normalized")).Message);
+    }
+
+    [Fact]
+    public void A_seed_beyond_32_bits_is_refused_rather_than_truncated()
+    {
+        var e = Assert.Throws<ArgumentException>(() => SettingsOverrides.Apply(Profiles.Get("quick"), ["seed=4294967296"]));
+        Assert.Contains("'seed'", e.Message);
+        Assert.Equal(int.MaxValue, SettingsOverrides.Apply(Profiles.Get("quick"), [$"seed={int.MaxValue}"]).IntSeed);
+    }
+
+    [Fact]
+    public void The_probe_iterations_have_one_default()
+    {
+        Assert.Equal(new Leakage.Probes.LogisticProbeOptions().MaxIterations, new ExperimentSettings().Probe.MaxIterations);
+        Assert.Equal(new Leakage.Probes.LogisticProbeOptions().L2, new ExperimentSettings().Probe.L2);
+    }
+
+    [Fact]
     public void Every_profile_is_valid()
     {
         foreach (var p in Profiles.Names) SettingsOverrides.Validate(Profiles.Get(p));

@@ -45,13 +45,15 @@ public class Spec1Tests
         var (x, y) = RobustTestData.Blobs(means, 2000, 0.3, seed: 12);
         var shifted = (means - means.mean([0L], keepdim: true)).roll(-1, 0); // row i = centred mean of class i + 1
         var geometry = RadiusGeometry.Pixel(200);
-        var small = Certificates.FeatureRobustness(shifted, x, y, 0.01, geometry);
+        // The ten directions as a linear classifier without bias: its features are f_i(x) = shifted_i^T x.
+        using var features = LinearClassifier.FromWeights(shifted, zeros(Classes, dtype: shifted.dtype));
+        var small = Certificates.Certify(features, x, y, 0.01, geometry).Features;
         Assert.All(small, f => Assert.True(f.Gamma < 0, $"feature {f.Class}: own-class gamma {f.Gamma}"));
         Assert.All(small, f => Assert.True(f.GammaByClass![(f.Class + 1) % Classes] >= 0, $"feature {f.Class}: gamma for class {f.Class + 1} is {f.GammaByClass![(f.Class + 1) % Classes]}"));
         Assert.All(small, f => Assert.Equal(f.Gamma, f.GammaByClass![f.Class], 12));
         Assert.True(With(small).Spec1);
 
-        var large = Certificates.FeatureRobustness(shifted, x, y, 100, geometry);
+        var large = Certificates.Certify(features, x, y, 100, geometry).Features;
         Assert.All(large, f => Assert.True(f.GammaByClass!.All(g => g < 0)));
         Assert.False(With(large).Spec1);
     }

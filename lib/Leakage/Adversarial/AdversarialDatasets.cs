@@ -153,7 +153,7 @@ public static class AdversarialDatasets
                 var y = labels.narrow(0, start, count);
                 var targets = DrawTargets(kind, y, options, c);
                 long before = done;
-                var batchProgress = progress is null ? null : new Callback<long>(k =>
+                var batchProgress = progress is null ? null : new SyncProgress<long>(k =>
                     progress.Report(new AdversarialProgress(c + 1, chunks, before + k, n,
                         done == 0 ? double.NaN : (double)successes / done,
                         (attackedThisSession + k) / Math.Max(clock.Elapsed.TotalSeconds, 1e-9))));
@@ -339,12 +339,6 @@ public static class AdversarialDatasets
         long lo = labels.min().item<long>(), hi = labels.max().item<long>();
         if (lo < 0 || hi >= CifarStats.Classes)
             throw new ArgumentException($"Adversarial data: labels must be in [0, {CifarStats.Classes}), found [{lo}, {hi}].", nameof(labels));
-    }
-
-    /// <summary>A synchronous <see cref="IProgress{T}"/> (System.Progress posts to a synchronisation context).</summary>
-    sealed class Callback<T>(Action<T> action) : IProgress<T>
-    {
-        public void Report(T value) => action(value);
     }
 }
 

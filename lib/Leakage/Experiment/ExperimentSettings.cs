@@ -27,6 +27,9 @@ public sealed record StandardSettings
     public double WeightDecay { get; init; } = 5e-4;
     /// <summary><c>onecycle</c> or <c>cosine</c>.</summary>
     public string Schedule { get; init; } = "onecycle";
+    /// <summary><see cref="Schedule"/> parsed strictly (<see cref="Choices"/>).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public Training.LrSchedule LrSchedule => Choices.Parse<Training.LrSchedule>("standard.schedule", Schedule);
     /// <summary>Random crop (pad 4) + horizontal flip.</summary>
     public bool Augment { get; init; } = true;
 }
@@ -71,6 +74,9 @@ public sealed record RobustSettings
     /// reported in both units.
     /// </summary>
     public string Units { get; init; } = "normalised";
+    /// <summary><see cref="Units"/> parsed strictly (<see cref="Choices"/>).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public Robust.RadiusUnits RadiusUnits => Choices.Parse<Robust.RadiusUnits>("robust.units", Units);
     public int Epochs { get; init; } = 30;
     public int BatchSize { get; init; } = 512;
     public double Lr { get; init; } = 0.01;
@@ -85,8 +91,8 @@ public sealed record RobustSettings
 /// <summary>The leakage probe: multinomial logistic regression on the 10 robust features.</summary>
 public sealed record ProbeSettings
 {
-    public double L2 { get; init; } = 1e-4;
-    public int MaxIterations { get; init; } = 500;
+    public double L2 { get; init; } = Probes.LogisticProbeOptions.DefaultL2;
+    public int MaxIterations { get; init; } = Probes.LogisticProbeOptions.DefaultMaxIterations;
     /// <summary>Bootstrap resamples for the 95% intervals.</summary>
     public int Bootstrap { get; init; } = 1000;
     /// <summary>
@@ -134,6 +140,9 @@ public sealed record ComputeSettings
     /// about 1.7x faster on such CPUs.
     /// </summary>
     public string Precision { get; init; } = "fp32";
+    /// <summary><see cref="Precision"/> parsed strictly (<see cref="Choices"/>).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public Compute.Precision PrecisionKind => Choices.Parse<Compute.Precision>("compute.precision", Precision);
 }
 
 /// <summary>
@@ -144,8 +153,16 @@ public sealed record ExperimentSettings
 {
     public string Profile { get; init; } = "quick";
     public long Seed { get; init; } = 0;
+
+    /// <summary><see cref="Seed"/> for the parts that take 32-bit seeds (C, the probe); <see cref="SettingsOverrides.Validate"/> keeps it in range.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public int IntSeed => Seed is >= 0 and <= int.MaxValue ? (int)Seed
+        : throw new ArgumentException($"Setting 'seed' = {Seed} must be between 0 and {int.MaxValue} (C and the probe take 32-bit seeds).");
     /// <summary><c>auto</c>, <c>cpu</c> or <c>cuda</c>.</summary>
     public string Device { get; init; } = "auto";
+    /// <summary><see cref="Device"/> parsed strictly (<see cref="Choices"/>).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public Compute.DeviceKind DeviceKind => Choices.Parse<Compute.DeviceKind>("device", Device);
     /// <summary>libtorch CPU threads; 0 = all cores.</summary>
     public int Threads { get; init; }
     public DataSettings Data { get; init; } = new();

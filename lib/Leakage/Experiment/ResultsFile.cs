@@ -47,6 +47,48 @@ public sealed class ResultsFile
         }
     }
 
+    /// <summary>Records the compute time of <paramref name="step"/> (<see cref="StepInfo.SecondsKey"/>).</summary>
+    public void SetSeconds(StepInfo step, double seconds) => Set(step.SecondsKey, seconds);
+
+    /// <summary>
+    /// Prepares the file for a run with <paramref name="settings"/>: when it holds other settings, or is
+    /// damaged, it starts over (artifacts are still reused step by step where their own settings match);
+    /// a change of the extension settings only (<c>beyond.*</c>) keeps the main results
+    /// (<see cref="BeyondResults"/>). Says what it did through <paramref name="log"/>.
+    /// </summary>
+    public void Start(ExperimentSettings settings, Action<string> log)
+    {
+        JsonObject existing;
+        try { existing = Read(); }
+        catch (InvalidDataException e)
+        {
+            // results.json only collects numbers of cached steps: a damaged one is rebuilt, not trusted.
+            log($"{Path} is damaged ({e.InnerException?.Message ?? e.Message}); it starts over (cached steps are reused).");
+            existing = [];
+        }
+        var wanted = Artifacts.ToNode(settings);
+        // The extensions (beyond.*) are not part of the identity: see BeyondResults.
+        var diff = existing.Count == 0 ? null : Artifacts.Diff(BeyondResults.Identity(existing["settings"]), BeyondResults.Identity(wanted), "");
+        if (existing.Count == 0 || diff != null)
+        {
+            if (diff != null) log($"Settings differ from the previous run in {System.IO.Path.GetDirectoryName(Path)} ({diff}); results.json starts over.");
+            AtomicFile.WriteAllText(Path, new JsonObject
+            {
+                ["profile"] = settings.Profile,
+                ["settings"] = wanted.DeepClone(),
+            }.ToJsonString(Artifacts.Json));
+            return;
+        }
+        IReadOnlyList<string> removed = [];
+        Update(root =>
+        {
+            var before = root.ToJsonString();
+            removed = BeyondResults.Reconcile(root, settings);
+            return root.ToJsonString() != before;
+        });
+        foreach (var line in removed) log(line);
+    }
+
     /// <summary>
     /// Reads the content, lets <paramref name="change"/> edit it in place, and writes it atomically
     /// when <paramref name="change"/> returns true (nothing is written otherwise). Several keys change

@@ -2,14 +2,9 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
 using Leakage.IO;
+using Leakage.Probes;
 
 namespace Leakage.Experiment;
-
-/// <summary>A headline number of a run: where it lives in <c>results.json</c> and what it is called.</summary>
-/// <param name="Key">Dotted path into results.json, e.g. <c>leakage.drand</c>.</param>
-/// <param name="Title">Short description for tables.</param>
-/// <param name="Published">The published value for comparison (text), or null.</param>
-public sealed record Headline(string Key, string Title, string? Published = null);
 
 /// <summary>One headline number over the seeds of a study: its values, mean, spread and range.</summary>
 /// <param name="Headline">Which number.</param>
@@ -21,21 +16,13 @@ public sealed record SeedStatistic(Headline Headline, IReadOnlyList<long> Seeds,
     public int Count => Values.Count;
 
     /// <summary>Arithmetic mean (NaN when no run reports it).</summary>
-    public double Mean => Values.Count == 0 ? double.NaN : Values.Average();
+    public double Mean => SampleStatistics.Mean(Values);
 
     /// <summary>
     /// Sample standard deviation (divisor n - 1), the seed-to-seed spread of the number; NaN with
     /// fewer than two runs, where it is undefined.
     /// </summary>
-    public double StandardDeviation
-    {
-        get
-        {
-            if (Values.Count < 2) return double.NaN;
-            double mean = Mean;
-            return Math.Sqrt(Values.Sum(v => (v - mean) * (v - mean)) / (Values.Count - 1));
-        }
-    }
+    public double StandardDeviation => SampleStatistics.Sd(Values);
 
     /// <summary>Smallest value (NaN when no run reports it).</summary>
     public double Min => Values.Count == 0 ? double.NaN : Values.Min();
@@ -136,22 +123,8 @@ public static class SeedStudy
     /// <summary>File name of the study's Markdown table in the output folder.</summary>
     public const string TableFileName = "seeds.md";
 
-    /// <summary>The numbers a study reports: the experiment's results and the leakage probe's controls (all fractions in [0, 1]).</summary>
-    public static readonly IReadOnlyList<Headline> Headlines =
-    [
-        new("standardModel.testAccuracy", "standard model, clean test accuracy", Published.Percent(Published.StandardAccuracy)),
-        new("transfer.drand", "trained on D_rand, clean test accuracy", Published.Percent(Published.TransferDRand)),
-        new("transfer.ddet", "trained on D_det, clean test accuracy", Published.Percent(Published.TransferDDet)),
-        new("robustModel.spec2", "robust C: Spec 2 (configured units)", ">= " + Published.Percent(Published.Spec2Minimum)),
-        new("robustModel.otherUnits.spec2", "robust C: Spec 2 (other units)"),
-        new("leakage.drand", "leakage probe on D_rand", Published.Percent(Published.LeakageDRand)),
-        new("leakage.ddet", "leakage probe on D_det", Published.Percent(Published.LeakageDDet)),
-        new("leakage.controls.cleanD.accuracy", "control: probe on clean D"),
-        new("leakage.controls.drandRandomFeatures.accuracy", "control: D_rand, random features"),
-        new("leakage.controls.ddetRandomFeatures.accuracy", "control: D_det, random features"),
-        new("leakage.controls.drandTargetNotLabel.accuracy", "control: D_rand with target ≠ label"),
-        new("leakage.controls.majorityClass.accuracy", "control: majority class"),
-    ];
+    /// <summary>The numbers a study reports: the headline numbers of the <see cref="StepCatalog"/> (all fractions in [0, 1]).</summary>
+    public static IReadOnlyList<Headline> Headlines => StepCatalog.Headlines;
 
     /// <summary>The run folder of <paramref name="seed"/> inside the study folder.</summary>
     public static string SeedFolder(string outDirectory, long seed) =>

@@ -7,22 +7,12 @@ using Leakage.Robust;
 namespace Leakage.Experiment;
 
 /// <summary>
-/// Applies <c>section.name=value</c> overrides (from <c>--set</c>, or $LEAKAGE_SETTINGS in
-/// notebooks) to settings, and validates every value: an unknown key lists the valid keys of its
+/// Parses (<see cref="Parse"/>) and applies <c>section.name=value</c> overrides (from <c>--set</c>, or
+/// $LEAKAGE_SETTINGS in notebooks) to settings, and validates every value: an unknown key lists the valid keys of its
 /// section, a bad value names the key and what it accepts.
 /// </summary>
 public static class SettingsOverrides
 {
-    /// <summary>Settings whose values come from a fixed list.</summary>
-    public static readonly IReadOnlyDictionary<string, string[]> Choices = new Dictionary<string, string[]>
-    {
-        ["device"] = ["auto", "cpu", "cuda"],
-        ["standard.arch"] = ["small-cnn", "resnet18"],
-        ["standard.schedule"] = ["onecycle", "cosine"],
-        ["robust.units"] = ["pixel", "normalised"],
-        ["compute.precision"] = ["auto", "fp32", "bf16"],
-    };
-
     /// <summary>All settable keys, e.g. <c>attack.steps</c>.</summary>
     public static IReadOnlyList<string> Keys(ExperimentSettings s) => Flatten(Artifacts.ToNode(s), "").Select(kv => kv.Key).ToList();
 
@@ -49,17 +39,80 @@ public static class SettingsOverrides
         return result;
     }
 
-    /// <summary>Parses $LEAKAGE_SETTINGS-style text: overrides separated by ';' or newlines, or a JSON object of key: value.</summary>
-    public static IEnumerable<string> Parse(string? text)
+    /// <summary>
+    /// Parses a list of overrides, the one syntax of <c>--set</c> (one entry per flag) and
+    /// <c>$LEAKAGE_SETTINGS</c> (several): <c>key=value</c> entries with dotted keys, separated by
+    /// <c>;</c>, <c>,</c> or new lines outside brackets and quotes (so a list is written <c>[0.1,0.25]</c>);
+    /// or a JSON object, nested (<c>{"attack": {"steps": 3}}</c>) or with dotted keys. A JSON string value
+    /// gives its text, any other JSON value its JSON text.
+    /// </summary>
+    /// <param name="text">The overrides.</param>
+    /// <param name="source">Where they come from, named in errors (e.g. <c>LEAKAGE_SETTINGS</c>).</param>
+    /// <returns>The entries as <c>key=value</c>, in order.</returns>
+    /// <exception cref="ArgumentException">Malformed text, an empty key part, a key given twice, or one that nests under a value; the message names <paramref name="source"/> and the entry.</exception>
+    public static IReadOnlyList<string> Parse(string? text, string source = "settings")
     {
         if (string.IsNullOrWhiteSpace(text)) return [];
         text = text.Trim();
+        var entries = new List<(string Key, string Value)>();
         if (text.StartsWith('{'))
         {
-            var obj = JsonNode.Parse(text)!.AsObject();
-            return obj.Select(kv => $"{kv.Key}={(kv.Value is JsonValue v && v.TryGetValue<string>(out var s) ? s : kv.Value?.ToJsonString())}");
+            JsonObject obj;
+            try { obj = JsonNode.Parse(text) as JsonObject ?? throw new ArgumentException($"{source} must be a JSON object."); }
+            catch (JsonException e) { throw new ArgumentException($"{source} is not valid JSON: {e.Message}", e); }
+            void Walk(JsonObject o, string prefix)
+            {
+                foreach (var (k, v) in o)
+                {
+                    var key = prefix.Length == 0 ? k : $"{prefix}.{k}";
+                    if (v is JsonObject child) Walk(child, key);
+                    else entries.Add((key, v is JsonValue jv && jv.TryGetValue<string>(out var str) ? str : v?.ToJsonString() ?? "null"));
+                }
+            }
+            Walk(obj, "");
         }
-        return text.Split([';', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        else
+        {
+            foreach (var raw in SplitEntries(text, source))
+            {
+                int eq = raw.IndexOf('=');
+                if (eq <= 0) throw new ArgumentException($"{source}: '{raw}' is not of the form key=value, e.g. attack.steps=20.");
+                entries.Add((raw[..eq].Trim(), raw[(eq + 1)..].Trim()));
+            }
+        }
+        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (key, _) in entries)
+        {
+            if (key.Split('.').Any(p => p.Length == 0)) throw new ArgumentException($"{source}: '{key}' is not a valid key (empty part in a dotted name).");
+            if (!seen.Add(key)) throw new ArgumentException($"{source}: '{key}' is given twice.");
+            var parent = seen.FirstOrDefault(k => key.StartsWith(k + ".", StringComparison.OrdinalIgnoreCase) || k.StartsWith(key + ".", StringComparison.OrdinalIgnoreCase));
+            if (parent != null) throw new ArgumentException($"{source}: '{key}' and '{parent}' cannot both be set: one nests under the other, which has a value.");
+        }
+        return entries.Select(e => $"{e.Key}={e.Value}").ToList();
+    }
+
+    /// <summary>Splits on ',', ';' and new lines that are outside brackets and quotes (so lists survive).</summary>
+    static IEnumerable<string> SplitEntries(string text, string source)
+    {
+        int depth = 0, start = 0;
+        bool quoted = false;
+        for (int i = 0; i <= text.Length; i++)
+        {
+            char c = i < text.Length ? text[i] : ',';
+            if (quoted) { if (c == '"' && text[i - 1] != '\\') quoted = false; continue; }
+            switch (c)
+            {
+                case '"': quoted = true; break;
+                case '[' or '{': depth++; break;
+                case ']' or '}': depth--; break;
+                case ',' or ';' or '\n' when depth == 0:
+                    var entry = text[start..i].Trim();
+                    if (entry.Length > 0) yield return entry;
+                    start = i + 1;
+                    break;
+            }
+        }
+        if (quoted) throw new ArgumentException($"{source}: a quoted value is not closed.");
     }
 
     static void Set(JsonObject root, string key, string value)
@@ -74,7 +127,10 @@ public static class SettingsOverrides
         var leaf = FindKey(parent, parts[^1], string.Join('.', parts[..^1]));
         var current = parent[leaf];
         if (current is JsonObject) throw new ArgumentException($"Setting '{key}' is a section; set one of its values: {string.Join(", ", parent[leaf]!.AsObject().Select(kv => $"{key}.{kv.Key}"))}.");
-        parent[leaf] = Convert(key, value, current);
+        var path = string.Join('.', parts[..^1].Append(leaf));
+        parent[leaf] = Choices.Valid.Keys.FirstOrDefault(k => string.Equals(k, path, StringComparison.OrdinalIgnoreCase)) is { } choice
+            ? JsonValue.Create(Choices.Check(choice, Unquote(value)))
+            : Convert(key, value, current);
     }
 
     static string FindKey(JsonObject obj, string name, string prefix)
@@ -83,6 +139,14 @@ public static class SettingsOverrides
         if (match != null) return match;
         var valid = obj.Select(kv => prefix.Length == 0 ? kv.Key : $"{prefix}.{kv.Key}");
         throw new ArgumentException($"Unknown setting '{(prefix.Length == 0 ? name : $"{prefix}.{name}")}'. Valid settings here: {string.Join(", ", valid)}.");
+    }
+
+    /// <summary>A value written as a JSON string ("...") gives its text.</summary>
+    static string Unquote(string value)
+    {
+        if (value.Length < 2 || value[0] != '"' || value[^1] != '"') return value;
+        try { return JsonNode.Parse(value)!.GetValue<string>(); }
+        catch (JsonException) { return value; }
     }
 
     static JsonNode? Convert(string key, string value, JsonNode? current)
@@ -103,7 +167,7 @@ public static class SettingsOverrides
                 return double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var num) && double.IsFinite(num)
                     ? num : throw new ArgumentException(Expect("a number"));
             default:
-                return value.Equals("null", StringComparison.OrdinalIgnoreCase) ? null : JsonValue.Create(value);
+                return value.Equals("null", StringComparison.OrdinalIgnoreCase) ? null : JsonValue.Create(Unquote(value));
         }
     }
 
@@ -111,17 +175,13 @@ public static class SettingsOverrides
     public static void Validate(ExperimentSettings s)
     {
         var flat = Flatten(Artifacts.ToNode(s), "").ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.OrdinalIgnoreCase);
-        foreach (var (key, choices) in Choices)
-        {
-            var v = (string?)flat[key];
-            if (v is null || !choices.Contains(v, StringComparer.OrdinalIgnoreCase))
-                throw new ArgumentException($"Setting '{key}' = '{v}' is not valid. Valid choices: {string.Join(", ", choices)}.");
-        }
+        foreach (var key in Choices.Valid.Keys) Choices.Check(key, (string?)flat[key]);
         if (!Profiles.Names.Contains(s.Profile)) throw new ArgumentException($"Setting 'profile' = '{s.Profile}' is not valid. Valid choices: {string.Join(", ", Profiles.Names)}.");
         void Positive(string key, double v) { if (!(v > 0)) throw new ArgumentException($"Setting '{key}' = {v.ToString(CultureInfo.InvariantCulture)} must be positive."); }
         void NonNegative(string key, double v) { if (!(v >= 0)) throw new ArgumentException($"Setting '{key}' = {v.ToString(CultureInfo.InvariantCulture)} must be zero or positive."); }
         NonNegative("data.trainCount", s.Data.TrainCount); NonNegative("data.testCount", s.Data.TestCount);
         NonNegative("threads", s.Threads);
+        if (s.Seed is < 0 or > int.MaxValue) throw new ArgumentException($"Setting 'seed' = {s.Seed} must be between 0 and {int.MaxValue} (C and the probe take 32-bit seeds).");
         Positive("standard.width", s.Standard.Width); Positive("standard.epochs", s.Standard.Epochs); Positive("standard.batchSize", s.Standard.BatchSize);
         Positive("standard.lr", s.Standard.Lr); NonNegative("standard.momentum", s.Standard.Momentum); NonNegative("standard.weightDecay", s.Standard.WeightDecay);
         Positive("attack.eps", s.Attack.Eps); Positive("attack.step", s.Attack.Step); Positive("attack.steps", s.Attack.Steps);

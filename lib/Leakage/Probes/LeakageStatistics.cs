@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Leakage.Native;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -12,17 +13,17 @@ namespace Leakage.Probes;
 public sealed record NullDraws(IReadOnlyList<double> Accuracies)
 {
     /// <summary>Number of draws K.</summary>
-    public int K => Accuracies.Count;
+    [JsonIgnore] public int K => Accuracies.Count;
     /// <summary>Mean accuracy over the draws.</summary>
-    public double Mean => Accuracies.Average();
+    [JsonIgnore] public double Mean => SampleStatistics.Mean(Accuracies);
     /// <summary>Sample standard deviation over the draws (NaN for one draw).</summary>
-    public double Sd => K < 2 ? double.NaN : Math.Sqrt(Accuracies.Sum(a => (a - Mean) * (a - Mean)) / (K - 1));
+    [JsonIgnore] public double Sd => SampleStatistics.Sd(Accuracies);
     /// <summary>Standard error of <see cref="Mean"/>.</summary>
-    public double StandardError => Sd / Math.Sqrt(K);
+    [JsonIgnore] public double StandardError => Sd / Math.Sqrt(K);
     /// <summary>Lowest accuracy over the draws.</summary>
-    public double Min => Accuracies.Min();
+    [JsonIgnore] public double Min => Accuracies.Min();
     /// <summary>Highest accuracy over the draws.</summary>
-    public double Max => Accuracies.Max();
+    [JsonIgnore] public double Max => Accuracies.Max();
 
     /// <summary>
     /// Monte-Carlo p-value of <paramref name="accuracy"/> against the draws, <c>(1 + #{draws &gt;= accuracy}) / (K + 1)</c>:
@@ -51,12 +52,16 @@ public sealed record LeakageComparison(ProbeEntry Probe, ProbeEntry Null, Paired
     int Strata, int Resamples, int RefitsNotConverged, NullDraws? Draws)
 {
     /// <summary>Probe accuracy minus null accuracy.</summary>
+    [JsonIgnore]
     public double Excess => Probe.Accuracy - Null.Accuracy;
     /// <summary>The widest-covering interval available: the training-image bootstrap when computed, else the paired test-point bootstrap.</summary>
+    [JsonIgnore]
     public ConfidenceInterval ExcessInterval => TrainingInterval ?? Paired.Interval;
     /// <summary>What <see cref="ExcessInterval"/> resamples.</summary>
+    [JsonIgnore]
     public string IntervalCovers => TrainingInterval != null ? "training images with their target draws (resampled within each class) and test points" : "test points";
     /// <summary>McNemar's exact p-value of probe vs null.</summary>
+    [JsonIgnore]
     public double PValue => Paired.PValue;
     /// <summary>
     /// The probe is above its null: McNemar rejects at <paramref name="alpha"/> with a positive difference, and

@@ -11,10 +11,19 @@ public sealed record LogisticProbeOptions
     /// L2 penalty <c>(L2 / 2) ||W||_F^2</c> on the weights of the standardised features (not the biases),
     /// added to the mean cross-entropy. Default 1e-4: just enough to keep separable data finite.
     /// </summary>
-    public double L2 { get; init; } = 1e-4;
+    public double L2 { get; init; } = DefaultL2;
+
+    /// <summary>The default of <see cref="L2"/> (also that of the run setting <c>probe.l2</c>).</summary>
+    public const double DefaultL2 = 1e-4;
 
     /// <summary>Largest number of L-BFGS iterations.</summary>
-    public int MaxIterations { get; init; } = 1000;
+    public int MaxIterations { get; init; } = DefaultMaxIterations;
+
+    /// <summary>
+    /// The default of <see cref="MaxIterations"/> (also that of the run setting <c>probe.maxIterations</c>):
+    /// the ten-feature probes of the experiment converge in far fewer; a fit that does not is reported.
+    /// </summary>
+    public const int DefaultMaxIterations = 500;
 
     /// <summary>Convergence: stop when every gradient entry is below this in absolute value.</summary>
     public double GradientTolerance { get; init; } = 1e-7;

@@ -146,19 +146,6 @@ public static class Certificates
     }
 
     /// <summary>
-    /// Gamma and rho of the features <c>f_i(x) = directions_i^T x</c> (<paramref name="directions"/> K x D,
-    /// row i tested for class i) on inputs <paramref name="x"/> with labels <paramref name="y"/>, at radius
-    /// <paramref name="eps"/> of <paramref name="geometry"/>, normalised over <paramref name="reference"/> (default <paramref name="x"/>).
-    /// A feature that is constant on the reference set has no normalisation; its rho and gamma are NaN.
-    /// </summary>
-    public static IReadOnlyList<FeatureCertificate> FeatureRobustness(Tensor directions, Tensor x, Tensor y, double eps, RadiusGeometry geometry, Tensor? reference = null)
-    {
-        using var scope = NewDisposeScope();
-        using var b = zeros(directions.shape[0], dtype: directions.dtype, device: directions.device);
-        return Features(Inputs.Compute(directions, b, x, y, reference), directions, eps, geometry);
-    }
-
-    /// <summary>
     /// Per-point certified radius <c>r(x) = min_{j != c} (z_c - z_j) / dual(w_c - w_j)</c> with <c>c = argmax z</c>
     /// (float64, N): no perturbation in the ball of radius below r(x) can change the prediction, and one of
     /// size r(x) along the worst direction of the closest pair reaches a tie. Infinite when no other class

@@ -36,7 +36,7 @@ public sealed record LinearPgdOptions(
     int Seed = 0)
 {
     /// <summary>The step length actually used.</summary>
-    public double EffectiveStepSize => StepSize ?? 2.5 * Radius / Steps;
+    public double EffectiveStepSize => StepSize ?? PgdStepRule.StepSize(Radius, Steps);
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()

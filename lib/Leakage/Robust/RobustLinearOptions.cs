@@ -88,7 +88,7 @@ public sealed record RobustLinearOptions
     /// <summary>PGD steps per batch in <see cref="RobustTrainingMode.Pgd"/> mode.</summary>
     public int PgdSteps { get; init; } = 7;
 
-    /// <summary>PGD step length in <see cref="Units"/>; null means <c>2.5 * radius / PgdSteps</c>.</summary>
+    /// <summary>PGD step length in <see cref="Units"/>; null means <see cref="PgdStepRule.StepSize"/> (2.5 radius / PgdSteps).</summary>
     public double? PgdStepSize { get; init; }
 
     /// <summary>Seed of the initial weights, the batch order and PGD random starts.</summary>
@@ -116,4 +116,14 @@ public sealed record RobustLinearOptions
         Require(PgdSteps >= 1, $"PgdSteps must be >= 1, got {PgdSteps}.");
         Require(PgdStepSize is null || PgdStepSize > 0, $"PgdStepSize must be > 0 when set, got {PgdStepSize}.");
     }
+}
+
+/// <summary>
+/// The PGD step length used wherever none is given (Madry et al.): 2.5 x radius / steps, so that the
+/// steps together can cross the ball and back from any start.
+/// </summary>
+public static class PgdStepRule
+{
+    /// <summary>2.5 x <paramref name="radius"/> / <paramref name="steps"/>.</summary>
+    public static double StepSize(double radius, int steps) => 2.5 * radius / steps;
 }

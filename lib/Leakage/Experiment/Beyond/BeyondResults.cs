@@ -11,32 +11,18 @@ namespace Leakage.Experiment;
 /// any order, without starting the results over. Instead, per extension:
 /// <list type="bullet">
 /// <item>switched on with the settings recorded in results.json: its results stay;</item>
-/// <item>switched on with other settings: its results (<c>beyond.&lt;key&gt;</c>, <c>seconds.&lt;key&gt;</c>)
+/// <item>switched on with other settings: its results (<see cref="StepInfo.ResultsKey"/>, <see cref="StepInfo.SecondsKey"/>)
 /// are removed, since they no longer match, and the new settings are recorded;</item>
 /// <item>switched off: its results and recorded settings stay as they are.</item>
 /// </list>
 /// The <c>settings.beyond</c> of results.json therefore always describes the results under
 /// <c>beyond</c>. A change of any other setting still starts results.json over.
+/// The extensions and their settings are listed in <see cref="StepCatalog.Extensions"/>.
 /// </summary>
 public static class BeyondResults
 {
     /// <summary>Name of the settings section and of the results section.</summary>
     public const string Section = "beyond";
-
-    /// <summary>One extension.</summary>
-    /// <param name="Key">Its results under <c>beyond.Key</c> and its compute time under <c>seconds.Key</c>.</param>
-    /// <param name="Settings">The <c>beyond.*</c> settings its results depend on (camelCase, as in results.json).</param>
-    /// <param name="IsOn">Whether the settings switch it on (as <see cref="ExperimentRun.RunBeyond"/> decides).</param>
-    public sealed record Extension(string Key, IReadOnlyList<string> Settings, Func<BeyondSettings, bool> IsOn);
-
-    /// <summary>The four extensions of <see cref="ExperimentRun.RunBeyond"/>.</summary>
-    public static readonly IReadOnlyList<Extension> Extensions =
-    [
-        new("nonlinear", ["nonlinear", "nonlinearRadius", "nonlinearEpochs", "nonlinearPgdSteps"], b => b.Nonlinear),
-        new("radiusSweep", ["sweepRadii"], b => b.SweepRadii.Length > 0),
-        new("released", ["releasedData"], b => b.ReleasedData != null),
-        new("probeSeeds", ["seeds"], b => b.Seeds > 1),
-    ];
 
     /// <summary>The settings that identify a run's results: all but the <c>beyond</c> section.</summary>
     public static JsonNode? Identity(JsonNode? settings)
@@ -63,17 +49,18 @@ public static class BeyondResults
         var recorded = recordedSettings[Section] as JsonObject;
         if (recorded is null) recordedSettings[Section] = recorded = new JsonObject();
         var removed = new List<string>();
-        foreach (var extension in Extensions)
+        foreach (var extension in StepCatalog.Extensions)
         {
-            if (!extension.IsOn(settings.Beyond)) continue;
-            var changed = extension.Settings.Where(k => !JsonNode.DeepEquals(recorded[k], wanted[k])).ToList();
+            if (!extension.Runs(settings)) continue;
+            var key = extension.ResultsKey[(Section.Length + 1)..];
+            var changed = extension.BeyondSettings.Where(k => !JsonNode.DeepEquals(recorded[k], wanted[k])).ToList();
             if (changed.Count == 0) continue;
-            bool hadResults = (results[Section] as JsonObject)?.Remove(extension.Key) == true;
+            bool hadResults = (results[Section] as JsonObject)?.Remove(key) == true;
             (results["seconds"] as JsonObject)?.Remove(extension.Key);
             if (hadResults)
-                removed.Add($"{Section}.{extension.Key}: made with other settings ({string.Join(", ", changed.Select(k =>
+                removed.Add($"{extension.ResultsKey}: made with other settings ({string.Join(", ", changed.Select(k =>
                     $"{Section}.{k}: {recorded[k]?.ToJsonString() ?? "unset"} -> {wanted[k]?.ToJsonString() ?? "null"}"))}), removed from results.json");
-            foreach (var k in extension.Settings) recorded[k] = wanted[k]?.DeepClone();
+            foreach (var k in extension.BeyondSettings) recorded[k] = wanted[k]?.DeepClone();
         }
         return removed;
     }

@@ -1,7 +1,5 @@
 using System.Text.Json.Nodes;
-using Leakage.Adversarial;
 using Leakage.Probes;
-using static TorchSharp.torch;
 
 namespace Leakage.Experiment;
 
@@ -29,7 +27,7 @@ public sealed record UnperturbedControls(ProbeEntry DRand, ProbeEntry DRandTarge
     public IReadOnlyList<ProbeEntry> All => [DRand, DRandTargetNotLabel, DDet];
 }
 
-/// <summary>Leakage controls that need the clean originals of the adversarial sets.</summary>
+/// <summary>The matched nulls of the leakage step, as <see cref="UnperturbedControls"/>.</summary>
 public static class LeakageControls
 {
     /// <summary>Key of the controls in results.json.</summary>
@@ -45,24 +43,7 @@ public static class LeakageControls
     public static UnperturbedControls Unperturbed(ExperimentRun run, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(run);
-        var c = run.Leakage(ct).Comparisons!;
+        var c = run.Leakage(ct).Comparisons ?? throw new InvalidOperationException("The leakage step returned no comparisons with its nulls.");
         return new UnperturbedControls(c.DRand.Null, c.DRandTargetNotLabel.Null, c.DDet.Null);
-    }
-
-    /// <summary>
-    /// Checks that <paramref name="set"/> holds attacked copies of the run's training images, in
-    /// order (same count, same original labels), so that the training images are its clean originals.
-    /// </summary>
-    /// <exception cref="InvalidDataException">They are not; the message names the set's folder.</exception>
-    public static void EnsureOriginals(ExperimentRun run, AdversarialDataset set)
-    {
-        ArgumentNullException.ThrowIfNull(run);
-        ArgumentNullException.ThrowIfNull(set);
-        var train = run.Train;
-        if (set.Count != train.Count)
-            throw new InvalidDataException($"{set.Directory}: {set.Count} images but the training split in use has {train.Count}, so its images are not attacked copies of these training images.");
-        using var same = set.Labels.eq(train.Labels).all();
-        if (!same.item<bool>())
-            throw new InvalidDataException($"{set.Directory}: its original labels differ from the training split in use, so its images are not attacked copies of these training images.");
     }
 }

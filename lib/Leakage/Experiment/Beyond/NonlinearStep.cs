@@ -1,0 +1,167 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Leakage.Adversarial;
+using Leakage.Attacks;
+using Leakage.IO;
+using Leakage.Models;
+using Leakage.Probes;
+using Leakage.Robust;
+using Leakage.Training;
+using static TorchSharp.torch;
+
+namespace Leakage.Experiment;
+
+/// <summary>
+/// A model's accuracy on a set of test images, clean and under untargeted L2 PGD (keep-best, no
+/// random start, <see cref="PgdStepRule"/>). The attacked accuracy is an upper bound of the true
+/// robust accuracy: a stronger attack could only lower it.
+/// </summary>
+/// <param name="Images">Test images attacked, spread evenly over the test set.</param>
+/// <param name="Radius">L2 radius of the attack, pixel units.</param>
+/// <param name="Steps">PGD steps.</param>
+/// <param name="CleanAccuracy">Accuracy on those images unperturbed.</param>
+/// <param name="AttackedAccuracy">Accuracy on those images after the attack.</param>
+public sealed record PgdEvaluation(int Images, double Radius, int Steps, double CleanAccuracy, double AttackedAccuracy);
+
+/// <summary>
+/// Goh's bound from robust <em>nonlinear</em> features: a small CNN adversarially trained with L2 PGD,
+/// its empirical robustness, and the leakage probe on its logits and penultimate features.
+/// </summary>
+/// <param name="Model">The adversarially trained network (eval mode).</param>
+/// <param name="Radius">Training and evaluation radius (pixel units, L2).</param>
+/// <param name="CleanAccuracy">Its clean accuracy on the whole test set.</param>
+/// <param name="Robust">The robust CNN under PGD at <paramref name="Radius"/>.</param>
+/// <param name="Standard">The standard model of step 1 under the same attack on the same images: what adversarial training changed.</param>
+/// <param name="Probes">Probe entries, for the robust CNN's logits and then its penultimate features: D_rand, D_det, clean D, and the matched nulls (clean originals with the D_rand / D_det labels); then the standard model's logits on D_rand and D_det for contrast.</param>
+/// <param name="Seconds">Compute time of training (when done now or recorded then) plus evaluation and probes.</param>
+public sealed record NonlinearOutcome(nn.Module<Tensor, Tensor> Model, double Radius, double CleanAccuracy, PgdEvaluation Robust,
+    PgdEvaluation Standard, IReadOnlyList<ProbeEntry> Probes, double Seconds)
+{
+    /// <summary>The probe entry whose name starts with <paramref name="prefix"/>, e.g. "D_rand, robust CNN logits".</summary>
+    /// <exception cref="KeyNotFoundException">No entry, or several, start with it.</exception>
+    public ProbeEntry Probe(string prefix)
+    {
+        var found = Probes.Where(e => e.Name.StartsWith(prefix, StringComparison.Ordinal)).ToList();
+        return found.Count == 1 ? found[0] : throw new KeyNotFoundException(
+            $"{found.Count} nonlinear probe entries start with '{prefix}'; the entries are: {string.Join("; ", Probes.Select(e => e.Name))}.");
+    }
+}
+
+/// <summary>
+/// Extension <c>beyond.nonlinear</c>: trains (or loads, from <c>robust_cnn/</c>) the adversarially
+/// trained CNN, measures clean and PGD accuracy, and runs the leakage probe on its features. Goh
+/// notes robust nonlinear features should tighten his bound.
+/// </summary>
+public sealed class NonlinearStep(ExperimentRun run) : IDisposable
+{
+    /// <summary>PGD steps of the evaluation attack (stronger than the training one).</summary>
+    public const int EvaluationSteps = 20;
+
+    NonlinearOutcome? _outcome;
+
+    /// <summary>The adversarial-training recipe of the robust CNN (untargeted L2 PGD with random start).</summary>
+    public static TrainingOptions Options(ExperimentSettings settings)
+    {
+        var b = settings.Beyond;
+        return StandardStep.Options(settings) with
+        {
+            Epochs = b.NonlinearEpochs,
+            Seed = settings.Seed + 2,
+            Adversary = new L2PgdOptions
+            {
+                Eps = b.NonlinearRadius,
+                StepSize = PgdStepRule.StepSize(b.NonlinearRadius, b.NonlinearPgdSteps),
+                Steps = b.NonlinearPgdSteps,
+                RandomStart = true,
+                KeepBest = false,
+            },
+        };
+    }
+
+    /// <summary>Trains (or loads) the robust CNN, evaluates it and probes with its features.</summary>
+    public NonlinearOutcome Run(CancellationToken ct = default)
+    {
+        if (_outcome != null) return _outcome;
+        var drand = run.AdversarialSet(AdversarialKind.Random, ct);
+        var ddet = run.AdversarialSet(AdversarialKind.Deterministic, ct);
+        var standard = run.StandardModel(ct).Model;
+        var (s, b, train, test, device) = (run.Settings.Standard, run.Settings.Beyond, run.Train, run.Test, run.Device);
+        var training = Options(run.Settings);
+        var identity = new JsonObject { ["training"] = Artifacts.ToNode(training), ["data"] = run.DataIdentity };
+        var job = new ModelJob("robust_cnn", "Robust CNN", $"adversarial training at L2 radius {b.NonlinearRadius}", training, identity, StepCatalog.Nonlinear.Key, "standard.lr");
+        var (model, _, seconds, _) = ModelCache.TrainOrLoad(run, job, train.Images, train.Labels, ct);
+        var clock = Stopwatch.StartNew();
+
+        var clean = Evaluation.Accuracy(model, test.Images, test.Labels, device);
+        // Empirical robustness on (up to) 1,000 test images spread evenly over the test set (image
+        // folders are ordered by class), with a stronger attack than the training one; the standard
+        // model under the same attack shows what adversarial training changed.
+        int n = (int)Math.Min(1000, test.Count);
+        using var pick = tensor(Enumerable.Range(0, n).Select(i => (long)i * test.Count / n).ToArray());
+        using var xs = test.Images.index_select(0, pick);
+        using var ys = test.Labels.index_select(0, pick);
+        PgdEvaluation UnderAttack(nn.Module<Tensor, Tensor> m)
+        {
+            var options = new L2PgdOptions { Eps = b.NonlinearRadius, StepSize = PgdStepRule.StepSize(b.NonlinearRadius, EvaluationSteps), Steps = EvaluationSteps, KeepBest = true };
+            using var attacked = L2Pgd.Attack(m, xs, ys, options, device, run.Settings.Attack.BatchSize, cancellationToken: ct);
+            return new PgdEvaluation(n, b.NonlinearRadius, EvaluationSteps, Evaluation.Accuracy(m, xs, ys, device), Evaluation.Accuracy(m, attacked.Adversarial, ys, device));
+        }
+        var robustEval = UnderAttack(model);
+        var standardEval = UnderAttack(standard);
+        run.Observer.Log($"Robust CNN: clean {clean:P2}; on {n:N0} test images under L2 PGD ({robustEval.Steps} steps, radius {b.NonlinearRadius}) " +
+                     $"{robustEval.CleanAccuracy:P2} -> {robustEval.AttackedAccuracy:P2} (standard model {standardEval.CleanAccuracy:P2} -> {standardEval.AttackedAccuracy:P2}).");
+
+        run.EnsureOriginals(drand);
+        run.EnsureOriginals(ddet);
+        var probe = run.Probe();
+        var entries = new List<ProbeEntry>();
+        var robustViews = new (string Name, Func<Tensor, Tensor> Of)[]
+        {
+            ("robust CNN logits", x => Evaluation.Logits(model, x, device)),
+            ("robust CNN penultimate features", x => Evaluation.Features(model, x, device)),
+        };
+        var sets = new[] { ("D_rand", drand.Images, drand.Targets), ("D_det", ddet.Images, ddet.Targets) };
+        foreach (var (view, of) in robustViews)
+        {
+            ct.ThrowIfCancellationRequested();
+            using var testFeatures = of(test.Images);
+            using var cleanTrain = of(train.Images);
+            foreach (var (name, images, labels) in sets)
+            {
+                using var features = of(images);
+                entries.Add(probe.RunOnFeatures($"{name}, {view}", features, labels, testFeatures, test.Labels));
+            }
+            entries.Add(probe.RunOnFeatures($"clean D, {view}", cleanTrain, train.Labels, testFeatures, test.Labels));
+            // Matched nulls: the same probes on the clean originals with the same labels.
+            entries.Add(probe.RunOnFeatures($"clean images, D_rand labels, {view}", cleanTrain, drand.Targets, testFeatures, test.Labels));
+            entries.Add(probe.RunOnFeatures($"clean images, D_det labels, {view}", cleanTrain, ddet.Targets, testFeatures, test.Labels));
+        }
+        // Contrast: the same probe on the attacked (non-robust) standard model's logits.
+        using (var testLogits = Evaluation.Logits(standard, test.Images, device))
+            foreach (var (name, images, labels) in sets)
+            {
+                using var logits = Evaluation.Logits(standard, images, device);
+                entries.Add(probe.RunOnFeatures($"{name}, standard model logits (non-robust)", logits, labels, testLogits, test.Labels));
+            }
+        foreach (var e in entries) { run.Observer.Log($"Nonlinear probe: {e}"); run.WarnUnconverged(e); }
+        // Each probe against its matched null, paired on the test points.
+        var comparisons = new List<PairedResult>();
+        foreach (var (view, _) in robustViews)
+            foreach (var name in new[] { "D_rand", "D_det" })
+            {
+                var attacked = entries.Single(e => e.Name == $"{name}, {view}");
+                var baseline = entries.Single(e => e.Name == $"clean images, {name} labels, {view}");
+                var c = probe.Compare(attacked, baseline);
+                run.Observer.Log($"Nonlinear probe against its null: {attacked.Name}: {c}");
+                comparisons.Add(PairedResult.Of(attacked, baseline, c));
+            }
+        double total = seconds + clock.Elapsed.TotalSeconds;
+        run.Results.Set(StepCatalog.Nonlinear.ResultsKey, ResultsJson.Node(new NonlinearResult(s.Arch, s.Width, b.NonlinearRadius, b.NonlinearPgdSteps,
+            b.NonlinearEpochs, clean, robustEval.AttackedAccuracy, robustEval.CleanAccuracy, n, robustEval.Steps,
+            new UnderAttackResult(standardEval.CleanAccuracy, standardEval.AttackedAccuracy), entries.Select(EntryResult.Of).ToArray(), comparisons)));
+        run.Results.SetSeconds(StepCatalog.Nonlinear, total);
+        return _outcome = new NonlinearOutcome(model, b.NonlinearRadius, clean, robustEval, standardEval, entries, total);
+    }
+
+    public void Dispose() => _outcome?.Model.Dispose();
+}

@@ -1,0 +1,148 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Leakage.Adversarial;
+using Leakage.IO;
+using Leakage.Models;
+using Leakage.Probes;
+using static TorchSharp.torch;
+
+namespace Leakage.Experiment;
+
+/// <summary>The leakage probe results (Goh) and their controls (the matched nulls last).</summary>
+public sealed record LeakageOutcome(ProbeEntry DRand, ProbeEntry DDet, IReadOnlyList<ProbeEntry> Controls, double Seconds)
+{
+    /// <summary>Each probe against its matched null: excess, intervals, McNemar test, null over target draws.</summary>
+    public LeakageComparisons? Comparisons { get; init; }
+}
+
+/// <summary>The three leakage probes, each against its matched null.</summary>
+public sealed record LeakageComparisons(LeakageComparison DRand, LeakageComparison DDet, LeakageComparison DRandTargetNotLabel)
+{
+    /// <summary>The three in order.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public IReadOnlyList<LeakageComparison> All => [DRand, DDet, DRandTargetNotLabel];
+}
+
+/// <summary>What the leakage step keeps in <c>leakage/leakage.json</c>: the outcome and its results.json sections.</summary>
+public sealed record LeakageCache(LeakageOutcome Outcome, LeakageResult Leakage, LeakageControlsResult Controls);
+
+/// <summary>
+/// Step 4: the probe on C's ten features trained on D_rand and D_det (new labels) and scored on the
+/// clean test set with its true labels, with controls: clean D, random non-robust directions, D_rand
+/// without the images whose random target equals their label, chance and the majority class. Each of
+/// D_rand, D_det and D_rand with target ≠ label is compared with its matched null (the same probe on
+/// the clean originals with the same labels, <see cref="UnperturbedControls"/>): the excess over it
+/// with a bootstrap interval over training images resampled within classes (each image's target is an
+/// independent draw, so the refits carry the draw) and McNemar's exact test on the test points. The
+/// D_rand nulls are also fitted on <c>probe.nullDraws</c> fresh target draws made by the attack's own
+/// rule, which shows how far one draw moves them. Cached in <c>leakage/</c> like the other steps: its
+/// <c>metadata.json</c> holds the probe settings and the checksums of C and of both sets.
+/// </summary>
+public sealed class LeakageStep(ExperimentRun run)
+{
+    /// <summary>Kind of the artifact in <c>leakage/metadata.json</c>.</summary>
+    public const string ArtifactKind = "leakage-probes";
+    const string Folder = "leakage", FileName = "leakage.json";
+
+    LeakageOutcome? _outcome;
+
+    /// <summary>Runs (or loads) the probes and their comparisons.</summary>
+    public LeakageOutcome Run(CancellationToken ct = default)
+    {
+        if (_outcome != null) return _outcome;
+        var robust = run.RobustModel(ct);
+        var drand = run.AdversarialSet(AdversarialKind.Random, ct);
+        var ddet = run.AdversarialSet(AdversarialKind.Deterministic, ct);
+        run.EnsureOriginals(drand);
+        run.EnsureOriginals(ddet);
+        using var scope = NewDisposeScope();
+        var w = robust.Weights.detach().to(CPU);
+        var dir = run.Folder(Folder);
+        var identity = new JsonObject
+        {
+            ["probe"] = Artifacts.ToNode(run.Settings.Probe),
+            ["seed"] = run.Settings.Seed,
+            ["attack"] = Artifacts.ToNode(AdversarialStep.Options(run.Settings)),
+            ["data"] = run.DataIdentity,
+            ["robustFeatures"] = Fingerprint.Of(w),
+            ["drand"] = Fingerprint.Of(drand.Images, drand.Targets),
+            ["ddet"] = Fingerprint.Of(ddet.Images, ddet.Targets),
+        };
+        LeakageCache cache;
+        if (Artifacts.TryValidate(dir, ArtifactKind, identity, out var reason))
+        {
+            run.Observer.Log($"Leakage probes: reusing {dir}.");
+            cache = JsonSerializer.Deserialize(File.ReadAllText(Path.Combine(dir, FileName)), ResultsJsonContext.Default.LeakageCache)
+                ?? throw new InvalidDataException($"{Path.Combine(dir, FileName)}: empty.");
+        }
+        else
+        {
+            run.Observer.Log($"Leakage probes: fitting ({reason}).");
+            var clock = Stopwatch.StartNew();
+            var (outcome, leakage, controls) = Compute(w, drand, ddet);
+            cache = new LeakageCache(outcome with { Seconds = clock.Elapsed.TotalSeconds }, leakage, controls);
+            Directory.CreateDirectory(dir);
+            AtomicFile.WriteAllText(Path.Combine(dir, FileName), JsonSerializer.Serialize(cache, ResultsJsonContext.Default.LeakageCache));
+            Artifacts.Commit(dir, ArtifactKind, identity, [FileName]);
+        }
+        var o = cache.Outcome;
+        foreach (var e in o.Controls.Take(o.Controls.Count - 3).Prepend(o.DDet).Prepend(o.DRand)) { run.Observer.Log($"Leakage probe: {e}"); run.WarnUnconverged(e); }
+        foreach (var c in o.Comparisons!.All) { run.Observer.Log($"Leakage against the null: {c}"); run.WarnUnconverged(c.Null); }
+        run.Results.Set(StepCatalog.Leakage.ResultsKey, ResultsJson.Node(cache.Leakage));
+        run.Results.Set(LeakageControls.ResultsKey, ResultsJson.Node(cache.Controls));
+        run.Results.SetSeconds(StepCatalog.Leakage, o.Seconds);
+        return _outcome = o;
+    }
+
+    (LeakageOutcome, LeakageResult, LeakageControlsResult) Compute(Tensor w, AdversarialDataset drand, AdversarialDataset ddet)
+    {
+        var probe = run.Probe();
+        var p = run.Settings.Probe;
+        var (train, testX, testY) = (run.Train, run.Test.Images, run.Test.Labels);
+        // The probe sees only the ten features per image: computed once, reused by every fit below.
+        var fTest = LeakageProbe.Features(w, testX);
+        var fClean = LeakageProbe.Features(w, train.Images);
+        var fRand = LeakageProbe.Features(w, drand.Images);
+        var fDet = LeakageProbe.Features(w, ddet.Images);
+        // Strata of the training bootstrap: each image's true class (the class composition is fixed by design).
+        var classOf = train.Labels.to(ScalarType.Int64).cpu().data<long>().Select(c => (int)c).ToArray();
+        var keep = drand.Targets.ne(drand.Labels).nonzero().squeeze(1);
+        var kept = keep.data<long>().ToArray();
+        var key = StepCatalog.Leakage.Key;
+
+        // The null over fresh target draws, drawn chunk by chunk exactly like D_rand's targets.
+        var draws = Enumerable.Range(0, p.NullDraws).Select(d => run.DrawRandomTargets(unchecked((long)Training.Seeds.Derive(run.Settings.Seed, 15, d)))).ToList();
+        run.Observer.Progress(new StepProgress(key, 0.05, $"null over {p.NullDraws} target draws"));
+        var nullRand = LeakageStatistics.OverDraws(probe, draws.Count, d => (fClean, draws[d]), fTest, testY);
+        var nullNotLabel = LeakageStatistics.OverDraws(probe, draws.Count, d =>
+        {
+            var k = draws[d].ne(train.Labels).nonzero().squeeze(1);
+            return (fClean.index_select(0, k), draws[d].index_select(0, k));
+        }, fTest, testY);
+        run.Observer.Log($"Leakage null over target draws: D_rand {nullRand}; D_rand with target ≠ label {nullNotLabel}.");
+
+        run.Observer.Progress(new StepProgress(key, 0.15, $"D_rand against its null, {p.TrainingResamples} training resamples"));
+        var rand = LeakageStatistics.Compare(probe, "D_rand, robust features", "clean images, D_rand labels", fRand, fClean, drand.Targets, fTest, testY,
+            classOf, p.TrainingResamples, nullRand);
+        run.Observer.Progress(new StepProgress(key, 0.45, "D_det against its null"));
+        var det = LeakageStatistics.Compare(probe, "D_det, robust features", "clean images, D_det labels", fDet, fClean, ddet.Targets, fTest, testY,
+            classOf, p.TrainingResamples);
+        run.Observer.Progress(new StepProgress(key, 0.7, "D_rand with target ≠ label against its null"));
+        var notLabel = LeakageStatistics.Compare(probe, "D_rand with target ≠ label, robust features", "clean images, D_rand labels, target ≠ label",
+            fRand.index_select(0, keep), fClean.index_select(0, keep), drand.Targets.index_select(0, keep), fTest, testY,
+            kept.Select(i => classOf[i]).ToArray(), p.TrainingResamples, nullNotLabel);
+        var comparisons = new LeakageComparisons(rand, det, notLabel);
+
+        var controls = new List<ProbeEntry>
+        {
+            probe.RunOnFeatures("clean D, robust features", fClean, train.Labels, fTest, testY),
+            probe.RunRandomDirections("D_rand, random features", w, drand.Images, drand.Targets, testX, testY),
+            probe.RunRandomDirections("D_det, random features", w, ddet.Images, ddet.Targets, testX, testY),
+            notLabel.Probe,
+        };
+        controls.AddRange(probe.Chance(testY));
+        var outcome = new LeakageOutcome(rand.Probe, det.Probe, [.. controls, rand.Null, notLabel.Null, det.Null], 0) { Comparisons = comparisons };
+        return (outcome, LeakageResult.Of(comparisons, controls, probe.Options), LeakageControlsResult.Of(comparisons));
+    }
+}

@@ -1,0 +1,64 @@
+using System.Text.Json.Nodes;
+using Leakage.Adversarial;
+using Leakage.IO;
+using Leakage.Models;
+using Leakage.Training;
+using static TorchSharp.torch;
+
+namespace Leakage.Experiment;
+
+/// <summary>A model trained on D_rand or D_det and its clean test accuracy (Ilyas Table 1).</summary>
+public sealed record TransferOutcome(AdversarialKind Kind, nn.Module<Tensor, Tensor> Model, double CleanTestAccuracy, double TrainAccuracy, IReadOnlyList<EpochSummary> History, double Seconds, bool Cached);
+
+/// <summary>
+/// Ilyas et al.'s Table 1: a fresh model of the run's architecture trained on D_rand or D_det (with
+/// their target labels) and tested on the clean test set; cached in <c>transfer_rand/</c> or <c>transfer_det/</c>.
+/// </summary>
+public sealed class TransferStep(ExperimentRun run, AdversarialKind kind) : IDisposable
+{
+    TransferOutcome? _outcome;
+
+    /// <summary>Its entry of the <see cref="StepCatalog"/>.</summary>
+    public StepInfo Info => kind == AdversarialKind.Random ? StepCatalog.TransferRand : StepCatalog.TransferDet;
+
+    /// <summary>
+    /// The recipe for <paramref name="kind"/>: the standard recipe with <c>transfer.*</c>'s epochs,
+    /// batch size, learning rate (<c>lrRand</c> / <c>lrDet</c>) and augmentation, and seed + 1.
+    /// </summary>
+    public static TrainingOptions Options(ExperimentSettings settings, AdversarialKind kind)
+    {
+        var t = settings.Transfer;
+        return StandardStep.Options(settings) with
+        {
+            Epochs = t.Epochs,
+            BatchSize = t.BatchSize,
+            LearningRate = kind == AdversarialKind.Random ? t.LrRand : t.LrDet,
+            Augmentation = t.Augment ? Augmentation.CropFlip : Augmentation.None,
+            Seed = settings.Seed + 1,
+        };
+    }
+
+    /// <summary>Trains (or loads) the model on the set and tests it on clean data.</summary>
+    public TransferOutcome Run(CancellationToken ct = default)
+    {
+        if (_outcome != null) return _outcome;
+        var data = run.AdversarialSet(kind, ct);
+        var training = Options(run.Settings, kind);
+        var identity = new JsonObject { ["training"] = Artifacts.ToNode(training), ["data"] = (string?)data.Settings["data"], ["adversarial"] = Fingerprint.Of(data.Images, data.Targets) };
+        var name = AdversarialDatasets.Name(kind);
+        var job = new ModelJob(kind == AdversarialKind.Random ? "transfer_rand" : "transfer_det", $"Transfer model on {name}", "training", training, identity,
+            Info.Key, kind == AdversarialKind.Random ? "transfer.lrRand" : "transfer.lrDet");
+        var (model, history, seconds, cached) = ModelCache.TrainOrLoad(run, job, data.Images, data.Targets, ct);
+        double test = Evaluation.Accuracy(model, run.Test.Images, run.Test.Labels, run.Device);
+        double train = Evaluation.Accuracy(model, data.Images, data.Targets, run.Device);
+        run.Observer.Log($"Transfer model on {name}: {test:P2} clean test accuracy ({train:P2} of its relabelled training set).");
+        run.Results.Set(Info.ResultsKey, test);
+        run.Results.Set($"transferDetails.{StepCatalog.SetKey(kind)}",
+            ResultsJson.Node(new TransferDetails(train, training.LearningRate, training.Epochs, run.Settings.Transfer.Augment)));
+        run.Results.SetSeconds(Info, seconds);
+        run.UpdateFidelity();
+        return _outcome = new TransferOutcome(kind, model, test, train, history, seconds, cached);
+    }
+
+    public void Dispose() => _outcome?.Model.Dispose();
+}

@@ -1,0 +1,38 @@
+using Leakage.Cli.Tests.Support;
+
+namespace Leakage.Cli.Tests;
+
+/// <summary>results.json as written by runs follows docs/results.schema.json.</summary>
+public class ResultsSchemaTests
+{
+    [Fact]
+    public async Task The_results_of_a_run_follow_the_schema()
+    {
+        var path = Path.Combine(await TestRuns.Reference, "results.json");
+        var errors = ResultsSchema.Errors(path);
+        Assert.True(errors.Count == 0, $"{path}:\n{string.Join("\n", errors)}");
+    }
+
+    [Fact]
+    public void The_recorded_cpu_results_follow_the_schema()
+    {
+        var path = ResultsSchema.RepoFile("docs", "results", "cpu", "results.json");
+        var errors = ResultsSchema.Errors(path);
+        Assert.True(errors.Count == 0, $"{path}:\n{string.Join("\n", errors)}");
+    }
+
+    [Fact]
+    public void A_results_file_with_a_misnamed_or_out_of_range_value_breaks_the_schema()
+    {
+        using var dir = new TempDir();
+        var text = File.ReadAllText(ResultsSchema.RepoFile("docs", "results", "cpu", "results.json"));
+        var node = System.Text.Json.Nodes.JsonNode.Parse(text)!;
+        node["leakage"]!["drand"] = 1.5;                                   // an accuracy above 1
+        node["standardModel"]!["testAcc"] = 0.5;                           // a key no step writes
+        var path = dir["results.json"];
+        File.WriteAllText(path, node.ToJsonString());
+        var errors = ResultsSchema.Errors(path);
+        Assert.Contains(errors, e => e.Contains("/leakage/drand"));
+        Assert.Contains(errors, e => e.Contains("/standardModel"));
+    }
+}
