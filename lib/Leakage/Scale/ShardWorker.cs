@@ -17,35 +17,13 @@ public sealed record ShardReport(Shard Shard, bool TrainedStandardModel, ShardOu
 /// </summary>
 public static class ShardWorker
 {
-    /// <summary>Work unit of the standard model, on the board in the run folder itself.</summary>
-    public const string StandardUnit = "standard";
-
     public static ShardReport Run(ExperimentRun run, Shard shard, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(run);
         var log = run.Observer.Log;
         log($"Shard {shard}: standard model, then chunks c with c mod {shard.Count} = {shard.Index} of D_rand and D_det.");
-        var board = new UnitBoard(run.OutDirectory, log);
-        var fingerprint = UnitBoard.FingerprintOf(Artifacts.ToNode(ExperimentRun.StandardTraining(run.Settings)).ToJsonString() + run.DataIdentity);
-        board.Plan("models", [StandardUnit], fingerprint);
-
-        bool trained = false;
-        while (true)
-        {
-            if (board.Done(StandardUnit) is { } d && d.Fingerprint == fingerprint) { run.StandardModel(ct); break; }
-            using var claim = board.TryClaim(StandardUnit, out var holder);
-            if (claim is null)
-            {
-                log($"Shard {shard}: waiting for the standard model ({holder}).");
-                board.WaitWhileHeld(StandardUnit, () => board.Done(StandardUnit)?.Fingerprint == fingerprint, AdversarialDatasets.WaitPoll, ct);
-                continue;
-            }
-            var outcome = run.StandardModel(ct);
-            trained = !outcome.Cached;
-            board.MarkDone(StandardUnit, fingerprint, outcome.Seconds);
-            break;
-        }
-
+        // The standard model is a training unit (TrainingUnits): the first shard trains it, the others wait for it.
+        bool trained = !run.StandardModel(ct).Cached;
         var standard = run.StandardModel(ct).Model;
         // The same model the plain run attacks (a bfloat16 copy where compute.precision asks for one).
         using var bf16 = Precisions.AttackModel(standard, run.Settings.Compute.Precision, run.Device);

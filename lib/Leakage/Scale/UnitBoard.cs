@@ -99,6 +99,14 @@ public sealed class UnitBoard
         AtomicFile.WriteAllText(path, text);
     }
 
+    /// <summary>Adds <paramref name="unit"/> to the plan (for <c>status</c>) if it is not listed yet.</summary>
+    public void AddToPlan(string title, string unit)
+    {
+        var plan = ReadPlan();
+        if (plan is { } p && p.Units.Contains(unit)) return;
+        Plan(plan?.Title ?? title, [.. plan?.Units ?? [], unit], plan?.Fingerprint ?? "");
+    }
+
     /// <summary>The plan, or null when none was written.</summary>
     public (string Title, string Fingerprint, IReadOnlyList<string> Units)? ReadPlan()
     {
