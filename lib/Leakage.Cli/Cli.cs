@@ -17,6 +17,7 @@ public static class Cli
         root.Subcommands.Add(SeedsCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(ExportCommand.Create());
+        root.Subcommands.Add(StatusCommand.Create());
         return await root.Parse(args).InvokeAsync();
     }
 

@@ -90,21 +90,48 @@ static class ExperimentCommand
         cmd.Options.Add(ProbeSeedsOption);
     }
 
+    // ---- scale out (README "Scale out"): one worker of several on a shared run folder
+    internal static readonly Option<string?> ShardOption = new("--shard")
+    {
+        Description = "k/n: compute only shard k (from 0) of n of the work units in a shared --out (the standard model, then chunks of D_rand and D_det); a plain 'experiment' on the folder afterwards finishes the run.",
+    };
+    // ----
+
     public static Command Create()
     {
         var cmd = new Command("experiment", "Run every step of the experiment (standard model, D_rand/D_det, transfer, robust linear features, certificates, leakage probe) and write results.json.");
         AddCommon(cmd);
+        cmd.Options.Add(ShardOption);
         cmd.SetAction((parse, ct) => Cli.Guard(async () =>
         {
             var settings = Settings(parse);
+            var shard = parse.GetValue(ShardOption) is string k ? Leakage.Scale.Shard.Parse(k) : (Leakage.Scale.Shard?)null;
             var data = CifarLoader.ResolveFolder(parse.GetValue(Cli.DataOption));
             await Cli.EnsureDataAsync(data, parse.GetValue(Cli.DownloadOption), ct); // before the run folder is touched
             var outDir = OutFolder(parse, settings);
+            if (shard is { } s) return RunShard(settings, data, outDir, s, ct);
             var results = RunWithProgress(settings, data, outDir, ct);
             PrintSummary(results, Path.Combine(Path.GetFullPath(outDir), ResultsFile.FileName));
             return 0;
         }));
         return cmd;
+    }
+
+    /// <summary>One shard worker (<see cref="Leakage.Scale.ShardWorker"/>), with plain progress lines.</summary>
+    static int RunShard(ExperimentSettings settings, string dataDir, string outDir, Leakage.Scale.Shard shard, CancellationToken ct)
+    {
+        var last = DateTime.MinValue;
+        var observer = new RunObserver(m => Console.WriteLine(m), p =>
+        {
+            if (p.Fraction < 1 && DateTime.UtcNow - last < TimeSpan.FromSeconds(10)) return;
+            last = DateTime.UtcNow;
+            Console.WriteLine($"  [{p.Step}] {p.Fraction:P0} {p.Detail}");
+        });
+        using var run = ExperimentRun.Open(settings, dataDir, outDir, observer);
+        var report = Leakage.Scale.ShardWorker.Run(run, shard, ct);
+        Console.WriteLine($"Shard {shard} done: D_rand {report.DRand.Computed} chunk(s) computed, {report.DRand.AlreadyDone} already done, {report.DRand.HeldByOthers} held by others; " +
+            $"D_det {report.DDet.Computed} / {report.DDet.AlreadyDone} / {report.DDet.HeldByOthers}. A plain 'experiment' on {Path.GetFullPath(outDir)} finishes the run.");
+        return 0;
     }
 
     /// <summary>Runs all steps with a Spectre progress display (plain lines when output is redirected).</summary>

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Leakage.Data;
 using Leakage.Experiment;
+using System.Text.Json.Nodes;
 using Spectre.Console;
 
 namespace Leakage.Cli;
@@ -18,6 +19,11 @@ static class SeedsCommand
         Required = true,
     };
 
+    static readonly Option<string?> ShardOption = new("--shard")
+    {
+        Description = "k/n: run only the seeds at positions i with i mod n = k (from 0) in a shared --out; a plain 'seeds' afterwards writes the statistics.",
+    };
+
     public static Command Create()
     {
         var cmd = new Command("seeds", "Run the experiment once per seed, each in <out>/seed-<n>/ (reusing finished artifacts), and write <out>/seeds.json and seeds.md with the mean, standard deviation, min and max of each headline number.");
@@ -29,16 +35,24 @@ static class SeedsCommand
         cmd.Options.Add(ExperimentCommand.SetOption);
         cmd.Options.Add(ExperimentCommand.DeviceOption);
         cmd.Options.Add(ExperimentCommand.ThreadsOption);
+        cmd.Options.Add(ShardOption);
         cmd.SetAction((parse, ct) => Cli.Guard(async () =>
         {
             var seeds = SeedStudy.ParseSeeds(parse.GetValue(SeedsOption)!);
             var settings = ExperimentCommand.Settings(parse);
+            var shard = parse.GetValue(ShardOption) is string k ? Leakage.Scale.Shard.Parse(k) : (Leakage.Scale.Shard?)null;
             var data = CifarLoader.ResolveFolder(parse.GetValue(Cli.DataOption));
             await Cli.EnsureDataAsync(data, parse.GetValue(Cli.DownloadOption), ct); // before any run folder is made
             var outDir = parse.GetValue(ExperimentCommand.OutOption) ?? Path.Combine("runs", $"{settings.Profile}-seeds");
-            var study = SeedStudy.Run(settings, seeds, outDir,
-                (s, folder) => ExperimentCommand.RunWithProgress(s, data, folder, ct),
-                m => AnsiConsole.MarkupLine($"[bold]{Markup.Escape(m)}[/]"), ct);
+            void Log(string m) => AnsiConsole.MarkupLine($"[bold]{Markup.Escape(m)}[/]");
+            JsonObject RunOne(ExperimentSettings s, string folder) => ExperimentCommand.RunWithProgress(s, data, folder, ct);
+            if (shard is { } part)
+            {
+                var ran = Leakage.Scale.SeedUnits.RunShard(settings, seeds, outDir, part, RunOne, Log, ct);
+                Log($"Shard {part}: ran seed(s) {string.Join(", ", ran)}; a plain 'seeds' on {Path.GetFullPath(outDir)} writes the statistics.");
+                return 0;
+            }
+            var study = SeedStudy.Run(settings, seeds, outDir, Leakage.Scale.SeedUnits.Cooperative(settings, seeds, outDir, RunOne, Log, ct), Log, ct);
             PrintTable(study, Path.Combine(Path.GetFullPath(outDir), SeedStudy.FileName));
             return 0;
         }));

@@ -5,6 +5,7 @@ using Leakage.Attacks;
 using Leakage.IO;
 using Leakage.Models;
 using Leakage.Native;
+using Leakage.Scale;
 using Leakage.Training;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -19,6 +20,12 @@ namespace Leakage.Adversarial;
 /// targets and randomness are derived from (seed, chunk index) only and each chunk is written
 /// atomically as soon as it is done, so a rerun of an interrupted build resumes after the last
 /// complete chunk and yields exactly the data set an uninterrupted run would have.
+/// </para>
+/// <para>
+/// Chunks are work units (<see cref="UnitBoard"/> in the data set's <c>units/</c> folder): a worker
+/// claims a chunk before attacking it, so several processes on one folder (or one per shard, see
+/// <see cref="BuildShard"/>) split the chunks between them instead of colliding, and a plain build
+/// waits for chunks that a live worker holds.
 /// </para>
 /// </summary>
 public static class AdversarialDatasets
@@ -41,7 +48,31 @@ public static class AdversarialDatasets
     /// <param name="log">One-line messages about reuse, resumption and regeneration (default: <see cref="Trace"/>).</param>
     public static AdversarialDataset Build(AdversarialKind kind, nn.Module<Tensor, Tensor> model, Tensor images, Tensor labels,
         AdversarialOptions options, string dir, Device device, IProgress<AdversarialProgress>? progress = null,
-        CancellationToken cancellationToken = default, Action<string>? log = null)
+        CancellationToken cancellationToken = default, Action<string>? log = null) =>
+        Work(kind, model, images, labels, options, dir, device, null, progress, cancellationToken, log).Dataset!;
+
+    /// <summary>
+    /// Computes only the chunks of <paramref name="dir"/>'s data set that fall to <paramref name="shard"/>
+    /// (chunk c belongs to shard c mod n), skipping chunks that are done or held by another live
+    /// worker, and returns without assembling. A plain <see cref="Build"/> on the folder afterwards
+    /// (or once every shard is done) waits for chunks still held, computes any left, and assembles.
+    /// </summary>
+    public static ShardOutcome BuildShard(AdversarialKind kind, nn.Module<Tensor, Tensor> model, Tensor images, Tensor labels,
+        AdversarialOptions options, string dir, Device device, Shard shard, IProgress<AdversarialProgress>? progress = null,
+        CancellationToken cancellationToken = default, Action<string>? log = null) =>
+        Work(kind, model, images, labels, options, dir, device, shard, progress, cancellationToken, log).Outcome;
+
+    /// <summary>How often a worker looks again at chunks another live worker holds.</summary>
+    public static TimeSpan WaitPoll { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Name of the work unit of chunk <paramref name="chunk"/> (its folder under <c>chunks/</c> has the same name).</summary>
+    public static string ChunkUnit(int chunk) => $"chunk-{chunk:D5}";
+
+    const string AssembleUnit = "assemble";
+
+    static (AdversarialDataset? Dataset, ShardOutcome Outcome) Work(AdversarialKind kind, nn.Module<Tensor, Tensor> model, Tensor images, Tensor labels,
+        AdversarialOptions options, string dir, Device device, Shard? shard, IProgress<AdversarialProgress>? progress,
+        CancellationToken cancellationToken, Action<string>? log)
     {
         TorchNative.Ensure();
         ArgumentNullException.ThrowIfNull(model);
@@ -50,26 +81,29 @@ public static class AdversarialDatasets
         log ??= message => Trace.WriteLine(message);
         CheckData(images, labels);
         var settings = Settings(kind, model, images, labels, options);
+        long n = images.shape[0];
+        int chunks = (int)((n + options.ChunkSize - 1) / options.ChunkSize);
 
         if (Artifacts.TryValidate(dir, AdversarialDataset.ArtifactKind, settings, out var reason))
         {
             log($"Reusing the {Name(kind)} data set in {dir}.");
-            return AdversarialDataset.Load(dir);
+            return (shard is null ? AdversarialDataset.Load(dir) : null, new ShardOutcome(chunks, 0, chunks, 0, true));
         }
         if (File.Exists(Path.Combine(dir, Artifacts.MetadataFile)))
         {
             log($"Regenerating the {Name(kind)} data set in {dir}: {reason}.");
-            File.Delete(Path.Combine(dir, Artifacts.MetadataFile));
+            try { File.Delete(Path.Combine(dir, Artifacts.MetadataFile)); } catch (FileNotFoundException) { }
         }
 
-        long n = images.shape[0];
-        int chunks = (int)((n + options.ChunkSize - 1) / options.ChunkSize);
         var chunkRoot = Path.Combine(dir, ChunksFolder);
         RemoveStrayChunks(chunkRoot, chunks, log);
+        var board = new UnitBoard(dir, log);
+        var fingerprint = UnitBoard.FingerprintOf(settings.ToJsonString());
+        board.Plan(Name(kind), [.. Enumerable.Range(0, chunks).Select(ChunkUnit)], fingerprint);
         var clock = Stopwatch.StartNew();
         long done = 0, successes = 0, attackedThisSession = 0;
-        int reused = 0;
-        bool resumeLogged = false;
+        int reused = 0, computed = 0, byOthers = 0;
+        bool resumeLogged = false, firstPass = true;
         void LogResume(string next)
         {
             if (resumeLogged || reused == 0) return;
@@ -77,60 +111,108 @@ public static class AdversarialDatasets
             log($"Resuming the {Name(kind)} data set in {dir}: {reused} of {chunks} chunks were already complete; {next}.");
         }
         var attack = options.Attack;
-        for (int c = 0; c < chunks; c++)
+        var pending = Enumerable.Range(0, chunks).Where(c => shard?.Owns(c) ?? true).ToList();
+        bool ChunkDone(int c, out string why) =>
+            Artifacts.TryValidate(ChunkDir(chunkRoot, c), ChunkKind, ChunkSettings(settings, c, (long)c * options.ChunkSize,
+                Math.Min(options.ChunkSize, n - (long)c * options.ChunkSize)), out why);
+        void Count(int c, long count, bool first)
         {
-            long start = (long)c * options.ChunkSize;
-            long count = Math.Min(options.ChunkSize, n - start);
-            var chunkDir = ChunkDir(chunkRoot, c);
-            var chunkSettings = ChunkSettings(settings, c, start, count);
-            if (Artifacts.TryValidate(chunkDir, ChunkKind, chunkSettings, out var chunkReason))
-            {
-                successes += (long?)Artifacts.ReadExtra(chunkDir)?["successes"] ?? 0;
-                done += count;
-                reused++;
-                progress?.Report(new AdversarialProgress(c + 1, chunks, done, n, (double)successes / done, 0));
-                continue;
-            }
-            LogResume($"continuing with chunk {c + 1}");
-            if (Directory.Exists(chunkDir))
-            {
-                log($"Regenerating chunk {c + 1}/{chunks} of {dir}: {chunkReason}.");
-                Artifacts.Delete(chunkDir);
-            }
-
-            using var scope = NewDisposeScope();
-            var x = images.narrow(0, start, count);
-            var y = labels.narrow(0, start, count);
-            var targets = DrawTargets(kind, y, options, c);
-            long before = done;
-            var batchProgress = progress is null ? null : new SyncProgress<long>(k =>
-                progress.Report(new AdversarialProgress(c + 1, chunks, before + k, n,
-                    done == 0 ? double.NaN : (double)successes / done,
-                    (attackedThisSession + k) / Math.Max(clock.Elapsed.TotalSeconds, 1e-9))));
-            using var result = L2Pgd.Attack(model, x, targets, attack, device, options.BatchSize,
-                (long)Seeds.Derive(options.Seed, c, 1), batchProgress, cancellationToken);
-            long chunkSuccesses = result.Success.sum().item<long>();
-
-            Directory.CreateDirectory(chunkDir);
-            TensorFile.Save(Path.Combine(chunkDir, AdversarialDataset.ImagesFile), result.Adversarial);
-            TensorFile.Save(Path.Combine(chunkDir, AdversarialDataset.TargetsFile), targets);
-            TensorFile.Save(Path.Combine(chunkDir, AdversarialDataset.SuccessFile), result.Success);
-            Artifacts.Commit(chunkDir, ChunkKind, chunkSettings,
-                [AdversarialDataset.ImagesFile, AdversarialDataset.TargetsFile, AdversarialDataset.SuccessFile],
-                new JsonObject { ["successes"] = chunkSuccesses });
-
-            successes += chunkSuccesses;
+            successes += (long?)Artifacts.ReadExtra(ChunkDir(chunkRoot, c))?["successes"] ?? 0;
             done += count;
-            attackedThisSession += count;
-            progress?.Report(new AdversarialProgress(c + 1, chunks, done, n, (double)successes / done,
-                attackedThisSession / Math.Max(clock.Elapsed.TotalSeconds, 1e-9)));
+            if (first) reused++; else byOthers++;
+            progress?.Report(new AdversarialProgress(c + 1, chunks, done, n, done == 0 ? double.NaN : (double)successes / done, 0));
+        }
+        while (true)
+        {
+            var held = new List<int>();
+            foreach (var c in pending)
+            {
+                long start = (long)c * options.ChunkSize;
+                long count = Math.Min(options.ChunkSize, n - start);
+                var chunkDir = ChunkDir(chunkRoot, c);
+                var chunkSettings = ChunkSettings(settings, c, start, count);
+                if (ChunkDone(c, out var chunkReason)) { Count(c, count, firstPass); continue; }
+                using var claim = board.TryClaim(ChunkUnit(c), out var holder);
+                if (claim is null)
+                {
+                    held.Add(c);
+                    continue;
+                }
+                // Finished by another worker between the check and the claim.
+                if (ChunkDone(c, out chunkReason)) { Count(c, count, firstPass); continue; }
+                LogResume($"continuing with chunk {c + 1}");
+                if (Directory.Exists(chunkDir))
+                {
+                    log($"Regenerating chunk {c + 1}/{chunks} of {dir}: {chunkReason}.");
+                    Artifacts.Delete(chunkDir);
+                }
+
+                using var scope = NewDisposeScope();
+                var unitClock = Stopwatch.StartNew();
+                var x = images.narrow(0, start, count);
+                var y = labels.narrow(0, start, count);
+                var targets = DrawTargets(kind, y, options, c);
+                long before = done;
+                var batchProgress = progress is null ? null : new SyncProgress<long>(k =>
+                    progress.Report(new AdversarialProgress(c + 1, chunks, before + k, n,
+                        done == 0 ? double.NaN : (double)successes / done,
+                        (attackedThisSession + k) / Math.Max(clock.Elapsed.TotalSeconds, 1e-9))));
+                using var result = L2Pgd.Attack(model, x, targets, attack, device, options.BatchSize,
+                    (long)Seeds.Derive(options.Seed, c, 1), batchProgress, cancellationToken);
+                long chunkSuccesses = result.Success.sum().item<long>();
+
+                AtomicFile.CreateFolder(chunkDir);
+                TensorFile.Save(Path.Combine(chunkDir, AdversarialDataset.ImagesFile), result.Adversarial);
+                TensorFile.Save(Path.Combine(chunkDir, AdversarialDataset.TargetsFile), targets);
+                TensorFile.Save(Path.Combine(chunkDir, AdversarialDataset.SuccessFile), result.Success);
+                Artifacts.Commit(chunkDir, ChunkKind, chunkSettings,
+                    [AdversarialDataset.ImagesFile, AdversarialDataset.TargetsFile, AdversarialDataset.SuccessFile],
+                    new JsonObject { ["successes"] = chunkSuccesses });
+                board.MarkDone(ChunkUnit(c), fingerprint, unitClock.Elapsed.TotalSeconds);
+
+                successes += chunkSuccesses;
+                done += count;
+                attackedThisSession += count;
+                computed++;
+                progress?.Report(new AdversarialProgress(c + 1, chunks, done, n, (double)successes / done,
+                    attackedThisSession / Math.Max(clock.Elapsed.TotalSeconds, 1e-9)));
+            }
+            firstPass = false;
+            pending = held;
+            if (pending.Count == 0) break;
+            if (shard is not null)
+            {
+                log($"{Name(kind)} shard {shard}: {pending.Count} chunk(s) of this shard are held by other live workers; leaving them to them.");
+                break;
+            }
+            // A plain build waits for chunks that live workers hold, then takes over whatever is left.
+            board.WaitWhileHeld(ChunkUnit(pending[0]), () => ChunkDone(pending[0], out _), WaitPoll, cancellationToken);
+        }
+
+        var outcome = new ShardOutcome(chunks, computed, reused + byOthers, pending.Count, false);
+        if (shard is not null)
+        {
+            log($"{Name(kind)} shard {shard}: computed {computed} chunk(s), {reused + byOthers} were done already, {pending.Count} held by others; the data set is assembled by a plain run.");
+            return (null, outcome);
         }
 
         LogResume("assembling them");
-        Assemble(dir, chunkRoot, chunks, labels, settings, kind, model);
-        log($"{Name(kind)} data set complete in {dir}: {n} images, attack success rate {(double)successes / n:P1}.");
-        Directory.Delete(chunkRoot, recursive: true);
-        return AdversarialDataset.Load(dir);
+        // One worker assembles; the others wait for its metadata.json.
+        while (!Artifacts.TryValidate(dir, AdversarialDataset.ArtifactKind, settings, out _))
+        {
+            using var claim = board.TryClaim(AssembleUnit, out _);
+            if (claim is null)
+            {
+                board.WaitWhileHeld(AssembleUnit, () => Artifacts.TryValidate(dir, AdversarialDataset.ArtifactKind, settings, out _, verifyChecksums: false), WaitPoll, cancellationToken);
+                continue;
+            }
+            if (Artifacts.TryValidate(dir, AdversarialDataset.ArtifactKind, settings, out _)) break;
+            Assemble(dir, chunkRoot, chunks, labels, settings, kind, model);
+            log($"{Name(kind)} data set complete in {dir}: {n} images, attack success {(double)successes / n:P1}.");
+            Artifacts.Delete(chunkRoot);
+            break;
+        }
+        return (AdversarialDataset.Load(dir), outcome with { Complete = true });
     }
 
     /// <summary>
@@ -200,7 +282,7 @@ public static class AdversarialDatasets
         return s;
     }
 
-    static string ChunkDir(string root, int chunk) => Path.Combine(root, $"chunk-{chunk:D5}");
+    static string ChunkDir(string root, int chunk) => Path.Combine(root, ChunkUnit(chunk));
 
     static void RemoveStrayChunks(string root, int chunks, Action<string> log)
     {
@@ -208,6 +290,7 @@ public static class AdversarialDatasets
         foreach (var d in Directory.GetDirectories(root))
         {
             var name = Path.GetFileName(d);
+            if (name.StartsWith('.')) continue;   // another writer's folder being removed (Artifacts.Delete)
             bool ours = name.StartsWith("chunk-", StringComparison.Ordinal)
                 && int.TryParse(name.AsSpan(6), NumberStyles.None, CultureInfo.InvariantCulture, out var c) && c < chunks;
             if (!ours)
@@ -257,5 +340,12 @@ public static class AdversarialDatasets
         if (lo < 0 || hi >= CifarStats.Classes)
             throw new ArgumentException($"Adversarial data: labels must be in [0, {CifarStats.Classes}), found [{lo}, {hi}].", nameof(labels));
     }
-
 }
+
+/// <summary>What one worker's pass over a data set's chunks did.</summary>
+/// <param name="Chunks">Chunks of the whole data set.</param>
+/// <param name="Computed">Chunks this worker attacked.</param>
+/// <param name="AlreadyDone">Chunks of its share that were finished already (earlier, or by other workers).</param>
+/// <param name="HeldByOthers">Chunks of its share that other live workers were computing.</param>
+/// <param name="Complete">Whether the assembled data set is in place.</param>
+public sealed record ShardOutcome(int Chunks, int Computed, int AlreadyDone, int HeldByOthers, bool Complete);

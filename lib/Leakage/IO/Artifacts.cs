@@ -36,6 +36,17 @@ public static class Artifacts
     /// </summary>
     public static bool TryValidate(string dir, string kind, object settings, out string reason, bool verifyChecksums = true)
     {
+        try { return Check(dir, kind, settings, out reason, verifyChecksums); }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            // Removed while being read: a concurrent writer is replacing this artifact.
+            reason = $"{dir} changed while it was read ({e.Message})";
+            return false;
+        }
+    }
+
+    static bool Check(string dir, string kind, object settings, out string reason, bool verifyChecksums)
+    {
         var metaPath = Path.Combine(dir, MetadataFile);
         if (!File.Exists(metaPath)) { reason = $"no {MetadataFile} in {dir}"; return false; }
         JsonNode? meta;
@@ -75,15 +86,39 @@ public static class Artifacts
     /// <summary>
     /// Records the artifact as complete: checksums every listed file (relative to
     /// <paramref name="dir"/>) and writes <c>metadata.json</c> atomically.
+    /// <para>
+    /// Several processes may write the same artifact at once (workers on one run folder). A commit
+    /// never mixes their files: when a listed file that this thread wrote with
+    /// <see cref="AtomicFile"/> is gone (a concurrent writer removed the folder, see
+    /// <see cref="Delete"/>) or now holds another writer's bytes, nothing is written and the result
+    /// is false; the artifact stays incomplete unless a writer whose files are all its own commits
+    /// it, and an incomplete artifact is recomputed, never used. A file missing for any other reason
+    /// (never written) is an error.
+    /// </para>
     /// </summary>
-    public static void Commit(string dir, string kind, object settings, IEnumerable<string> files, JsonObject? extra = null)
+    public static bool Commit(string dir, string kind, object settings, IEnumerable<string> files, JsonObject? extra = null)
     {
         var fileNodes = new JsonObject();
-        foreach (var f in files)
+        var listed = files.ToList();
+        foreach (var f in listed)
         {
             var path = Path.Combine(dir, f);
-            fileNodes[f] = new JsonObject { ["size"] = new FileInfo(path).Length, ["sha256"] = Sha256(path) };
+            var mine = AtomicFile.WrittenHere(path);
+            string sha;
+            long size;
+            try
+            {
+                size = new FileInfo(path).Length;
+                sha = Sha256(path);
+            }
+            catch (Exception e) when ((e is FileNotFoundException or DirectoryNotFoundException) && mine is not null)
+            {
+                return false;
+            }
+            if (mine is not null && !string.Equals(mine, sha, StringComparison.Ordinal)) return false;
+            fileNodes[f] = new JsonObject { ["size"] = size, ["sha256"] = sha };
         }
+        foreach (var f in listed) AtomicFile.Forget(Path.Combine(dir, f));
         var meta = new JsonObject
         {
             ["formatVersion"] = FormatVersion,
@@ -93,20 +128,49 @@ public static class Artifacts
             ["files"] = fileNodes,
         };
         if (extra != null) meta["extra"] = extra.DeepClone();
-        AtomicFile.WriteAllText(Path.Combine(dir, MetadataFile), meta.ToJsonString(Json));
+        var text = meta.ToJsonString(Json);
+        // Not into a recreated folder: if a concurrent writer removed it, the listed files went with it.
+        if (!AtomicFile.TryWriteInto(Path.Combine(dir, MetadataFile), s => s.Write(System.Text.Encoding.UTF8.GetBytes(text))))
+            return false;
+        return true;
     }
 
-    /// <summary>Reads the "extra" block that <see cref="Commit"/> stored, if any.</summary>
-    public static JsonObject? ReadExtra(string dir) =>
-        JsonNode.Parse(File.ReadAllText(Path.Combine(dir, MetadataFile)))?["extra"] as JsonObject;
+    /// <summary>Reads the "extra" block that <see cref="Commit"/> stored, if any (null when the artifact vanished meanwhile).</summary>
+    public static JsonObject? ReadExtra(string dir)
+    {
+        try { return JsonNode.Parse(File.ReadAllText(Path.Combine(dir, MetadataFile)))?["extra"] as JsonObject; }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { return null; }
+    }
 
-    /// <summary>Removes the metadata first (so a crash mid-way leaves an incomplete artifact), then the folder.</summary>
+    /// <summary>Ending of the folders <see cref="Delete"/> moves aside before removing them.</summary>
+    public const string DeletedSuffix = AtomicFile.DeletedSuffix;
+
+    /// <summary>
+    /// Removes the metadata first (so a crash mid-way leaves an incomplete artifact), then moves the
+    /// folder aside under a name unique to this writer and removes it there: other processes see
+    /// the folder complete or gone, never half-deleted, and a concurrent writer's next write
+    /// recreates it (<see cref="AtomicFile.Write"/>). Safe to call when the folder is already gone.
+    /// </summary>
     public static void Delete(string dir)
     {
-        var meta = Path.Combine(dir, MetadataFile);
-        if (File.Exists(meta)) File.Delete(meta);
-        if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        var full = Path.GetFullPath(dir).TrimEnd(Path.DirectorySeparatorChar);
+        var meta = Path.Combine(full, MetadataFile);
+        try { if (File.Exists(meta)) File.Delete(meta); }
+        catch (DirectoryNotFoundException) { }
+        if (!Directory.Exists(full)) return;
+        var aside = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Writer.Pid}@{Writer.Host}.{Guid.NewGuid():N}{DeletedSuffix}");
+        try { Directory.Move(full, aside); }
+        catch (DirectoryNotFoundException) { return; }            // removed by another process meanwhile
+        catch (IOException) when (!Directory.Exists(full)) { return; }
+        // A concurrent writer may still rename its file into the moved folder while we empty it.
+        for (int attempt = 1; ; attempt++)
+        {
+            try { Directory.Delete(aside, recursive: true); return; }
+            catch (IOException) when (attempt < 20) { Thread.Sleep(attempt); }
+            catch (IOException) { return; }   // left for AtomicFile.RemoveOrphans once this process ends
+        }
     }
+
 
     public static string Sha256(string path)
     {

@@ -34,6 +34,9 @@ public static class ModelCache
     {
         var s = run.Settings.Standard;
         var dir = run.Folder(job.Folder);
+        // ---- scale out: each training run is a work unit; a worker waits while another trains it
+        using var unit = Leakage.Scale.TrainingUnits.Acquire(run, job.Folder, ct);
+        // ----
         if (ModelStore.TryLoad(dir, s.Arch, job.Identity, run.Device, out var loaded, out var reason, s.Width))
         {
             run.Observer.Log($"{job.Title}: reusing {dir}.");

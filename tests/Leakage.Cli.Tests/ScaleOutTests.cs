@@ -1,0 +1,72 @@
+using Leakage.Cli.Tests.Support;
+
+namespace Leakage.Cli.Tests;
+
+/// <summary>
+/// Several processes on one run folder (issue 12): two plain runs started seconds apart, and shard
+/// workers followed by a plain run that finishes, all write the results a single process writes.
+/// </summary>
+public class ScaleOutTests
+{
+    [Fact]
+    public async Task Two_runs_started_seconds_apart_on_one_folder_both_finish_with_the_single_process_results()
+    {
+        using var dir = new TempDir();
+        var shared = dir["shared"];
+        using var first = CliProcess.Start(TestRuns.Experiment(shared), TestRuns.Cache);
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        using var second = CliProcess.Start(TestRuns.Experiment(shared), TestRuns.Cache);
+
+        var a = await first.WaitAsync(TimeSpan.FromMinutes(8));
+        var b = await second.WaitAsync(TimeSpan.FromMinutes(8));
+
+        Assert.True(a.ExitCode == 0, a.ToString());
+        Assert.True(b.ExitCode == 0, b.ToString());
+        Results.AssertSame(await TestRuns.Reference, shared);
+    }
+
+    [Fact]
+    public async Task Two_shard_workers_and_a_plain_run_write_the_single_process_results_and_status_shows_every_unit_done()
+    {
+        using var dir = new TempDir();
+        var shared = dir["shared"];
+        var shards = await Task.WhenAll(Enumerable.Range(0, 2).Select(k =>
+            CliProcess.RunAsync(TestRuns.Experiment(shared).Concat(["--shard", $"{k}/2"]), TestRuns.Cache, TimeSpan.FromMinutes(8))));
+        foreach (var s in shards) Assert.True(s.ExitCode == 0, s.ToString());
+        Assert.Contains(shards, s => s.Stdout.Contains("Standard model: training"));    // one trains it,
+        Assert.Single(shards, s => s.Stdout.Contains("Standard model: training"));       // the other waits and reuses it
+        Assert.All(shards, s => Assert.Contains("A plain 'experiment' on", s.Stdout));
+        Assert.False(File.Exists(Path.Combine(shared, "d_rand", "metadata.json")));      // shards do not assemble
+
+        var during = await CliProcess.RunAsync(["status", "--out", shared], TestRuns.Cache);
+        Assert.True(during.ExitCode == 0, during.ToString());
+        Assert.Contains("d_rand/chunk-00000", during.Stdout);
+        Assert.Contains("0 claimed", during.Stdout);
+        Assert.Contains("0 missing", during.Stdout);
+
+        var finish = await CliProcess.RunAsync(TestRuns.Experiment(shared), TestRuns.Cache, TimeSpan.FromMinutes(8));
+        Assert.True(finish.ExitCode == 0, finish.ToString());
+        Assert.DoesNotContain("Standard model: training", finish.Stdout);
+        Results.AssertSame(await TestRuns.Reference, shared);
+    }
+
+    [Fact]
+    public async Task Status_of_a_folder_that_does_not_exist_is_one_line_naming_it()
+    {
+        using var dir = new TempDir();
+        var outcome = await CliProcess.RunAsync(["status", "--out", dir["nothing-here"]], TestRuns.Cache);
+        Assert.Equal(1, outcome.ExitCode);
+        var line = Assert.Single(outcome.ErrorLines);
+        Assert.Contains(dir["nothing-here"], line);
+    }
+
+    [Fact]
+    public async Task A_bad_shard_is_refused_with_one_line_before_the_run_folder_is_touched()
+    {
+        using var dir = new TempDir();
+        var outcome = await CliProcess.RunAsync(TestRuns.Experiment(dir["run"]).Concat(["--shard", "3/3"]), TestRuns.Cache);
+        Assert.Equal(1, outcome.ExitCode);
+        Assert.Contains("k must be 0..2", Assert.Single(outcome.ErrorLines));
+        Assert.False(Directory.Exists(dir["run"]));
+    }
+}
