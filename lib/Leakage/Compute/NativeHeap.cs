@@ -13,7 +13,8 @@ namespace Leakage.Compute;
 /// in the kernel, against about 2% for PyTorch 1.13 running the same step. With
 /// <see cref="Configure"/> (no mmap'd blocks, at most <see cref="TrimThresholdBytes"/> kept free at the
 /// top of the heap) freed blocks are reused and the faults fall to a fraction. The cost is that the
-/// process keeps up to that much freed memory.
+/// process keeps up to that much freed memory. Measured for allocations on the process's main thread
+/// (main arena); a thread that glibc serves from another arena may still have its freed pages trimmed.
 /// </para>
 /// <para>
 /// Process-wide and idempotent; left alone when the environment already sets malloc parameters
