@@ -39,6 +39,9 @@ public sealed record PgdPhases(double Forward, double Backward, double Update)
 /// </summary>
 public static class PhaseSplit
 {
+    /// <summary>Timed steps of a bfloat16 training split (at most; float32 uses <see cref="BenchmarkSettings.TrainSteps"/>).</summary>
+    public const int Bf16TimedTrainingSteps = 4;
+
     /// <summary>Phase by phase, the faster of two splits of the same steps.</summary>
     public static StepPhases Faster(StepPhases a, StepPhases b) => new(
         new TrainingPhases(Math.Min(a.Training.Data, b.Training.Data), Math.Min(a.Training.Augmentation, b.Training.Augmentation),
@@ -68,7 +71,10 @@ public static class PhaseSplit
     public static TrainingPhases Training(BenchmarkSettings settings, Device device, BenchmarkData data, ScalarType dtype = ScalarType.Float32)
     {
         var options = settings.Training;
-        int batch = options.BatchSize, steps = settings.TrainWarmupSteps + settings.TrainSteps;
+        // A bf16 training step costs over ten float32 ones on CPUs measured so far (README, Performance):
+        // a few timed steps say that as well as thirty.
+        int timed = dtype == ScalarType.Float32 ? settings.TrainSteps : Math.Min(settings.TrainSteps, Bf16TimedTrainingSteps);
+        int batch = options.BatchSize, steps = settings.TrainWarmupSteps + timed;
         using var model = ModelFactory.Create(settings.Arch, settings.Seed, settings.Width, device);
         if (dtype != ScalarType.Float32) model.to(dtype);
         var (images, labels) = data.Take((long)batch * steps, stream: 2);

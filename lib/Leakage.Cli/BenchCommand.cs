@@ -42,6 +42,21 @@ static class BenchCommand
         Description = "Use the training images of this CIFAR-10 folder instead of synthetic ones (timings do not depend on pixel values).",
     };
 
+    static readonly Option<int?> RoundsOption = new("--rounds")
+    {
+        Description = "Rounds of the alternating protocol (default 5; the ratios are the median over rounds).",
+    };
+
+    static readonly Option<int?> TrainStepsOption = new("--train-steps")
+    {
+        Description = "Timed training steps per round and side (default 30; fewer on a crowded machine, where each step takes seconds).",
+    };
+
+    static readonly Option<int?> PgdRepeatsOption = new("--pgd-repeats")
+    {
+        Description = "Timed PGD batches per round and side (default 2).",
+    };
+
     static readonly Option<bool> PyTorchOption = new("--pytorch")
     {
         Description = "Also run tools/bench/pytorch_reference.py (the same network and steps in PyTorch) and record TorchSharp/PyTorch ratios; skipped with a note when no Python can import torch.",
@@ -60,6 +75,9 @@ static class BenchCommand
         cmd.Options.Add(QuickOption);
         cmd.Options.Add(ImagesOption);
         cmd.Options.Add(DataOption);
+        cmd.Options.Add(RoundsOption);
+        cmd.Options.Add(TrainStepsOption);
+        cmd.Options.Add(PgdRepeatsOption);
         cmd.Options.Add(PyTorchOption);
         cmd.Options.Add(PythonOption);
         cmd.Options.Add(ExperimentCommand.SetOption);
@@ -76,6 +94,9 @@ static class BenchCommand
             var images = parse.GetValue(ImagesOption);
             if (images is < 1) throw new ArgumentException($"--images must be at least 1 (images attacked for the D_rand memory profile), got {images}.");
             var settings = BenchmarkSettings.For(profile, parse.GetValue(QuickOption), images);
+            if (parse.GetValue(RoundsOption) is int rounds) settings = settings with { Rounds = rounds };
+            if (parse.GetValue(TrainStepsOption) is int trainSteps) settings = settings with { TrainSteps = trainSteps };
+            if (parse.GetValue(PgdRepeatsOption) is int pgdRepeats) settings = settings with { PgdRepeats = pgdRepeats };
             settings.Validate();
             var outDir = Path.GetFullPath(parse.GetValue(OutOption)!);
 

@@ -184,4 +184,29 @@ public sealed class AttacksTests(ToyModelFixture toy) : IClassFixture<ToyModelFi
         e = Assert.Throws<ArgumentException>(() => new L2PgdOptions { ClampMin = 1, ClampMax = 0 }.Validate());
         Assert.Contains("ClampMin", e.Message);
     }
+
+    [Fact]
+    public void Classifier_pgd_and_linear_pgd_run_one_loop_and_find_the_same_points()
+    {
+        using var scope = NewDisposeScope();
+        using var g = new Generator(7, CPU);
+        var w = randn([10, 48], generator: g) * 0.5;
+        var b = randn([10], generator: g) * 0.1;
+        var fc = nn.Linear(48, 10);
+        using (no_grad())
+        {
+            fc.weight!.copy_(w);
+            fc.bias!.copy_(b);
+        }
+        using var model = nn.Sequential(nn.Flatten(), fc);
+        var x = rand([8, 3, 4, 4], generator: g);
+        var y = randint(0, 10, [8], generator: g);
+
+        // Autograd through a classifier, and the linear model's closed-form gradient, in the same pixel ball.
+        var (viaAutograd, _, _) = L2Pgd.Perturb(model, x, y, new L2PgdOptions { Eps = 0.5, StepSize = 0.1, Steps = 10 });
+        var viaClosedForm = Robust.LinearPgd.Attack(w, b, x, y, Robust.RadiusGeometry.Pixel(48), new Robust.LinearPgdOptions(0.5, Steps: 10, StepSize: 0.1));
+
+        Assert.True((viaAutograd - x).flatten(1).norm(1).min().item<float>() > 0.05f, "the attack moved every point");
+        Assert.True((viaAutograd - viaClosedForm).abs().max().item<float>() < 1e-4f, "the two attacks disagree");
+    }
 }

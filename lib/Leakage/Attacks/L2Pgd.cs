@@ -1,4 +1,5 @@
 using Leakage.Native;
+using Leakage.Robust;
 using Leakage.Training;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -15,6 +16,10 @@ namespace Leakage.Attacks;
 /// The model runs in eval mode and its parameters do not require gradients during the attack (only the
 /// input does), so no parameter gradient is computed or accumulated. The per-sample losses are summed,
 /// not averaged, so each sample's step is independent of the batch it is in.
+/// </para>
+/// <para>
+/// The loop is <see cref="Pgd.Ascend"/> with an <see cref="L2Step"/> in pixel units; this class supplies
+/// the classifier's cross-entropy and its input gradient by autograd.
 /// </para>
 /// </summary>
 public static class L2Pgd
@@ -36,6 +41,7 @@ public static class L2Pgd
         int batchSize = 256, long seed = 0, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
     {
         TorchNative.Ensure();
+        Compute.NativeHeap.Configure();
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
@@ -90,6 +96,7 @@ public static class L2Pgd
         L2PgdOptions options, Generator? generator = null)
     {
         options.Validate();
+        Compute.NativeHeap.Configure();
         if (options.RandomStart && generator is null)
             throw new ArgumentException("L2 PGD with RandomStart needs a generator (pass one to Perturb, or a seed to Attack).", nameof(generator));
         bool wasTraining = model.training;
@@ -111,83 +118,32 @@ public static class L2Pgd
     static (Tensor, Tensor, Tensor) PerturbCore(nn.Module<Tensor, Tensor> model, Tensor images, Tensor labels, L2PgdOptions options, Generator? generator)
     {
         using var outer = NewDisposeScope();
-        var shape = new long[images.dim()];
-        Array.Fill(shape, 1L);
-        shape[0] = images.shape[0];
         var x0 = images.detach();
-        float eps = (float)options.Eps;
-        double sign = options.Targeted ? -1.0 : 1.0;
-
-        // Projection onto the eps-ball around x0 (per-sample renorm of the difference), then the clamp.
-        Tensor Project(Tensor candidate)
+        var step = new L2Step(x0, RadiusGeometry.Pixel(x0.numel() / Math.Max(1, x0.shape[0])), options.Eps, options.StepSize, options.ClampMin, options.ClampMax);
+        // Targeted: descend the target's cross-entropy, i.e. ascend its negation (negation is exact, so
+        // iterates and losses are those of the descent).
+        bool targeted = options.Targeted;
+        (Tensor, Tensor?) Objective(Tensor x, bool withGradient)
         {
-            var projected = x0 + (candidate - x0).renorm(2, 0, eps);
-            return options.ClampMin is null && options.ClampMax is null
-                ? projected
-                : projected.clamp(options.ClampMin, options.ClampMax);
-        }
-
-        // Per-sample best-so-far bookkeeping; returns new tensors and leaves the old ones to the caller.
-        (Tensor X, Tensor Loss) Better(Tensor? bestX, Tensor? bestLoss, Tensor current, Tensor loss)
-        {
-            if (bestX is null || bestLoss is null) return (current.clone(), loss.clone());
-            var better = options.Targeted ? loss.lt(bestLoss) : loss.gt(bestLoss);
-            return (where(better.view(shape), current, bestX), where(better, loss, bestLoss));
-        }
-
-        var x = x0.clone();
-        if (options.RandomStart)
-        {
-            using var scope = NewDisposeScope();
-            var direction = randn(images.shape, generator: generator).to(images.device);
-            var norm = direction.flatten(1).norm(1).view(shape);
-            var start = Project(x0 + eps * direction / (norm + 1e-10)).MoveToOuterDisposeScope();
-            x.Dispose();
-            x = start;
-        }
-
-        Tensor? bestX = null, bestLoss = null;
-        for (int step = 0; step < options.Steps; step++)
-        {
-            Tensor next;
-            (Tensor X, Tensor Loss)? best = null;
-            using (var scope = NewDisposeScope())
+            if (!withGradient)
             {
-                var input = x.detach().requires_grad_(true);
-                var loss = nn.functional.cross_entropy(model.forward(input), labels, reduction: nn.Reduction.None);
-                var grad = autograd.grad([loss.sum()], [input])[0];
-                if (options.KeepBest)
-                {
-                    var (bx, bl) = Better(bestX, bestLoss, x, loss.detach());
-                    best = (bx.MoveToOuterDisposeScope(), bl.MoveToOuterDisposeScope());
-                }
-                var g = grad * sign;
-                var gNorm = g.flatten(1).norm(1).view(shape);
-                next = Project(x + options.StepSize * g / (gNorm + 1e-10)).MoveToOuterDisposeScope();
+                using var _ = no_grad();
+                var value = nn.functional.cross_entropy(model.forward(x), labels, reduction: nn.Reduction.None);
+                return (targeted ? value.neg() : value, null);
             }
-            x.Dispose();
-            x = next;
-            if (best is { } kept)
-            {
-                bestX?.Dispose();
-                bestLoss?.Dispose();
-                (bestX, bestLoss) = kept;
-            }
+            var input = x.detach().requires_grad_(true);
+            var loss = nn.functional.cross_entropy(model.forward(input), labels, reduction: nn.Reduction.None);
+            var objective = targeted ? loss.neg() : loss;
+            var grad = autograd.grad([objective.sum()], [input])[0];
+            return (objective.detach(), grad);
         }
-
+        var (adversarial, best) = Pgd.Ascend(step, Objective, options.Steps, options.KeepBest, options.RandomStart, generator: generator);
         using (no_grad())
         {
-            var logits = model.forward(x);
-            var loss = nn.functional.cross_entropy(logits, labels, reduction: nn.Reduction.None);
-            if (options.KeepBest)
-            {
-                // The final iterate competes too; ties keep the earlier iterate, as in robustness's replace_best.
-                (x, loss) = Better(bestX, bestLoss, x, loss);
-                logits = model.forward(x);
-            }
-            var predicted = logits.argmax(1);
-            var ok = options.Targeted ? predicted.eq(labels) : predicted.ne(labels);
-            return (x.detach().MoveToOuterDisposeScope(), loss.MoveToOuterDisposeScope(), ok.MoveToOuterDisposeScope());
+            var predicted = model.forward(adversarial).argmax(1);
+            var ok = targeted ? predicted.eq(labels) : predicted.ne(labels);
+            var loss = targeted ? best.neg() : best;
+            return (adversarial.detach().MoveToOuterDisposeScope(), loss.MoveToOuterDisposeScope(), ok.MoveToOuterDisposeScope());
         }
     }
 }

@@ -1,3 +1,4 @@
+using Leakage.Attacks;
 using Leakage.Native;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -54,6 +55,8 @@ public sealed record LinearPgdOptions(
 /// model is exact and cheap, <c>dL/dx = (dL/dz) W</c>, so no autograd graph is built.
 /// Each step follows MadryLab's L2 step in the geometry (normalised ascent direction, projection back
 /// onto the ball, clamp to [0,1]); the per-example best point over all steps and starts is returned.
+/// The loop is <see cref="Pgd.Ascend"/> with an <see cref="L2Step"/> in the geometry; this class
+/// supplies the objective and its closed-form gradient.
 /// </summary>
 public static class LinearPgd
 {
@@ -86,34 +89,16 @@ public static class LinearPgd
         var bx = b.to(flat.dtype, flat.device);
         var yx = y.to(ScalarType.Int64, flat.device);
         var onehot = nn.functional.one_hot(yx, wx.shape[0]).to(flat.dtype);
-        using var gen = new Generator((ulong)options.Seed, flat.device);
-        double eps = options.Radius, step = options.EffectiveStepSize;
-
-        var best = flat.clone();
-        var bestObj = full(flat.shape[0], double.NegativeInfinity, dtype: flat.dtype, device: flat.device);
-
-        for (int start = 0; start <= options.Restarts; start++)
+        using var gen = new Generator((ulong)options.Seed, CPU);
+        var step = new L2Step(flat, geometry, options.Radius, options.EffectiveStepSize,
+            options.ClampToUnitBox ? 0.0 : null, options.ClampToUnitBox ? 1.0 : null, startInBall: true);
+        // The input gradient of a linear model in closed form: dL/dx = (dL/dz) W.
+        (Tensor, Tensor?) Objective(Tensor xa, bool withGradient)
         {
-            using var startScope = NewDisposeScope();
-            var delta = start == 0 ? zeros_like(flat) : RandomInBall(flat, geometry, eps, gen);
-            if (options.ClampToUnitBox) delta = (flat + delta).clamp_(0, 1) - flat;
-            for (int t = 0; ; t++)
-            {
-                using var stepScope = NewDisposeScope();
-                var xa = flat + delta;
-                var z = nn.functional.linear(xa, wx, bx);
-                var (obj, gz) = ObjectiveAndGradient(z, onehot, options.Objective);
-                var better = obj > bestObj;
-                best.copy_(torch.where(better.unsqueeze(1), xa, best));
-                bestObj.copy_(torch.where(better, obj, bestObj));
-                if (t == options.Steps) break;
-                var gx = gz.matmul(wx);
-                var next = geometry.Project(delta + step * geometry.AscentStep(gx), eps);
-                if (options.ClampToUnitBox) next = (flat + next).clamp_(0, 1) - flat;
-                delta.Dispose();
-                delta = next.MoveToOuterDisposeScope();
-            }
+            var (value, gz) = ObjectiveAndGradient(nn.functional.linear(xa, wx, bx), onehot, options.Objective);
+            return (value, withGradient ? gz.matmul(wx) : null);
         }
+        var (best, _) = Pgd.Ascend(step, Objective, options.Steps, keepBest: true, restarts: options.Restarts, generator: gen);
         return best.reshape(x.shape).MoveToOuterDisposeScope();
     }
 
@@ -138,16 +123,5 @@ public static class LinearPgd
             default:
                 throw new ArgumentOutOfRangeException(nameof(objective), objective, "Unknown PGD objective.");
         }
-    }
-
-    /// <summary>A point drawn uniformly from the ball of radius <paramref name="eps"/> of the geometry, per row.</summary>
-    internal static Tensor RandomInBall(Tensor like, RadiusGeometry geometry, double eps, Generator gen)
-    {
-        using var scope = NewDisposeScope();
-        var d = randn(like.shape, dtype: like.dtype, device: like.device, generator: gen);
-        d /= linalg.vector_norm(d, ord: 2, dims: [-1L], keepdim: true).clamp_min(1e-12);
-        var u = rand(new[] { like.shape[0], 1L }, dtype: like.dtype, device: like.device, generator: gen);
-        d *= u.pow(1.0 / like.shape[^1]) * eps;
-        return (geometry.IsEuclidean ? d : d * geometry.ScaleTensor(like.dtype, like.device)).MoveToOuterDisposeScope();
     }
 }

@@ -181,6 +181,83 @@ public sealed class RadiusGeometry
         return (delta * factor).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// <see cref="Project"/> per sample: each slice along dimension 0 of <paramref name="delta"/> (N x ...,
+    /// its trailing dimensions flattening to <see cref="Dimension"/> values) onto the ball of radius
+    /// <paramref name="eps"/>. In pixel units this is MadryLab's L2 projection, <c>renorm(2, 0, eps)</c>
+    /// (slices longer than eps scaled by eps / (norm + 1e-7)): one fused kernel, no reshape of the batch.
+    /// </summary>
+    public Tensor ProjectSamples(Tensor delta, double eps)
+    {
+        if (!(eps >= 0)) throw new ArgumentOutOfRangeException(nameof(eps), eps, "Radius must be >= 0.");
+        CheckSamples(delta, nameof(delta));
+        if (_scale is null) return delta.renorm(2, 0, (float)eps);
+        using var scope = NewDisposeScope();
+        return Project(delta.reshape(delta.shape[0], Dimension), eps).reshape(delta.shape).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// A step of size <paramref name="size"/> along the normalised steepest-ascent direction of each
+    /// sample's gradient (dimension 0 of <paramref name="grad"/>, as in <see cref="ProjectSamples"/>):
+    /// <c>size * s ⊙ (s ⊙ g) / (||s ⊙ g||_2 + 1e-10)</c>, in pixel units MadryLab's L2 step
+    /// <c>size * g / (||g||_2 + 1e-10)</c>.
+    /// </summary>
+    public Tensor StepSamples(Tensor grad, double size)
+    {
+        CheckSamples(grad, nameof(grad));
+        using var scope = NewDisposeScope();
+        if (_scale is not null)
+            return (size * AscentStep(grad.reshape(grad.shape[0], Dimension))).reshape(grad.shape).MoveToOuterDisposeScope();
+        var norm = grad.flatten(1).norm(1).view(SampleShape(grad));
+        return (size * grad / (norm + 1e-10)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// A random offset of size <paramref name="eps"/> in this geometry per sample, shaped like
+    /// <paramref name="like"/>: on the sphere (MadryLab's <c>random_perturb</c>: a Gaussian direction
+    /// normalised, + 1e-10) or, with <paramref name="inBall"/>, uniformly in the ball (radius eps * u^(1/D)).
+    /// Drawn on the CPU from <paramref name="generator"/> (so a seed gives the same start on any device),
+    /// in the dtype and on the device of <paramref name="like"/>.
+    /// </summary>
+    public Tensor RandomSamples(Tensor like, double eps, Generator generator, bool inBall = false)
+    {
+        CheckSamples(like, nameof(like));
+        using var scope = NewDisposeScope();
+        Tensor d;
+        if (inBall)
+        {
+            d = randn([like.shape[0], Dimension], dtype: like.dtype, device: CPU, generator: generator);
+            d /= linalg.vector_norm(d, ord: 2, dims: [-1L], keepdim: true).clamp_min(1e-12);
+            var u = rand([like.shape[0], 1L], dtype: like.dtype, device: CPU, generator: generator);
+            d *= u.pow(1.0 / Dimension) * eps;
+            d = d.reshape(like.shape);
+        }
+        else
+        {
+            d = randn(like.shape, dtype: like.dtype, device: CPU, generator: generator);
+            d = eps * d / (d.flatten(1).norm(1).view(SampleShape(like)) + 1e-10);
+        }
+        d = d.to(like.device);
+        if (_scale is not null) d = (d.reshape(like.shape[0], Dimension) * ScaleTensor(like.dtype, like.device)).reshape(like.shape);
+        return d.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>[N, 1, ..., 1]: broadcasts a per-sample value over a sample of <paramref name="x"/>.</summary>
+    static long[] SampleShape(Tensor x)
+    {
+        var shape = new long[x.dim()];
+        Array.Fill(shape, 1L);
+        shape[0] = x.shape[0];
+        return shape;
+    }
+
+    void CheckSamples(Tensor v, string name)
+    {
+        if (v.dim() < 2 || v.shape[0] > 0 && v.numel() / v.shape[0] != Dimension)
+            throw new ArgumentException(
+                $"Expected N samples of {Dimension} values each ({Units} units), got shape [{string.Join(", ", v.shape)}].", name);
+    }
+
     void CheckLast(Tensor v, string name)
     {
         if (v.dim() == 0 || v.shape[^1] != Dimension)

@@ -64,6 +64,7 @@ public static class Trainer
         CancellationToken cancellationToken = default)
     {
         TorchNative.Ensure();
+        Compute.NativeHeap.Configure();
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
