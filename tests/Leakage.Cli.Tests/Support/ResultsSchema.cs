@@ -1,4 +1,4 @@
-using System.Text.Json.Nodes;
+using System.Text.Json;
 using Json.Schema;
 
 namespace Leakage.Cli.Tests.Support;
@@ -19,7 +19,7 @@ public static class ResultsSchema
     /// <summary>The schema's complaints about <paramref name="resultsPath"/>, one line each ("where: what"); empty when it is valid.</summary>
     public static IReadOnlyList<string> Errors(string resultsPath)
     {
-        var results = Schema.Value.Evaluate(JsonNode.Parse(File.ReadAllText(resultsPath)), new EvaluationOptions { OutputFormat = OutputFormat.List });
+        var results = Schema.Value.Evaluate(JsonDocument.Parse(File.ReadAllText(resultsPath)).RootElement, new EvaluationOptions { OutputFormat = OutputFormat.List });
         if (results.IsValid) return [];
         return (results.Details ?? []).Where(d => d.Errors is { Count: > 0 })
             .SelectMany(d => d.Errors!.Select(e => $"{d.InstanceLocation}: {e.Value}")).DefaultIfEmpty("invalid (no details)").ToList();
