@@ -30,4 +30,15 @@ public static class TrainingUnits
             board.WaitWhileHeld(folder, () => false, Poll, ct);
         }
     }
+
+    /// <summary>
+    /// Records the training run <paramref name="folder"/> as done once its model is saved or loaded,
+    /// so that <c>status</c> lists it as done rather than missing.
+    /// </summary>
+    public static void MarkDone(ExperimentRun run, string folder, double seconds)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        var board = new UnitBoard(run.OutDirectory, run.Observer.Log);
+        board.MarkDone(folder, board.ReadPlan()?.Fingerprint ?? "", seconds);
+    }
 }

@@ -41,7 +41,9 @@ public static class ModelCache
         {
             run.Observer.Log($"{job.Title}: reusing {dir}.");
             var extra = Artifacts.ReadExtra(dir);
-            return new(loaded, extra?["history"]?.Deserialize<List<EpochSummary>>(Artifacts.Json) ?? [], (double?)extra?["seconds"] ?? 0, true);
+            var recorded = (double?)extra?["seconds"] ?? 0;
+            Leakage.Scale.TrainingUnits.MarkDone(run, job.Folder, recorded);
+            return new(loaded, extra?["history"]?.Deserialize<List<EpochSummary>>(Artifacts.Json) ?? [], recorded, true);
         }
         run.Observer.Log($"{job.Title}: {job.Verb} ({reason}).");
         var clock = Stopwatch.StartNew();
@@ -57,6 +59,7 @@ public static class ModelCache
                 ["history"] = JsonSerializer.SerializeToNode(result.History, Artifacts.Json),
                 ["seconds"] = seconds,
             });
+            Leakage.Scale.TrainingUnits.MarkDone(run, job.Folder, seconds);
             try { if (Directory.Exists(checkpoints)) Directory.Delete(checkpoints, recursive: true); }
             catch (IOException e) { run.Observer.Log($"Could not remove {checkpoints}: {e.Message}"); }
             return new(model, result.History, seconds, false);
