@@ -16,7 +16,7 @@ using static TorchSharp.torch;
 // tests them on the clean test split. One JSON line per variant goes to --log.
 //
 //   dotnet run --project tools/fidelity -c Release -- --data DIR --run DIR [--profile cpu] [--set k=v]...
-//       [--images 2000] [--variants "10x0.1,30x0.1,10x0.1:lrRand=0.1"] [--transfer true] [--log levers.jsonl]
+//       [--images 2000] [--split train|test] [--variants "10x0.1;30x0.1;10x0.1:lrRand=0.1"] [--transfer true] [--log levers.jsonl]
 //
 // A variant is STEPSxSTEP (eps from attack.eps) or STEPSxFIRST>LAST (step size falling from FIRST to
 // LAST on a cosine schedule, within the same eps), optionally followed by ':' and comma-separated
@@ -33,7 +33,11 @@ Console.WriteLine($"standard model: test {standard.TestAccuracy:P2}, train {stan
 int n = int.Parse(opts.Get("--images", "2000"));
 bool transfer = bool.Parse(opts.Get("--transfer", "false"));
 string log = opts.Get("--log", Path.Combine(run.OutDirectory, "levers.jsonl"));
-using var subset = run.Train.Subset(n, 12345);
+// --split test attacks test images (success only: the transfer models are tested on that split).
+string split = opts.Get("--split", "train");
+if (split is not ("train" or "test")) throw new ArgumentException($"--split must be train or test, got '{split}'.");
+if (split == "test" && transfer) throw new ArgumentException("--transfer needs --split train: the transfer models are tested on the test split.");
+using var subset = (split == "test" ? run.Test : run.Train).Subset(n, 12345);
 var attack = ExperimentRun.AttackOptions(settings);
 using var bf16 = Precisions.AttackModel(standard.Model, settings.Compute.Precision, run.Device);
 var attacked = bf16 ?? standard.Model;
@@ -60,6 +64,7 @@ foreach (var variant in variants)
         ["finalStep"] = finalStep,
         ["precision"] = settings.Compute.Precision,
         ["images"] = n,
+        ["split"] = split,
     };
     foreach (var kind in new[] { AdversarialKind.Random, AdversarialKind.Deterministic })
     {
@@ -156,7 +161,7 @@ static class ScheduledPgd
 /// <summary>
 /// The transfer model of a variant: the run's recipe (as <c>ExperimentRun.TransferModel</c> builds it),
 /// changed by comma-separated key=value: lrRand, lrDet, epochs, aug (None, Flip, CropFlip; both sets),
-/// augRand, augDet, arch, width; keep=success trains on the successful attacks only (a diagnostic).
+/// augRand, augDet, arch, width, seed (of the fresh model and its data order); keep=success trains on the successful attacks only (a diagnostic).
 /// </summary>
 static class TransferRecipe
 {
@@ -184,8 +189,9 @@ static class TransferRecipe
                 case "augDet": if (!rand) training = training with { Augmentation = Enum.Parse<Augmentation>(kv[1], true) }; break;
                 case "arch": o = o with { Arch = kv[1] }; break;
                 case "width": o = o with { Width = int.Parse(kv[1]) }; break;
+                case "seed": o = o with { ModelSeed = long.Parse(kv[1]) }; training = training with { Seed = long.Parse(kv[1]) }; break;
                 case "keep": break;
-                default: throw new ArgumentException($"unknown transfer-recipe key {kv[0]} (lrRand, lrDet, epochs, aug, augRand, augDet, arch, width, keep)");
+                default: throw new ArgumentException($"unknown transfer-recipe key {kv[0]} (lrRand, lrDet, epochs, aug, augRand, augDet, arch, width, seed, keep)");
             }
         return o with { Training = training };
     }
