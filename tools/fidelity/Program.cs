@@ -2,19 +2,27 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Leakage.Adversarial;
 using Leakage.Attacks;
+using Leakage.Compute;
 using Leakage.Experiment;
 using Leakage.Robust;
 using Leakage.Training;
+using TorchSharp;
 using static TorchSharp.torch;
 
 // Fidelity levers: trains (or reuses) the standard model that the settings describe in --run, then
 // attacks a class-stratified subset of its training images towards D_rand and D_det targets with each
-// attack variant and prints the targeted success rate. One JSON line per variant goes to --log.
+// attack variant and prints the targeted success rate. With --transfer, each variant also trains the
+// transfer models on the subset's D_rand and D_det (the run's transfer recipe, or the variant's) and
+// tests them on the clean test split. One JSON line per variant goes to --log.
 //
 //   dotnet run --project tools/fidelity -c Release -- --data DIR --run DIR [--profile cpu] [--set k=v]...
-//       [--images 2000] [--variants "10x0.1,20x0.1,50x0.1"] [--log levers.jsonl]
+//       [--images 2000] [--split train|test] [--variants "10x0.1;30x0.1;10x0.1:lrRand=0.1"] [--transfer true] [--log levers.jsonl]
 //
-// A variant is STEPSxSTEP (eps from attack.eps). Training is cached in --run like any experiment step.
+// A variant is STEPSxSTEP (eps from attack.eps) or STEPSxFIRST>LAST (step size falling from FIRST to
+// LAST on a cosine schedule, within the same eps), optionally followed by ':' and comma-separated
+// transfer-recipe changes (see TransferRecipe); variants are separated by ';' (or ',' when none has a
+// recipe). Variants with the same attack share one attack.
+// Training is cached in --run like any experiment step.
 var opts = Args.Parse(args);
 var settings = SettingsOverrides.Apply(Profiles.Get(opts.Get("--profile", "cpu")), opts.All("--set"));
 using var run = ExperimentRun.Open(settings, opts.Get("--data", "data"), opts.Get("--run", "runs/fidelity"),
@@ -23,35 +31,169 @@ if (opts.Pairs.Any(p => p.Name == "--robust")) { RobustRecipes.Run(run, opts.Get
 var standard = run.StandardModel();
 Console.WriteLine($"standard model: test {standard.TestAccuracy:P2}, train {standard.TrainAccuracy:P2}, {standard.Seconds:0} s training");
 int n = int.Parse(opts.Get("--images", "2000"));
-using var subset = run.Train.Subset(n, 12345);
+bool transfer = bool.Parse(opts.Get("--transfer", "false"));
+string log = opts.Get("--log", Path.Combine(run.OutDirectory, "levers.jsonl"));
+// --split test attacks test images (success only: the transfer models are tested on that split).
+string split = opts.Get("--split", "train");
+if (split is not ("train" or "test")) throw new ArgumentException($"--split must be train or test, got '{split}'.");
+if (split == "test" && transfer) throw new ArgumentException("--transfer needs --split train: the transfer models are tested on the test split.");
+using var subset = (split == "test" ? run.Test : run.Train).Subset(n, 12345);
 var attack = ExperimentRun.AttackOptions(settings);
-foreach (var variant in opts.Get("--variants", $"{settings.Attack.Steps}x{settings.Attack.Step}").Split(','))
+using var bf16 = Precisions.AttackModel(standard.Model, settings.Compute.Precision, run.Device);
+var attacked = bf16 ?? standard.Model;
+var attacks = new Dictionary<string, (PgdResult Result, Tensor Targets, double Seconds)>();
+var variants = opts.Get("--variants", $"{settings.Attack.Steps}x{settings.Attack.Step}").Split(';', StringSplitOptions.RemoveEmptyEntries)
+    .SelectMany(v => v.Contains(':') ? [v] : v.Split(',', StringSplitOptions.RemoveEmptyEntries));
+foreach (var variant in variants)
 {
-    var parts = variant.Split('x');
-    var pgd = new L2PgdOptions { Eps = settings.Attack.Eps, Steps = int.Parse(parts[0]), StepSize = double.Parse(parts[1]), Targeted = true };
+    var (attackSpec, recipe) = variant.Split(':', 2) is [var a, var r] ? (a, r) : (variant, "");
+    var parts = attackSpec.Split('x');
+    var sizes = parts[1].Split('>');
+    var pgd = new L2PgdOptions { Eps = settings.Attack.Eps, Steps = int.Parse(parts[0]), StepSize = double.Parse(sizes[0]), Targeted = true };
+    double? finalStep = sizes.Length > 1 ? double.Parse(sizes[1]) : null;
+    var line = new JsonObject
+    {
+        ["model"] = $"{settings.Standard.Arch} w{settings.Standard.Width} e{settings.Standard.Epochs} lr{settings.Standard.Lr} wd{settings.Standard.WeightDecay} aug{settings.Standard.Augment}",
+        ["modelTrainImages"] = run.Train.Count,
+        ["testAccuracy"] = standard.TestAccuracy,
+        ["trainAccuracy"] = standard.TrainAccuracy,
+        ["trainSeconds"] = standard.Seconds,
+        ["eps"] = pgd.Eps,
+        ["steps"] = pgd.Steps,
+        ["step"] = pgd.StepSize,
+        ["finalStep"] = finalStep,
+        ["precision"] = settings.Compute.Precision,
+        ["images"] = n,
+        ["split"] = split,
+    };
     foreach (var kind in new[] { AdversarialKind.Random, AdversarialKind.Deterministic })
     {
-        using var targets = AdversarialDatasets.DrawTargets(kind, subset.Labels, attack, 0);
-        var clock = Stopwatch.StartNew();
-        using var result = L2Pgd.Attack(standard.Model, subset.Images, targets, pgd, run.Device, settings.Attack.BatchSize);
-        double seconds = clock.Elapsed.TotalSeconds;
-        double success = result.Success.to_type(ScalarType.Float64).mean().item<double>();
-        var line = new JsonObject
+        string key = kind == AdversarialKind.Random ? "drand" : "ddet";
+        string cacheKey = $"{attackSpec}/{key}";
+        if (!attacks.TryGetValue(cacheKey, out var done))
         {
-            ["model"] = $"{settings.Standard.Arch} w{settings.Standard.Width} e{settings.Standard.Epochs} lr{settings.Standard.Lr} wd{settings.Standard.WeightDecay} aug{settings.Standard.Augment}",
-            ["testAccuracy"] = standard.TestAccuracy,
-            ["trainAccuracy"] = standard.TrainAccuracy,
-            ["trainSeconds"] = standard.Seconds,
-            ["kind"] = AdversarialDatasets.Name(kind),
-            ["eps"] = pgd.Eps,
-            ["steps"] = pgd.Steps,
-            ["step"] = pgd.StepSize,
-            ["images"] = n,
-            ["success"] = success,
-            ["imageStepsPerSecond"] = n * (double)pgd.Steps / seconds,
+            var targets = AdversarialDatasets.DrawTargets(kind, subset.Labels, attack, 0);
+            var clock = Stopwatch.StartNew();
+            var result = finalStep is double last
+                ? ScheduledPgd.Attack(attacked, subset.Images, targets, pgd, last, run.Device, settings.Attack.BatchSize)
+                : L2Pgd.Attack(attacked, subset.Images, targets, pgd, run.Device, settings.Attack.BatchSize);
+            attacks[cacheKey] = done = (result, targets, clock.Elapsed.TotalSeconds);
+        }
+        line[$"success_{key}"] = done.Result.Success.to_type(ScalarType.Float64).mean().item<double>();
+        line[$"attackSeconds_{key}"] = done.Seconds;
+        line[$"imageStepsPerSecond_{key}"] = n * (double)pgd.Steps / done.Seconds;
+        if (!transfer) continue;
+        var options = TransferRecipe.Of(settings, kind, recipe);
+        // keep=success (a diagnostic, not Ilyas's recipe): train only on the images whose attack reached its target.
+        bool successOnly = recipe.Split(',').Contains("keep=success");
+        using var kept = successOnly ? done.Result.Success.nonzero().flatten() : arange(n);
+        using var images = done.Result.Adversarial.index_select(0, kept);
+        using var labels = done.Targets.index_select(0, kept);
+        var clockT = Stopwatch.StartNew();
+        var outcome = Transfer.Run(images, labels, run.Test.Images, run.Test.Labels, options, run.Device);
+        outcome.Model.Dispose();
+        line[$"transferImages_{key}"] = images.shape[0];
+        line["recipe"] = recipe.Length == 0 ? "run's" : recipe;
+        line[$"transfer_{key}"] = outcome.CleanTestAccuracy;
+        line[$"transferFit_{key}"] = outcome.TrainAccuracy;
+        line[$"transferLr_{key}"] = options.Training.LearningRate;
+        line[$"transferEpochs_{key}"] = options.Training.Epochs;
+        line[$"transferAugment_{key}"] = options.Training.Augmentation.ToString();
+        line[$"transferArch_{key}"] = $"{options.Arch} w{options.Width}";
+        line[$"transferSeconds_{key}"] = clockT.Elapsed.TotalSeconds;
+    }
+    Console.WriteLine(line.ToJsonString());
+    File.AppendAllText(log, line.ToJsonString() + "\n");
+}
+foreach (var (result, targets, _) in attacks.Values) { result.Dispose(); targets.Dispose(); }
+
+/// <summary>
+/// Targeted L2 PGD with a step size that falls from <c>options.StepSize</c> to <paramref name="last"/> on a
+/// cosine schedule; otherwise <see cref="L2Pgd"/>'s step (per-sample normalised gradient), projection
+/// onto the eps-ball around the original, clamp to [0, 1], and keep-best by the target's cross-entropy.
+/// </summary>
+static class ScheduledPgd
+{
+    public static PgdResult Attack(nn.Module<Tensor, Tensor> model, Tensor images, Tensor targets, L2PgdOptions options, double last, Device device, int batchSize)
+    {
+        model.eval();
+        var parameters = model.parameters().ToList();
+        foreach (var p in parameters) p.requires_grad = false;
+        var adversarial = new List<Tensor>();
+        var success = new List<Tensor>();
+        var losses = new List<Tensor>();
+        for (long start = 0; start < images.shape[0]; start += batchSize)
+        {
+            using var scope = NewDisposeScope();
+            long count = Math.Min(batchSize, images.shape[0] - start);
+            var x0 = images.narrow(0, start, count).to(device);
+            var y = targets.narrow(0, start, count).to(device);
+            var x = x0.clone();
+            var bestX = x0.clone();
+            var bestLoss = full([count], double.PositiveInfinity, device: device);
+            for (int i = 0; i <= options.Steps; i++)
+            {
+                var input = x.detach().requires_grad_(true);
+                var loss = nn.functional.cross_entropy(model.forward(input), y, reduction: nn.Reduction.None);
+                var better = loss.detach().lt(bestLoss);
+                bestX = where(better.view(-1, 1, 1, 1), x, bestX);
+                bestLoss = where(better, loss.detach(), bestLoss);
+                if (i == options.Steps) break;
+                var g = -autograd.grad([loss.sum()], [input])[0];
+                double size = last + 0.5 * (options.StepSize - last) * (1 + Math.Cos(Math.PI * i / Math.Max(1, options.Steps - 1)));
+                var stepped = x + size * g / (g.flatten(1).norm(1).view(-1, 1, 1, 1) + 1e-10);
+                x = (x0 + (stepped - x0).renorm(2, 0, (float)options.Eps)).clamp(0.0, 1.0).detach();
+            }
+            using (no_grad())
+            {
+                adversarial.Add(bestX.cpu().MoveToOuterDisposeScope());
+                losses.Add(bestLoss.cpu().MoveToOuterDisposeScope());
+                success.Add(model.forward(bestX).argmax(1).eq(y).cpu().MoveToOuterDisposeScope());
+            }
+        }
+        foreach (var p in parameters) p.requires_grad = true;
+        var result = new PgdResult(cat(adversarial, 0), cat(success, 0), cat(losses, 0));
+        foreach (var t in adversarial.Concat(success).Concat(losses)) t.Dispose();
+        return result;
+    }
+}
+
+/// <summary>
+/// The transfer model of a variant: the run's recipe (as <c>ExperimentRun.TransferModel</c> builds it),
+/// changed by comma-separated key=value: lrRand, lrDet, epochs, aug (None, Flip, CropFlip; both sets),
+/// augRand, augDet, arch, width, seed (of the fresh model and its data order); keep=success trains on the successful attacks only (a diagnostic).
+/// </summary>
+static class TransferRecipe
+{
+    public static TransferOptions Of(ExperimentSettings settings, AdversarialKind kind, string recipe)
+    {
+        var t = settings.Transfer;
+        bool rand = kind == AdversarialKind.Random;
+        var training = ExperimentRun.StandardTraining(settings) with
+        {
+            Epochs = t.Epochs,
+            BatchSize = t.BatchSize,
+            LearningRate = rand ? t.LrRand : t.LrDet,
+            Augmentation = t.Augment ? Augmentation.CropFlip : Augmentation.None,
+            Seed = settings.Seed + 1,
         };
-        Console.WriteLine(line.ToJsonString());
-        File.AppendAllText(opts.Get("--log", Path.Combine(run.OutDirectory, "levers.jsonl")), line.ToJsonString() + "\n");
+        var o = new TransferOptions { Arch = settings.Standard.Arch, Width = settings.Standard.Width, ModelSeed = settings.Seed + 1 };
+        foreach (var kv in recipe.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(x => x.Split('=')))
+            switch (kv[0])
+            {
+                case "lrRand": if (rand) training = training with { LearningRate = double.Parse(kv[1]) }; break;
+                case "lrDet": if (!rand) training = training with { LearningRate = double.Parse(kv[1]) }; break;
+                case "epochs": training = training with { Epochs = int.Parse(kv[1]) }; break;
+                case "aug": training = training with { Augmentation = Enum.Parse<Augmentation>(kv[1], true) }; break;
+                case "augRand": if (rand) training = training with { Augmentation = Enum.Parse<Augmentation>(kv[1], true) }; break;
+                case "augDet": if (!rand) training = training with { Augmentation = Enum.Parse<Augmentation>(kv[1], true) }; break;
+                case "arch": o = o with { Arch = kv[1] }; break;
+                case "width": o = o with { Width = int.Parse(kv[1]) }; break;
+                case "seed": o = o with { ModelSeed = long.Parse(kv[1]) }; training = training with { Seed = long.Parse(kv[1]) }; break;
+                case "keep": break;
+                default: throw new ArgumentException($"unknown transfer-recipe key {kv[0]} (lrRand, lrDet, epochs, aug, augRand, augDet, arch, width, seed, keep)");
+            }
+        return o with { Training = training };
     }
 }
 
