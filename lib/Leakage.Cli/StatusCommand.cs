@@ -43,7 +43,8 @@ public static class StatusCommand
             else AnsiConsole.MarkupLine("No work units planned yet.");
             int done = units.Count(u => u.State == UnitState.Done), claimed = units.Count(u => u.State == UnitState.Claimed);
             int abandoned = units.Count(u => u.State == UnitState.Abandoned), missing = units.Count(u => u.State == UnitState.Missing);
-            AnsiConsole.MarkupLine($"units: {done} done, {claimed} claimed, {abandoned} abandoned (taken over by the next worker), {missing} missing");
+            AnsiConsole.MarkupLine($"units: {done} done, {claimed} claimed, {abandoned} abandoned, {missing} missing");
+            if (abandoned > 0) AnsiConsole.MarkupLine("abandoned units are taken over by the next worker that reaches them.");
             AnsiConsole.MarkupLine($"artifacts committed: {(artifacts.Count == 0 ? "none" : Markup.Escape(string.Join(", ", artifacts.Select(a => $"{a.Folder} ({a.Kind})"))))}");
             AnsiConsole.MarkupLine($"results.json: {(File.Exists(Path.Combine(dir, "results.json")) ? "present" : "not yet")}");
             return Task.FromResult(0);

@@ -4,6 +4,7 @@ using Leakage.Adversarial;
 using Leakage.Attacks;
 using Leakage.Compute;
 using Leakage.Experiment;
+using Leakage.Models;
 using Leakage.Robust;
 using Leakage.Training;
 using TorchSharp;
@@ -90,8 +91,7 @@ foreach (var variant in variants)
         using var images = done.Result.Adversarial.index_select(0, kept);
         using var labels = done.Targets.index_select(0, kept);
         var clockT = Stopwatch.StartNew();
-        var outcome = Transfer.Run(images, labels, run.Test.Images, run.Test.Labels, options, run.Device);
-        outcome.Model.Dispose();
+        var outcome = options.Train(images, labels, run.Test.Images, run.Test.Labels, run.Device);
         line[$"transferImages_{key}"] = images.shape[0];
         line["recipe"] = recipe.Length == 0 ? "run's" : recipe;
         line[$"transfer_{key}"] = outcome.CleanTestAccuracy;
@@ -165,7 +165,7 @@ static class ScheduledPgd
 /// </summary>
 static class TransferRecipe
 {
-    public static TransferOptions Of(ExperimentSettings settings, AdversarialKind kind, string recipe)
+    public static TransferModel Of(ExperimentSettings settings, AdversarialKind kind, string recipe)
     {
         var t = settings.Transfer;
         bool rand = kind == AdversarialKind.Random;
@@ -177,7 +177,7 @@ static class TransferRecipe
             Augmentation = t.Augment ? Augmentation.CropFlip : Augmentation.None,
             Seed = settings.Seed + 1,
         };
-        var o = new TransferOptions { Arch = settings.Standard.Arch, Width = settings.Standard.Width, ModelSeed = settings.Seed + 1 };
+        var o = new TransferModel(settings.Standard.Arch, settings.Standard.Width, settings.Seed + 1, training);
         foreach (var kv in recipe.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(x => x.Split('=')))
             switch (kv[0])
             {
@@ -194,6 +194,17 @@ static class TransferRecipe
                 default: throw new ArgumentException($"unknown transfer-recipe key {kv[0]} (lrRand, lrDet, epochs, aug, augRand, augDet, arch, width, seed, keep)");
             }
         return o with { Training = training };
+    }
+}
+
+/// <summary>A fresh model of <paramref name="Arch"/> trained on a variant's relabelled images, then tested on clean ones.</summary>
+sealed record TransferModel(string Arch, int Width, long ModelSeed, TrainingOptions Training)
+{
+    public (double CleanTestAccuracy, double TrainAccuracy) Train(Tensor images, Tensor targets, Tensor testImages, Tensor testLabels, Device device)
+    {
+        using var model = ModelFactory.Create(Arch, ModelSeed, Width, device);
+        Trainer.Train(model, images, targets, Training, device, checkpointDir: null, progress: null, log: m => Console.Error.WriteLine(m));
+        return (Evaluation.Accuracy(model, testImages, testLabels, device), Evaluation.Accuracy(model, images, targets, device));
     }
 }
 

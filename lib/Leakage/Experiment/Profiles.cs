@@ -48,7 +48,7 @@ public static class Profiles
     {
         Profile = "paper",
         Device = "auto",
-        Standard = new() { Arch = "resnet18", Width = ResNet18.DefaultWidth, Epochs = 150, BatchSize = 128, Lr = 0.1, Schedule = "cosine" },
+        Standard = new() { Arch = "resnet18", Width = Models.ResNet18.DefaultWidth, Epochs = 150, BatchSize = 128, Lr = 0.1, Schedule = "cosine" },
         Attack = new() { Steps = 100, Step = 0.1, Eps = 0.5, BatchSize = 500, ChunkSize = 5_000 },
         Transfer = new() { Epochs = 150, BatchSize = 128 },
         Robust = new() { Epochs = 50, BatchSize = 500 },

@@ -41,7 +41,7 @@ public static class RunStatus
             var prefix = Path.GetRelativePath(root, owner).Replace('\\', '/');
             foreach (var unit in units)
             {
-                var id = $"{prefix}/{unit}";
+                var id = prefix == "." ? unit : $"{prefix}/{unit}";
                 var done = board.Done(unit);
                 if (done is not null && done.Fingerprint == fingerprint)
                 {
