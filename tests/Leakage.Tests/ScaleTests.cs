@@ -78,6 +78,50 @@ public sealed class ScaleTests(ToyModelFixture toy) : IClassFixture<ToyModelFixt
         }
     }
 
+    [Fact]
+    public void Workers_adding_units_to_one_plan_at_the_same_instant_lose_none()
+    {
+        using var dir = new TempDir();
+        const int workers = 16, units = 40;
+        using var start = new Barrier(workers);
+        var errors = new ConcurrentBag<Exception>();
+        var threads = Enumerable.Range(0, workers).Select(w => new Thread(() =>
+        {
+            try
+            {
+                var board = new UnitBoard(dir.Path); // each worker its own board object, as separate processes have
+                start.SignalAndWait();
+                for (int u = 0; u < units; u++)
+                {
+                    board.AddToPlan("training runs", $"w{w}-u{u}");
+                    board.AddToPlan("training runs", "shared");   // the same unit from every worker: listed once
+                }
+            }
+            catch (Exception e) { errors.Add(e); }
+        })).ToList();
+        threads.ForEach(t => t.Start());
+        threads.ForEach(t => t.Join());
+
+        Assert.Empty(errors);
+        var plan = new UnitBoard(dir.Path).ReadPlan()!.Value;
+        Assert.Equal("training runs", plan.Title);
+        var expected = Enumerable.Range(0, workers).SelectMany(w => Enumerable.Range(0, units).Select(u => $"w{w}-u{u}")).Append("shared");
+        Assert.Equal(expected.Order(StringComparer.Ordinal), plan.Units.Order(StringComparer.Ordinal)); // none lost, none twice
+    }
+
+    [Fact]
+    public void A_planned_family_keeps_its_listed_units_first_and_adds_the_others_once()
+    {
+        using var dir = new TempDir();
+        var board = new UnitBoard(dir.Path);
+        board.Plan("D_rand", ["chunk-00000", "chunk-00001"], "fp");
+        board.AddToPlan("ignored", "chunk-00001");
+        board.AddToPlan("ignored", "assemble");
+        var plan = board.ReadPlan()!.Value;
+        Assert.Equal(("D_rand", "fp"), (plan.Title, plan.Fingerprint));
+        Assert.Equal(["chunk-00000", "chunk-00001", "assemble"], plan.Units);
+    }
+
     static void WriteClaim(UnitBoard board, string unit, string host, int pid, DateTime lastWrite)
     {
         Directory.CreateDirectory(board.Folder);

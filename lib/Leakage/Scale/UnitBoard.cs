@@ -27,6 +27,7 @@ public sealed record DoneInfo(string Unit, string Fingerprint, string Host, int 
 /// run folder, on one machine or many (a shared file system): a folder <c>units/</c> holding
 /// <list type="bullet">
 /// <item><c>plan.json</c>: every unit id with the fingerprint of the settings that define it;</item>
+/// <item><c>&lt;id&gt;.planned</c>: a unit added to the plan one at a time (<see cref="AddToPlan"/>), one exclusive-create file each;</item>
 /// <item><c>&lt;id&gt;.claim</c>: created exclusively (O_EXCL) by the worker computing the unit, with its host,
 /// process id and start time as JSON, refreshed while it works and removed when it is done;</item>
 /// <item><c>&lt;id&gt;.done</c>: written atomically when the unit's artifact is committed (the artifact itself
@@ -41,6 +42,7 @@ public sealed class UnitBoard
     public const string PlanFile = "plan.json";
     public const string ClaimSuffix = ".claim";
     public const string DoneSuffix = ".done";
+    public const string PlannedSuffix = ".planned";
 
     /// <summary>Default for <see cref="StaleAfter"/>: claims are refreshed every quarter of it.</summary>
     public static readonly TimeSpan DefaultStaleAfter = TimeSpan.FromMinutes(10);
@@ -99,26 +101,57 @@ public sealed class UnitBoard
         AtomicFile.WriteAllText(path, text);
     }
 
-    /// <summary>Adds <paramref name="unit"/> to the plan (for <c>status</c>) if it is not listed yet.</summary>
+    /// <summary>
+    /// Adds <paramref name="unit"/> to the plan (for <c>status</c>) if it is not listed yet. Race-free:
+    /// each added unit is its own file <c>&lt;id&gt;.planned</c>, created exclusively, so workers adding units
+    /// at the same instant never drop one another's (no read-modify-write of <c>plan.json</c>).
+    /// </summary>
     public void AddToPlan(string title, string unit)
     {
-        var plan = ReadPlan();
-        if (plan is { } p && p.Units.Contains(unit)) return;
-        Plan(plan?.Title ?? title, [.. plan?.Units ?? [], unit], plan?.Fingerprint ?? "");
+        Check(unit);
+        AtomicFile.CreateFolder(Folder);
+        var planPath = Path.Combine(Folder, PlanFile);
+        // The family's title for status; every writer writes the same content, and only while there is none.
+        if (!File.Exists(planPath))
+        {
+            var empty = new JsonObject { ["title"] = title, ["fingerprint"] = "", ["units"] = new JsonArray() };
+            try
+            {
+                using var fs = new FileStream(planPath, FileMode.CreateNew, FileAccess.Write, FileShare.Read);
+                fs.Write(Encoding.UTF8.GetBytes(empty.ToJsonString(Artifacts.Json)));
+            }
+            catch (IOException) when (File.Exists(planPath)) { }
+        }
+        var planned = Path.Combine(Folder, unit + PlannedSuffix);
+        if (File.Exists(planned)) return;
+        try { using var _ = new FileStream(planned, FileMode.CreateNew, FileAccess.Write, FileShare.Read); }
+        catch (IOException) when (File.Exists(planned)) { }
     }
 
-    /// <summary>The plan, or null when none was written.</summary>
+    /// <summary>
+    /// The plan, or null when none was written: the units of <c>plan.json</c> in their order, then
+    /// those added by <see cref="AddToPlan"/> in the order they were added.
+    /// </summary>
     public (string Title, string Fingerprint, IReadOnlyList<string> Units)? ReadPlan()
     {
         var path = Path.Combine(Folder, PlanFile);
+        JsonNode? node;
+        try { node = JsonNode.Parse(File.ReadAllText(path)); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException) { return null; }
+        if (node?["units"] is not JsonArray listed) return null;
+        var units = listed.Select(u => (string?)u ?? "").Where(u => u.Length > 0).ToList();
+        var seen = units.ToHashSet(StringComparer.Ordinal);
         try
         {
-            var node = JsonNode.Parse(File.ReadAllText(path));
-            if (node?["units"] is not JsonArray units) return null;
-            return ((string?)node["title"] ?? Path.GetFileName(Owner), (string?)node["fingerprint"] ?? "",
-                units.Select(u => (string?)u ?? "").Where(u => u.Length > 0).ToList());
+            foreach (var (file, _) in new DirectoryInfo(Folder).EnumerateFiles("*" + PlannedSuffix)
+                         .Select(f => (f.Name, f.LastWriteTimeUtc)).OrderBy(f => f.LastWriteTimeUtc).ThenBy(f => f.Name, StringComparer.Ordinal))
+            {
+                var unit = file[..^PlannedSuffix.Length];
+                if (seen.Add(unit)) units.Add(unit);
+            }
         }
-        catch (Exception e) when (e is IOException or JsonException) { return null; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        return ((string?)node["title"] ?? Path.GetFileName(Owner), (string?)node["fingerprint"] ?? "", units);
     }
 
     // ------------------------------------------------------------------ claims
