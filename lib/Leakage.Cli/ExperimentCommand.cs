@@ -93,7 +93,7 @@ static class ExperimentCommand
     // ---- scale out (README "Scale out"): one worker of several on a shared run folder
     internal static readonly Option<string?> ShardOption = new("--shard")
     {
-        Description = "k/n: compute only shard k (from 0) of n of the work units in a shared --out (the standard model, then chunks of D_rand and D_det); a plain 'experiment' on the folder afterwards finishes the run.",
+        Description = "k/n: compute only shard k (from 0) of n of the work units in a shared --out (the standard model, then chunks of D_rand and D_det, then the robust linear classifiers C, C at each --sweep radius, C of each probe seed); a plain 'experiment' on the folder afterwards finishes the run.",
     };
     // ----
 
@@ -130,7 +130,8 @@ static class ExperimentCommand
         using var run = ExperimentRun.Open(settings, dataDir, outDir, observer);
         var report = Leakage.Scale.ShardWorker.Run(run, shard, ct);
         Console.WriteLine($"Shard {shard} done: D_rand {report.DRand.Computed} chunk(s) computed, {report.DRand.AlreadyDone} already done, {report.DRand.HeldByOthers} held by others; " +
-            $"D_det {report.DDet.Computed} / {report.DDet.AlreadyDone} / {report.DDet.HeldByOthers}. A plain 'experiment' on {Path.GetFullPath(outDir)} finishes the run.");
+            $"D_det {report.DDet.Computed} / {report.DDet.AlreadyDone} / {report.DDet.HeldByOthers}; " +
+            $"training units {(report.Trainings.Count == 0 ? "none" : string.Join(", ", report.Trainings))}. A plain 'experiment' on {Path.GetFullPath(outDir)} finishes the run.");
         return 0;
     }
 

@@ -50,6 +50,50 @@ public class ScaleOutTests
         Results.AssertSame(await TestRuns.Reference, shared);
     }
 
+    /// <summary>
+    /// Every radius of <c>--sweep</c> is a unit: the shard it falls to (position mod n) trains C there,
+    /// so do the shards for C itself; each training runs once over all workers, status lists every
+    /// unit, and the finishing run loads them all and writes the single-process results.
+    /// </summary>
+    [Fact]
+    public async Task Two_shard_workers_with_sweep_radii_and_a_plain_run_train_each_radius_once_and_write_the_single_process_results()
+    {
+        using var dir = new TempDir();
+        string[] sweep = ["--sweep", "0.1,0.5"];
+        const string Trains = "Training robust linear classifier";
+        static int Count(string text, string what) => text.Split('\n').Count(l => l.Contains(what));
+        var reference = dir["reference"];
+        var single = await CliProcess.RunAsync(TestRuns.Experiment(reference).Concat(sweep), TestRuns.Cache, TimeSpan.FromMinutes(8));
+        Assert.True(single.ExitCode == 0, single.ToString());
+        int robustTrainings = Count(single.Stdout, Trains);
+        Assert.True(robustTrainings >= 3, single.Stdout); // C (and its pixel-unit twin) and C at both radii
+
+        var shared = dir["shared"];
+        var shards = await Task.WhenAll(Enumerable.Range(0, 2).Select(k =>
+            CliProcess.RunAsync(TestRuns.Experiment(shared).Concat(sweep).Concat(["--shard", $"{k}/2"]), TestRuns.Cache, TimeSpan.FromMinutes(8))));
+        foreach (var s in shards) Assert.True(s.ExitCode == 0, s.ToString());
+        // Radius i falls to shard i mod 2, and every robust linear training ran in exactly one shard.
+        Assert.Contains("sweep/radius-0.1", shards[0].Stdout.Split('\n').Single(l => l.Contains("training units")));
+        Assert.Contains("sweep/radius-0.5", shards[1].Stdout.Split('\n').Single(l => l.Contains("training units")));
+        Assert.DoesNotContain("sweep/radius-0.5", shards[0].Stdout.Split('\n').Single(l => l.Contains("training units")));
+        Assert.Equal(robustTrainings, shards.Sum(s => Count(s.Stdout, Trains)));
+
+        var during = await CliProcess.RunAsync(["status", "--out", shared], TestRuns.Cache);
+        Assert.True(during.ExitCode == 0, during.ToString());
+        foreach (var unit in new[] { "sweep/radius-0.1", "sweep/radius-0.5", "robust_linear", "standard", "d_det/chunk-00000" })
+            Assert.Contains(during.Stdout.Split('\n'), l => l.Contains(unit) && l.Contains("done"));
+        Assert.Contains("0 claimed", during.Stdout);
+        Assert.Contains("0 missing", during.Stdout);
+
+        var finish = await CliProcess.RunAsync(TestRuns.Experiment(shared).Concat(sweep), TestRuns.Cache, TimeSpan.FromMinutes(8));
+        Assert.True(finish.ExitCode == 0, finish.ToString());
+        Assert.Equal(0, Count(finish.Stdout, Trains));                                    // every C was loaded
+        Results.AssertSame(reference, shared);
+        var after = await CliProcess.RunAsync(["status", "--out", shared], TestRuns.Cache);
+        Assert.Contains(after.Stdout.Split('\n'), l => l.Contains("leakage") && l.Contains("done"));
+        Assert.Contains("0 missing", after.Stdout);
+    }
+
     [Fact]
     public async Task Status_of_a_folder_that_does_not_exist_is_one_line_naming_it()
     {

@@ -6,13 +6,20 @@ using Leakage.IO;
 namespace Leakage.Scale;
 
 /// <summary>What one shard worker did.</summary>
-public sealed record ShardReport(Shard Shard, bool TrainedStandardModel, ShardOutcome DRand, ShardOutcome DDet);
+/// <param name="Shard">The shard.</param>
+/// <param name="TrainedStandardModel">Whether this worker trained the standard model (rather than loading it).</param>
+/// <param name="DRand">D_rand's chunks of this shard.</param>
+/// <param name="DDet">D_det's chunks of this shard.</param>
+/// <param name="Trainings">The training units of C that fell to this shard (<c>robust_linear</c>, <c>sweep/radius-r</c>, ...), trained now or found done.</param>
+public sealed record ShardReport(Shard Shard, bool TrainedStandardModel, ShardOutcome DRand, ShardOutcome DDet, IReadOnlyList<string> Trainings);
 
 /// <summary>
 /// <c>experiment --shard k/n</c>: one worker of several on a shared run folder. It obtains the
 /// standard model (the first worker to claim the unit <c>standard</c> trains it; the others wait
 /// for it), then attacks the chunks of D_rand and D_det that fall to its shard, each claimed as a
-/// work unit. A plain <c>experiment</c> on the folder afterwards (the finishing job) reuses all of
+/// work unit, then trains the robust linear classifiers that fall to it: C (and C in pixel units) by
+/// the hash of their folder, C at the i-th radius of <c>beyond.sweepRadii</c> and with the i-th seed
+/// of <c>beyond.seeds</c> when i mod n = k. A plain <c>experiment</c> on the folder afterwards (the finishing job) reuses all of
 /// it, waits for chunks a live worker still holds, and runs the remaining steps.
 /// </summary>
 public static class ShardWorker
@@ -37,6 +44,29 @@ public static class ShardWorker
                 $"shard {shard}, chunk {p.Chunk}/{p.Chunks}, {p.ImagesDone:N0}/{p.Images:N0} images")));
             outcomes[kind] = AdversarialDatasets.BuildShard(kind, model, run.Train.Images, run.Train.Labels, run.AttackOptions(), dir, run.Device, shard, progress, ct, log);
         }
-        return new ShardReport(shard, trained, outcomes[AdversarialKind.Random], outcomes[AdversarialKind.Deterministic]);
+        var trainings = TrainRobust(run, shard, ct);
+        return new ShardReport(shard, trained, outcomes[AdversarialKind.Random], outcomes[AdversarialKind.Deterministic], trainings);
+    }
+
+    /// <summary>
+    /// The training runs of C that fall to <paramref name="shard"/>: they need only the clean training
+    /// images, so shards train them while the plain run would still wait for D_rand and D_det. Every
+    /// unit is listed on its board first, so <c>status</c> shows the ones no shard has reached as missing.
+    /// </summary>
+    static IReadOnlyList<string> TrainRobust(ExperimentRun run, Shard shard, CancellationToken ct)
+    {
+        var s = run.Settings;
+        var units = RobustStep.Trainings(s).Select(t => (t.Folder, t.Options, Mine: shard.Owns(t.Folder))).ToList();
+        if (StepCatalog.RadiusSweep.Runs(s)) units.AddRange(RadiusSweepStep.Trainings(s).Select((t, i) => (t.Folder, t.Options, Mine: shard.Owns(i))));
+        if (StepCatalog.ProbeSeeds.Runs(s)) units.AddRange(ProbeSeedsStep.Trainings(s).Select((t, i) => (t.Folder, t.Options, Mine: shard.Owns(i))));
+        foreach (var u in units) TrainingUnits.Plan(run, u.Folder);
+        var mine = units.Where(u => u.Mine).ToList();
+        for (int i = 0; i < mine.Count; i++)
+        {
+            ct.ThrowIfCancellationRequested();
+            run.Observer.Progress(new StepProgress(StepCatalog.Robust.Key, (double)i / mine.Count, $"shard {shard}, {mine[i].Folder}"));
+            using var _ = RobustStep.TrainOrLoad(run, mine[i].Folder, mine[i].Options, null, ct);
+        }
+        return [.. mine.Select(u => u.Folder.Replace('\\', '/'))];
     }
 }

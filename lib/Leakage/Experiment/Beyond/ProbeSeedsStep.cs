@@ -22,6 +22,14 @@ public sealed record ProbeSeedStudy(IReadOnlyList<int> Seeds, IReadOnlyList<doub
 /// </summary>
 public sealed class ProbeSeedsStep(ExperimentRun run)
 {
+    /// <summary>The cache folder of C with seed <paramref name="seed"/>, relative to the run folder.</summary>
+    public static string Folder(int seed) => Path.Combine("seeds", $"robust-linear-{seed}");
+
+    /// <summary>The training runs of this step in seed order (folder, recipe): C with each seed; each is a training unit.</summary>
+    public static IReadOnlyList<(string Folder, RobustLinearOptions Options)> Trainings(ExperimentSettings settings) =>
+        [.. Enumerable.Range(0, Math.Max(1, settings.Beyond.Seeds)).Select(i => checked(settings.IntSeed + i))
+            .Select(seed => (Folder(seed), RobustStep.Options(settings, seed: seed)))];
+
     /// <summary>Trains (or loads) C for each seed and probes with it.</summary>
     public ProbeSeedStudy Run(CancellationToken ct = default)
     {
@@ -39,8 +47,7 @@ public sealed class ProbeSeedsStep(ExperimentRun run)
         foreach (var seed in seeds)
         {
             ct.ThrowIfCancellationRequested();
-            using var trained = RobustLinearTrainer.TrainOrLoad(run.Folder(Path.Combine("seeds", $"robust-linear-{seed}")), run.DataIdentity,
-                train.Images, train.Labels, RobustStep.Options(run.Settings, seed: seed), run.Device, null, run.Observer.Log, ct);
+            using var trained = RobustStep.TrainOrLoad(run, Folder(seed), RobustStep.Options(run.Settings, seed: seed), null, ct);
             using var w = trained.Model.weight.detach().to(CPU);
             var probe = run.Probe(seed - first);
             using var scope = NewDisposeScope();

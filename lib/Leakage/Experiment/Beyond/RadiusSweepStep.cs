@@ -33,12 +33,18 @@ public sealed class RadiusSweepStep(ExperimentRun run)
     /// <summary>The cache folder of radius <paramref name="r"/>, relative to the run folder.</summary>
     public static string Folder(double r) => Path.Combine("sweep", $"radius-{r.ToString("0.####", CultureInfo.InvariantCulture)}");
 
+    /// <summary>The training runs of the sweep in the order of <c>beyond.sweepRadii</c> (folder, recipe): C at each radius.</summary>
+    public static IReadOnlyList<(string Folder, RobustLinearOptions Options)> Trainings(ExperimentSettings settings) =>
+        [.. settings.Beyond.SweepRadii.Select(r => (Folder(r), RobustStep.Options(settings, trainRadius: r)))];
+
     /// <summary>Trains (or loads) C at each radius, certifies it there and probes with it.</summary>
     /// <exception cref="ArgumentException"><c>beyond.sweepRadii</c> is empty.</exception>
     public IReadOnlyList<SweepPoint> Run(CancellationToken ct = default)
     {
         var radii = run.Settings.Beyond.SweepRadii;
         if (radii.Length == 0) throw new ArgumentException("Setting 'beyond.sweepRadii' is empty: give the radii to sweep, e.g. --sweep 0.1,0.25,0.5,1.");
+        var trainings = Trainings(run.Settings);
+        foreach (var (folder, _) in trainings) Leakage.Scale.TrainingUnits.Plan(run, folder);
         var drand = run.AdversarialSet(AdversarialKind.Random, ct);
         var ddet = run.AdversarialSet(AdversarialKind.Deterministic, ct);
         run.EnsureOriginals(drand);
@@ -51,8 +57,8 @@ public sealed class RadiusSweepStep(ExperimentRun run)
         {
             ct.ThrowIfCancellationRequested();
             var r = radii[i];
-            var options = RobustStep.Options(run.Settings, trainRadius: r);
-            using var trained = RobustLinearTrainer.TrainOrLoad(run.Folder(Folder(r)), run.DataIdentity, train.Images, train.Labels, options, run.Device, null, run.Observer.Log, ct);
+            var (folder, options) = trainings[i];
+            using var trained = RobustStep.TrainOrLoad(run, folder, options, null, ct);
             var cert = trained.Certify(test.Images, test.Labels)[options.Units];
             using var w = trained.Model.weight.detach().to(CPU);
             var pr = probe.Run($"D_rand, C at radius {r}", w, drand.Images, drand.Targets, test.Images, test.Labels);

@@ -69,6 +69,8 @@ public sealed class LeakageStep(ExperimentRun run)
             ["drand"] = Fingerprint.Of(drand.Images, drand.Targets),
             ["ddet"] = Fingerprint.Of(ddet.Images, ddet.Targets),
         };
+        // A work unit: a second worker on the run folder waits for these probes and loads them (Scale/TrainingUnits).
+        using var unit = Leakage.Scale.TrainingUnits.Acquire(run, Folder, ct);
         LeakageCache cache;
         if (Artifacts.TryValidate(dir, ArtifactKind, identity, out var reason))
         {
@@ -86,6 +88,7 @@ public sealed class LeakageStep(ExperimentRun run)
             AtomicFile.WriteAllText(Path.Combine(dir, FileName), JsonSerializer.Serialize(cache, ResultsJsonContext.Default.LeakageCache));
             Artifacts.Commit(dir, ArtifactKind, identity, [FileName]);
         }
+        Leakage.Scale.TrainingUnits.MarkDone(run, Folder, cache.Outcome.Seconds);
         var o = cache.Outcome;
         foreach (var e in o.Controls.Take(o.Controls.Count - 3).Prepend(o.DDet).Prepend(o.DRand)) { run.Observer.Log($"Leakage probe: {e}"); run.WarnUnconverged(e); }
         foreach (var c in o.Comparisons!.All) { run.Observer.Log($"Leakage against the null: {c}"); run.WarnUnconverged(c.Null); }

@@ -36,6 +36,29 @@ public sealed class RobustStep(ExperimentRun run) : IDisposable
         Seed = seed ?? settings.IntSeed,
     };
 
+    /// <summary>C's folder; <see cref="PixelFolder"/> holds the C trained in pixel units when C's units are normalised.</summary>
+    public const string Folder = "robust_linear", PixelFolder = "robust_linear_pixel";
+
+    /// <summary>The training runs of this step (folder, recipe): C, and C in pixel units when C's units are not pixel.</summary>
+    public static IReadOnlyList<(string Folder, RobustLinearOptions Options)> Trainings(ExperimentSettings settings)
+    {
+        var options = Options(settings);
+        return options.Units == RadiusUnits.Pixel
+            ? [(Folder, options)]
+            : [(Folder, options), (PixelFolder, options with { Units = RadiusUnits.Pixel })];
+    }
+
+    /// <summary>
+    /// Trains (or loads) a robust linear classifier on the run's training images into
+    /// <paramref name="folder"/> (relative to the run folder), as a training unit: a worker that finds
+    /// it held by a live worker waits and loads it (<see cref="Leakage.Scale.TrainingUnits"/>).
+    /// </summary>
+    public static RobustLinearResult TrainOrLoad(ExperimentRun run, string folder, RobustLinearOptions options,
+        IProgress<RobustLinearEpoch>? progress = null, CancellationToken ct = default) =>
+        Leakage.Scale.TrainingUnits.Run(run, folder,
+            () => RobustLinearTrainer.TrainOrLoad(run.Folder(folder), run.DataIdentity, run.Train.Images, run.Train.Labels, options, run.Device, progress, run.Observer.Log, ct),
+            r => r.Elapsed.TotalSeconds, ct);
+
     /// <summary>Trains (or loads) C and certifies it on the test set, in both units.</summary>
     public RobustOutcome Run(CancellationToken ct = default)
     {
@@ -45,7 +68,7 @@ public sealed class RobustStep(ExperimentRun run) : IDisposable
         var progress = new SyncProgress<RobustLinearEpoch>(e => run.Observer.Progress(new StepProgress(key, (double)e.Epoch / e.Epochs,
             $"epoch {e.Epoch}/{e.Epochs}, eps {e.Radius:0.###}, loss {e.Loss:0.000}, certified (train) {e.CertifiedAccuracy:P1}")));
         var (train, test) = (run.Train, run.Test);
-        var training = RobustLinearTrainer.TrainOrLoad(run.Folder("robust_linear"), run.DataIdentity, train.Images, train.Labels, options, run.Device, progress, run.Observer.Log, ct);
+        var training = TrainOrLoad(run, Folder, options, progress, ct);
         var report = training.Certify(test.Images, test.Labels);
         var outcome = new RobustOutcome(training, report, options.Units, training.Elapsed.TotalSeconds);
         run.Observer.Log($"Robust linear classifier: {outcome.Primary}");
@@ -57,8 +80,8 @@ public sealed class RobustStep(ExperimentRun run) : IDisposable
         {
             // The units comparison needs a C trained (not only certified) in pixel units at the same radius:
             // a C trained in normalised units is not the best pixel-robust classifier.
-            var pixelOptions = options with { Units = RadiusUnits.Pixel };
-            using var pixel = RobustLinearTrainer.TrainOrLoad(run.Folder("robust_linear_pixel"), run.DataIdentity, train.Images, train.Labels, pixelOptions, run.Device, null, run.Observer.Log, ct);
+            var pixelOptions = Trainings(run.Settings)[1].Options;
+            using var pixel = TrainOrLoad(run, PixelFolder, pixelOptions, null, ct);
             var atRadius = pixel.Certify(test.Images, test.Labels, RadiusGeometry.Pixel());
             var pixelAtAttack = Certificates.Certify(pixel.Model, test.Images, test.Labels, run.Settings.Attack.Eps, RadiusGeometry.Pixel());
             run.Observer.Log($"C trained in pixel units: {atRadius}; at the attack's radius: {pixelAtAttack}");
