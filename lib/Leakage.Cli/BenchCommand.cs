@@ -83,10 +83,13 @@ static class BenchCommand
         cmd.Options.Add(ExperimentCommand.SetOption);
         cmd.Options.Add(ExperimentCommand.DeviceOption);
         cmd.Options.Add(ExperimentCommand.ThreadsOption);
+        BenchWorkers.Add(cmd);
         cmd.SetAction((parse, ct) => Cli.Guard(() =>
         {
             var clock = Stopwatch.StartNew();
             void Log(string message) => AnsiConsole.MarkupLine($"[grey]{clock.Elapsed:mm\\:ss}[/] {Markup.Escape(message)}");
+            if (parse.GetValue(BenchWorkers.WorkersOption) is int workers)
+                return Task.FromResult(BenchWorkers.Run(parse, workers, ProfileOption, RoundsOption, DataOption, Path.GetFullPath(parse.GetValue(OutOption)!), Log, ct));
 
             var overrides = ExperimentCommand.MachineOverrides(parse);
             overrides.AddRange(parse.GetValue(ExperimentCommand.SetOption) ?? []);

@@ -16,6 +16,7 @@ public static class Cli
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(SeedsCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(BenchWorkers.WorkerCommand());
         root.Subcommands.Add(ExportCommand.Create());
         root.Subcommands.Add(StatusCommand.Create());
         return await root.Parse(args).InvokeAsync();

@@ -132,4 +132,44 @@ public class BenchTests
         Assert.Contains("--images", line);
         Assert.False(Directory.Exists(dir["bench"]));
     }
+
+    /// <summary>
+    /// <c>bench --workers 2</c>: each round computes the same D_rand units once by one process of two
+    /// threads and once by two shard workers of one thread, the arrangement going first alternating;
+    /// bench.json gains a <c>workers</c> section and keeps what it held.
+    /// </summary>
+    [Fact]
+    public async Task Bench_workers_records_each_arrangement_per_round_with_every_unit_done_once_by_the_right_workers()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir["bench"]);
+        File.WriteAllText(Path.Combine(dir["bench"], BenchmarkReport.FileName), """{ "profile": "kept from an earlier bench" }""");
+        var outcome = await CliProcess.RunAsync(["bench", "--workers", "2", "--profile", "quick", "--worker-images", "40", "--worker-unit", "10",
+            "--rounds", "3", "--out", dir["bench"]], dir["cache"], TimeSpan.FromMinutes(6));
+        Assert.True(outcome.ExitCode == 0, outcome.ToString());
+        var report = JsonNode.Parse(File.ReadAllText(Path.Combine(dir["bench"], BenchmarkReport.FileName)))!;
+
+        Assert.Equal("kept from an earlier bench", (string?)report["profile"]);
+        var w = report["workers"]!;
+        Assert.Equal((4, 10, 2), ((int)w["units"]!, (int)w["unitImages"]!, (int)w["workers"]!));
+        Assert.False(string.IsNullOrWhiteSpace((string?)w["cpu"]));
+        var rounds = w["rounds"]!.AsArray();
+        Assert.Equal(3, rounds.Count);
+        var ratios = new List<double>();
+        for (int r = 0; r < rounds.Count; r++)
+        {
+            var round = rounds[r]!;
+            var one = round["oneProcess"]!;
+            var two = round["workers"]!;
+            Assert.Equal((1, 2, 4, 1), ((int)one["processes"]!, (int)one["threadsPerProcess"]!, (int)one["units"]!, (int)one["distinctWorkers"]!));
+            Assert.Equal((2, 1, 4, 2), ((int)two["processes"]!, (int)two["threadsPerProcess"]!, (int)two["units"]!, (int)two["distinctWorkers"]!));
+            Assert.Equal(r % 2 == 0 ? (string?)one["arrangement"] : (string?)two["arrangement"], (string?)round["first"]);  // A B, then B A, ...
+            double ratio = (double)round["ratio"]!;
+            Assert.Equal((double)two["unitsPerMinute"]! / (double)one["unitsPerMinute"]!, ratio, 9);
+            ratios.Add(ratio);
+        }
+        Assert.Equal(ratios.Order().ElementAt(1), (double)w["ratio"]!["median"]!, 9);
+        Assert.Equal((ratios.Min(), ratios.Max()), ((double)w["ratio"]!["min"]!, (double)w["ratio"]!["max"]!));
+        Assert.False(Directory.Exists(Path.Combine(dir["bench"], ".bench-workers"))); // scratch removed
+    }
 }
