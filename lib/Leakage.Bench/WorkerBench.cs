@@ -95,6 +95,10 @@ public sealed record WorkerPass(string Arrangement, int Processes, int ThreadsPe
     double UnitsPerMinute, Spread UnitSeconds, double LoadAverageBefore, double LoadAverageAfter, double BusyFraction, double StealFraction);
 
 /// <summary>One round: both arrangements, <paramref name="First"/> first.</summary>
+/// <param name="Round">1-based round number.</param>
+/// <param name="First">The arrangement measured first in this round.</param>
+/// <param name="OneProcess">One process of N threads.</param>
+/// <param name="Workers">N workers of one thread.</param>
 /// <param name="Ratio">Units per minute of the workers over those of the single process.</param>
 public sealed record WorkerRound(int Round, string First, WorkerPass OneProcess, WorkerPass Workers, double Ratio);
 

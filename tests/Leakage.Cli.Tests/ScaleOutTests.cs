@@ -50,6 +50,42 @@ public class ScaleOutTests
         Results.AssertSame(await TestRuns.Reference, shared);
     }
 
+    static readonly string[] Sweep = ["--sweep", "0.1,0.5"];
+    const string Trains = "Training robust linear classifier";
+    static int Count(string text, string what) => text.Split('\n').Count(l => l.Contains(what));
+
+    /// <summary>A single-process run with <see cref="Sweep"/> (shared by the tests of this class; read it, never modify it).</summary>
+    static readonly Lazy<Task<(string Folder, CliOutcome Outcome)>> SweepReference = new(async () =>
+    {
+        var folder = Path.Combine(Path.GetDirectoryName(TestRuns.Cache)!, "reference-sweep"); // removed with the shared reference runs
+        var outcome = await CliProcess.RunAsync(TestRuns.Experiment(folder).Concat(Sweep), TestRuns.Cache, TimeSpan.FromMinutes(8));
+        Assert.True(outcome.ExitCode == 0, outcome.ToString());
+        return (folder, outcome);
+    });
+
+    /// <summary>
+    /// Two plain runs with <c>--sweep</c> on one folder: each robust linear training (C, its pixel twin,
+    /// C at each radius) and the leakage probes are computed once, by whichever run claims them first;
+    /// the other waits and loads them, and both write the single-process results.
+    /// </summary>
+    [Fact]
+    public async Task Two_runs_with_sweep_radii_on_one_folder_train_each_C_and_fit_the_leakage_probes_once()
+    {
+        using var dir = new TempDir();
+        var (reference, single) = await SweepReference.Value;
+        var shared = dir["shared"];
+        using var first = CliProcess.Start(TestRuns.Experiment(shared).Concat(Sweep), TestRuns.Cache);
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        using var second = CliProcess.Start(TestRuns.Experiment(shared).Concat(Sweep), TestRuns.Cache);
+        var runs = new[] { await first.WaitAsync(TimeSpan.FromMinutes(8)), await second.WaitAsync(TimeSpan.FromMinutes(8)) };
+
+        foreach (var r in runs) Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal(Count(single.Stdout, Trains), runs.Sum(r => Count(r.Stdout, Trains)));
+        Assert.Equal(1, runs.Sum(r => Count(r.Stdout, "Leakage probes: fitting")));
+        Assert.Equal(1, runs.Sum(r => Count(r.Stdout, "Leakage probes: reusing")));
+        Results.AssertSame(reference, shared);
+    }
+
     /// <summary>
     /// Every radius of <c>--sweep</c> is a unit: the shard it falls to (position mod n) trains C there,
     /// so do the shards for C itself; each training runs once over all workers, status lists every
@@ -59,18 +95,13 @@ public class ScaleOutTests
     public async Task Two_shard_workers_with_sweep_radii_and_a_plain_run_train_each_radius_once_and_write_the_single_process_results()
     {
         using var dir = new TempDir();
-        string[] sweep = ["--sweep", "0.1,0.5"];
-        const string Trains = "Training robust linear classifier";
-        static int Count(string text, string what) => text.Split('\n').Count(l => l.Contains(what));
-        var reference = dir["reference"];
-        var single = await CliProcess.RunAsync(TestRuns.Experiment(reference).Concat(sweep), TestRuns.Cache, TimeSpan.FromMinutes(8));
-        Assert.True(single.ExitCode == 0, single.ToString());
+        var (reference, single) = await SweepReference.Value;
         int robustTrainings = Count(single.Stdout, Trains);
         Assert.True(robustTrainings >= 3, single.Stdout); // C (and its pixel-unit twin) and C at both radii
 
         var shared = dir["shared"];
         var shards = await Task.WhenAll(Enumerable.Range(0, 2).Select(k =>
-            CliProcess.RunAsync(TestRuns.Experiment(shared).Concat(sweep).Concat(["--shard", $"{k}/2"]), TestRuns.Cache, TimeSpan.FromMinutes(8))));
+            CliProcess.RunAsync(TestRuns.Experiment(shared).Concat(Sweep).Concat(["--shard", $"{k}/2"]), TestRuns.Cache, TimeSpan.FromMinutes(8))));
         foreach (var s in shards) Assert.True(s.ExitCode == 0, s.ToString());
         // Radius i falls to shard i mod 2, and every robust linear training ran in exactly one shard.
         Assert.Contains("sweep/radius-0.1", shards[0].Stdout.Split('\n').Single(l => l.Contains("training units")));
@@ -85,7 +116,7 @@ public class ScaleOutTests
         Assert.Contains("0 claimed", during.Stdout);
         Assert.Contains("0 missing", during.Stdout);
 
-        var finish = await CliProcess.RunAsync(TestRuns.Experiment(shared).Concat(sweep), TestRuns.Cache, TimeSpan.FromMinutes(8));
+        var finish = await CliProcess.RunAsync(TestRuns.Experiment(shared).Concat(Sweep), TestRuns.Cache, TimeSpan.FromMinutes(8));
         Assert.True(finish.ExitCode == 0, finish.ToString());
         Assert.Equal(0, Count(finish.Stdout, Trains));                                    // every C was loaded
         Results.AssertSame(reference, shared);
