@@ -19,6 +19,7 @@ public static class Cli
         root.Subcommands.Add(BenchWorkers.WorkerCommand());
         root.Subcommands.Add(ExportCommand.Create());
         root.Subcommands.Add(StatusCommand.Create());
+        root.Subcommands.Add(CompareCommand.Create());
         return await root.Parse(args).InvokeAsync();
     }
 

@@ -56,7 +56,7 @@ public static class ReportSummary
         }
         html.Append("</tbody></table>");
         var level = Number(results, "leakage.intervals.level");
-        html.Append("<p class=\"note\">Percent of the clean test set; brackets: ")
+        html.Append("<p class=\"note\">Percent of the clean test set (attack success: of the attacked training images); brackets: ")
             .Append(level is double l ? $"{100 * l:0}% " : "").Append("bootstrap intervals of the leakage probes.</p>");
 
         html.Append(LeakageNulls(results));

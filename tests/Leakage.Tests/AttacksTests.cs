@@ -209,4 +209,36 @@ public sealed class AttacksTests(ToyModelFixture toy) : IClassFixture<ToyModelFi
         Assert.True((viaAutograd - x).flatten(1).norm(1).min().item<float>() > 0.05f, "the attack moved every point");
         Assert.True((viaAutograd - viaClosedForm).abs().max().item<float>() < 1e-4f, "the two attacks disagree");
     }
+
+    [Fact]
+    public void A_step_schedule_falls_from_the_first_length_to_the_last_and_a_flat_one_changes_nothing()
+    {
+        var options = new L2PgdOptions { Eps = 0.5, StepSize = 0.2, FinalStepSize = 0.02, Steps = 5 };
+        Assert.Equal(0.2, options.StepSizeAt(0), 12);
+        Assert.Equal(0.02, options.StepSizeAt(4), 12);
+        Assert.True(options.StepSizeAt(1) < 0.2 && options.StepSizeAt(3) > 0.02 && options.StepSizeAt(2) < options.StepSizeAt(1), "the schedule falls monotonically");
+        Assert.Throws<ArgumentException>(() => (options with { FinalStepSize = -1 }).Validate());
+
+        // The L2 step takes the scheduled length along the normalised gradient.
+        using var scope = NewDisposeScope();
+        using var g = new Generator(5, CPU);
+        var origin = rand([2, 3, 4, 4], generator: g);
+        var step = new L2Step(origin, Robust.RadiusGeometry.Pixel(48), 10.0, options.StepSize, null, null, schedule: options.StepSizeAt);
+        var grad = randn([2, 3, 4, 4], generator: g);
+        for (int t = 0; t < options.Steps; t++)
+        {
+            var moved = (step.Step(origin, grad, t) - origin).flatten(1).norm(1);
+            Assert.True(moved.allclose(full([2], options.StepSizeAt(t)), rtol: 1e-4, atol: 1e-6), $"step {t} moved {moved[0].item<float>()}");
+        }
+
+        // A schedule from a length to the same length is the constant step, point for point.
+        var fc = nn.Linear(48, 10);
+        using var model = nn.Sequential(nn.Flatten(), fc);
+        var x = rand([6, 3, 4, 4], generator: g);
+        var y = randint(0, 10, [6], generator: g);
+        var constant = new L2PgdOptions { Eps = 0.5, StepSize = 0.1, Steps = 6, Targeted = true };
+        var (a, _, _) = L2Pgd.Perturb(model, x, y, constant);
+        var (b, _, _) = L2Pgd.Perturb(model, x, y, constant with { FinalStepSize = 0.1 });
+        Assert.True(a.allclose(b, rtol: 0, atol: 1e-6));
+    }
 }

@@ -50,8 +50,8 @@ foreach (var variant in variants)
     var (attackSpec, recipe) = variant.Split(':', 2) is [var a, var r] ? (a, r) : (variant, "");
     var parts = attackSpec.Split('x');
     var sizes = parts[1].Split('>');
-    var pgd = new L2PgdOptions { Eps = settings.Attack.Eps, Steps = int.Parse(parts[0]), StepSize = double.Parse(sizes[0]), Targeted = true };
     double? finalStep = sizes.Length > 1 ? double.Parse(sizes[1]) : null;
+    var pgd = new L2PgdOptions { Eps = settings.Attack.Eps, Steps = int.Parse(parts[0]), StepSize = double.Parse(sizes[0]), FinalStepSize = finalStep, Targeted = true };
     var line = new JsonObject
     {
         ["model"] = $"{settings.Standard.Arch} w{settings.Standard.Width} e{settings.Standard.Epochs} lr{settings.Standard.Lr} wd{settings.Standard.WeightDecay} aug{settings.Standard.Augment}",
@@ -75,9 +75,7 @@ foreach (var variant in variants)
         {
             var targets = AdversarialDatasets.DrawTargets(kind, subset.Labels, attack, 0);
             var clock = Stopwatch.StartNew();
-            var result = finalStep is double last
-                ? ScheduledPgd.Attack(attacked, subset.Images, targets, pgd, last, run.Device, settings.Attack.BatchSize)
-                : L2Pgd.Attack(attacked, subset.Images, targets, pgd, run.Device, settings.Attack.BatchSize);
+            var result = L2Pgd.Attack(attacked, subset.Images, targets, pgd, run.Device, settings.Attack.BatchSize);
             attacks[cacheKey] = done = (result, targets, clock.Elapsed.TotalSeconds);
         }
         line[$"success_{key}"] = done.Result.Success.to_type(ScalarType.Float64).mean().item<double>();
@@ -106,57 +104,6 @@ foreach (var variant in variants)
     File.AppendAllText(log, line.ToJsonString() + "\n");
 }
 foreach (var (result, targets, _) in attacks.Values) { result.Dispose(); targets.Dispose(); }
-
-/// <summary>
-/// Targeted L2 PGD with a step size that falls from <c>options.StepSize</c> to <paramref name="last"/> on a
-/// cosine schedule; otherwise <see cref="L2Pgd"/>'s step (per-sample normalised gradient), projection
-/// onto the eps-ball around the original, clamp to [0, 1], and keep-best by the target's cross-entropy.
-/// </summary>
-static class ScheduledPgd
-{
-    public static PgdResult Attack(nn.Module<Tensor, Tensor> model, Tensor images, Tensor targets, L2PgdOptions options, double last, Device device, int batchSize)
-    {
-        model.eval();
-        var parameters = model.parameters().ToList();
-        foreach (var p in parameters) p.requires_grad = false;
-        var adversarial = new List<Tensor>();
-        var success = new List<Tensor>();
-        var losses = new List<Tensor>();
-        for (long start = 0; start < images.shape[0]; start += batchSize)
-        {
-            using var scope = NewDisposeScope();
-            long count = Math.Min(batchSize, images.shape[0] - start);
-            var x0 = images.narrow(0, start, count).to(device);
-            var y = targets.narrow(0, start, count).to(device);
-            var x = x0.clone();
-            var bestX = x0.clone();
-            var bestLoss = full([count], double.PositiveInfinity, device: device);
-            for (int i = 0; i <= options.Steps; i++)
-            {
-                var input = x.detach().requires_grad_(true);
-                var loss = nn.functional.cross_entropy(model.forward(input), y, reduction: nn.Reduction.None);
-                var better = loss.detach().lt(bestLoss);
-                bestX = where(better.view(-1, 1, 1, 1), x, bestX);
-                bestLoss = where(better, loss.detach(), bestLoss);
-                if (i == options.Steps) break;
-                var g = -autograd.grad([loss.sum()], [input])[0];
-                double size = last + 0.5 * (options.StepSize - last) * (1 + Math.Cos(Math.PI * i / Math.Max(1, options.Steps - 1)));
-                var stepped = x + size * g / (g.flatten(1).norm(1).view(-1, 1, 1, 1) + 1e-10);
-                x = (x0 + (stepped - x0).renorm(2, 0, (float)options.Eps)).clamp(0.0, 1.0).detach();
-            }
-            using (no_grad())
-            {
-                adversarial.Add(bestX.cpu().MoveToOuterDisposeScope());
-                losses.Add(bestLoss.cpu().MoveToOuterDisposeScope());
-                success.Add(model.forward(bestX).argmax(1).eq(y).cpu().MoveToOuterDisposeScope());
-            }
-        }
-        foreach (var p in parameters) p.requires_grad = true;
-        var result = new PgdResult(cat(adversarial, 0), cat(success, 0), cat(losses, 0));
-        foreach (var t in adversarial.Concat(success).Concat(losses)) t.Dispose();
-        return result;
-    }
-}
 
 /// <summary>
 /// The transfer model of a variant: the run's recipe (as <c>ExperimentRun.TransferModel</c> builds it),

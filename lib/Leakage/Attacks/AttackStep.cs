@@ -26,8 +26,11 @@ public abstract class AttackStep
     /// <summary>The nearest point of the set to each sample of <paramref name="x"/>.</summary>
     public abstract Tensor Project(Tensor x);
 
-    /// <summary><paramref name="x"/> moved one step up the objective whose input gradient is <paramref name="grad"/> (not yet projected).</summary>
-    public abstract Tensor Step(Tensor x, Tensor grad);
+    /// <summary>
+    /// <paramref name="x"/> moved step <paramref name="t"/> (from 0) up the objective whose input gradient
+    /// is <paramref name="grad"/> (not yet projected).
+    /// </summary>
+    public abstract Tensor Step(Tensor x, Tensor grad, int t);
 
     /// <summary>A random starting point in the set, drawn from <paramref name="generator"/> (a CPU generator).</summary>
     public abstract Tensor RandomStart(Generator generator);
@@ -44,6 +47,7 @@ public sealed class L2Step : AttackStep
     readonly RadiusGeometry geometry;
     readonly double? clampMin, clampMax;
     readonly bool startInBall;
+    readonly Func<int, double>? schedule;
 
     /// <param name="origin">The unperturbed inputs (N x ...).</param>
     /// <param name="geometry">Units of <paramref name="eps"/> and <paramref name="stepSize"/>.</param>
@@ -52,7 +56,9 @@ public sealed class L2Step : AttackStep
     /// <param name="clampMin">Lower pixel bound after every projection, or null for none.</param>
     /// <param name="clampMax">Upper pixel bound, or null for none.</param>
     /// <param name="startInBall">Random starts uniform in the ball (true) or on its sphere (MadryLab's default).</param>
-    public L2Step(Tensor origin, RadiusGeometry geometry, double eps, double stepSize, double? clampMin = 0.0, double? clampMax = 1.0, bool startInBall = false)
+    /// <param name="schedule">Length of step t, overriding <paramref name="stepSize"/> (e.g. <see cref="L2PgdOptions.StepSizeAt"/>); null: constant.</param>
+    public L2Step(Tensor origin, RadiusGeometry geometry, double eps, double stepSize, double? clampMin = 0.0, double? clampMax = 1.0, bool startInBall = false,
+        Func<int, double>? schedule = null)
         : base(origin)
     {
         ArgumentNullException.ThrowIfNull(geometry);
@@ -64,12 +70,13 @@ public sealed class L2Step : AttackStep
         this.clampMin = clampMin;
         this.clampMax = clampMax;
         this.startInBall = startInBall;
+        this.schedule = schedule;
     }
 
     /// <summary>Ball radius in the geometry's units.</summary>
     public double Eps { get; }
 
-    /// <summary>Step length in the geometry's units.</summary>
+    /// <summary>Step length in the geometry's units (of every step, unless a schedule was given).</summary>
     public double StepSize { get; }
 
     /// <inheritdoc/>
@@ -81,10 +88,10 @@ public sealed class L2Step : AttackStep
     }
 
     /// <inheritdoc/>
-    public override Tensor Step(Tensor x, Tensor grad)
+    public override Tensor Step(Tensor x, Tensor grad, int t)
     {
         using var scope = NewDisposeScope();
-        return (x + geometry.StepSamples(grad, StepSize)).MoveToOuterDisposeScope();
+        return (x + geometry.StepSamples(grad, schedule?.Invoke(t) ?? StepSize)).MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc/>

@@ -9,7 +9,7 @@ namespace Leakage.Attacks;
 /// <summary>
 /// L2 projected gradient descent (Madry et al. 2018) with MadryLab <c>robustness</c> semantics:
 /// per step, the gradient of the cross-entropy w.r.t. the input is normalised per sample
-/// (g / (||g||_2 + 1e-10)), a step of <see cref="L2PgdOptions.StepSize"/> is taken (towards the target
+/// (g / (||g||_2 + 1e-10)), a step of <see cref="L2PgdOptions.StepSize"/> (or its schedule) is taken (towards the target
 /// when targeted, away from the true label otherwise), the difference to the original is projected
 /// back onto the eps-ball per sample (renorm), and pixels are clamped (default [0, 1]).
 /// <para>
@@ -119,7 +119,8 @@ public static class L2Pgd
     {
         using var outer = NewDisposeScope();
         var x0 = images.detach();
-        var step = new L2Step(x0, RadiusGeometry.Pixel(x0.numel() / Math.Max(1, x0.shape[0])), options.Eps, options.StepSize, options.ClampMin, options.ClampMax);
+        var step = new L2Step(x0, RadiusGeometry.Pixel(x0.numel() / Math.Max(1, x0.shape[0])), options.Eps, options.StepSize, options.ClampMin, options.ClampMax,
+            schedule: options.FinalStepSize is null ? null : options.StepSizeAt);
         // Targeted: descend the target's cross-entropy, i.e. ascend its negation (negation is exact, so
         // iterates and losses are those of the descent).
         bool targeted = options.Targeted;

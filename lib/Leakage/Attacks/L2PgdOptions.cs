@@ -17,6 +17,19 @@ public sealed record L2PgdOptions
     public int Steps { get; init; } = 100;
 
     /// <summary>
+    /// Null (Ilyas et al.): every step has length <see cref="StepSize"/>. Set: step t of
+    /// <see cref="Steps"/> has length <see cref="StepSizeAt"/>(t), falling from <see cref="StepSize"/> to
+    /// this on a cosine schedule, so early steps travel and late ones settle near the boundary.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public double? FinalStepSize { get; init; }
+
+    /// <summary>Length of step <paramref name="t"/> (from 0): <see cref="StepSize"/>, or the cosine schedule down to <see cref="FinalStepSize"/>.</summary>
+    public double StepSizeAt(int t) => FinalStepSize is double last
+        ? last + 0.5 * (StepSize - last) * (1 + Math.Cos(Math.PI * t / Math.Max(1, Steps - 1)))
+        : StepSize;
+
+    /// <summary>
     /// Targeted: descend the cross-entropy towards the given labels (success = the model predicts them).
     /// Untargeted: ascend the cross-entropy of the true labels (success = the prediction changes).
     /// </summary>
@@ -48,6 +61,7 @@ public sealed record L2PgdOptions
         Check(double.IsFinite(Eps) && Eps >= 0, nameof(Eps), Eps, "must be a finite number >= 0");
         Check(double.IsFinite(StepSize) && StepSize >= 0, nameof(StepSize), StepSize, "must be a finite number >= 0");
         Check(Steps >= 0, nameof(Steps), Steps, "must be >= 0");
+        Check(FinalStepSize is null || double.IsFinite(FinalStepSize.Value) && FinalStepSize >= 0, nameof(FinalStepSize), FinalStepSize, "must be a finite number >= 0");
         Check(ClampMin is null || ClampMax is null || ClampMin < ClampMax, nameof(ClampMin), ClampMin, $"must be below ClampMax ({ClampMax})");
     }
 }

@@ -19,7 +19,7 @@ public static class Pgd
     /// <summary>
     /// From each start (the origin, or a random point when <paramref name="randomStart"/>, then
     /// <paramref name="restarts"/> random ones) takes <paramref name="steps"/> steps
-    /// <c>x &lt;- Project(Step(x, grad))</c>, evaluating the objective at every iterate (the last one
+    /// <c>x &lt;- Project(Step(x, grad, t))</c>, evaluating the objective at every iterate (the last one
     /// without a gradient).
     /// </summary>
     /// <param name="step">The attack's geometry, centred on the unperturbed inputs.</param>
@@ -67,7 +67,7 @@ public static class Pgd
                         var better = value.gt(bestValue);
                         kept = (where(better.view(shape), x, bestX).MoveToOuterDisposeScope(), where(better, value, bestValue).MoveToOuterDisposeScope());
                     }
-                    if (!last) next = step.Project(step.Step(x, grad ?? throw new InvalidOperationException("The attack objective returned no gradient."))).MoveToOuterDisposeScope();
+                    if (!last) next = step.Project(step.Step(x, grad ?? throw new InvalidOperationException("The attack objective returned no gradient."), t)).MoveToOuterDisposeScope();
                 }
                 if (kept is { } k)
                 {

@@ -167,7 +167,9 @@ public static class SeedStudy
         {
             if (node is not JsonObject o || !o.TryGetPropertyValue(part, out node)) return null;
         }
-        return node is JsonValue v && v.TryGetValue<double>(out var d) ? d : null;
+        // Any JSON number (a parsed file's, or an int or long put in by code), read through its text.
+        return node is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.Number
+            ? double.Parse(v.ToJsonString(), CultureInfo.InvariantCulture) : null;
     }
 
     /// <summary>Statistics of every headline number over the given runs' results.json contents.</summary>

@@ -11,6 +11,9 @@ public sealed record Headline(string Key, string Title, PublishedValue? Value = 
 {
     /// <summary>The published value as tables show it (e.g. "63.3%", "&gt;= 80%"), or null.</summary>
     public string? Published => Value is null ? null : Relation + Experiment.Published.Percent(Value);
+
+    /// <summary>Dotted path in results.json of how many points the fraction is measured on (the test set unless said otherwise).</summary>
+    public string CountKey { get; init; } = "data.test";
 }
 
 /// <summary>One step of a run, as every reader of a run knows it.</summary>
@@ -54,10 +57,12 @@ public static class StepCatalog
     public static StepInfo DRand { get; } = new("dRand", "D_rand (targeted PGD)", "adversarial.drand")
     {
         Execute = (r, ct) => r.AdversarialSet(AdversarialKind.Random, ct),
+        Headlines = [new("adversarial.drand.attackSuccess", "targeted PGD success, D_rand") { CountKey = "adversarial.drand.images" }],
     };
     public static StepInfo DDet { get; } = new("dDet", "D_det (targeted PGD)", "adversarial.ddet")
     {
         Execute = (r, ct) => r.AdversarialSet(AdversarialKind.Deterministic, ct),
+        Headlines = [new("adversarial.ddet.attackSuccess", "targeted PGD success, D_det") { CountKey = "adversarial.ddet.images" }],
     };
     public static StepInfo TransferRand { get; } = new("transferRand", "training on D_rand", "transfer.drand")
     {

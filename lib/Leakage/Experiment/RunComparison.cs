@@ -1,0 +1,176 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using Leakage.IO;
+
+namespace Leakage.Experiment;
+
+/// <summary>One headline number of two runs, their difference, and the noise it is judged against.</summary>
+/// <param name="Headline">Which number (a fraction of test points).</param>
+/// <param name="Reference">Its value in the reference run.</param>
+/// <param name="Other">Its value in the run compared with it.</param>
+/// <param name="Points">How many points (test images, or attacked images) each value is measured on.</param>
+/// <param name="SeedSd">
+/// The number's spread over seeds (sample standard deviation, from a <c>seeds.json</c> of the same
+/// profile), or null when no study measured it.
+/// </param>
+public sealed record HeadlineDifference(Headline Headline, double Reference, double Other, int Points, double? SeedSd)
+{
+    /// <summary>Other minus reference.</summary>
+    public double Difference => Other - Reference;
+
+    /// <summary>
+    /// Half-width of a 95% interval of the difference of two fractions each measured on
+    /// <see cref="Points"/> independent points (1.96 sqrt(p(1-p)/n + q(1-q)/n)): what the choice of
+    /// points alone moves a difference by.
+    /// </summary>
+    public double PointsHalfWidth => 1.96 * Math.Sqrt((Reference * (1 - Reference) + Other * (1 - Other)) / Points);
+
+    /// <summary>
+    /// Half-width of a 95% interval of the difference of two independent runs, from the spread over
+    /// seeds (1.96 sqrt(2) sd), which carries every draw a run makes; null without a seed study.
+    /// </summary>
+    public double? SeedHalfWidth => SeedSd is double sd ? 1.96 * Math.Sqrt(2) * sd : null;
+
+    /// <summary>The yardstick the difference is judged by: the seed spread where measured, else the test points.</summary>
+    public double Noise => SeedHalfWidth ?? PointsHalfWidth;
+
+    /// <summary>Whether the two runs agree within <see cref="Noise"/>.</summary>
+    public bool WithinNoise => Math.Abs(Difference) <= Noise;
+}
+
+/// <summary>
+/// Two runs' <c>results.json</c> side by side: every headline number of the <see cref="StepCatalog"/>
+/// with its difference and whether that is within noise, the settings that differ, and each step's
+/// compute time. Answers "did a rerun of the same command, on another machine, land where the
+/// recorded one did?"
+/// </summary>
+public sealed class RunComparison
+{
+    RunComparison(IReadOnlyList<HeadlineDifference> rows, IReadOnlyList<string> settingsDifferences, IReadOnlyList<(StepInfo Step, double Reference, double Other)> seconds)
+    {
+        Rows = rows;
+        SettingsDifferences = settingsDifferences;
+        Seconds = seconds;
+    }
+
+    /// <summary>One row per headline number that both runs report, in catalog order.</summary>
+    public IReadOnlyList<HeadlineDifference> Rows { get; }
+
+    /// <summary>Settings whose values differ (dotted path: reference value -> other value); empty when the runs are the same command.</summary>
+    public IReadOnlyList<string> SettingsDifferences { get; }
+
+    /// <summary>Compute time of each step both runs timed, in seconds.</summary>
+    public IReadOnlyList<(StepInfo Step, double Reference, double Other)> Seconds { get; }
+
+    /// <summary>Whether every headline number agrees within its noise.</summary>
+    public bool AllWithinNoise => Rows.All(r => r.WithinNoise);
+
+    /// <summary>Compares two results.json contents.</summary>
+    /// <param name="reference">The recorded run.</param>
+    /// <param name="other">The run compared with it.</param>
+    /// <param name="seedStudy">A <c>seeds.json</c> content of the same profile, whose standard deviations become the yardstick; optional.</param>
+    /// <exception cref="ArgumentException">A run without the number of points a headline is measured on, or with a different one.</exception>
+    public static RunComparison Compare(JsonObject reference, JsonObject other, JsonObject? seedStudy = null)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        ArgumentNullException.ThrowIfNull(other);
+        var rows = new List<HeadlineDifference>();
+        foreach (var h in StepCatalog.Headlines)
+        {
+            if (SeedStudy.Value(reference, h.Key) is not double a || SeedStudy.Value(other, h.Key) is not double b) continue;
+            int n = Count(reference, h, "reference");
+            if (Count(other, h, "compared") != n)
+                throw new ArgumentException($"{h.Title}: the runs measured it on different numbers of points ({n} against {Count(other, h, "compared")}); compare runs of one data set.");
+            double? sd = seedStudy?["statistics"]?[h.Key]?["standardDeviation"] is JsonValue v && v.TryGetValue<double>(out var s) && double.IsFinite(s) ? s : null;
+            rows.Add(new HeadlineDifference(h, a, b, n, sd));
+        }
+        var differences = new List<string>();
+        Diff(reference["settings"], other["settings"], "settings", differences);
+        var seconds = StepCatalog.All
+            .Select(s => (Step: s, A: SeedStudy.Value(reference, s.SecondsKey), B: SeedStudy.Value(other, s.SecondsKey)))
+            .Where(t => t.A is double && t.B is double)
+            .Select(t => (t.Step, t.A!.Value, t.B!.Value)).ToList();
+        return new RunComparison(rows, differences, seconds);
+    }
+
+    /// <summary>Reads two results.json files (and optionally a seeds.json); a missing or malformed file is named in the message.</summary>
+    public static RunComparison Compare(string referenceFile, string otherFile, string? seedStudyFile = null) =>
+        Compare(Read(referenceFile), Read(otherFile), seedStudyFile is null ? null : Read(seedStudyFile));
+
+    static JsonObject Read(string file)
+    {
+        if (!File.Exists(file)) throw new FileNotFoundException($"{file}: no such file.", file);
+        try
+        {
+            return JsonNode.Parse(File.ReadAllText(file)) as JsonObject ?? throw new InvalidDataException($"{file}: not a JSON object.");
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new InvalidDataException($"{file}: not valid JSON ({e.Message}).", e);
+        }
+    }
+
+    static int Count(JsonObject results, Headline h, string which) =>
+        SeedStudy.Value(results, h.CountKey) is double d && d >= 1 ? (int)d
+            : throw new ArgumentException($"The {which} results.json has {h.Key} but no {h.CountKey} (how many points it is measured on); it is not a results.json of this project.");
+
+    static void Diff(JsonNode? a, JsonNode? b, string path, List<string> into)
+    {
+        if (a is JsonObject oa && b is JsonObject ob)
+        {
+            foreach (var key in oa.Select(p => p.Key).Union(ob.Select(p => p.Key)))
+                Diff(oa[key], ob[key], $"{path}.{key}", into);
+        }
+        else if (!JsonNode.DeepEquals(a, b))
+            into.Add($"{path}: {a?.ToJsonString() ?? "absent"} -> {b?.ToJsonString() ?? "absent"}");
+    }
+
+    /// <summary>A Markdown report: the settings check, one row per headline number, and the step times.</summary>
+    public string ToMarkdown()
+    {
+        static string P(double v) => (100 * v).ToString("0.00", CultureInfo.InvariantCulture);
+        var sb = new StringBuilder();
+        sb.AppendLine(SettingsDifferences.Count == 0
+            ? "Same settings: the two runs are the same command."
+            : $"Settings differ ({SettingsDifferences.Count}): " + string.Join("; ", SettingsDifferences));
+        sb.AppendLine();
+        sb.AppendLine("| measure | reference | compared | difference (points) | noise, 95% (points) | within noise |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---|");
+        foreach (var r in Rows)
+        {
+            string noise = r.SeedHalfWidth is double s ? $"{P(s)} (seeds)" : string.Create(CultureInfo.InvariantCulture, $"{P(r.PointsHalfWidth)} ({r.Points:N0} points)");
+            sb.AppendLine(CultureInfo.InvariantCulture, $"| {r.Headline.Title} | {P(r.Reference)}% | {P(r.Other)}% | {(r.Difference >= 0 ? "+" : "")}{P(r.Difference)} | {noise} | {(r.WithinNoise ? "yes" : "**no**")} |");
+        }
+        if (Seconds.Count > 0)
+        {
+            sb.AppendLine();
+            sb.AppendLine("| step | reference (s) | compared (s) | ratio |");
+            sb.AppendLine("|---|---:|---:|---:|");
+            foreach (var (step, a, b) in Seconds)
+                sb.AppendLine(CultureInfo.InvariantCulture, $"| {step.Title} | {a:0} | {b:0} | {(a > 0 ? (b / a).ToString("0.00", CultureInfo.InvariantCulture) : "–")} |");
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>The comparison as JSON (<c>comparison.json</c>): settings differences, rows and step times.</summary>
+    public JsonObject ToJson() => new()
+    {
+        ["sameSettings"] = SettingsDifferences.Count == 0,
+        ["settingsDifferences"] = new JsonArray(SettingsDifferences.Select(d => (JsonNode)d).ToArray()),
+        ["allWithinNoise"] = AllWithinNoise,
+        ["headlines"] = new JsonObject(Rows.Select(r => KeyValuePair.Create(r.Headline.Key, (JsonNode?)new JsonObject
+        {
+            ["title"] = r.Headline.Title,
+            ["points"] = r.Points,
+            ["reference"] = r.Reference,
+            ["compared"] = r.Other,
+            ["difference"] = r.Difference,
+            ["pointsHalfWidth"] = r.PointsHalfWidth,
+            ["seedSd"] = r.SeedSd,
+            ["noise"] = r.Noise,
+            ["withinNoise"] = r.WithinNoise,
+        }))),
+        ["seconds"] = new JsonObject(Seconds.Select(s => KeyValuePair.Create(s.Step.Key, (JsonNode?)new JsonObject { ["reference"] = s.Reference, ["compared"] = s.Other }))),
+    };
+}

@@ -1,0 +1,92 @@
+using System.Text.Json.Nodes;
+using Leakage.Experiment;
+
+namespace Leakage.Tests;
+
+public class RunComparisonTests
+{
+    static JsonObject Results(double standard, double drand, double success, int epochs = 24, double standardSeconds = 800) => new()
+    {
+        ["settings"] = new JsonObject { ["profile"] = "cpu", ["standard"] = new JsonObject { ["epochs"] = epochs } },
+        ["data"] = new JsonObject { ["train"] = 50000, ["test"] = 10000 },
+        ["seconds"] = new JsonObject { ["standardModel"] = standardSeconds },
+        ["standardModel"] = new JsonObject { ["testAccuracy"] = standard },
+        ["adversarial"] = new JsonObject { ["drand"] = new JsonObject { ["images"] = 50000, ["attackSuccess"] = success } },
+        ["transfer"] = new JsonObject { ["drand"] = drand },
+    };
+
+    [Fact]
+    public void A_rerun_is_within_noise_when_each_difference_is_inside_the_binomial_interval_of_its_points()
+    {
+        var c = RunComparison.Compare(Results(0.844, 0.135, 0.694), Results(0.840, 0.142, 0.690, standardSeconds: 400));
+
+        Assert.Empty(c.SettingsDifferences);
+        var standard = c.Rows.Single(r => r.Headline.Key == "standardModel.testAccuracy");
+        Assert.Equal(10000, standard.Points);
+        // 1.96 sqrt((0.844 * 0.156 + 0.840 * 0.160) / 10,000) = 1.01 points.
+        Assert.Equal(0.0101, standard.PointsHalfWidth, 4);
+        Assert.True(standard.WithinNoise);
+        // Attack success is a fraction of the 50,000 attacked images, so its yardstick is narrower.
+        var success = c.Rows.Single(r => r.Headline.Key == "adversarial.drand.attackSuccess");
+        Assert.Equal(50000, success.Points);
+        Assert.True(success.PointsHalfWidth < standard.PointsHalfWidth);
+        // Transfer moved by 0.7 points, inside its 0.96-point interval; only numbers both runs report are rows.
+        Assert.True(c.AllWithinNoise);
+        Assert.DoesNotContain(c.Rows, r => r.Headline.Key.StartsWith("leakage", StringComparison.Ordinal));
+        var (step, a, b) = Assert.Single(c.Seconds);
+        Assert.Equal(("standardModel", 800.0, 400.0), (step.Key, a, b));
+    }
+
+    [Fact]
+    public void A_difference_beyond_the_noise_and_a_different_setting_are_reported()
+    {
+        var c = RunComparison.Compare(Results(0.844, 0.135, 0.694), Results(0.821, 0.160, 0.640, epochs: 12));
+
+        Assert.Equal(["settings.standard.epochs: 24 -> 12"], c.SettingsDifferences);
+        Assert.False(c.AllWithinNoise);
+        Assert.False(c.Rows.Single(r => r.Headline.Key == "transfer.drand").WithinNoise);
+        var markdown = c.ToMarkdown();
+        Assert.Contains("Settings differ (1): settings.standard.epochs: 24 -> 12", markdown);
+        Assert.Contains("| trained on D_rand, clean test accuracy | 13.50% | 16.00% | +2.50 | 0.98 (10,000 points) | **no** |", markdown);
+        Assert.False(c.ToJson()["allWithinNoise"]!.GetValue<bool>());
+    }
+
+    [Fact]
+    public void A_seed_study_replaces_the_points_yardstick_with_the_spread_of_whole_runs()
+    {
+        var seeds = new JsonObject { ["statistics"] = new JsonObject { ["transfer.drand"] = new JsonObject { ["standardDeviation"] = 0.012 } } };
+        var c = RunComparison.Compare(Results(0.844, 0.135, 0.694), Results(0.844, 0.160, 0.694), seeds);
+
+        var transfer = c.Rows.Single(r => r.Headline.Key == "transfer.drand");
+        // 1.96 sqrt(2) 1.2 points = 3.3 points: 2.5 points apart is within the spread of two runs.
+        Assert.Equal(0.0333, transfer.SeedHalfWidth!.Value, 4);
+        Assert.True(transfer.WithinNoise);
+        Assert.False(transfer.Difference <= transfer.PointsHalfWidth, "the points alone would call it a difference");
+        Assert.Null(c.Rows.Single(r => r.Headline.Key == "standardModel.testAccuracy").SeedSd);
+    }
+
+    [Fact]
+    public void A_results_file_without_its_point_counts_is_refused_naming_the_missing_key()
+    {
+        var broken = Results(0.844, 0.135, 0.694);
+        broken["data"]!.AsObject().Remove("test");
+        var e = Assert.Throws<ArgumentException>(() => RunComparison.Compare(broken, Results(0.844, 0.135, 0.694)));
+        Assert.Contains("data.test", e.Message);
+    }
+
+    [Fact]
+    public void The_recorded_runs_compare_and_name_the_one_setting_that_differs()
+    {
+        var docs = Path.Combine(RepositoryRoot.Find(AppContext.BaseDirectory)!, "docs", "results");
+        var c = RunComparison.Compare(Path.Combine(docs, "cpu-2026-11-30", "results.json"), Path.Combine(docs, "cpu", "results.json"));
+
+        Assert.Contains(c.SettingsDifferences, d => d.StartsWith("settings.standard.epochs: 12 -> 24", StringComparison.Ordinal));
+        Assert.All(new[] { "standardModel.testAccuracy", "adversarial.drand.attackSuccess", "transfer.drand", "leakage.drand", "robustModel.spec2" },
+            key => Assert.Contains(c.Rows, r => r.Headline.Key == key));
+        Assert.All(c.Rows, r => Assert.InRange(r.Reference, 0, 1));
+        // 24 epochs of the standard model raised attack success by 5.4 points on 50,000 images: far beyond the points' noise.
+        var success = c.Rows.Single(r => r.Headline.Key == "adversarial.drand.attackSuccess");
+        Assert.Equal(0.054, success.Difference, 3);
+        Assert.False(success.WithinNoise);
+    }
+}
