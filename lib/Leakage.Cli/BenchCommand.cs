@@ -122,7 +122,7 @@ static class BenchCommand
                 if (parse.GetValue(DataOption) is string dataDir)
                 {
                     cifar = CifarLoader.Load(CifarLoader.ResolveFolder(dataDir), new CifarLoadOptions { Log = Log });
-                    data = BenchmarkData.From(cifar.Train, cifar.Source);
+                    data = BenchmarkData.From(cifar.Train, CifarLoader.AsNamed(dataDir, cifar.Source));
                 }
                 Directory.CreateDirectory(outDir);
                 var work = Path.Combine(outDir, ".bench-work");

@@ -62,7 +62,7 @@ static class BenchWorkers
             if (parse.GetValue(dataOption) is string dataDir)
             {
                 cifar = CifarLoader.Load(CifarLoader.ResolveFolder(dataDir), new CifarLoadOptions { Log = log });
-                data = BenchmarkData.From(cifar.Train, cifar.Source);
+                data = BenchmarkData.From(cifar.Train, CifarLoader.AsNamed(dataDir, cifar.Source));
             }
             // The workers get the bench's own profile options, so they rebuild the same settings.
             var forwarded = new List<string> { "--profile", parse.GetValue(profileOption)!, "--workers", workers.ToString(), "--rounds", settings.Rounds.ToString() };

@@ -97,6 +97,13 @@ public static class CifarLoader
     }
 
     /// <summary>
+    /// The loaded data's <paramref name="source"/> as the user named its folder (<paramref name="given"/>):
+    /// relative stays relative, so results.json and bench.json hold no machine-specific path.
+    /// </summary>
+    public static string AsNamed(string given, string source) =>
+        Path.IsPathRooted(given) ? source : Path.GetRelativePath(Environment.CurrentDirectory, source);
+
+    /// <summary>
     /// The data folder to use: <paramref name="explicitDir"/> (the --data option) when given, else
     /// $LEAKAGE_DATA, else <c>data/</c> under the current directory.
     /// </summary>

@@ -109,8 +109,7 @@ public sealed class ExperimentRun : IDisposable
         _train = s.TrainCount > 0 && s.TrainCount < _data.Train.Count ? _data.Train.Subset(s.TrainCount, Settings.Seed) : _data.Train;
         _test = s.TestCount > 0 && s.TestCount < _data.Test.Count ? _data.Test.Subset(s.TestCount, Settings.Seed + 1) : _data.Test;
         Observer.Log($"Data: {_train.Count:N0} training and {_test.Count:N0} test images ({_data.Format}, {_data.Source}).");
-        // As the user named it (relative stays relative), so results.json holds no machine-specific path.
-        var source = Path.IsPathRooted(DataDirectory) ? _data.Source : Path.GetRelativePath(Environment.CurrentDirectory, _data.Source);
+        var source = CifarLoader.AsNamed(DataDirectory, _data.Source);
         Results.Set("data", ResultsJson.Node(new DataResult(source, _data.Format.ToString(), _train.Count, _test.Count)));
         Results.Set("seconds.data", clock.Elapsed.TotalSeconds);
     }
