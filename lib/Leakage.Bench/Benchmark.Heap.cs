@@ -20,10 +20,11 @@ namespace Leakage.Benchmarks;
 /// <param name="MinorFaultsPerStep">Minor page faults of the process per timed step (/proc/self/stat; every thread).</param>
 /// <param name="MajorFaultsPerStep">Major page faults per timed step.</param>
 /// <param name="SystemShare">Kernel CPU time / all CPU time of the process over the timed steps.</param>
+/// <param name="CpuShare">CPU time of the process over the timed steps / (their wall time x libtorch threads): what the neighbours left it.</param>
 /// <param name="StepSeconds">Every timed step's wall time.</param>
 /// <param name="LargeBlock">A 64 MiB malloc/free on the child's main thread after training (<see cref="NativeHeap.ProbeLargeBlock"/>).</param>
 public sealed record NativeHeapChild(string HeapStatus, bool Configured, double ImagesPerSecond, double MinorFaultsPerStep, double MajorFaultsPerStep,
-    double SystemShare, IReadOnlyList<double> StepSeconds, LargeBlockProbe? LargeBlock);
+    double SystemShare, double CpuShare, IReadOnlyList<double> StepSeconds, LargeBlockProbe? LargeBlock);
 
 /// <summary>One round of the NativeHeap A/B: a child with the settings and one without, the order alternating between rounds.</summary>
 /// <param name="Index">1-based round.</param>
@@ -31,8 +32,9 @@ public sealed record NativeHeapChild(string HeapStatus, bool Configured, double 
 /// <param name="On">The child with <see cref="NativeHeap"/> configured.</param>
 /// <param name="Off">The child with <c>LEAKAGE_NATIVE_HEAP=off</c>.</param>
 /// <param name="Ratio">On / off training images/s.</param>
+/// <param name="RatioPerCpuSecond"><paramref name="Ratio"/> x off's CPU share / on's: the ratio had the neighbours left both children the same share.</param>
 /// <param name="Load">What the machine did during the round (the parent's share is meaningless here: it waits).</param>
-public sealed record NativeHeapRound(int Index, bool OnFirst, NativeHeapChild On, NativeHeapChild Off, double Ratio, LoadInterval Load);
+public sealed record NativeHeapRound(int Index, bool OnFirst, NativeHeapChild On, NativeHeapChild Off, double Ratio, double RatioPerCpuSecond, LoadInterval Load);
 
 /// <summary>
 /// <see cref="NativeHeap"/> on against off, in alternating child processes (mallopt is process-wide):
@@ -40,6 +42,7 @@ public sealed record NativeHeapRound(int Index, bool OnFirst, NativeHeapChild On
 /// </summary>
 /// <param name="Rounds">Every round.</param>
 /// <param name="Ratio">On / off training images/s per round: median, min, max, quartiles.</param>
+/// <param name="RatioPerCpuSecond">The same for <see cref="NativeHeapRound.RatioPerCpuSecond"/>.</param>
 /// <param name="OnImagesPerSecond">Median over rounds, settings on.</param>
 /// <param name="OffImagesPerSecond">Median over rounds, settings off.</param>
 /// <param name="OnMinorFaultsPerStep">Median over rounds, settings on.</param>
@@ -47,7 +50,7 @@ public sealed record NativeHeapRound(int Index, bool OnFirst, NativeHeapChild On
 /// <param name="OnSystemShare">Median kernel share of the child's CPU time, settings on.</param>
 /// <param name="OffSystemShare">The same, settings off.</param>
 /// <param name="Seconds">Wall time of the A/B.</param>
-public sealed record NativeHeapComparison(IReadOnlyList<NativeHeapRound> Rounds, Spread Ratio, double OnImagesPerSecond, double OffImagesPerSecond,
+public sealed record NativeHeapComparison(IReadOnlyList<NativeHeapRound> Rounds, Spread Ratio, Spread RatioPerCpuSecond, double OnImagesPerSecond, double OffImagesPerSecond,
     double OnMinorFaultsPerStep, double OffMinorFaultsPerStep, double OnSystemShare, double OffSystemShare, double Seconds);
 
 public sealed partial record BenchmarkReport
@@ -93,7 +96,9 @@ public static partial class Benchmark
         long cpu = last.UserTicks + last.SystemTicks - first.UserTicks - first.SystemTicks;
         return new NativeHeapChild(NativeHeap.Status, NativeHeap.Configured, batch / Median(seconds),
             (last.Minor - first.Minor) / (double)settings.TrainSteps, (last.Major - first.Major) / (double)settings.TrainSteps,
-            cpu > 0 ? (last.SystemTicks - first.SystemTicks) / (double)cpu : 0, seconds, NativeHeap.ProbeLargeBlock(ProbeBlockBytes));
+            cpu > 0 ? (last.SystemTicks - first.SystemTicks) / (double)cpu : 0,
+            cpu / CpuTimes.TicksPerSecond / (Stopwatch.GetElapsedTime(stamps[settings.TrainWarmupSteps - 1].Time, stamps[^1].Time).TotalSeconds * Math.Max(1, get_num_threads())),
+            seconds, NativeHeap.ProbeLargeBlock(ProbeBlockBytes));
     }
 
     /// <summary>
@@ -120,13 +125,14 @@ public static partial class Benchmark
                 if (side) on = result; else off = result;
             }
             var load = CpuTimes.Read().Since(before, 1);
-            var round = new NativeHeapRound(r, onFirst, on!, off!, on!.ImagesPerSecond / off!.ImagesPerSecond, load);
+            double ratio = on!.ImagesPerSecond / off!.ImagesPerSecond;
+            var round = new NativeHeapRound(r, onFirst, on, off, ratio, on.CpuShare > 0 && off.CpuShare > 0 ? ratio * off.CpuShare / on.CpuShare : ratio, load);
             list.Add(round);
-            log($"Native heap round {r}/{rounds}: on {on.ImagesPerSecond:N0} images/s, {on.MinorFaultsPerStep:N0} faults/step ({on.HeapStatus}); " +
-                $"off {off.ImagesPerSecond:N0} images/s, {off.MinorFaultsPerStep:N0} faults/step; ratio {round.Ratio:0.00} (load {load.LoadAverage:0.0}).");
+            log($"Native heap round {r}/{rounds}: on {on.ImagesPerSecond:N0} images/s, {on.MinorFaultsPerStep:N0} faults/step, CPU share {on.CpuShare:P0} ({on.HeapStatus}); " +
+                $"off {off.ImagesPerSecond:N0} images/s, {off.MinorFaultsPerStep:N0} faults/step, CPU share {off.CpuShare:P0}; ratio {round.Ratio:0.00} (load {load.LoadAverage:0.0}, steal {load.StealFraction:P1}).");
         }
         double M(Func<NativeHeapRound, double> f) => Stats.Median(list.Select(f).ToList());
-        return new NativeHeapComparison(list, Spread.Of(list.Select(x => x.Ratio).ToList()), M(x => x.On.ImagesPerSecond), M(x => x.Off.ImagesPerSecond),
+        return new NativeHeapComparison(list, Spread.Of(list.Select(x => x.Ratio).ToList()), Spread.Of(list.Select(x => x.RatioPerCpuSecond).ToList()), M(x => x.On.ImagesPerSecond), M(x => x.Off.ImagesPerSecond),
             M(x => x.On.MinorFaultsPerStep), M(x => x.Off.MinorFaultsPerStep), M(x => x.On.SystemShare), M(x => x.Off.SystemShare), clock.Elapsed.TotalSeconds);
     }
 

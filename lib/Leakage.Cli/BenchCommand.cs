@@ -149,7 +149,7 @@ static class BenchCommand
                     var heap = Benchmark.MeasureNativeHeap(settings.Rounds, () => HeapChild(parse, overrides), Log, ct);
                     report = report with { NativeHeap = heap };
                     Log($"NativeHeap: training on/off {heap.Ratio.Median:0.00} [{heap.Ratio.Min:0.00}, {heap.Ratio.Max:0.00}] (median [min, max] of {heap.Rounds.Count} rounds); " +
-                        $"minor faults per step {heap.OnMinorFaultsPerStep:N0} on, {heap.OffMinorFaultsPerStep:N0} off.");
+                        $"per CPU-second {heap.RatioPerCpuSecond.Median:0.00}; minor faults per step {heap.OnMinorFaultsPerStep:N0} on, {heap.OffMinorFaultsPerStep:N0} off.");
                 }
                 if (Directory.Exists(work) && !Directory.EnumerateFileSystemEntries(work).Any()) Directory.Delete(work);
                 var path = report.Save(outDir);
@@ -208,6 +208,7 @@ static class BenchCommand
         if (r.NativeHeap is { } h)
         {
             Row($"NativeHeap on/off training images/s (median [min, max] of {h.Rounds.Count} rounds)", $"{h.Ratio.Median:0.00} [{h.Ratio.Min:0.00}, {h.Ratio.Max:0.00}]");
+            Row("  per CPU-second (median [min, max])", $"{h.RatioPerCpuSecond.Median:0.00} [{h.RatioPerCpuSecond.Min:0.00}, {h.RatioPerCpuSecond.Max:0.00}]");
             Row("  minor page faults per training step, on / off", $"{h.OnMinorFaultsPerStep:N0} / {h.OffMinorFaultsPerStep:N0}");
         }
         Row("steal during the run, CPU-s (share)", $"{r.Load.StealSeconds:0.0} ({r.Load.StealFraction:P1})");

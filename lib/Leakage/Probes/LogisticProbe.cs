@@ -96,6 +96,8 @@ public sealed class LogisticProbe
             throw new ArgumentException($"Expected one label per feature row ({features.shape[0]}), got label shape [{string.Join(", ", labels.shape)}].", nameof(labels));
         if (classes < 2) throw new ArgumentOutOfRangeException(nameof(classes), classes, "The probe needs at least 2 classes.");
 
+        // The leakage step refits hundreds of probes, each allocating the same multi-megabyte tensors.
+        Compute.NativeHeap.Configure();
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var f = features.to(ScalarType.Float64);
@@ -114,7 +116,7 @@ public sealed class LogisticProbe
         double l2 = options.L2;
         // The objective runs on plain arrays: with k = 10 features a row costs a few hundred
         // multiply-adds, and a vectorised pass over the rows is many times faster than a dozen tensor kernels.
-        var objective = new SoftmaxObjective(xs.cpu().contiguous().data<double>().ToArray(), y.cpu().data<long>().ToArray(),
+        var objective = new SoftmaxObjective(xs.t().cpu().contiguous().data<double>().ToArray(), y.cpu().data<long>().ToArray(),
             rows, k, classes, l2, get_num_threads());
 
         if (start != null && (start.Classes != classes || start.Features != k))

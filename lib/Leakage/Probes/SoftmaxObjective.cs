@@ -23,12 +23,19 @@ sealed class SoftmaxObjective
     readonly int _rows, _k, _classes, _threads;
     readonly double _l2;
 
-    public SoftmaxObjective(double[] rowMajor, long[] labels, int rows, int k, int classes, double l2, int threads)
+    /// <param name="featureMajor">The features, k x rows (feature j of row r at <c>j * rows + r</c>).</param>
+    /// <param name="labels">Class of each row.</param>
+    /// <param name="rows">Rows N.</param>
+    /// <param name="k">Features per row.</param>
+    /// <param name="classes">Classes K.</param>
+    /// <param name="l2">L2 penalty on the weights.</param>
+    /// <param name="threads">Most blocks evaluated at once.</param>
+    public SoftmaxObjective(double[] featureMajor, long[] labels, int rows, int k, int classes, double l2, int threads)
     {
+        if (featureMajor.Length != (long)rows * k || labels.Length != rows)
+            throw new ArgumentException($"Expected {rows} x {k} features and {rows} labels, got {featureMajor.Length} values and {labels.Length} labels.");
         _rows = rows; _k = k; _classes = classes; _l2 = l2; _threads = Math.Max(1, threads);
-        _x = new double[rowMajor.Length];
-        for (int r = 0; r < rows; r++)
-            for (int j = 0; j < k; j++) _x[j * rows + r] = rowMajor[r * k + j];
+        _x = featureMajor;
         _y = new double[rows];
         for (int r = 0; r < rows; r++) _y[r] = labels[r];
     }
