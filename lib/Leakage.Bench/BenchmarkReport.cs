@@ -168,7 +168,7 @@ public sealed record PyTorchComparison(string Python, string Torch, int Threads,
 /// <param name="Phases">TorchSharp's per-phase split of one training step and one PGD step.</param>
 /// <param name="Load">Steal and busy time of the whole machine over the benchmark (steal is CPU time the hypervisor gave to other guests).</param>
 /// <param name="Bfloat16">The same per-phase split with bfloat16 weights and activations, where the CPU has AVX512_BF16 or AMX (else null).</param>
-public sealed record BenchmarkReport(string Profile, bool Quick, string Data, DateTimeOffset Started, MachineInfo Machine, ModelCost Model,
+public sealed partial record BenchmarkReport(string Profile, bool Quick, string Data, DateTimeOffset Started, MachineInfo Machine, ModelCost Model,
     MatmulResult Matmul, PgdThroughput Pgd, TrainingThroughput Training, RobustLinearTiming RobustLinear, MemoryProfile Memory,
     PyTorchComparison? PyTorch, double Seconds, IReadOnlyList<TorchSharpRound> Rounds, StepPhases Phases, LoadInterval Load, Bfloat16Timing? Bfloat16)
 {

@@ -67,6 +67,17 @@ static class BenchCommand
         Description = $"Python interpreter for --pytorch (default: ${PyTorchReference.PythonVariable}, python3, /usr/bin/python3, python: the first that can import torch).",
     };
 
+    static readonly Option<bool> NativeHeapOption = new("--native-heap")
+    {
+        Description = $"Also measure NativeHeap (glibc malloc settings) on against off ({NativeHeap.SwitchVariable}=off) in alternating child processes, one pair per round: training images/s and page faults per step.",
+    };
+
+    static readonly Option<bool> NativeHeapChildOption = new("--native-heap-child")
+    {
+        Description = "Internal: one side of --native-heap (training steps on the main thread, a JSON line on stdout).",
+        Hidden = true,
+    };
+
     public static Command Create()
     {
         var cmd = new Command("bench", "Measure matmul GFLOP/s, PGD and training throughput (with model-FLOP utilisation), robust linear training time and resident memory while generating D_rand; write <out>/bench.json and print a table.");
@@ -80,6 +91,8 @@ static class BenchCommand
         cmd.Options.Add(PgdRepeatsOption);
         cmd.Options.Add(PyTorchOption);
         cmd.Options.Add(PythonOption);
+        cmd.Options.Add(NativeHeapOption);
+        cmd.Options.Add(NativeHeapChildOption);
         cmd.Options.Add(ExperimentCommand.SetOption);
         cmd.Options.Add(ExperimentCommand.DeviceOption);
         cmd.Options.Add(ExperimentCommand.ThreadsOption);
@@ -101,6 +114,12 @@ static class BenchCommand
             if (parse.GetValue(TrainStepsOption) is int trainSteps) settings = settings with { TrainSteps = trainSteps };
             if (parse.GetValue(PgdRepeatsOption) is int pgdRepeats) settings = settings with { PgdRepeats = pgdRepeats };
             settings.Validate();
+            if (parse.GetValue(NativeHeapChildOption))
+            {
+                Devices.SetThreads(profile.Threads);
+                Console.Out.WriteLine(Benchmark.ToJsonLine(Benchmark.NativeHeapTraining(settings, Devices.Select(profile.Device), ct)));
+                return Task.FromResult(0);
+            }
             var outDir = Path.GetFullPath(parse.GetValue(OutOption)!);
 
             string? python = null;
@@ -127,6 +146,14 @@ static class BenchCommand
                 Directory.CreateDirectory(outDir);
                 var work = Path.Combine(outDir, ".bench-work");
                 var report = Benchmark.Run(settings, device, work, data, python, Log, ct);
+                if (parse.GetValue(NativeHeapOption))
+                {
+                    Log($"NativeHeap on against off: {settings.Rounds} rounds of two child processes ...");
+                    var heap = Benchmark.MeasureNativeHeap(settings.Rounds, () => HeapChild(parse, overrides), Log, ct);
+                    report = report with { NativeHeap = heap };
+                    Log($"NativeHeap: training on/off {heap.Ratio.Median:0.00} [{heap.Ratio.Min:0.00}, {heap.Ratio.Max:0.00}] (median [min, max] of {heap.Rounds.Count} rounds); " +
+                        $"per CPU-second {heap.RatioPerCpuSecond.Median:0.00}; minor faults per step {heap.OnMinorFaultsPerStep:N0} on, {heap.OffMinorFaultsPerStep:N0} off.");
+                }
                 if (Directory.Exists(work) && !Directory.EnumerateFileSystemEntries(work).Any()) Directory.Delete(work);
                 var path = report.Save(outDir);
                 AnsiConsole.Write(Table(report));
@@ -141,6 +168,19 @@ static class BenchCommand
             return Task.FromResult(0);
         }));
         return cmd;
+    }
+
+    /// <summary>This CLI again, as a --native-heap-child with the parent's profile, overrides and step counts.</summary>
+    static ProcessStartInfo HeapChild(ParseResult parse, IEnumerable<string> overrides)
+    {
+        var host = Environment.ProcessPath ?? "dotnet";
+        var psi = new ProcessStartInfo(host);
+        if (Path.GetFileNameWithoutExtension(host) == "dotnet") psi.ArgumentList.Add(typeof(BenchCommand).Assembly.Location);
+        foreach (var a in new[] { "bench", "--native-heap-child", "--profile", parse.GetValue(ProfileOption)! }) psi.ArgumentList.Add(a);
+        foreach (var o in overrides) { psi.ArgumentList.Add("--set"); psi.ArgumentList.Add(o); }
+        if (parse.GetValue(QuickOption)) psi.ArgumentList.Add("--quick");
+        if (parse.GetValue(TrainStepsOption) is int steps) { psi.ArgumentList.Add("--train-steps"); psi.ArgumentList.Add(steps.ToString(System.Globalization.CultureInfo.InvariantCulture)); }
+        return psi;
     }
 
     static Table Table(BenchmarkReport r)
@@ -167,6 +207,12 @@ static class BenchCommand
         {
             Row("bfloat16 PGD step, ms (speed-up over float32)", $"{b.Phases.Pgd.Total * 1e3:0.0} ({b.PgdSpeedup:0.00}x)");
             Row("bfloat16 training step, ms (speed-up over float32)", $"{b.Phases.Training.Total * 1e3:0.0} ({b.TrainingSpeedup:0.00}x)");
+        }
+        if (r.NativeHeap is { } h)
+        {
+            Row($"NativeHeap on/off training images/s (median [min, max] of {h.Rounds.Count} rounds)", $"{h.Ratio.Median:0.00} [{h.Ratio.Min:0.00}, {h.Ratio.Max:0.00}]");
+            Row("  per CPU-second (median [min, max])", $"{h.RatioPerCpuSecond.Median:0.00} [{h.RatioPerCpuSecond.Min:0.00}, {h.RatioPerCpuSecond.Max:0.00}]");
+            Row("  minor page faults per training step, on / off", $"{h.OnMinorFaultsPerStep:N0} / {h.OffMinorFaultsPerStep:N0}");
         }
         Row("steal during the run, CPU-s (share)", $"{r.Load.StealSeconds:0.0} ({r.Load.StealFraction:P1})");
         Row("bench wall time, s", $"{r.Seconds:0}");

@@ -96,6 +96,8 @@ public sealed class LogisticProbe
             throw new ArgumentException($"Expected one label per feature row ({features.shape[0]}), got label shape [{string.Join(", ", labels.shape)}].", nameof(labels));
         if (classes < 2) throw new ArgumentOutOfRangeException(nameof(classes), classes, "The probe needs at least 2 classes.");
 
+        // The leakage step refits hundreds of probes, each allocating the same multi-megabyte tensors.
+        Compute.NativeHeap.Configure();
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var f = features.to(ScalarType.Float64);
@@ -111,55 +113,16 @@ public sealed class LogisticProbe
         int k = (int)f.shape[1];
         int nw = classes * k;
         int rows = (int)f.shape[0];
-        double n = rows, l2 = options.L2;
+        double l2 = options.L2;
         // The objective runs on plain arrays: with k = 10 features a row costs a few hundred
-        // multiply-adds, and one pass in a loop is several times faster than a dozen tensor kernels.
-        var x = xs.cpu().contiguous().data<double>().ToArray();
-        var yv = y.cpu().data<long>().ToArray();
-
-        (double, double[]) Objective(double[] theta)
-        {
-            var grad = new double[nw + classes];
-            var z = new double[classes];
-            double loss = 0;
-            for (int r = 0; r < rows; r++)
-            {
-                int row = r * k;
-                double max = double.NegativeInfinity;
-                for (int c = 0; c < classes; c++)
-                {
-                    double v = theta[nw + c];
-                    int wc = c * k;
-                    for (int j = 0; j < k; j++) v += theta[wc + j] * x[row + j];
-                    z[c] = v;
-                    if (v > max) max = v;
-                }
-                double sum = 0;
-                for (int c = 0; c < classes; c++) { z[c] = Math.Exp(z[c] - max); sum += z[c]; }
-                int label = (int)yv[r];
-                loss += Math.Log(sum) + max - (Math.Log(z[label]) + max);
-                for (int c = 0; c < classes; c++)
-                {
-                    double g = z[c] / sum - (c == label ? 1 : 0);
-                    int wc = c * k;
-                    for (int j = 0; j < k; j++) grad[wc + j] += g * x[row + j];
-                    grad[nw + c] += g;
-                }
-            }
-            double penalty = 0;
-            for (int i = 0; i < nw; i++)
-            {
-                grad[i] = grad[i] / n + l2 * theta[i];
-                penalty += theta[i] * theta[i];
-            }
-            for (int c = 0; c < classes; c++) grad[nw + c] /= n;
-            return (loss / n + 0.5 * l2 * penalty, grad);
-        }
+        // multiply-adds, and a vectorised pass over the rows is many times faster than a dozen tensor kernels.
+        var objective = new SoftmaxObjective(xs.t().cpu().contiguous().data<double>().ToArray(), y.cpu().data<long>().ToArray(),
+            rows, k, classes, l2, get_num_threads());
 
         if (start != null && (start.Classes != classes || start.Features != k))
             throw new ArgumentException($"The starting probe has {start.Classes} classes and {start.Features} features; this fit has {classes} and {k}.", nameof(start));
         var theta0 = start == null ? new double[nw + classes] : [.. start._weights, .. start._bias];
-        var (theta, value, grad, iterations, converged) = Lbfgs.Minimise(Objective, theta0, options);
+        var (theta, value, grad, iterations, converged) = Lbfgs.Minimise(objective.Evaluate, theta0, options);
         return new LogisticProbe(classes,
             mean.cpu().data<double>().ToArray(), std.cpu().data<double>().ToArray(),
             theta[..nw], theta[nw..], iterations, converged, value, grad.Max(Math.Abs));
