@@ -89,4 +89,33 @@ public class RunComparisonTests
         Assert.Equal(0.054, success.Difference, 3);
         Assert.False(success.WithinNoise);
     }
+    [Theory]
+    [InlineData("cpu-rerun-2026-12-01")] // another machine (Zen 3 against run A's Zen 4), beside other jobs
+    [InlineData("cpu-quiet-2026-12-01")] // an idle machine, with the vectorised probe objective
+    public void The_recorded_reruns_of_run_A_reproduce_every_headline_exactly(string rerun)
+    {
+        var docs = Path.Combine(RepositoryRoot.Find(AppContext.BaseDirectory)!, "docs", "results");
+        var c = RunComparison.Compare(Path.Combine(docs, "cpu", "results.json"), Path.Combine(docs, rerun, "results.json"));
+
+        Assert.Empty(c.SettingsDifferences);
+        Assert.NotEmpty(c.Rows);
+        Assert.All(c.Rows, r => Assert.Equal(r.Reference, r.Other)); // README: "to the last digit", not only within noise
+    }
+
+    [Fact]
+    public void The_recorded_epoch_levers_cost_attack_success_and_leave_transfer_and_leakage_within_noise()
+    {
+        var docs = Path.Combine(RepositoryRoot.Find(AppContext.BaseDirectory)!, "docs", "results");
+        var c = RunComparison.Compare(Path.Combine(docs, "cpu", "results.json"), Path.Combine(docs, "cpu-levers-2026-12-01", "results.json"));
+
+        Assert.Equal(2, c.SettingsDifferences.Count);
+        HeadlineDifference Row(string key) => c.Rows.Single(r => r.Headline.Key == key);
+        foreach (var key in new[] { "adversarial.drand.attackSuccess", "adversarial.ddet.attackSuccess" })
+        {
+            Assert.False(Row(key).WithinNoise);
+            Assert.InRange(Row(key).Difference, -0.06, -0.03);
+        }
+        foreach (var key in new[] { "transfer.drand", "transfer.ddet", "leakage.drand", "leakage.ddet" })
+            Assert.True(Row(key).WithinNoise, key);
+    }
 }
