@@ -177,7 +177,7 @@ public sealed partial record BenchmarkReport(string Profile, bool Quick, string 
 
     // Artifacts' conventions (camelCase, indented, enums as strings), without escaping '+' and friends:
     // the file is read by people and scripts, never embedded in HTML.
-    static readonly JsonSerializerOptions Json = new(Artifacts.Json) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    internal static readonly JsonSerializerOptions Json = new(Artifacts.Json) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>The report as indented camelCase JSON.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, Json);

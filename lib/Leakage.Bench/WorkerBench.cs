@@ -315,13 +315,11 @@ public static class WorkerBench
         catch (FileNotFoundException) { root = []; }
         catch (DirectoryNotFoundException) { root = []; }
         catch (JsonException e) { throw new InvalidDataException($"{path} is not valid JSON ({e.Message}); move it away to record the workers' figures.", e); }
-        root[Section] = JsonSerializer.SerializeToNode(comparison, Json);
+        root[Section] = JsonSerializer.SerializeToNode(comparison, BenchmarkReport.Json);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        AtomicFile.WriteAllText(path, root.ToJsonString(Json));
+        AtomicFile.WriteAllText(path, root.ToJsonString(BenchmarkReport.Json));
         return path;
     }
-
-    static readonly JsonSerializerOptions Json = new(Artifacts.Json) { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 }
 
 /// <summary>Where and how one worker of a pass runs.</summary>

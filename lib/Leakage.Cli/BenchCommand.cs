@@ -173,14 +173,11 @@ static class BenchCommand
     /// <summary>This CLI again, as a --native-heap-child with the parent's profile, overrides and step counts.</summary>
     static ProcessStartInfo HeapChild(ParseResult parse, IEnumerable<string> overrides)
     {
-        var host = Environment.ProcessPath ?? "dotnet";
-        var psi = new ProcessStartInfo(host);
-        if (Path.GetFileNameWithoutExtension(host) == "dotnet") psi.ArgumentList.Add(typeof(BenchCommand).Assembly.Location);
-        foreach (var a in new[] { "bench", "--native-heap-child", "--profile", parse.GetValue(ProfileOption)! }) psi.ArgumentList.Add(a);
-        foreach (var o in overrides) { psi.ArgumentList.Add("--set"); psi.ArgumentList.Add(o); }
-        if (parse.GetValue(QuickOption)) psi.ArgumentList.Add("--quick");
-        if (parse.GetValue(TrainStepsOption) is int steps) { psi.ArgumentList.Add("--train-steps"); psi.ArgumentList.Add(steps.ToString(System.Globalization.CultureInfo.InvariantCulture)); }
-        return psi;
+        var args = new List<string> { "bench", "--native-heap-child", "--profile", parse.GetValue(ProfileOption)! };
+        foreach (var o in overrides) args.AddRange(["--set", o]);
+        if (parse.GetValue(QuickOption)) args.Add("--quick");
+        if (parse.GetValue(TrainStepsOption) is int steps) args.AddRange(["--train-steps", steps.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        return Cli.Again(args);
     }
 
     static Table Table(BenchmarkReport r)

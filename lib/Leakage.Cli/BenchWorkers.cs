@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
 using Leakage.Benchmarks;
 using Leakage.Data;
 using Leakage.Experiment;
@@ -69,7 +68,7 @@ static class BenchWorkers
             foreach (var s in parse.GetValue(ExperimentCommand.SetOption) ?? []) forwarded.AddRange(["--set", s]);
             if (parse.GetValue(ImagesOption) is int images) forwarded.AddRange(["--worker-images", images.ToString()]);
             if (parse.GetValue(UnitOption) is int unit) forwarded.AddRange(["--worker-unit", unit.ToString()]);
-            var comparison = WorkerBench.Run(settings, data, Path.Combine(outDir, ".bench-workers"), start => Self([
+            var comparison = WorkerBench.Run(settings, data, Path.Combine(outDir, ".bench-workers"), start => Cli.Again([
                 "bench-worker", "--work", start.Work, "--pass", start.Pass, "--shard", start.Shard.ToString(), "--threads", start.Threads.ToString(), .. forwarded]), log, ct);
             var path = WorkerBench.Save(comparison, outDir);
             AnsiConsole.Write(Table(comparison));
@@ -80,16 +79,6 @@ static class BenchWorkers
         {
             cifar?.Dispose();
         }
-    }
-
-    /// <summary>This CLI started again with <paramref name="args"/> (the same host and entry assembly).</summary>
-    static ProcessStartInfo Self(IEnumerable<string> args)
-    {
-        var host = Environment.ProcessPath ?? throw new InvalidOperationException("Cannot tell which executable runs this command.");
-        var info = new ProcessStartInfo(host);
-        if (Path.GetFileNameWithoutExtension(host) == "dotnet") info.ArgumentList.Add(typeof(BenchWorkers).Assembly.Location);
-        foreach (var a in args) info.ArgumentList.Add(a);
-        return info;
     }
 
     static Table Table(WorkerComparison c)

@@ -23,6 +23,16 @@ public static class Cli
         return await root.Parse(args).InvokeAsync();
     }
 
+    /// <summary>This CLI started again with <paramref name="args"/>: the same host (the apphost, or dotnet with this assembly).</summary>
+    internal static System.Diagnostics.ProcessStartInfo Again(IEnumerable<string> args)
+    {
+        var host = Environment.ProcessPath ?? throw new InvalidOperationException("Cannot tell which executable runs this command.");
+        var info = new System.Diagnostics.ProcessStartInfo(host);
+        if (Path.GetFileNameWithoutExtension(host) == "dotnet") info.ArgumentList.Add(typeof(Cli).Assembly.Location);
+        foreach (var a in args) info.ArgumentList.Add(a);
+        return info;
+    }
+
     internal static readonly Option<string?> DataOption = new("--data")
     {
         Description = "CIFAR-10 folder: one holding cifar-10-batches-bin/ (or the .bin files), or an image folder with train/<class>/ and test/<class>/. Default: $LEAKAGE_DATA, else ./data.",

@@ -31,7 +31,7 @@ static class CompareCommand
         cmd.Options.Add(OutOption);
         cmd.SetAction((parse, ct) => Cli.Guard(() =>
         {
-            static string JsonOf(string path) => Directory.Exists(path) ? Path.Combine(path, "results.json") : path;
+            static string JsonOf(string path) => Directory.Exists(path) ? Path.Combine(path, ResultsFile.FileName) : path;
             var comparison = RunComparison.Compare(JsonOf(parse.GetValue(ReferenceArgument)!), JsonOf(parse.GetValue(OtherArgument)!), parse.GetValue(SeedsOption));
             var markdown = comparison.ToMarkdown();
             Console.Write(markdown);

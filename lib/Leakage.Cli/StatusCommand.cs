@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Leakage.Experiment;
 using Leakage.Scale;
 using Spectre.Console;
 
@@ -46,7 +47,7 @@ public static class StatusCommand
             AnsiConsole.MarkupLine($"units: {done} done, {claimed} claimed, {abandoned} abandoned, {missing} missing");
             if (abandoned > 0) AnsiConsole.MarkupLine("abandoned units are taken over by the next worker that reaches them.");
             AnsiConsole.MarkupLine($"artifacts committed: {(artifacts.Count == 0 ? "none" : Markup.Escape(string.Join(", ", artifacts.Select(a => $"{a.Folder} ({a.Kind})"))))}");
-            AnsiConsole.MarkupLine($"results.json: {(File.Exists(Path.Combine(dir, "results.json")) ? "present" : "not yet")}");
+            AnsiConsole.MarkupLine($"{ResultsFile.FileName}: {(File.Exists(Path.Combine(dir, ResultsFile.FileName)) ? "present" : "not yet")}");
             return Task.FromResult(0);
         }));
         return cmd;

@@ -62,11 +62,7 @@ public sealed class RunResults
     /// <exception cref="InvalidDataException">It is not a JSON object, or a recorded value is malformed; the message names the file.</exception>
     public static RunResults Load(string path)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such results file.", path);
-        JsonNode? node;
-        try { node = JsonNode.Parse(File.ReadAllText(path)); }
-        catch (System.Text.Json.JsonException e) { throw new InvalidDataException($"{path}: not valid JSON ({e.Message}).", e); }
-        return new RunResults(node as JsonObject ?? throw new InvalidDataException($"{path}: not a JSON object."), path);
+        return new RunResults(ResultsFile.Load(path), path);
     }
 
     /// <summary>The file read.</summary>

@@ -27,16 +27,7 @@ public static class ReportSummary
     /// <exception cref="InvalidDataException">results.json is not valid JSON; the message names it.</exception>
     public static string Render(string resultsPath, IReadOnlyList<(string Id, string Title)> sections)
     {
-        JsonObject results;
-        try
-        {
-            results = JsonNode.Parse(File.ReadAllText(resultsPath)) as JsonObject
-                ?? throw new InvalidDataException($"{resultsPath}: not a JSON object.");
-        }
-        catch (System.Text.Json.JsonException e)
-        {
-            throw new InvalidDataException($"{resultsPath} is not valid JSON ({e.Message}).", e);
-        }
+        var results = ResultsFile.Load(resultsPath);
         var runDirectory = Path.GetDirectoryName(Path.GetFullPath(resultsPath))!;
         var html = new StringBuilder();
         html.Append("<section class=\"summary\" id=\"").Append(Id).Append("\"><h2>Summary</h2>");

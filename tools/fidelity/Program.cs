@@ -106,7 +106,7 @@ foreach (var variant in variants)
 foreach (var (result, targets, _) in attacks.Values) { result.Dispose(); targets.Dispose(); }
 
 /// <summary>
-/// The transfer model of a variant: the run's recipe (as <c>ExperimentRun.TransferModel</c> builds it),
+/// The transfer model of a variant: the run's recipe (<see cref="TransferStep.Options"/>),
 /// changed by comma-separated key=value: lrRand, lrDet, epochs, aug (None, Flip, CropFlip; both sets),
 /// augRand, augDet, arch, width, seed (of the fresh model and its data order); keep=success trains on the successful attacks only (a diagnostic).
 /// </summary>
@@ -114,17 +114,9 @@ static class TransferRecipe
 {
     public static TransferModel Of(ExperimentSettings settings, AdversarialKind kind, string recipe)
     {
-        var t = settings.Transfer;
         bool rand = kind == AdversarialKind.Random;
-        var training = ExperimentRun.StandardTraining(settings) with
-        {
-            Epochs = t.Epochs,
-            BatchSize = t.BatchSize,
-            LearningRate = rand ? t.LrRand : t.LrDet,
-            Augmentation = t.Augment ? Augmentation.CropFlip : Augmentation.None,
-            Seed = settings.Seed + 1,
-        };
-        var o = new TransferModel(settings.Standard.Arch, settings.Standard.Width, settings.Seed + 1, training);
+        var training = TransferStep.Options(settings, kind);
+        var o = new TransferModel(settings.Standard.Arch, settings.Standard.Width, training.Seed, training);
         foreach (var kv in recipe.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(x => x.Split('=')))
             switch (kv[0])
             {

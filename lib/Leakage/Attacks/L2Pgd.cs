@@ -41,7 +41,6 @@ public static class L2Pgd
         int batchSize = 256, long seed = 0, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
     {
         TorchNative.Ensure();
-        Compute.NativeHeap.Configure();
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
@@ -96,7 +95,6 @@ public static class L2Pgd
         L2PgdOptions options, Generator? generator = null)
     {
         options.Validate();
-        Compute.NativeHeap.Configure();
         if (options.RandomStart && generator is null)
             throw new ArgumentException("L2 PGD with RandomStart needs a generator (pass one to Perturb, or a seed to Attack).", nameof(generator));
         bool wasTraining = model.training;

@@ -17,7 +17,8 @@ namespace Leakage.Compute;
 /// (main arena); a thread that glibc serves from another arena may still have its freed pages trimmed.
 /// </para>
 /// <para>
-/// Process-wide and idempotent; left alone when the environment already sets malloc parameters
+/// Process-wide and idempotent, applied by <see cref="Native.TorchNative.Ensure"/> beside the OpenMP
+/// policy; left alone when the environment already sets malloc parameters
 /// (<c>MALLOC_*_</c> or <c>GLIBC_TUNABLES</c>), when <see cref="SwitchVariable"/> is <c>off</c>, or on a
 /// C library without <c>mallopt</c>. <see cref="Status"/> says which; <see cref="ProbeLargeBlock"/> reads
 /// the effect back from glibc.

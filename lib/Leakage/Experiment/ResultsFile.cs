@@ -18,6 +18,21 @@ public sealed class ResultsFile
 
     public ResultsFile(string runFolder) => Path = System.IO.Path.Combine(runFolder, FileName);
 
+    /// <summary>
+    /// A finished run's results.json (or any file of that shape, e.g. a recorded run under docs/results),
+    /// read for comparison or display.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidDataException">It is not valid JSON, or not a JSON object; the message names the file.</exception>
+    public static JsonObject Load(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file.", path);
+        JsonNode? node;
+        try { node = JsonNode.Parse(File.ReadAllText(path)); }
+        catch (System.Text.Json.JsonException e) { throw new InvalidDataException($"{path}: not valid JSON ({e.Message}).", e); }
+        return node as JsonObject ?? throw new InvalidDataException($"{path}: not a JSON object.");
+    }
+
     /// <summary>The current content (an empty object when the file does not exist yet).</summary>
     public JsonObject Read()
     {

@@ -96,20 +96,7 @@ public sealed class RunComparison
 
     /// <summary>Reads two results.json files (and optionally a seeds.json); a missing or malformed file is named in the message.</summary>
     public static RunComparison Compare(string referenceFile, string otherFile, string? seedStudyFile = null) =>
-        Compare(Read(referenceFile), Read(otherFile), seedStudyFile is null ? null : Read(seedStudyFile));
-
-    static JsonObject Read(string file)
-    {
-        if (!File.Exists(file)) throw new FileNotFoundException($"{file}: no such file.", file);
-        try
-        {
-            return JsonNode.Parse(File.ReadAllText(file)) as JsonObject ?? throw new InvalidDataException($"{file}: not a JSON object.");
-        }
-        catch (System.Text.Json.JsonException e)
-        {
-            throw new InvalidDataException($"{file}: not valid JSON ({e.Message}).", e);
-        }
-    }
+        Compare(ResultsFile.Load(referenceFile), ResultsFile.Load(otherFile), seedStudyFile is null ? null : ResultsFile.Load(seedStudyFile));
 
     static int Count(JsonObject results, Headline h, string which) =>
         SeedStudy.Value(results, h.CountKey) is double d && d >= 1 ? (int)d

@@ -45,6 +45,8 @@ public static class TorchNative
     static string EnsureCore()
     {
         ConfigureOpenMp();
+        // Process-wide, like the OpenMP policy: every training, attack and probe loop reuses its freed blocks.
+        Compute.NativeHeap.Configure();
         if (!OperatingSystem.IsLinux()) return "not needed (not Linux)";
         if (SystemLibStdCxxHasVersion()) return $"not needed (system libstdc++ has {NeededVersion})";
 

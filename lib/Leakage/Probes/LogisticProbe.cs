@@ -96,8 +96,6 @@ public sealed class LogisticProbe
             throw new ArgumentException($"Expected one label per feature row ({features.shape[0]}), got label shape [{string.Join(", ", labels.shape)}].", nameof(labels));
         if (classes < 2) throw new ArgumentOutOfRangeException(nameof(classes), classes, "The probe needs at least 2 classes.");
 
-        // The leakage step refits hundreds of probes, each allocating the same multi-megabyte tensors.
-        Compute.NativeHeap.Configure();
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var f = features.to(ScalarType.Float64);

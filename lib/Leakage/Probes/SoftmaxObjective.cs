@@ -10,9 +10,9 @@ namespace Leakage.Probes;
 /// Features are stored feature-major so that four rows go through one 256-bit vector at a time (logits,
 /// log-sum-exp, gradient), and the rows are cut into fixed blocks of <see cref="BlockRows"/> that run in
 /// parallel on up to <c>threads</c> cores; each block's partial sums are added in block order, so the
-/// result does not depend on the number of threads or on scheduling. Written by hand, as the scalar
-/// loop before it was, because a fixed summation order is what makes probe results identical across
-/// thread counts and machines, which libtorch's reductions do not promise.
+/// result does not depend on the number of threads or on scheduling. Written by hand because a fixed
+/// summation order is what makes probe results identical across thread counts and machines, which
+/// libtorch's reductions do not promise.
 /// </para>
 /// </summary>
 sealed class SoftmaxObjective

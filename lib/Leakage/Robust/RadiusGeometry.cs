@@ -243,7 +243,7 @@ public sealed class RadiusGeometry
     }
 
     /// <summary>[N, 1, ..., 1]: broadcasts a per-sample value over a sample of <paramref name="x"/>.</summary>
-    static long[] SampleShape(Tensor x)
+    internal static long[] SampleShape(Tensor x)
     {
         var shape = new long[x.dim()];
         Array.Fill(shape, 1L);

@@ -38,7 +38,7 @@ public static class TrainingUnits
     /// Claims the training run <paramref name="folder"/> of <paramref name="run"/>, waiting while a live
     /// worker holds it. Dispose the claim once the model is saved.
     /// </summary>
-    public static UnitClaim Acquire(ExperimentRun run, string folder, CancellationToken ct = default)
+    static UnitClaim Acquire(ExperimentRun run, string folder, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(run);
         var (board, unit, title) = BoardOf(run, folder);
@@ -56,7 +56,7 @@ public static class TrainingUnits
     /// Records the training run <paramref name="folder"/> as done once its model is saved or loaded,
     /// so that <c>status</c> lists it as done rather than missing.
     /// </summary>
-    public static void MarkDone(ExperimentRun run, string folder, double seconds)
+    static void MarkDone(ExperimentRun run, string folder, double seconds)
     {
         ArgumentNullException.ThrowIfNull(run);
         var (board, unit, _) = BoardOf(run, folder);

@@ -64,7 +64,6 @@ public static class Trainer
         CancellationToken cancellationToken = default)
     {
         TorchNative.Ensure();
-        Compute.NativeHeap.Configure();
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();

@@ -69,26 +69,25 @@ public sealed class LeakageStep(ExperimentRun run)
             ["drand"] = Fingerprint.Of(drand.Images, drand.Targets),
             ["ddet"] = Fingerprint.Of(ddet.Images, ddet.Targets),
         };
-        // A work unit: a second worker on the run folder waits for these probes and loads them (Scale/TrainingUnits).
-        using var unit = Leakage.Scale.TrainingUnits.Acquire(run, Folder, ct);
-        LeakageCache cache;
-        if (Artifacts.TryValidate(dir, ArtifactKind, identity, out var reason))
+        // A work unit: a second worker on the run folder waits for these probes and loads them.
+        var cache = Leakage.Scale.TrainingUnits.Run(run, Folder, LoadOrFit, c => c.Outcome.Seconds, ct);
+        LeakageCache LoadOrFit()
         {
-            run.Observer.Log($"Leakage probes: reusing {dir}.");
-            cache = JsonSerializer.Deserialize(File.ReadAllText(Path.Combine(dir, FileName)), ResultsJsonContext.Default.LeakageCache)
-                ?? throw new InvalidDataException($"{Path.Combine(dir, FileName)}: empty.");
-        }
-        else
-        {
+            if (Artifacts.TryValidate(dir, ArtifactKind, identity, out var reason))
+            {
+                run.Observer.Log($"Leakage probes: reusing {dir}.");
+                return JsonSerializer.Deserialize(File.ReadAllText(Path.Combine(dir, FileName)), ResultsJsonContext.Default.LeakageCache)
+                    ?? throw new InvalidDataException($"{Path.Combine(dir, FileName)}: empty.");
+            }
             run.Observer.Log($"Leakage probes: fitting ({reason}).");
             var clock = Stopwatch.StartNew();
             var (outcome, leakage, controls) = Compute(w, drand, ddet);
-            cache = new LeakageCache(outcome with { Seconds = clock.Elapsed.TotalSeconds }, leakage, controls);
+            var fitted = new LeakageCache(outcome with { Seconds = clock.Elapsed.TotalSeconds }, leakage, controls);
             Directory.CreateDirectory(dir);
-            AtomicFile.WriteAllText(Path.Combine(dir, FileName), JsonSerializer.Serialize(cache, ResultsJsonContext.Default.LeakageCache));
+            AtomicFile.WriteAllText(Path.Combine(dir, FileName), JsonSerializer.Serialize(fitted, ResultsJsonContext.Default.LeakageCache));
             Artifacts.Commit(dir, ArtifactKind, identity, [FileName]);
+            return fitted;
         }
-        Leakage.Scale.TrainingUnits.MarkDone(run, Folder, cache.Outcome.Seconds);
         var o = cache.Outcome;
         foreach (var e in o.Controls.Take(o.Controls.Count - 3).Prepend(o.DDet).Prepend(o.DRand)) { run.Observer.Log($"Leakage probe: {e}"); run.WarnUnconverged(e); }
         foreach (var c in o.Comparisons!.All) { run.Observer.Log($"Leakage against the null: {c}"); run.WarnUnconverged(c.Null); }

@@ -29,21 +29,22 @@ public sealed record CachedModel(nn.Module<Tensor, Tensor> Model, IReadOnlyList<
 /// </summary>
 public static class ModelCache
 {
-    /// <summary>Loads or trains <paramref name="job"/> on (<paramref name="images"/>, <paramref name="labels"/>).</summary>
-    public static CachedModel TrainOrLoad(ExperimentRun run, ModelJob job, Tensor images, Tensor labels, CancellationToken ct)
+    /// <summary>
+    /// Loads or trains <paramref name="job"/> on (<paramref name="images"/>, <paramref name="labels"/>), as a
+    /// work unit: a worker that finds it held by a live worker waits and loads it (<see cref="Leakage.Scale.TrainingUnits"/>).
+    /// </summary>
+    public static CachedModel TrainOrLoad(ExperimentRun run, ModelJob job, Tensor images, Tensor labels, CancellationToken ct) =>
+        Leakage.Scale.TrainingUnits.Run(run, job.Folder, () => LoadOrTrain(run, job, images, labels, ct), m => m.Seconds, ct);
+
+    static CachedModel LoadOrTrain(ExperimentRun run, ModelJob job, Tensor images, Tensor labels, CancellationToken ct)
     {
         var s = run.Settings.Standard;
         var dir = run.Folder(job.Folder);
-        // ---- scale out: each training run is a work unit; a worker waits while another trains it
-        using var unit = Leakage.Scale.TrainingUnits.Acquire(run, job.Folder, ct);
-        // ----
         if (ModelStore.TryLoad(dir, s.Arch, job.Identity, run.Device, out var loaded, out var reason, s.Width))
         {
             run.Observer.Log($"{job.Title}: reusing {dir}.");
             var extra = Artifacts.ReadExtra(dir);
-            var recorded = (double?)extra?["seconds"] ?? 0;
-            Leakage.Scale.TrainingUnits.MarkDone(run, job.Folder, recorded);
-            return new(loaded, extra?["history"]?.Deserialize<List<EpochSummary>>(Artifacts.Json) ?? [], recorded, true);
+            return new(loaded, extra?["history"]?.Deserialize<List<EpochSummary>>(Artifacts.Json) ?? [], (double?)extra?["seconds"] ?? 0, true);
         }
         run.Observer.Log($"{job.Title}: {job.Verb} ({reason}).");
         var clock = Stopwatch.StartNew();
@@ -59,7 +60,6 @@ public static class ModelCache
                 ["history"] = JsonSerializer.SerializeToNode(result.History, Artifacts.Json),
                 ["seconds"] = seconds,
             });
-            Leakage.Scale.TrainingUnits.MarkDone(run, job.Folder, seconds);
             try { if (Directory.Exists(checkpoints)) Directory.Delete(checkpoints, recursive: true); }
             catch (IOException e) { run.Observer.Log($"Could not remove {checkpoints}: {e.Message}"); }
             return new(model, result.History, seconds, false);
