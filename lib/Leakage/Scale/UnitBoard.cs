@@ -327,12 +327,15 @@ public sealed class UnitBoard
 /// <summary>
 /// A held claim on a work unit. While held, the claim file is refreshed every quarter of
 /// <see cref="UnitBoard.StaleAfter"/> so other workers see its worker is alive; disposing releases it.
+/// The refresh runs on a thread of its own, not the thread pool, so that a pool busy with the unit's
+/// own parallel work (or blocked callers) cannot delay it past the limit.
 /// </summary>
 public sealed class UnitClaim : IDisposable
 {
     readonly UnitBoard _board;
     readonly string _path;
-    readonly Timer _heartbeat;
+    readonly ManualResetEventSlim _stop = new();
+    readonly Thread _heartbeat;
     int _disposed;
 
     internal UnitClaim(UnitBoard board, string path, ClaimInfo info)
@@ -341,7 +344,8 @@ public sealed class UnitClaim : IDisposable
         _path = path;
         Info = info;
         var period = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerSecond / 10, board.StaleAfter.Ticks / 4));
-        _heartbeat = new Timer(_ => Refresh(), null, period, period);
+        _heartbeat = new Thread(() => { while (!_stop.Wait(period)) Refresh(); }) { IsBackground = true, Name = $"claim {info.Unit}" };
+        _heartbeat.Start();
     }
 
     /// <summary>The claim as recorded.</summary>
@@ -360,7 +364,9 @@ public sealed class UnitClaim : IDisposable
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-        _heartbeat.Dispose();
+        _stop.Set();
+        _heartbeat.Join();
+        _stop.Dispose();
         _board.Release(_path, Info);
     }
 }
