@@ -121,7 +121,7 @@ public static partial class Benchmark
             foreach (bool side in onFirst ? new[] { true, false } : [false, true])
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var result = RunChild(child(), side, cancellationToken);
+                var result = RunHeapChild(child(), side, cancellationToken);
                 if (side) on = result; else off = result;
             }
             var load = CpuTimes.Read().Since(before, 1);
@@ -136,28 +136,18 @@ public static partial class Benchmark
             M(x => x.On.MinorFaultsPerStep), M(x => x.Off.MinorFaultsPerStep), M(x => x.On.SystemShare), M(x => x.Off.SystemShare), clock.Elapsed.TotalSeconds);
     }
 
-    static NativeHeapChild RunChild(ProcessStartInfo psi, bool on, CancellationToken cancellationToken)
+    static NativeHeapChild RunHeapChild(ProcessStartInfo psi, bool on, CancellationToken cancellationToken)
     {
-        psi.RedirectStandardOutput = true;
-        psi.RedirectStandardError = true;
-        psi.UseShellExecute = false;
         if (on) psi.Environment.Remove(NativeHeap.SwitchVariable);
         else psi.Environment[NativeHeap.SwitchVariable] = "off";
-        using var process = Process.Start(psi) ?? throw new InvalidOperationException($"Could not start {psi.FileName}.");
-        using var kill = cancellationToken.Register(() => { try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { } });
-        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
-        var stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        cancellationToken.ThrowIfCancellationRequested();
-        var line = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault(l => l.StartsWith('{'));
-        if (process.ExitCode != 0 || line is null)
-            throw new InvalidOperationException($"The native-heap child ({(on ? "on" : "off")}) exited with {process.ExitCode} and no result: {stderr.Result.Trim()} {stdout.Trim()}".Trim());
+        var what = $"native-heap child ({(on ? "on" : "off")})";
+        var line = ResultLine(RunChild(psi, what, cancellationToken), what);
         return JsonSerializer.Deserialize<NativeHeapChild>(line, Artifacts.Json)
-            ?? throw new InvalidOperationException($"The native-heap child printed an empty result: {line}");
+            ?? throw new InvalidOperationException($"The {what} printed an empty result: {line}");
     }
 
-    /// <summary>The result line a child prints (<see cref="NativeHeapTraining"/>).</summary>
-    public static string ToJsonLine(NativeHeapChild result) => JsonSerializer.Serialize(result, new JsonSerializerOptions(Artifacts.Json) { WriteIndented = false });
+    /// <summary>The result line a child prints (<see cref="NativeHeapTraining"/>, <see cref="KernelStep"/>).</summary>
+    public static string ToJsonLine<T>(T result) => JsonSerializer.Serialize(result, new JsonSerializerOptions(Artifacts.Json) { WriteIndented = false });
 }
 
 /// <summary>This process's page faults and CPU ticks so far, from <c>/proc/self/stat</c> (zeros where it is missing).</summary>

@@ -182,11 +182,37 @@ public sealed partial record BenchmarkReport(string Profile, bool Quick, string 
     /// <summary>The report as indented camelCase JSON.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
-    /// <summary>Writes <see cref="FileName"/> into <paramref name="dir"/> atomically; returns its path.</summary>
+    /// <summary>
+    /// Writes <see cref="FileName"/> into <paramref name="dir"/> atomically, keeping the section another
+    /// command wrote into the same file (<c>bench --workers</c>'s <see cref="WorkerBench.Section"/>); returns its path.
+    /// </summary>
     public string Save(string dir)
     {
         var path = Path.Combine(Path.GetFullPath(dir), FileName);
-        AtomicFile.WriteAllText(path, ToJson());
+        var root = JsonSerializer.SerializeToNode(this, Json)!.AsObject();
+        if (ReadExisting(dir)?[WorkerBench.Section] is { } workers) root[WorkerBench.Section] = workers.DeepClone();
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        AtomicFile.WriteAllText(path, root.ToJsonString(Json));
         return path;
+    }
+
+    /// <summary>
+    /// The <see cref="FileName"/> already in <paramref name="dir"/>, or null when there is none; a file
+    /// that is not a JSON object fails with one line naming it (call it before measuring, so that nothing
+    /// measured is lost to it and the file is not overwritten).
+    /// </summary>
+    public static System.Text.Json.Nodes.JsonObject? ReadExisting(string dir)
+    {
+        var path = Path.Combine(Path.GetFullPath(dir), FileName);
+        if (!File.Exists(path)) return null;
+        try
+        {
+            return System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path)) as System.Text.Json.Nodes.JsonObject
+                ?? throw new InvalidDataException($"{path} is not a JSON object; move it away, or choose another --out.");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path} is not valid JSON ({e.Message}); move it away, or choose another --out.", e);
+        }
     }
 }

@@ -310,11 +310,7 @@ public static class WorkerBench
     public static string Save(WorkerComparison comparison, string dir)
     {
         var path = Path.Combine(Path.GetFullPath(dir), BenchmarkReport.FileName);
-        JsonObject root;
-        try { root = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? []; }
-        catch (FileNotFoundException) { root = []; }
-        catch (DirectoryNotFoundException) { root = []; }
-        catch (JsonException e) { throw new InvalidDataException($"{path} is not valid JSON ({e.Message}); move it away to record the workers' figures.", e); }
+        var root = BenchmarkReport.ReadExisting(dir) ?? [];
         root[Section] = JsonSerializer.SerializeToNode(comparison, BenchmarkReport.Json);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         AtomicFile.WriteAllText(path, root.ToJsonString(BenchmarkReport.Json));

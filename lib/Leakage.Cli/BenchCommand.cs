@@ -78,6 +78,17 @@ static class BenchCommand
         Hidden = true,
     };
 
+    static readonly Option<bool> KernelsOption = new("--kernels")
+    {
+        Description = $"Also split one training step and one PGD step into oneDNN's kernels (a child process per step with {OneDnnCall.Variable}={OneDnnCall.ProfileExec}): milliseconds and GFLOP/s per convolution, and the convolutions' share of the step. CPU only.",
+    };
+
+    static readonly Option<string?> KernelsChildOption = new("--kernels-child")
+    {
+        Description = "Internal: one step of --kernels (training or pgd; its phase split alone, a JSON line on stdout).",
+        Hidden = true,
+    };
+
     public static Command Create()
     {
         var cmd = new Command("bench", "Measure matmul GFLOP/s, PGD and training throughput (with model-FLOP utilisation), robust linear training time and resident memory while generating D_rand; write <out>/bench.json and print a table.");
@@ -93,6 +104,8 @@ static class BenchCommand
         cmd.Options.Add(PythonOption);
         cmd.Options.Add(NativeHeapOption);
         cmd.Options.Add(NativeHeapChildOption);
+        cmd.Options.Add(KernelsOption);
+        cmd.Options.Add(KernelsChildOption);
         cmd.Options.Add(ExperimentCommand.SetOption);
         cmd.Options.Add(ExperimentCommand.DeviceOption);
         cmd.Options.Add(ExperimentCommand.ThreadsOption);
@@ -120,7 +133,14 @@ static class BenchCommand
                 Console.Out.WriteLine(Benchmark.ToJsonLine(Benchmark.NativeHeapTraining(settings, Devices.Select(profile.Device), ct)));
                 return Task.FromResult(0);
             }
+            if (parse.GetValue(KernelsChildOption) is string step)
+            {
+                Devices.SetThreads(profile.Threads);
+                Console.Out.WriteLine(Benchmark.ToJsonLine(Benchmark.KernelStep(settings, Devices.Select(profile.Device), step, Console.Out.WriteLine)));
+                return Task.FromResult(0);
+            }
             var outDir = Path.GetFullPath(parse.GetValue(OutOption)!);
+            BenchmarkReport.ReadExisting(outDir); // an unreadable bench.json fails now, not after the measurement
 
             string? python = null;
             if (parse.GetValue(PyTorchOption))
@@ -134,6 +154,8 @@ static class BenchCommand
 
             Devices.SetThreads(profile.Threads);
             var device = Devices.Select(profile.Device);
+            if (parse.GetValue(KernelsOption) && device.type != TorchSharp.DeviceType.CPU)
+                throw new ArgumentException($"--kernels reads oneDNN's log of CPU kernels; this bench runs on {device.type.ToString().ToLowerInvariant()} (use --device cpu).");
             CifarData? cifar = null;
             try
             {
@@ -149,16 +171,22 @@ static class BenchCommand
                 if (parse.GetValue(NativeHeapOption))
                 {
                     Log($"NativeHeap on against off: {settings.Rounds} rounds of two child processes ...");
-                    var heap = Benchmark.MeasureNativeHeap(settings.Rounds, () => HeapChild(parse, overrides), Log, ct);
+                    var heap = Benchmark.MeasureNativeHeap(settings.Rounds, () => Child(parse, overrides, "--native-heap-child"), Log, ct);
                     report = report with { NativeHeap = heap };
                     Log($"NativeHeap: training on/off {heap.Ratio.Median:0.00} [{heap.Ratio.Min:0.00}, {heap.Ratio.Max:0.00}] (median [min, max] of {heap.Rounds.Count} rounds); " +
                         $"per CPU-second {heap.RatioPerCpuSecond.Median:0.00}; minor faults per step {heap.OnMinorFaultsPerStep:N0} on, {heap.OffMinorFaultsPerStep:N0} off.");
+                }
+                if (parse.GetValue(KernelsOption))
+                {
+                    Log("oneDNN kernels: a child process per step ...");
+                    report = report with { Kernels = Benchmark.MeasureKernels(step => Child(parse, overrides, "--kernels-child", step), Log, ct) };
                 }
                 if (Directory.Exists(work) && !Directory.EnumerateFileSystemEntries(work).Any()) Directory.Delete(work);
                 var path = report.Save(outDir);
                 AnsiConsole.Write(Table(report));
                 if (report.PyTorch is { } reference) AnsiConsole.Write(ReferenceTable(reference));
                 AnsiConsole.Write(PhaseTable(report));
+                if (report.Kernels is { } kernels) AnsiConsole.Write(KernelTable(kernels));
                 AnsiConsole.MarkupLine($"Wrote [green]{Markup.Escape(path)}[/] ({report.Seconds:0} s).");
             }
             finally
@@ -170,10 +198,10 @@ static class BenchCommand
         return cmd;
     }
 
-    /// <summary>This CLI again, as a --native-heap-child with the parent's profile, overrides and step counts.</summary>
-    static ProcessStartInfo HeapChild(ParseResult parse, IEnumerable<string> overrides)
+    /// <summary>This CLI again as a bench child (<c>--native-heap-child</c>, <c>--kernels-child STEP</c>) with the parent's profile, overrides and step counts.</summary>
+    static ProcessStartInfo Child(ParseResult parse, IEnumerable<string> overrides, params string[] role)
     {
-        var args = new List<string> { "bench", "--native-heap-child", "--profile", parse.GetValue(ProfileOption)! };
+        List<string> args = ["bench", .. role, "--profile", parse.GetValue(ProfileOption)!];
         foreach (var o in overrides) args.AddRange(["--set", o]);
         if (parse.GetValue(QuickOption)) args.Add("--quick");
         if (parse.GetValue(TrainStepsOption) is int steps) args.AddRange(["--train-steps", steps.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
@@ -255,5 +283,29 @@ static class BenchCommand
         Row("PGD: update", x => x.Pgd.Update);
         Row("PGD: total", x => x.Pgd.Total);
         return table;
+    }
+
+    static Table KernelTable(KernelProfile k)
+    {
+        var table = new Table().Title($"oneDNN kernels per step ({k.OneDnn}, {k.Isa}): the convolutions' share is what a step would cost if all else were free")
+            .AddColumn("step / kernel").AddColumn("oneDNN implementation").AddColumn(new TableColumn("calls").RightAligned())
+            .AddColumn(new TableColumn("ms").RightAligned()).AddColumn(new TableColumn("GFLOP/s").RightAligned());
+        foreach (var (name, s) in new[] { ("training", k.Training), ("PGD", k.Pgd) })
+        {
+            table.AddRow(Markup.Escape($"{name} step {s.StepMilliseconds:0.0} ms: convolutions {s.ConvolutionShare:P0}"), "", "", $"{s.ConvolutionMilliseconds:0.0}", $"{s.ConvolutionGflops:0}");
+            foreach (var r in s.Kernels.Where(r => r.Primitive == "convolution" || r.MillisecondsPerStep >= 0.01 * s.StepMilliseconds))
+                table.AddRow(Markup.Escape($"  {(r.Primitive == "convolution" ? "conv" : r.Primitive)} {Short(r.Propagation)} {(r.Primitive == "convolution" ? r.Problem.Split('_').ElementAtOrDefault(1) : r.Problem)}"), Markup.Escape(r.Implementation),
+                    $"{r.CallsPerStep:0.##}", $"{r.MillisecondsPerStep:0.0}", r.Gflops is double g ? $"{g:0}" : "");
+        }
+        return table;
+
+        static string Short(string propagation) => propagation switch
+        {
+            "forward_training" or "forward_inference" => "fwd",
+            "backward_data" => "bwd-data",
+            "backward_weights" => "bwd-weights",
+            "undef" => "",
+            _ => propagation,
+        };
     }
 }

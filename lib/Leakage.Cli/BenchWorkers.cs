@@ -54,6 +54,7 @@ static class BenchWorkers
     {
         var settings = Settings(parse, profileOption, roundsOption, workers);
         settings.Validate();
+        BenchmarkReport.ReadExisting(outDir); // an unreadable bench.json fails now, not after the measurement
         CifarData? cifar = null;
         try
         {

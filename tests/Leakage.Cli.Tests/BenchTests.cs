@@ -121,6 +121,74 @@ public class BenchTests
                 Assert.True(Figure(report, $"pyTorch.phases.{layout}.{phase}") > 0, $"pyTorch.phases.{layout}.{phase}");
     }
 
+    /// <summary>
+    /// <c>bench --kernels</c> reads libtorch's own oneDNN log: every convolution the step runs, once per
+    /// step, at the step's batch size, and no other. Training runs each layer forward and both gradients
+    /// except the first layer's input gradient (autograd skips it: the images need none); PGD runs each
+    /// layer forward and its input gradient, never a weight gradient (the parameters are frozen). A plain
+    /// bench keeps the section <c>bench --workers</c> wrote into the same bench.json.
+    /// </summary>
+    [Fact]
+    public async Task With_kernels_a_quick_bench_finds_each_steps_convolutions_once_per_step_and_keeps_the_workers_section()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir["bench"]);
+        File.WriteAllText(Path.Combine(dir["bench"], BenchmarkReport.FileName), """{ "profile": "an earlier bench", "workers": { "ratio": { "median": 1.19 } } }""");
+        var (outcome, report, _) = await RunQuick(dir, "--kernels");
+
+        Assert.Equal("cpu", (string?)report["profile"]);
+        Assert.Equal(1.19, (double)report["workers"]!["ratio"]!["median"]!);
+
+        var k = report["kernels"]!;
+        Assert.StartsWith("oneDNN v", (string?)k["oneDnn"]);
+        Assert.False(string.IsNullOrWhiteSpace((string?)k["isa"]));
+        var convs = ModelFlops.Layers((string)report["model"]!["arch"]!, (int)report["model"]!["width"]!).Where(l => l.Kernel == 3).ToList();
+        Assert.Equal(4, convs.Count);
+        string Layer(MacLayer l) => $"ic{l.InChannels}oc{l.OutChannels}_ih{l.OutputSize}";
+        foreach (var (step, batch, expected) in new[]
+        {
+            ("training", (int)report["training"]!["batchSize"]!,
+                convs.SelectMany(l => new[] { ("forward", Layer(l)), ("backward_weights", Layer(l)) }).Concat(convs.Skip(1).Select(l => ("backward_data", Layer(l))))),
+            ("pgd", (int)report["pgd"]!["batchSize"]!,
+                convs.SelectMany(l => new[] { ("forward", Layer(l)), ("backward_data", Layer(l)) })),
+        })
+        {
+            var s = k[step]!;
+            var rows = s["kernels"]!.AsArray().Where(r => (string?)r!["primitive"] == "convolution").ToList();
+            var found = rows.Select(r =>
+            {
+                var propagation = (string)r!["propagation"]!;
+                var problem = (string)r["problem"]!;
+                Assert.StartsWith($"mb{batch}_", problem);
+                Assert.Equal(1.0, (double)r["callsPerStep"]!, 9);
+                Assert.True((double)r["gflops"]! > 0, $"{step} {problem}: {r["gflops"]} GFLOP/s");
+                var fields = problem.Split('_'); // mb256, ic24oc48, ih16oh16kh3..., ...
+                return (propagation.StartsWith("forward") ? "forward" : propagation, $"{fields[1]}_{fields[2][..fields[2].IndexOf("oh")]}");
+            }).ToHashSet();
+            Assert.Equal(expected.ToHashSet(), found);
+            double share = (double)s["convolutionShare"]!;
+            Assert.True(share > 0 && share <= 1, $"{step}: convolutions {share:P0} of the step");
+            Assert.Equal(rows.Sum(r => (double)r!["millisecondsPerStep"]!), (double)s["convolutionMilliseconds"]!, 6);
+        }
+        Assert.Contains("oneDNN kernels per step", outcome.Stdout);
+    }
+
+    [Fact]
+    public async Task A_bench_into_a_folder_whose_bench_json_is_unreadable_fails_before_measuring_and_leaves_the_file()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir["bench"]);
+        var path = Path.Combine(dir["bench"], BenchmarkReport.FileName);
+        File.WriteAllText(path, "{ not json");
+        var outcome = await CliProcess.RunAsync(["bench", "--quick", "--threads", "1", "--out", dir["bench"]], dir["cache"], TimeSpan.FromMinutes(2));
+        Assert.True(outcome.ExitCode == 1, outcome.ToString());
+        var line = Assert.Single(outcome.ErrorLines);
+        Assert.Contains(path, line);
+        Assert.Contains("not valid JSON", line);
+        Assert.Equal("{ not json", File.ReadAllText(path));
+        Assert.DoesNotContain("PGD image-steps/s", outcome.Stdout);
+    }
+
     [Fact]
     public async Task A_bench_with_no_images_fails_with_one_line_naming_the_setting()
     {
