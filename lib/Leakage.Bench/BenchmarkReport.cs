@@ -204,15 +204,6 @@ public sealed partial record BenchmarkReport(string Profile, bool Quick, string 
     public static System.Text.Json.Nodes.JsonObject? ReadExisting(string dir)
     {
         var path = Path.Combine(Path.GetFullPath(dir), FileName);
-        if (!File.Exists(path)) return null;
-        try
-        {
-            return System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path)) as System.Text.Json.Nodes.JsonObject
-                ?? throw new InvalidDataException($"{path} is not a JSON object; move it away, or choose another --out.");
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{path} is not valid JSON ({e.Message}); move it away, or choose another --out.", e);
-        }
+        return File.Exists(path) ? JsonFile.ReadObject(path, "move it away, or choose another --out") : null;
     }
 }

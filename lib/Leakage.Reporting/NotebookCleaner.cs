@@ -79,15 +79,7 @@ public static partial class NotebookCleaner
     static bool HasOutput(JsonObject cell) =>
         cell["outputs"] is JsonArray { Count: > 0 } || cell["execution_count"] is JsonValue;
 
-    static JsonObject Load(string path)
-    {
-        try
-        {
-            return JsonNode.Parse(File.ReadAllText(path)) as JsonObject
-                   ?? throw new InvalidDataException($"{path}: a notebook must be a JSON object.");
-        }
-        catch (JsonException e) { throw new InvalidDataException($"{path} is not valid JSON: {e.Message}", e); }
-    }
+    static JsonObject Load(string path) => JsonFile.ReadObject(path, "a notebook is one");
 
     static IEnumerable<JsonObject> CodeCells(JsonObject root, string path)
     {

@@ -9,6 +9,34 @@ public class IoTests
 {
     sealed record Settings(double Eps, int Steps, string Kind);
 
+    [Theory]
+    [InlineData("{ not json", "is not valid JSON (")]
+    [InlineData("[1, 2]", "is not a JSON object")]
+    [InlineData("null", "is not a JSON object")]
+    public void A_json_file_that_is_not_an_object_fails_with_one_line_naming_it_and_the_advice(string text, string expected)
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir["f.json"], text);
+        var message = Assert.Throws<InvalidDataException>(() => JsonFile.ReadObject(dir["f.json"], "delete it to start over")).Message;
+        Assert.StartsWith(dir["f.json"] + " " + expected, message);
+        Assert.EndsWith("; delete it to start over.", message);
+        Assert.DoesNotContain('\n', message);
+        Assert.Throws<FileNotFoundException>(() => JsonFile.ReadObject(dir["missing.json"]));
+        File.WriteAllText(dir["meta.json"], """{ "kind": "demo" }""");
+        Assert.Equal($"{dir["meta.json"]} has no settings object.", Assert.Throws<InvalidDataException>(() => JsonFile.StoredSettings(dir["meta.json"])).Message);
+    }
+
+    [Fact]
+    public void A_results_json_that_is_not_an_object_is_refused_and_kept_rather_than_started_over()
+    {
+        using var dir = new TempDir();
+        var results = new Leakage.Experiment.ResultsFile(dir.Path);
+        File.WriteAllText(results.Path, "[\"someone's notes\"]");
+        var message = Assert.Throws<InvalidDataException>(() => results.Set("standard.accuracy", 0.84)).Message;
+        Assert.StartsWith(results.Path + " is not a JSON object", message);
+        Assert.Equal("[\"someone's notes\"]", File.ReadAllText(results.Path));
+    }
+
     [Fact]
     public void An_artifact_with_matching_settings_and_intact_files_validates()
     {

@@ -73,16 +73,7 @@ public sealed class AdversarialDataset : IDisposable
         var metaPath = Path.Combine(dir, Artifacts.MetadataFile);
         if (!File.Exists(metaPath))
             throw new InvalidDataException($"Adversarial data set {dir} is missing or incomplete: no {Artifacts.MetadataFile}.");
-        JsonObject settings;
-        try
-        {
-            settings = JsonNode.Parse(File.ReadAllText(metaPath))?["settings"] as JsonObject
-                ?? throw new InvalidDataException($"{metaPath} has no settings.");
-        }
-        catch (System.Text.Json.JsonException e)
-        {
-            throw new InvalidDataException($"{metaPath} is not valid JSON ({e.Message}).", e);
-        }
+        var settings = JsonFile.StoredSettings(metaPath);
         Artifacts.Validate(dir, ArtifactKind, settings);
         var kindName = (string?)settings["kind"];
         if (!Enum.TryParse<AdversarialKind>(kindName, ignoreCase: true, out var kind))

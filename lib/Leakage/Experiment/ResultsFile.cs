@@ -26,11 +26,7 @@ public sealed class ResultsFile
     /// <exception cref="InvalidDataException">It is not valid JSON, or not a JSON object; the message names the file.</exception>
     public static JsonObject Load(string path)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file.", path);
-        JsonNode? node;
-        try { node = JsonNode.Parse(File.ReadAllText(path)); }
-        catch (System.Text.Json.JsonException e) { throw new InvalidDataException($"{path}: not valid JSON ({e.Message}).", e); }
-        return node as JsonObject ?? throw new InvalidDataException($"{path}: not a JSON object.");
+        return JsonFile.ReadObject(path);
     }
 
     /// <summary>The current content (an empty object when the file does not exist yet).</summary>
@@ -38,9 +34,7 @@ public sealed class ResultsFile
     {
         lock (_gate)
         {
-            if (!File.Exists(Path)) return new JsonObject();
-            try { return JsonNode.Parse(File.ReadAllText(Path)) as JsonObject ?? new JsonObject(); }
-            catch (System.Text.Json.JsonException e) { throw new InvalidDataException($"{Path}: not valid JSON ({e.Message}); delete it to start the results over.", e); }
+            return File.Exists(Path) ? JsonFile.ReadObject(Path, "delete it to start the results over") : new JsonObject();
         }
     }
 

@@ -178,14 +178,6 @@ public static class PyTorchExport
     {
         var path = Path.Combine(dir, Artifacts.MetadataFile);
         if (!File.Exists(path)) throw new InvalidDataException($"{dir}: no finished {what} here (no {Artifacts.MetadataFile}); finish the run first.");
-        try
-        {
-            return JsonNode.Parse(File.ReadAllText(path))?["settings"] as JsonObject
-                ?? throw new InvalidDataException($"{path}: no settings block.");
-        }
-        catch (System.Text.Json.JsonException e)
-        {
-            throw new InvalidDataException($"{path} is not valid JSON ({e.Message}).", e);
-        }
+        return JsonFile.StoredSettings(path);
     }
 }
