@@ -99,17 +99,19 @@ public sealed record StepKernels(int Steps, double StepMilliseconds, double Conv
     public static StepKernels From(IReadOnlyList<OneDnnCall> calls, int steps, double stepSeconds)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(steps, 1);
-        var rows = calls.GroupBy(c => (c.Primitive, c.Propagation, c.Implementation, c.Problem))
+        var kernels = calls.GroupBy(c => (c.Primitive, c.Propagation, c.Implementation, c.Problem))
             .Select(g =>
             {
                 double median = Stats.Median(g.Select(c => c.Milliseconds).ToList()), perStep = g.Count() / (double)steps;
-                return new KernelRow(g.Key.Primitive, g.Key.Propagation, g.Key.Implementation, g.Key.Problem, perStep, median, median * perStep,
-                    g.First().ConvolutionFlop is double flop && median > 0 ? flop / (median * 1e6) : null);
+                double? flop = g.First().ConvolutionFlop;
+                var row = new KernelRow(g.Key.Primitive, g.Key.Propagation, g.Key.Implementation, g.Key.Problem, perStep, median, median * perStep,
+                    flop is double f && median > 0 ? f / (median * 1e6) : null);
+                return (Row: row, FlopPerStep: (flop ?? 0) * perStep);
             })
-            .OrderByDescending(r => r.MillisecondsPerStep).ToList();
+            .OrderByDescending(k => k.Row.MillisecondsPerStep).ToList();
+        var rows = kernels.Select(k => k.Row).ToList();
         var conv = rows.Where(r => r.Primitive == "convolution").ToList();
-        double convMs = conv.Sum(r => r.MillisecondsPerStep), stepMs = stepSeconds * 1e3;
-        double convFlop = conv.Sum(r => r.Gflops is double g ? g * 1e6 * r.MillisecondsPerCall * r.CallsPerStep : 0);
+        double convMs = conv.Sum(r => r.MillisecondsPerStep), stepMs = stepSeconds * 1e3, convFlop = kernels.Sum(k => k.FlopPerStep);
         return new StepKernels(steps, stepMs, convMs, stepMs > 0 ? convMs / stepMs : 0, convMs > 0 ? convFlop / (convMs * 1e6) : 0,
             rows.Where(r => r.Primitive != "convolution").Sum(r => r.MillisecondsPerStep),
             conv.GroupBy(r => r.Propagation).ToDictionary(g => g.Key, g => g.Sum(r => r.MillisecondsPerStep)), rows);
@@ -171,9 +173,7 @@ public static partial class Benchmark
         marker(KernelChild.Marker);
         double seconds = split();
         FlushNativeStdout();
-        // PhaseSplit.Pgd runs an untimed batch of min(2, steps) steps, then the attack's steps.
-        int steps = step == "training" ? settings.TrainWarmupSteps + settings.TrainSteps : Math.Min(2, settings.Attack.Attack.Steps) + settings.Attack.Attack.Steps;
-        return new KernelChild(step, steps, seconds);
+        return new KernelChild(step, step == "training" ? PhaseSplit.TrainingSteps(settings) : PhaseSplit.PgdSteps(settings), seconds);
     }
 
     // oneDNN writes its log through C's stdio; flushed, its lines come before whatever .NET writes next.

@@ -42,6 +42,14 @@ public static class PhaseSplit
     /// <summary>Timed steps of a bfloat16 training split (at most; float32 uses <see cref="BenchmarkSettings.TrainSteps"/>).</summary>
     public const int Bf16TimedTrainingSteps = 4;
 
+    /// <summary>Steps one <see cref="Training"/> split runs in float32, its warm-up steps included.</summary>
+    public static int TrainingSteps(BenchmarkSettings settings) => settings.TrainWarmupSteps + settings.TrainSteps;
+
+    /// <summary>PGD steps one <see cref="Pgd"/> split runs: an untimed batch of at most 2 steps, then the attack's steps.</summary>
+    public static int PgdSteps(BenchmarkSettings settings) => PgdWarmupSteps(settings) + settings.Attack.Attack.Steps;
+
+    static int PgdWarmupSteps(BenchmarkSettings settings) => Math.Min(2, settings.Attack.Attack.Steps);
+
     /// <summary>Phase by phase, the faster of two splits of the same steps.</summary>
     public static StepPhases Faster(StepPhases a, StepPhases b) => new(
         new TrainingPhases(Math.Min(a.Training.Data, b.Training.Data), Math.Min(a.Training.Augmentation, b.Training.Augmentation),
@@ -139,7 +147,7 @@ public static class PhaseSplit
         var shape = new long[] { batch, 1, 1, 1 };
         double sign = attack.Targeted ? -1.0 : 1.0;
         var times = new List<double[]>();
-        foreach (var (warm, steps) in new[] { (true, Math.Min(2, attack.Steps)), (false, attack.Steps) })
+        foreach (var (warm, steps) in new[] { (true, PgdWarmupSteps(settings)), (false, attack.Steps) })
         {
             using var outer = NewDisposeScope();
             var x = x0.clone();

@@ -33,21 +33,23 @@ public sealed class ProbeSeedsStep(ExperimentRun run)
     /// <summary>Trains (or loads) C for each seed and probes with it.</summary>
     public ProbeSeedStudy Run(CancellationToken ct = default)
     {
-        int k = Math.Max(1, run.Settings.Beyond.Seeds);
+        var trainings = Trainings(run.Settings);
+        int k = trainings.Count;
         var drand = run.AdversarialSet(AdversarialKind.Random, ct);
         var ddet = run.AdversarialSet(AdversarialKind.Deterministic, ct);
         var (train, test) = (run.Train, run.Test);
         var clock = Stopwatch.StartNew();
         int first = run.Settings.IntSeed;
-        var seeds = Enumerable.Range(0, k).Select(i => checked(first + i)).ToList();
+        var seeds = trainings.Select(t => t.Options.Seed).ToList();
         var rand = new List<double>();
         var det = new List<double>();
         var randExcess = new List<double>();
         var detExcess = new List<double>();
-        foreach (var seed in seeds)
+        foreach (var (folder, options) in trainings)
         {
             ct.ThrowIfCancellationRequested();
-            using var trained = RobustStep.TrainOrLoad(run, Folder(seed), RobustStep.Options(run.Settings, seed: seed), null, ct);
+            int seed = options.Seed;
+            using var trained = RobustStep.TrainOrLoad(run, folder, options, null, ct);
             using var w = trained.Model.weight.detach().to(CPU);
             var probe = run.Probe(seed - first);
             using var scope = NewDisposeScope();
