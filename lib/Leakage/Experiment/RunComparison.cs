@@ -79,9 +79,9 @@ public sealed class RunComparison
         foreach (var h in StepCatalog.Headlines)
         {
             if (SeedStudy.Value(reference, h.Key) is not double a || SeedStudy.Value(other, h.Key) is not double b) continue;
-            int n = Count(reference, h, "reference");
-            if (Count(other, h, "compared") != n)
-                throw new ArgumentException($"{h.Title}: the runs measured it on different numbers of points ({n} against {Count(other, h, "compared")}); compare runs of one data set.");
+            int n = Count(reference, h, "reference"), m = Count(other, h, "compared");
+            if (m != n)
+                throw new ArgumentException($"{h.Title}: the runs measured it on different numbers of points ({n} against {m}); compare runs of one data set.");
             double? sd = seedStudy?["statistics"]?[h.Key]?["standardDeviation"] is JsonValue v && v.TryGetValue<double>(out var s) && double.IsFinite(s) ? s : null;
             rows.Add(new HeadlineDifference(h, a, b, n, sd));
         }
