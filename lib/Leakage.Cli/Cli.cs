@@ -57,7 +57,7 @@ public static class Cli
         CifarLoader.Detect(dir);
     }
 
-    static bool HasData(string dir)
+    internal static bool HasData(string dir)
     {
         try { CifarLoader.Detect(dir); return true; }
         catch (DirectoryNotFoundException) { return false; }

@@ -175,12 +175,31 @@ static class ExperimentCommand
         return results!;
     }
 
+    /// <summary>The answer first: Goh's probes against their nulls with the verdict, then which profile this is beside the paper.</summary>
+    static void PrintAnswer(RunAnswer answer)
+    {
+        if (answer.Leakage.Count > 0)
+        {
+            var table = new Table().Title("Did robust features leak? Goh's probe against its null")
+                .AddColumn("probe trained on").AddColumn(new TableColumn("probe").RightAligned()).AddColumn(new TableColumn("null").RightAligned())
+                .AddColumn(new TableColumn("excess, points").RightAligned()).AddColumn("verdict").AddColumn(new TableColumn("Goh").RightAligned());
+            foreach (var row in answer.Leakage)
+                table.AddRow(Markup.Escape(row.Set), P(row.Probe), P(row.Null), Markup.Escape(row.ExcessText), Markup.Escape(row.Verdict), Markup.Escape(Published.Percent(row.Goh)));
+            AnsiConsole.Write(table);
+            AnsiConsole.WriteLine("null: the same probe on the clean originals with the same labels; interval over " + answer.Leakage[0].IntervalCovers + ".");
+            foreach (var row in answer.Leakage) AnsiConsole.WriteLine(RunAnswer.Meaning(row));
+        }
+        AnsiConsole.WriteLine(answer.Setting);
+        AnsiConsole.WriteLine();
+    }
+
     static string P(JsonNode? n) => n is null ? "-" : $"{(double)n:P2}";
     static string P(double? v) => v is double d ? $"{d:P2}" : "-";
 
     internal static void PrintSummary(JsonObject r, string path)
     {
-        var table = new Table().Title("Results").AddColumn("measure").AddColumn(new TableColumn("ours").RightAligned()).AddColumn(new TableColumn("published").RightAligned());
+        PrintAnswer(RunAnswer.Of(r));
+        var table = new Table().Title("All results").AddColumn("measure").AddColumn(new TableColumn("ours").RightAligned()).AddColumn(new TableColumn("published").RightAligned());
         void Row(string a, string b, string c) => table.AddRow(Markup.Escape(a), Markup.Escape(b), Markup.Escape(c));
         // The catalog's headline numbers of the main steps beside their published values (SeedStudy and the report read the same list).
         foreach (var h in StepCatalog.Headlines.Where(h => h.Key is "standardModel.testAccuracy" or "transfer.drand" or "transfer.ddet"))
@@ -193,7 +212,7 @@ static class ExperimentCommand
         var go = rm?["otherUnits"]?["gamma"]?.AsArray().Select(x => (double)x!).ToArray() ?? [];
         Row($"gamma_i ({rm?["otherUnits"]?["radiusUnits"]})", string.Join(" ", go.Select(x => x.ToString("0.000"))), "");
         if (r["fidelity"] is JsonObject fi && fi["gammaMaxAbsDiff"] is JsonNode gd)
-            Row("gamma against Goh's table (normalised): largest difference, Pearson r", $"{(double)gd:0.000}, r = {(double?)fi["gammaPearson"]:0.00}", "0, r = 1");
+            Row("gamma against Goh's table (normalised): largest difference, Pearson r", $"{(double)gd:0.000}, r = {(double?)fi["gammaPearson"]:0.00}", "");
         var lk = r["leakage"];
         string Ci(string k) => lk?["intervals"]?[k] is JsonArray a ? $" [{(double)a[0]!:P1}, {(double)a[1]!:P1}]" : "";
         foreach (var h in StepCatalog.Leakage.Headlines.Where(h => h.Value != null))

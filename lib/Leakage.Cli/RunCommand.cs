@@ -27,6 +27,15 @@ static class RunCommand
         Description = "Longest time one notebook may run, in minutes. Default: 360.",
     };
 
+    /// <summary>The report of a run in which every notebook ran; only a complete run writes it.</summary>
+    internal const string ReportFileName = "report.html";
+
+    /// <summary>
+    /// The report of a run that stopped at a failing notebook: a file of its own, so that a failed
+    /// rerun never replaces the complete report of an earlier run.
+    /// </summary>
+    internal const string PartialReportFileName = "report.partial.html";
+
     /// <summary>The file the notebooks load with #r; the command makes sure it is built.</summary>
     internal static readonly string InteractiveBuild = Path.Combine("lib", "Leakage.Interactive", "bin", "Release", "net10.0", "Leakage.Interactive.dll");
 
@@ -77,11 +86,15 @@ static class RunCommand
         catch (NotebookRunException e)
         {
             var partial = TryPartialReport(notebooks, e, outDir, settings);
-            Console.Error.WriteLine($"error: {OneLine(e)}{(partial is null ? "" : $" (executed notebooks and partial report: {partial})")}");
+            var complete = Path.Combine(outDir, ReportFileName);
+            Console.Error.WriteLine($"error: {OneLine(e)}" +
+                                    (partial is null ? "" : $" (executed notebooks and partial report: {partial})") +
+                                    (File.Exists(complete) ? $"; the last complete report is kept: {complete}" : ""));
             return 1;
         }
 
-        var report = HtmlReport.Build(results.Select(r => r.ExecutedPath), Path.Combine(outDir, "report.html"), ReportOptions(settings));
+        var report = HtmlReport.Build(results.Select(r => r.ExecutedPath), Path.Combine(outDir, ReportFileName), ReportOptions(settings));
+        File.Delete(Path.Combine(outDir, PartialReportFileName)); // the failure it showed is over
         var resultsPath = Path.Combine(outDir, ResultsFile.FileName);
         if (!File.Exists(resultsPath))
             throw new InvalidOperationException($"The notebooks ran but wrote no {ResultsFile.FileName} in {outDir}; do they open the run with ExperimentRun.Open?");
@@ -125,7 +138,7 @@ static class RunCommand
                 .Where(File.Exists)
                 .ToList();
             if (executed.Count == 0) return null;
-            return HtmlReport.Build(executed, Path.Combine(outDir, "report.html"),
+            return HtmlReport.Build(executed, Path.Combine(outDir, PartialReportFileName),
                 ReportOptions(settings) with { Title = $"Robust Feature Leakage: partial results (stopped at {Path.GetFileName(e.Notebook)})" });
         }
         catch (Exception inner) when (inner is IOException or InvalidDataException or InvalidOperationException or UnauthorizedAccessException)

@@ -11,15 +11,20 @@ public sealed class DisplayPaths
     readonly List<(string Prefix, string Shown)> _roots = [];
 
     /// <summary>
-    /// Paths relative to <paramref name="repositoryRoot"/> (and its parent), with the run and data
-    /// folders named <c>$LEAKAGE_OUT</c> / <c>$LEAKAGE_DATA</c> where they lie outside it.
+    /// Paths relative to <paramref name="repositoryRoot"/> (and its parent), with the run folder named
+    /// <c>$LEAKAGE_OUT</c> where it lies outside the repository and the data folder <c>$LEAKAGE_DATA</c>
+    /// where it lies outside the repository's parent.
     /// </summary>
     public DisplayPaths(string repositoryRoot, string? outDirectory = null, string? dataDirectory = null, string? home = null)
     {
         var root = Full(repositoryRoot);
-        foreach (var (dir, variable) in new[] { (outDirectory, NotebookSettings.OutVariable), (dataDirectory, NotebookSettings.DataVariable) })
-            if (dir is { Length: > 0 } && !Inside(Full(dir), Path.GetDirectoryName(root) ?? root))
-                _roots.Add((Full(dir), "$" + variable));
+        // The run folder is named by its variable wherever it lies outside the repository: a temporary
+        // run folder beside a clone (both under /tmp) would otherwise be shown as ../tmpXYZ. The data
+        // folder keeps its place beside the repository (../shared/data/...), where it is a stable name.
+        if (outDirectory is { Length: > 0 } && !Inside(Full(outDirectory), root))
+            _roots.Add((Full(outDirectory), "$" + NotebookSettings.OutVariable));
+        if (dataDirectory is { Length: > 0 } && !Inside(Full(dataDirectory), Path.GetDirectoryName(root) ?? root))
+            _roots.Add((Full(dataDirectory), "$" + NotebookSettings.DataVariable));
         _roots.Add((root, "."));
         if (Path.GetDirectoryName(root) is { Length: > 1 } parent) _roots.Add((parent, ".."));
         home ??= Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);

@@ -355,7 +355,10 @@ public static partial class HtmlReport
         .report-title { margin-top: 0; }
         .subtitle { color: var(--muted); margin-top: -8px; }
         section.summary { border-bottom: 2px solid var(--line); padding-bottom: 16px; margin-bottom: 24px; }
-        .summary-table td.num { text-align: right; font-variant-numeric: tabular-nums; }
+        .summary-table th, .summary-table td { border: 1px solid var(--line); padding: 4px 10px; text-align: left; vertical-align: bottom; }
+        .summary-table td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+        .summary .verdict { font-weight: 600; }
+        .summary .answer-setting { font-size: 14px; }
         .summary .ci, .summary .note { color: var(--muted); }
         .summary-links a { margin: 0 2px; }
         section.notebook { border-top: 2px solid var(--line); margin-top: 40px; padding-top: 8px; }

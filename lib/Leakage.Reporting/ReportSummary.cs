@@ -31,6 +31,7 @@ public static class ReportSummary
         var runDirectory = Path.GetDirectoryName(Path.GetFullPath(resultsPath))!;
         var html = new StringBuilder();
         html.Append("<section class=\"summary\" id=\"").Append(Id).Append("\"><h2>Summary</h2>");
+        html.Append(Answer(RunAnswer.Of(results)));
         html.Append("<p>This run (profile <code>").Append(Encode((string?)results["profile"] ?? "?")).Append("</code>, from <code>")
             .Append(Encode(Path.GetFileName(resultsPath))).Append("</code>) beside the published numbers; the sections below show how each was made.</p>");
 
@@ -50,7 +51,6 @@ public static class ReportSummary
         html.Append("<p class=\"note\">Percent of the clean test set (attack success: of the attacked training images); brackets: ")
             .Append(level is double l ? $"{100 * l:0}% " : "").Append("bootstrap intervals of the leakage probes.</p>");
 
-        html.Append(LeakageNulls(results));
         html.Append(WeightImages(runDirectory));
         html.Append(GammaTable(results));
 
@@ -63,22 +63,29 @@ public static class ReportSummary
         return html.Append("</section>").ToString();
     }
 
-    /// <summary>The leakage probes beside their matched nulls (the same probe on the clean originals with the same labels).</summary>
-    static string LeakageNulls(JsonObject results)
+    /// <summary>
+    /// The answer first: Goh's two probes, each beside its matched null (the same probe on the clean
+    /// originals with the same labels), the excess with its interval and the verdict as results.json
+    /// words it; then which profile made the run and how it stands to the paper's settings.
+    /// </summary>
+    static string Answer(RunAnswer answer)
     {
-        if (results[LeakageControls.ResultsKey] is not JsonObject nulls) return "";
-        var rows = new StringBuilder();
-        foreach (var (set, key) in new[] { ("D_rand", "drand"), ("D_det", "ddet") })
+        var html = new StringBuilder();
+        if (answer.Leakage.Count > 0)
         {
-            if (Number(results, $"leakage.{key}") is not double probe || nulls[$"{key}Clean"] is not JsonObject n || Value(n["accuracy"]) is not double nullAcc) continue;
-            rows.Append("<tr><td>").Append(set).Append("</td><td class=\"num\">").Append(Percent(probe)).Append("</td><td class=\"num\">")
-                .Append(Percent(nullAcc));
-            if (Value(n["lo"]) is double lo && Value(n["hi"]) is double hi) rows.Append($" <span class=\"ci\">[{Percent(lo)}, {Percent(hi)}]</span>");
-            rows.Append("</td></tr>");
+            html.Append("<h3>Did robust features leak? Goh's probe against its null</h3><table class=\"summary-table answer\"><thead><tr>")
+                .Append("<th>probe trained on</th><th>probe accuracy</th><th>null: same probe on the clean originals</th>")
+                .Append("<th>excess over the null, points</th><th>verdict</th><th>Goh</th></tr></thead><tbody>");
+            foreach (var row in answer.Leakage)
+                html.Append("<tr><td>").Append(Encode(row.Set)).Append("</td><td class=\"num\">").Append(Percent(row.Probe))
+                    .Append("</td><td class=\"num\">").Append(Percent(row.Null)).Append("</td><td class=\"num\">").Append(Encode(row.ExcessText))
+                    .Append("</td><td class=\"verdict verdict-").Append(Encode(row.Verdict)).Append("\">").Append(Encode(row.Verdict))
+                    .Append("</td><td class=\"num\">").Append(Encode(Published.Percent(row.Goh))).Append("</td></tr>");
+            html.Append("</tbody></table><p class=\"note\">Accuracy on the clean test set; the interval of the excess covers ")
+                .Append(Encode(answer.Leakage[0].IntervalCovers)).Append(". ")
+                .AppendJoin(" ", answer.Leakage.Select(r => Encode(RunAnswer.Meaning(r)))).Append("</p>");
         }
-        return rows.Length == 0 ? "" :
-            "<h3>Leakage against its null</h3><table class=\"summary-table\"><thead><tr><th>probe trained on</th><th>adversarial images</th>"
-            + "<th>clean originals, same labels</th></tr></thead><tbody>" + rows + "</tbody></table>";
+        return html.Append("<p class=\"answer-setting\">").Append(Encode(answer.Setting)).Append("</p>").ToString();
     }
 
     static string WeightImages(string runDirectory)

@@ -22,9 +22,51 @@ public class ExportTests
     static async Task<string> Export(TempDir dir)
     {
         var run = await TestRuns.Reference;
-        var outcome = await CliProcess.RunAsync(["export", "--out", run, "--to", dir["export"]], TestRuns.Cache);
+        var outcome = await CliProcess.RunAsync(["export", "--out", run, "--to", dir["export"], "--data", TestRuns.Data], TestRuns.Cache);
         Assert.True(outcome.ExitCode == 0, outcome.ToString());
         return dir["export"];
+    }
+
+    [Fact]
+    public async Task The_clean_test_set_is_exported_with_its_true_labels_in_the_runs_order()
+    {
+        using var dir = new TempDir();
+        var export = await Export(dir);
+        var results = Results.Read(await TestRuns.Reference);
+        var images = TorchSaveFile.ReadTensors(Path.Combine(export, "release_datasets", PyTorchExport.TestFolder, ReleasedDatasets.ImagesFile));
+        var labels = TorchSaveFile.ReadTensors(Path.Combine(export, "release_datasets", PyTorchExport.TestFolder, ReleasedDatasets.LabelsFile));
+        try
+        {
+            using var x = cat(images, 0);
+            using var y = cat(labels, 0);
+            Assert.Equal((long)results["data"]!["test"]!, y.shape[0]);
+            Assert.Equal(new long[] { y.shape[0], 3, 32, 32 }, x.shape);
+            Assert.Equal(ScalarType.Float32, x.dtype);
+            Assert.Equal(ScalarType.Int64, y.dtype);
+            // The run's test split exactly: the standard model scores on it what results.json records.
+            using var model = PyTorchExport.LoadStandardModel(await TestRuns.Reference);
+            using var logits = Logits(model, x);
+            var accuracy = logits.argmax(1).eq(y).to(ScalarType.Float64).mean().item<double>();
+            Assert.Equal((double)results["standardModel"]!["testAccuracy"]!, accuracy, 10);
+        }
+        finally
+        {
+            foreach (var t in images.Concat(labels)) t.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task Export_with_data_the_run_was_not_made_from_fails_in_one_line_and_writes_nothing()
+    {
+        using var dir = new TempDir();
+        var run = await TestRuns.Reference;
+        SyntheticData.WriteImageFolder(dir["other-data"], trainPerClass: 7, testPerClass: 3);
+        var outcome = await CliProcess.RunAsync(["export", "--out", run, "--to", dir["export"], "--data", dir["other-data"]], TestRuns.Cache);
+        Assert.Equal(1, outcome.ExitCode);
+        var line = Assert.Single(outcome.ErrorLines);
+        Assert.Contains(dir["other-data"], line);
+        Assert.Contains("not the data this run was made from", line);
+        Assert.False(Directory.Exists(dir["export"]) && Directory.EnumerateFileSystemEntries(dir["export"]).Any(), "nothing is written");
     }
 
     [Fact]
@@ -44,9 +86,9 @@ public class ExportTests
         }
         var meta = JsonNode.Parse(File.ReadAllText(Path.Combine(export, "metadata.json")))!;
         Assert.Equal(PyTorchExport.ArtifactKind, (string?)meta["kind"]);
-        foreach (var key in new[] { "standardModel", "robustLinear", "drand", "ddet" })
+        foreach (var key in new[] { "standardModel", "robustLinear", "drand", "ddet", "test" })
             Assert.True(meta["settings"]![key] is JsonObject { Count: > 0 }, $"metadata.json lacks the settings of {key}");
-        Assert.Equal(6, meta["files"]!.AsObject().Count);
+        Assert.Equal(8, meta["files"]!.AsObject().Count);
     }
 
     [Fact]
@@ -80,7 +122,8 @@ public class ExportTests
         var script = Path.Combine(RepoRoot(), "tools", "python", "check_export.py");
         var (exit, stdout, stderr) = await RunAsync(python!, [script, export, "--images", dir["images.pt"], "--logits", dir["logits.pt"]]);
         Assert.True(exit == 0, $"check_export.py failed (exit {exit}):\n{stdout}\n{stderr}");
-        foreach (var name in new[] { "standard_model.pt", "robust_linear.pt", "release_datasets/drand_CIFAR/CIFAR_ims", "release_datasets/ddet_CIFAR/CIFAR_lab" })
+        foreach (var name in new[] { "standard_model.pt", "robust_linear.pt", "release_datasets/drand_CIFAR/CIFAR_ims", "release_datasets/ddet_CIFAR/CIFAR_lab",
+                     "release_datasets/test_CIFAR/CIFAR_ims", "release_datasets/test_CIFAR/CIFAR_lab" })
             Assert.Contains($"torch.load {name}: ok", stdout);
 
         // PyTorch, on the exported model and data sets, finds the attack success that TorchSharp recorded.
@@ -92,6 +135,11 @@ public class ExportTests
             var recorded = (double)results["adversarial"]![key]!["attackSuccess"]!;
             Assert.Equal(recorded, double.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture) / 100, 4);
         }
+
+        // And on the exported clean test set, the test accuracy that TorchSharp recorded.
+        var test = System.Text.RegularExpressions.Regex.Match(stdout, @"test_CIFAR: (\d+) clean test images; accuracy of the standard model ([0-9.]+)%");
+        Assert.True(test.Success, $"check_export.py printed no line for test_CIFAR:\n{stdout}");
+        Assert.Equal((double)results["standardModel"]!["testAccuracy"]!, double.Parse(test.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture) / 100, 4);
 
         var actual = TorchSaveFile.ReadTensors(dir["logits.pt"]);
         try

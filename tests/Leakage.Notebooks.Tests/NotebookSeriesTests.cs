@@ -34,10 +34,16 @@ public sealed class NotebookSeriesFixture : IDisposable
         if (!File.Exists(Repo.InteractiveBuild)) { SkipReason = $"{Repo.InteractiveBuild} is missing: build with 'dotnet build -c Release'."; return; }
         if (!File.Exists(CliProcess.Dll)) { SkipReason = $"{CliProcess.Dll} is missing: build the solution."; return; }
         OutDirectory = Path.Combine(_tmp.Path, "run");
-        var args = new List<string> { "run", "--profile", "quick", "--data", NotebookTestData.Folder, "--out", OutDirectory, "--device", "cpu", "--threads", "1", "--timeout", "15" };
+        Outcome = Run(OutDirectory);
+    }
+
+    /// <summary>The series' <c>run</c> command on <paramref name="outDirectory"/>.</summary>
+    public static CliProcess.Outcome Run(string outDirectory)
+    {
+        var args = new List<string> { "run", "--profile", "quick", "--data", NotebookTestData.Folder, "--out", outDirectory, "--device", "cpu", "--threads", "1", "--timeout", "15" };
         foreach (var o in Overrides) { args.Add("--set"); args.Add(o); }
         var env = NotebookTestData.Synthetic ? new Dictionary<string, string> { ["LEAKAGE_CACHE"] = NotebookTestData.SyntheticCache } : null;
-        Outcome = CliProcess.Run(args, TimeSpan.FromMinutes(30), env);
+        return CliProcess.Run(args, TimeSpan.FromMinutes(30), env);
     }
 
     public string? SkipReason { get; }
@@ -188,13 +194,49 @@ public class NotebookSeriesTests(NotebookSeriesFixture run, ITestOutputHelper ou
         Assert.Contains("D_rand (released)", File.ReadAllText(results[0].ExecutedPath));
     }
 
-    /// <summary>Copies a run folder's artifacts and results.json (not its executed notebooks or report).</summary>
-    static void CopyRunFolder(string from, string to)
+    [SkippableFact]
+    public void The_run_command_run_again_on_its_folder_gives_the_same_results_and_a_complete_report()
+    {
+        SkipUnlessRan();
+        Assert.True(run.Outcome.ExitCode == 0, run.Outcome.ToString());
+        using var tmp = new TempDir();
+        // The finished run folder as the first run left it (executed notebooks and report included).
+        var again = Path.Combine(tmp.Path, "run");
+        CopyRunFolder(run.OutDirectory, again, withOutputs: true);
+        var first = Timeless(File.ReadAllText(Path.Combine(again, ResultsFile.FileName)));
+
+        var outcome = NotebookSeriesFixture.Run(again);
+
+        Assert.True(outcome.ExitCode == 0, outcome.ToString());
+        Assert.Empty(outcome.ErrorLines);
+        var second = Timeless(File.ReadAllText(Path.Combine(again, ResultsFile.FileName)));
+        Assert.True(JsonNode.DeepEquals(first, second), $"results.json changed on the second run:\n{first}\n---\n{second}");
+        var report = File.ReadAllText(Path.Combine(again, "report.html"));
+        Assert.DoesNotContain("partial results", report);
+        Assert.Equal(Series.Count, Regex.Count(report, "<section class=\"notebook\""));
+        Assert.False(File.Exists(Path.Combine(again, "report.partial.html")));
+    }
+
+    /// <summary>results.json without its step times (<c>seconds</c>), the one part a rerun may change.</summary>
+    static JsonNode Timeless(string json)
+    {
+        var node = JsonNode.Parse(json)!;
+        void Strip(JsonNode? n)
+        {
+            if (n is JsonObject o) { o.Remove("seconds"); foreach (var (_, v) in o) Strip(v); }
+            else if (n is JsonArray a) foreach (var v in a) Strip(v);
+        }
+        Strip(node);
+        return node;
+    }
+
+    /// <summary>Copies a run folder's artifacts and results.json (with <paramref name="withOutputs"/>, also its executed notebooks and report).</summary>
+    static void CopyRunFolder(string from, string to, bool withOutputs = false)
     {
         foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
         {
             var relative = Path.GetRelativePath(from, file);
-            if (relative.StartsWith("notebooks" + Path.DirectorySeparatorChar, StringComparison.Ordinal) || relative == "report.html") continue;
+            if (!withOutputs && (relative.StartsWith("notebooks" + Path.DirectorySeparatorChar, StringComparison.Ordinal) || relative == "report.html")) continue;
             var target = Path.Combine(to, relative);
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
             File.Copy(file, target);
@@ -301,6 +343,10 @@ public class RunCommandFailureTests
             new SyntheticNotebook().Markdown("# Fails").Code("var before = 1;")
                 .Code("throw new InvalidOperationException(\"deliberate failure in the series\");").Write(Path.Combine(dir, "02-fails.ipynb"));
             new SyntheticNotebook().Markdown("# Never").Code("var never = 3;").Write(Path.Combine(dir, "03-never.ipynb"));
+            // The complete report of an earlier run in the same folder.
+            var complete = Path.Combine(tmp.Path, "report.html");
+            const string earlier = "<html><body>the complete report of an earlier run</body></html>";
+            File.WriteAllText(complete, earlier);
             var outcome = CliProcess.Run(["run", "--notebooks", dir, "--data", NotebookTestData.Folder, "--out", tmp.Path], TimeSpan.FromMinutes(5));
 
             Assert.True(outcome.ExitCode == 1, outcome.ToString());
@@ -310,9 +356,14 @@ public class RunCommandFailureTests
             Assert.True(File.Exists(Path.Combine(tmp.Path, "notebooks", "01-fine.ipynb")));
             Assert.True(File.Exists(Path.Combine(tmp.Path, "notebooks", "02-fails.ipynb")), "the failing notebook is kept for inspection");
             Assert.False(File.Exists(Path.Combine(tmp.Path, "notebooks", "03-never.ipynb")), "notebooks after the failure do not run");
-            var report = File.ReadAllText(Path.Combine(tmp.Path, "report.html"));
+            var partialPath = Path.Combine(tmp.Path, "report.partial.html");
+            var report = File.ReadAllText(partialPath);
             Assert.Contains("partial results (stopped at 02-fails.ipynb)", report);
             Assert.Contains("deliberate failure in the series", report);
+            // A failed run never replaces a complete report, and the line says where each one is.
+            Assert.Equal(earlier, File.ReadAllText(complete));
+            Assert.Contains($"partial report: {partialPath}", line);
+            Assert.Contains($"the last complete report is kept: {complete}", line);
         }
         finally
         {

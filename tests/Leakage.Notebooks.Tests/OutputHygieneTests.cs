@@ -21,6 +21,13 @@ public class OutputHygieneTests
     public void A_path_is_shown_relative_to_the_repository_or_by_the_variable_that_chose_it(string path, string shown) =>
         Assert.Equal(shown, Paths.Show(path));
 
+    [Theory]
+    [InlineData("/tmp/Leakage.Notebooks", "/tmp/tmpA1b2/run", "/tmp/tmpA1b2/run/standard", "$LEAKAGE_OUT/standard")]
+    [InlineData("/tmp/deep/a b/Leakage.Notebooks", "/tmp/deep/a b/run", "/tmp/deep/a b/run", "$LEAKAGE_OUT")]
+    [InlineData("/tmp/Leakage.Notebooks", "/tmp/Leakage.Notebooks/runs/quick", "/tmp/Leakage.Notebooks/runs/quick/d_det", "runs/quick/d_det")]
+    public void The_run_folder_is_named_by_its_variable_wherever_the_clone_lives(string repository, string outDirectory, string path, string shown) =>
+        Assert.Equal(shown, new DisplayPaths(repository, outDirectory, home: "/root").Show(path));
+
     [Fact]
     public void Paths_inside_log_lines_are_shortened_but_longer_folder_names_are_left_alone()
     {

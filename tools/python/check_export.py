@@ -83,6 +83,17 @@ def main():
         print(f"{kind}: {ims.shape[0]} images; the standard model predicts the target label on {100 * agree:.3f}%, "
               f"C on {100 * agree_c:.3f}%")
 
+    test = "release_datasets/test_CIFAR"
+    if f"{test}/CIFAR_ims" in loaded:
+        ims = torch.cat(loaded[f"{test}/CIFAR_ims"])
+        lab = torch.cat(loaded[f"{test}/CIFAR_lab"])
+        with torch.no_grad():
+            pred = torch.cat([model(ims[i:i + 500]).argmax(1) for i in range(0, ims.shape[0], 500)])
+            pred_c = c(ims.flatten(1)).argmax(1)
+        # The standard model's accuracy here is the one results.json records (standardModel.testAccuracy).
+        print(f"test_CIFAR: {ims.shape[0]} clean test images; accuracy of the standard model {100 * (pred == lab).double().mean().item():.3f}%, "
+              f"of C {100 * (pred_c == lab).double().mean().item():.3f}%")
+
     if args.images:
         if not args.logits:
             fail("--images needs --logits (where to write the logits)")

@@ -96,18 +96,32 @@ public sealed class ExperimentRun : IDisposable
         get
         {
             LoadData();
-            return _dataIdentity ??= Fingerprint.Of(_train!.Images, _train.Labels, _test!.Images, _test.Labels);
+            return _dataIdentity ??= DataIdentityOf(_train!, _test!);
         }
     }
+
+    /// <summary>
+    /// The training and test images that a run with <paramref name="settings"/> uses of
+    /// <paramref name="data"/>: class-stratified subsets where <c>data.trainCount</c> / <c>data.testCount</c>
+    /// ask for fewer images than there are (new splits the caller disposes), else the splits themselves.
+    /// </summary>
+    public static (CifarSplit Train, CifarSplit Test) Splits(CifarData data, ExperimentSettings settings)
+    {
+        var s = settings.Data;
+        var train = s.TrainCount > 0 && s.TrainCount < data.Train.Count ? data.Train.Subset(s.TrainCount, settings.Seed) : data.Train;
+        var test = s.TestCount > 0 && s.TestCount < data.Test.Count ? data.Test.Subset(s.TestCount, settings.Seed + 1) : data.Test;
+        return (train, test);
+    }
+
+    /// <summary>The identity of a run's data (<see cref="DataIdentity"/>) for its splits.</summary>
+    public static string DataIdentityOf(CifarSplit train, CifarSplit test) => Fingerprint.Of(train.Images, train.Labels, test.Images, test.Labels);
 
     void LoadData()
     {
         if (_data != null) return;
         var clock = Stopwatch.StartNew();
         _data = CifarLoader.Load(DataDirectory, new CifarLoadOptions { Log = Observer.Log });
-        var s = Settings.Data;
-        _train = s.TrainCount > 0 && s.TrainCount < _data.Train.Count ? _data.Train.Subset(s.TrainCount, Settings.Seed) : _data.Train;
-        _test = s.TestCount > 0 && s.TestCount < _data.Test.Count ? _data.Test.Subset(s.TestCount, Settings.Seed + 1) : _data.Test;
+        (_train, _test) = Splits(_data, Settings);
         Observer.Log($"Data: {_train.Count:N0} training and {_test.Count:N0} test images ({_data.Format}, {_data.Source}).");
         var source = CifarLoader.AsNamed(DataDirectory, _data.Source);
         Results.Set("data", ResultsJson.Node(new DataResult(source, _data.Format.ToString(), _train.Count, _test.Count)));

@@ -18,6 +18,15 @@ public static class Profiles
         _ => throw new ArgumentException($"Unknown profile '{name}'. Valid profiles: {string.Join(", ", Names)}."),
     };
 
+    /// <summary>What a run of profile <paramref name="name"/> is for, in one sentence beside the paper's settings.</summary>
+    public static string Purpose(string name) => name switch
+    {
+        "quick" => "The quick profile checks the whole pipeline in minutes on a small subset; its numbers are not meant to match the paper's.",
+        "cpu" => "The cpu profile runs the whole experiment on a CPU with a smaller model and fewer PGD steps; docs/results.md says how close it comes.",
+        "paper" => "The paper profile uses the paper's attack and a ResNet-18 in place of the ResNet-50; it needs a GPU.",
+        _ => "A run with settings of its own.",
+    };
+
     static ExperimentSettings Quick => new()
     {
         Profile = "quick",

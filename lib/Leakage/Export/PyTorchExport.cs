@@ -11,6 +11,13 @@ using static TorchSharp.torch;
 
 namespace Leakage.Export;
 
+/// <summary>
+/// A run's clean test set for <see cref="PyTorchExport.Write"/>: images (N x 3 x 32 x 32 in [0, 1]) and
+/// true labels in the run's order, the identity of the run's data they come from
+/// (<c>ExperimentRun.DataIdentity</c>) and the data folder as the user named it.
+/// </summary>
+public sealed record CleanTestSet(Tensor Images, Tensor Labels, string DataIdentity, string Source);
+
 /// <summary>What <see cref="PyTorchExport.Write"/> wrote, relative to the export folder.</summary>
 public sealed record ExportResult(string Directory, IReadOnlyList<string> Files, string Arch, int Width, long DRandCount, long DDetCount);
 
@@ -25,7 +32,10 @@ public sealed record ExportResult(string Directory, IReadOnlyList<string> Files,
 /// <c>torch.nn.Linear(3072, 10)</c> applied to <c>x.flatten(1)</c> with x in [0, 1] (no normalisation).</item>
 /// <item><c>release_datasets/drand_CIFAR/</c> and <c>release_datasets/ddet_CIFAR/</c>: <c>CIFAR_ims</c>
 /// (float32 N x 3 x 32 x 32 in [0, 1]) and <c>CIFAR_lab</c> (int64 target labels, the labels to train
-/// on), each a list of chunks as in Ilyas et al.'s release: <c>torch.cat(torch.load(path))</c>.</item>
+/// on), each a list of chunks as in Ilyas et al.'s release: <c>torch.cat(torch.load(path))</c>; the
+/// images are grouped by class, in the order of the run's training set.</item>
+/// <item><c>release_datasets/test_CIFAR/</c>, when the run's data is given: its clean test images with
+/// their true labels, in the same layout, so a PyTorch user can evaluate without CIFAR-10 of their own.</item>
 /// <item><c>metadata.json</c>: the settings that made each artifact (copied from the run's own
 /// metadata) and the checksum of every exported file.</item>
 /// </list>
@@ -85,7 +95,14 @@ public static class PyTorchExport
     /// line per file.
     /// </summary>
     /// <exception cref="InvalidDataException">The run lacks an artifact or one fails its checksums; the message names it.</exception>
-    public static ExportResult Write(string runDirectory, string toDirectory, Action<string>? log = null)
+    /// <param name="runDirectory">The run folder (the --out of a finished experiment).</param>
+    /// <param name="toDirectory">Where the PyTorch files go.</param>
+    /// <param name="log">Receives one line per file.</param>
+    /// <param name="test">
+    /// The run's clean test images with their true labels, written as <c>release_datasets/test_CIFAR/</c>;
+    /// refused unless their <see cref="CleanTestSet.DataIdentity"/> is the one the standard model was trained with.
+    /// </param>
+    public static ExportResult Write(string runDirectory, string toDirectory, Action<string>? log = null, CleanTestSet? test = null)
     {
         TorchNative.Ensure();
         if (!Directory.Exists(runDirectory))
@@ -93,6 +110,9 @@ public static class PyTorchExport
         var standardSettings = StoredSettings(Path.Combine(runDirectory, "standard"), "the standard model");
         var linearSettings = StoredSettings(Path.Combine(runDirectory, "robust_linear"), "the robust linear classifier C");
 
+        if (test is not null && (string?)standardSettings["settings"]?["data"] is { } identity && identity != test.DataIdentity)
+            throw new InvalidDataException($"{test.Source}: not the data this run was made from (its training and test images differ from the ones " +
+                                           $"{Path.Combine(runDirectory, "standard")} was trained on); give the run's --data folder.");
         // Load and verify everything first, so a bad run leaves no half-written export.
         using var model = LoadStandardModel(runDirectory);
         using var linear = LoadRobustLinear(runDirectory);
@@ -123,6 +143,17 @@ public static class PyTorchExport
             log?.Invoke($"{folder}/: {data.Count:N0} images with their target labels");
         }
 
+        if (test is not null)
+        {
+            var folder = Path.Combine(ReleasedDatasets.ReleaseFolder, TestFolder);
+            Directory.CreateDirectory(Path.Combine(toDirectory, folder));
+            WriteChunked(Path.Combine(toDirectory, folder, ReleasedDatasets.ImagesFile), test.Images);
+            WriteChunked(Path.Combine(toDirectory, folder, ReleasedDatasets.LabelsFile), test.Labels);
+            files.Add(Path.Combine(folder, ReleasedDatasets.ImagesFile).Replace('\\', '/'));
+            files.Add(Path.Combine(folder, ReleasedDatasets.LabelsFile).Replace('\\', '/'));
+            log?.Invoke($"{folder}/: {test.Images.shape[0]:N0} clean test images with their true labels");
+        }
+
         var settings = new JsonObject
         {
             ["standardModel"] = standardSettings.DeepClone(),
@@ -130,18 +161,23 @@ public static class PyTorchExport
             ["drand"] = drand.Settings.DeepClone(),
             ["ddet"] = ddet.Settings.DeepClone(),
         };
+        if (test is not null) settings["test"] = new JsonObject { ["data"] = test.DataIdentity, ["images"] = test.Images.shape[0] };
         var extra = new JsonObject
         {
             ["pythonModule"] = PythonModule,
             [StandardModelFile] = $"state_dict of leakage_models.{PythonClass((string)standardSettings["arch"]!)}(width={(int)standardSettings["width"]!}); input N x 3 x 32 x 32 pixels in [0, 1], normalisation inside the model",
             [RobustLinearFile] = "state_dict of torch.nn.Linear(3072, 10), applied to x.flatten(1) with x in [0, 1] (no normalisation)",
-            [ReleasedDatasets.ReleaseFolder] = "Ilyas et al.'s layout: CIFAR_ims float32 N x 3 x 32 x 32 in [0, 1], CIFAR_lab int64 target labels; torch.cat(torch.load(path))",
+            [ReleasedDatasets.ReleaseFolder] = "Ilyas et al.'s layout: CIFAR_ims float32 N x 3 x 32 x 32 in [0, 1], CIFAR_lab int64 target labels; torch.cat(torch.load(path)); " +
+                                               $"images grouped by class in the run's order; {TestFolder}: the run's clean test images with their true labels",
             ["chunkSize"] = ChunkSize,
         };
         Artifacts.Commit(toDirectory, ArtifactKind, settings, files, extra);
         log?.Invoke($"{Artifacts.MetadataFile}: the settings that made each file, and checksums");
         return new ExportResult(toDirectory, files, (string)standardSettings["arch"]!, (int)standardSettings["width"]!, drand.Count, ddet.Count);
     }
+
+    /// <summary>The folder of the clean test set under <see cref="ReleasedDatasets.ReleaseFolder"/>.</summary>
+    public const string TestFolder = "test_CIFAR";
 
     /// <summary>The Python class in <see cref="PythonModule"/> for an architecture name.</summary>
     public static string PythonClass(string arch) => ModelFactory.Canonical(arch) switch

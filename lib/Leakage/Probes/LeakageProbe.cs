@@ -24,6 +24,21 @@ public sealed record ProbeEntry(string Name, double Accuracy, double Lo, double 
     /// <summary>L-BFGS iterations of the fit; null for baselines.</summary>
     public int? Iterations { get; init; }
 
+    /// <summary>
+    /// Value equality, the per-point outcomes compared element by element: an entry read back from the
+    /// leakage cache equals the one a fresh run computed (the generated record equality would compare
+    /// the two lists by reference).
+    /// </summary>
+    public bool Equals(ProbeEntry? other) =>
+        other is not null
+        && Name == other.Name && Accuracy.Equals(other.Accuracy) && Lo.Equals(other.Lo) && Hi.Equals(other.Hi)
+        && NTrain == other.NTrain && NTest == other.NTest && Features == other.Features
+        && Converged == other.Converged && Iterations == other.Iterations
+        && (ReferenceEquals(Correct, other.Correct) || (Correct is not null && other.Correct is not null && Correct.SequenceEqual(other.Correct)));
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(Name, Accuracy, Lo, Hi, NTrain, NTest, Features, Correct?.Count);
+
     /// <inheritdoc/>
     public override string ToString() =>
         $"{Name}: {Accuracy:P2} [{Lo:P2}, {Hi:P2}] (train {NTrain}, test {NTest}, {Features} features)";

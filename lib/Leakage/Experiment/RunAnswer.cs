@@ -1,0 +1,87 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization.Metadata;
+
+namespace Leakage.Experiment;
+
+/// <summary>
+/// One of Goh's probes as the first screen shows it: the probe, its matched null (the same probe on
+/// the clean originals with the same labels), the excess with its interval, the verdict in the words
+/// of results.json, and Goh's published figure.
+/// </summary>
+public sealed record AnswerRow(string Set, double Probe, double Null, double Excess, double ExcessLo, double ExcessHi,
+    string IntervalCovers, string Verdict, PublishedValue Goh)
+{
+    /// <summary>The excess with its interval in percentage points, e.g. "+5.2 [+3.7, +6.8]".</summary>
+    public string ExcessText => $"{Points(Excess)} [{Points(ExcessLo)}, {Points(ExcessHi)}]";
+
+    static string Points(double v) => (100 * v).ToString("+0.0;-0.0;0.0", CultureInfo.InvariantCulture);
+}
+
+/// <summary>
+/// What a finished run answers to "did it reproduce?", read from its results.json through the typed
+/// records that wrote it: Goh's two probes against their nulls (<see cref="Leakage"/>) and one line
+/// that says which profile made the run and how its settings stand to the paper's (<see cref="Setting"/>).
+/// The CLI summary and the report's first screen both lead with it.
+/// </summary>
+public sealed record RunAnswer(string Setting, IReadOnlyList<AnswerRow> Leakage)
+{
+    /// <summary>The answer of <paramref name="results"/>; rows the run has not produced yet are left out.</summary>
+    public static RunAnswer Of(JsonObject results)
+    {
+        var rows = new List<AnswerRow>();
+        if (Read(results["leakage"], ResultsJsonContext.Default.LeakageResult)?.Comparisons is { } c)
+        {
+            foreach (var (set, comparison, goh) in new[] { ("D_rand", c.Drand, Published.LeakageDRand), ("D_det", c.Ddet, Published.LeakageDDet) })
+                if (comparison is { ExcessInterval.Count: 2 })
+                    rows.Add(new AnswerRow(set, comparison.Accuracy, comparison.NullAccuracy, comparison.ExcessOverNull,
+                        comparison.ExcessInterval[0], comparison.ExcessInterval[1], comparison.IntervalCovers, Verdict(comparison), goh));
+        }
+        return new RunAnswer(SettingLine(results), rows);
+    }
+
+    /// <summary>
+    /// "above" when the whole interval of the excess lies above zero, "below" when it lies below,
+    /// else "undecided".
+    /// </summary>
+    public static string Verdict(ComparisonResult c) =>
+        c.ExcessInterval[0] > 0 ? "above" : c.ExcessInterval[1] < 0 ? "below" : "undecided";
+
+    /// <summary>What a verdict says in a sentence, for the row of <paramref name="row"/>.</summary>
+    public static string Meaning(AnswerRow row) => row.Verdict switch
+    {
+        "above" => $"{row.Set}: the probe beats its null, so robust features leaked into the attack's labels.",
+        "below" => $"{row.Set}: the probe falls below its null.",
+        _ => $"{row.Set}: the probe cannot be told from its null at this size.",
+    };
+
+    /// <summary>
+    /// The run's profile, data, attacked model and attack beside the paper's, and what the profile is for.
+    /// </summary>
+    static string SettingLine(JsonObject results)
+    {
+        var profile = (string?)results["profile"] ?? "custom";
+        var parts = new List<string>();
+        if (Read(results["data"], ResultsJsonContext.Default.DataResult) is { } data)
+            parts.Add($"{data.Train.ToString("N0", CultureInfo.InvariantCulture)} training images");
+        if (Read(results["standardModel"], ResultsJsonContext.Default.StandardModelResult) is { } model)
+            parts.Add($"{model.Arch} at {Percent(model.TestAccuracy)}");
+        if (Read(results["adversarial"]?["drand"], ResultsJsonContext.Default.AdversarialResult) is { } attack)
+            parts.Add($"{attack.Steps} PGD steps of {Number(attack.Step)} at eps {Number(attack.Eps)} ({Percent(attack.AttackSuccess)} reach the target)");
+        var ours = parts.Count == 0 ? "" : $": {string.Join(", ", parts)}";
+        return $"Profile {profile}{ours}. The paper: 50,000 training images, ResNet-50 at {Published.Percent(Published.StandardAccuracy)}, " +
+               $"100 PGD steps of 0.1 at eps 0.5. {Profiles.Purpose(profile)}";
+    }
+
+    static T? Read<T>(JsonNode? node, JsonTypeInfo<T> type) where T : class
+    {
+        if (node is not JsonObject) return null;
+        try { return node.Deserialize(type); }
+        catch (JsonException) { return null; } // an older file without this section's shape: the row is left out
+    }
+
+    static string Percent(double v) => (100 * v).ToString("0.0", CultureInfo.InvariantCulture) + "%";
+
+    static string Number(double v) => v.ToString("0.###", CultureInfo.InvariantCulture);
+}
