@@ -186,7 +186,8 @@ static class ExperimentCommand
             foreach (var row in answer.Leakage)
                 table.AddRow(Markup.Escape(row.Set), P(row.Probe), P(row.Null), Markup.Escape(row.ExcessText), Markup.Escape(row.Verdict), Markup.Escape(Published.Percent(row.Goh)));
             AnsiConsole.Write(table);
-            AnsiConsole.WriteLine("null: the same probe on the clean originals with the same labels; interval over " + answer.Leakage[0].IntervalCovers + ".");
+            AnsiConsole.WriteLine("null: the same probe on the clean originals with the same labels" +
+                                  (answer.Leakage[0].IntervalCovers is { } covers ? "; interval over " + covers : "") + ".");
             foreach (var row in answer.Leakage) AnsiConsole.WriteLine(RunAnswer.Meaning(row));
         }
         AnsiConsole.WriteLine(answer.Setting);

@@ -81,8 +81,8 @@ public static class ReportSummary
                     .Append("</td><td class=\"num\">").Append(Percent(row.Null)).Append("</td><td class=\"num\">").Append(Encode(row.ExcessText))
                     .Append("</td><td class=\"verdict verdict-").Append(Encode(row.Verdict)).Append("\">").Append(Encode(row.Verdict))
                     .Append("</td><td class=\"num\">").Append(Encode(Published.Percent(row.Goh))).Append("</td></tr>");
-            html.Append("</tbody></table><p class=\"note\">Accuracy on the clean test set; the interval of the excess covers ")
-                .Append(Encode(answer.Leakage[0].IntervalCovers)).Append(". ")
+            html.Append("</tbody></table><p class=\"note\">Accuracy on the clean test set")
+                .Append(answer.Leakage[0].IntervalCovers is { } covers ? "; the interval of the excess covers " + Encode(covers) : "").Append(". ")
                 .AppendJoin(" ", answer.Leakage.Select(r => Encode(RunAnswer.Meaning(r)))).Append("</p>");
         }
         return html.Append("<p class=\"answer-setting\">").Append(Encode(answer.Setting)).Append("</p>").ToString();

@@ -28,6 +28,28 @@ public class LeakageResultsTests
     }
 
     [Fact]
+    public async Task The_summary_leads_with_each_probe_against_its_null_and_the_verdict_that_results_json_gives()
+    {
+        var run = await TestRuns.Reference;
+        var results = Results.Read(run);
+        var output = TestRuns.OutputOf(run);
+        var answer = output.IndexOf("Did robust features leak?", StringComparison.Ordinal);
+        Assert.True(answer >= 0 && answer < output.IndexOf("All results", StringComparison.Ordinal), $"the answer comes first:\n{output}");
+        var expected = Leakage.Experiment.RunAnswer.Of(results);
+        Assert.Equal(2, expected.Leakage.Count);
+        foreach (var row in expected.Leakage)
+        {
+            var line = output.Split('\n').Single(l => l.Contains($"│ {row.Set} ", StringComparison.Ordinal));
+            Assert.Contains($"{row.Probe:P2}", line);
+            Assert.Contains($"{row.Null:P2}", line);
+            Assert.Contains(row.Verdict, line);
+            Assert.Contains(row.ExcessText.Split(' ')[0], line);
+        }
+        Assert.Contains("Profile quick", output);
+        Assert.DoesNotContain("0, r = 1", output);
+    }
+
+    [Fact]
     public async Task Each_probe_is_recorded_against_its_matched_null_with_interval_p_value_draws_and_convergence()
     {
         var results = Results.Read(await TestRuns.Reference);

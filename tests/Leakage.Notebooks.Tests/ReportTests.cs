@@ -211,6 +211,33 @@ public class ReportSummaryTests
     }
 
     [Fact]
+    public void The_summary_leads_with_each_probe_against_its_null_the_excess_its_interval_and_the_verdict()
+    {
+        using var tmp = new TempDir();
+        var run = Path.Combine(tmp.Path, "run");
+        var path = SyntheticResults.Write(run);
+        var results = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        results["leakage"]!["comparisons"] = new System.Text.Json.Nodes.JsonObject
+        {
+            ["drand"] = SyntheticResults.Comparison("D_rand, robust features", 0.2222, 0.1700, 0.031, 0.073),
+            ["ddet"] = SyntheticResults.Comparison("D_det, robust features", 0.0777, 0.0750, -0.004, 0.009),
+            ["drandTargetNotLabel"] = SyntheticResults.Comparison("D_rand with target ≠ label, robust features", 0.05, 0.049, -0.003, 0.005),
+        };
+        File.WriteAllText(path, results.ToJsonString());
+        var notebook = new SyntheticNotebook().Markdown("# 01 · Sample").Code("1 + 1").Write(Path.Combine(tmp.Path, "01-sample.ipynb"));
+        var html = File.ReadAllText(HtmlReport.Build([notebook], Path.Combine(run, "report.html")));
+
+        var section = html[html.IndexOf("<section class=\"summary\"", StringComparison.Ordinal)..html.IndexOf("<section class=\"notebook\"", StringComparison.Ordinal)];
+        var answer = section.IndexOf("Did robust features leak?", StringComparison.Ordinal);
+        Assert.True(answer >= 0 && answer < section.IndexOf("<th>measure</th>", StringComparison.Ordinal), "the answer comes first");
+        Assert.Contains("<th>probe trained on</th><th>probe accuracy</th><th>null: same probe on the clean originals</th>", section);
+        Assert.Contains("<td>D_rand</td><td class=\"num\">22.2%</td><td class=\"num\">17.0%</td><td class=\"num\">+5.2 [+3.1, +7.3]</td><td class=\"verdict verdict-above\">above</td><td class=\"num\">23.5%</td>", section);
+        Assert.Contains("<td class=\"verdict verdict-undecided\">undecided</td><td class=\"num\">6.81%</td>", section);
+        Assert.Contains("Profile quick", section);
+        Assert.Contains("not meant to match the paper", section);
+    }
+
+    [Fact]
     public void Without_results_json_the_report_has_no_summary()
     {
         using var tmp = new TempDir();

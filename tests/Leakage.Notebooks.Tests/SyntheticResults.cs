@@ -49,4 +49,10 @@ static class SyntheticResults
         File.WriteAllText(path, results.ToJsonString());
         return path;
     }
+
+    /// <summary>A <c>leakage.comparisons.*</c> entry as the leakage step writes it (<see cref="ComparisonResult"/>).</summary>
+    public static JsonNode Comparison(string name, double probe, double @null, double lo, double hi) =>
+        ResultsJson.Node(new ComparisonResult(name, probe, name + " (clean originals)", @null, probe - @null, [lo, hi],
+            "training images with their target draws (resampled within each class) and test points", 0.01, "McNemar exact, two-sided, on per-point correctness",
+            new Discordant(40, 10), [lo, hi], lo > 0, true, 20, true, 20));
 }

@@ -10,11 +10,13 @@ namespace Leakage.Experiment;
 /// the clean originals with the same labels), the excess with its interval, the verdict in the words
 /// of results.json, and Goh's published figure.
 /// </summary>
-public sealed record AnswerRow(string Set, double Probe, double Null, double Excess, double ExcessLo, double ExcessHi,
-    string IntervalCovers, string Verdict, PublishedValue Goh)
+/// <remarks>A results.json written before probes were compared with their nulls has no interval of the excess:
+/// <see cref="ExcessLo"/>, <see cref="ExcessHi"/> and <see cref="IntervalCovers"/> are null and the verdict is <see cref="RunAnswer.NotTested"/>.</remarks>
+public sealed record AnswerRow(string Set, double Probe, double Null, double Excess, double? ExcessLo, double? ExcessHi,
+    string? IntervalCovers, string Verdict, PublishedValue Goh)
 {
     /// <summary>The excess with its interval in percentage points, e.g. "+5.2 [+3.7, +6.8]".</summary>
-    public string ExcessText => $"{Points(Excess)} [{Points(ExcessLo)}, {Points(ExcessHi)}]";
+    public string ExcessText => ExcessLo is double lo && ExcessHi is double hi ? $"{Points(Excess)} [{Points(lo)}, {Points(hi)}]" : $"{Points(Excess)} (no interval)";
 
     static string Points(double v) => (100 * v).ToString("+0.0;-0.0;0.0", CultureInfo.InvariantCulture);
 }
@@ -31,15 +33,26 @@ public sealed record RunAnswer(string Setting, IReadOnlyList<AnswerRow> Leakage)
     public static RunAnswer Of(JsonObject results)
     {
         var rows = new List<AnswerRow>();
-        if (Read(results["leakage"], ResultsJsonContext.Default.LeakageResult)?.Comparisons is { } c)
+        var leakage = Read(results["leakage"], ResultsJsonContext.Default.LeakageResult);
+        if (leakage?.Comparisons is { } c)
         {
             foreach (var (set, comparison, goh) in new[] { ("D_rand", c.Drand, Published.LeakageDRand), ("D_det", c.Ddet, Published.LeakageDDet) })
                 if (comparison is { ExcessInterval.Count: 2 })
                     rows.Add(new AnswerRow(set, comparison.Accuracy, comparison.NullAccuracy, comparison.ExcessOverNull,
                         comparison.ExcessInterval[0], comparison.ExcessInterval[1], comparison.IntervalCovers, Verdict(comparison), goh));
         }
+        else if (leakage is not null && Read(results[LeakageControls.ResultsKey], ResultsJsonContext.Default.LeakageControlsResult) is { } nulls)
+        {
+            // An older results.json: the probes and their nulls, without a comparison of the two.
+            foreach (var (set, probe, @null, goh) in new[] { ("D_rand", leakage.Drand, nulls.DrandClean, Published.LeakageDRand), ("D_det", leakage.Ddet, nulls.DdetClean, Published.LeakageDDet) })
+                if (@null is not null)
+                    rows.Add(new AnswerRow(set, probe, @null.Accuracy, probe - @null.Accuracy, null, null, null, NotTested, goh));
+        }
         return new RunAnswer(SettingLine(results), rows);
     }
+
+    /// <summary>The verdict of a probe that its results.json does not compare with its null.</summary>
+    public const string NotTested = "not compared";
 
     /// <summary>
     /// "above" when the whole interval of the excess lies above zero, "below" when it lies below,
@@ -53,6 +66,7 @@ public sealed record RunAnswer(string Setting, IReadOnlyList<AnswerRow> Leakage)
     {
         "above" => $"{row.Set}: the probe beats its null, so robust features leaked into the attack's labels.",
         "below" => $"{row.Set}: the probe falls below its null.",
+        NotTested => $"{row.Set}: this results.json predates the comparison of each probe with its null.",
         _ => $"{row.Set}: the probe cannot be told from its null at this size.",
     };
 

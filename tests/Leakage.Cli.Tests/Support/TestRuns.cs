@@ -71,8 +71,14 @@ public static class TestRuns
         var dir = Path.Combine(Root, name);
         var outcome = await CliProcess.RunAsync(Experiment(dir), Cache);
         if (outcome.ExitCode != 0) throw new InvalidOperationException($"Reference run {name} failed:\n{outcome}");
+        Outputs[dir] = outcome.Stdout;
         return dir;
     }
+
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> Outputs = new();
+
+    /// <summary>What the command that made a complete run folder printed.</summary>
+    public static string OutputOf(string runFolder) => Outputs[runFolder];
 
     static readonly Lazy<Task<string>> _reference = new(() => Complete("reference"));
     static readonly Lazy<Task<string>> _second = new(() => Complete("reference-again"));
