@@ -100,12 +100,19 @@ public sealed class RunResults
     public double? Seconds(string step) =>
         _root["seconds"] is JsonObject s ? _r.OptionalNumber(s, $"seconds.{step}") : null;
 
-    /// <summary>This run's headline numbers beside the published ones ("not run" for steps not yet recorded).</summary>
+    /// <summary>What this run answers to "did it reproduce?": the same rows as the CLI summary and the report open with.</summary>
+    public RunAnswer Answer => RunAnswer.Of(_root);
+
+    /// <summary>This run's headline numbers beside the published ones ("not run" for steps not yet recorded), led by <see cref="Answer"/>.</summary>
     public Html ToHtml()
     {
         string P(double? v) => Readings.Percent(v);
+        var answer = Answer;
         return Tables.KeyValue(
         [
+            .. answer.Leakage.Select(row => ($"{row.Set}: Goh's probe / its null / excess, points (Goh: {Published.Percent(row.Goh)})",
+                $"{P(row.Probe)} / {P(row.Null)} / {row.ExcessText}: {row.Verdict}")),
+            ("profile", answer.Setting),
             ($"standard model (Ilyas et al.: {Published.Percent(Published.StandardAccuracy)})", P(StandardAccuracy)),
             ($"trained on D_rand ({Published.Percent(Published.TransferDRand)})", P(TransferDRand)),
             ($"trained on D_det ({Published.Percent(Published.TransferDDet)})", P(TransferDDet)),
