@@ -1,6 +1,6 @@
 # Container image for headless runs (`experiment`, `seeds`, `status`, `export`): the image the
 # Kubernetes manifests in tools/k8s run, one pod per shard. Not built in CI (the CI machines cannot
-# pull base images); see README, "Scale out".
+# pull base images); see docs/scale-out.md.
 #
 #   docker build -t leakage-notebooks .                                  # CPU (TorchSharp-cpu)
 #   docker build -t leakage-notebooks:cuda --build-arg TORCH_BACKEND=cuda .   # NVIDIA GPUs

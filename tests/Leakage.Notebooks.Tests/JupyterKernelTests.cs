@@ -8,10 +8,11 @@ using Leakage.Reporting;
 namespace Leakage.Notebooks.Tests;
 
 /// <summary>
-/// The notebooks after Polyglot Notebooks' deprecation: the whole series executed by Jupyter's own
-/// executor (nbconvert / nbclient, as JupyterLab and VS Code's Jupyter extension run kernels) against
-/// the .NET Interactive kernel of the pinned local tool (.config/dotnet-tools.json), installed into a
-/// private folder so that the user's own Jupyter kernels are not touched.
+/// The notebooks after Polyglot Notebooks' deprecation, on the path README's "Notebooks" section gives:
+/// its set-up lines, read from README, run as written in an empty Jupyter data folder (as on a fresh
+/// machine), then the whole series executed by Jupyter's own executor (nbconvert / nbclient, as Jupyter
+/// Notebook and VS Code's Jupyter extension run kernels) on the .NET Interactive kernel they installed.
+/// The Jupyter folders are temporary, so the user's own kernels are not touched.
 /// </summary>
 [Collection(NotebookKernels.Name)]
 public class JupyterKernelTests
@@ -41,26 +42,32 @@ public class JupyterKernelTests
         Skip.IfNot(File.Exists(Repo.InteractiveBuild), $"{Repo.InteractiveBuild} is missing: build with 'dotnet build -c Release'.");
         var python = FindJupyterPython(out var tried);
         Skip.If(python is null, $"Jupyter is not installed (apt-get install jupyter-nbconvert python3-nbclient python3-jupyter-client); tried {string.Join("; ", tried)}");
+        Skip.IfNot(Starts("jupyter", "--version"), "the jupyter command is not on the PATH (apt-get install jupyter-core)");
         using var tmp = new TempDir();
         var jupyter = Path.Combine(tmp.Path, "jupyter");
-        var kernels = Path.Combine(jupyter, "kernels");
+        var data = Path.Combine(jupyter, "data");                   // JUPYTER_DATA_DIR, not created: a fresh machine has none
         var run = Path.Combine(tmp.Path, "run");
         var executed = Path.Combine(tmp.Path, "executed");
+        var jupyterEnvironment = new Dictionary<string, string>
+        {
+            ["JUPYTER_DATA_DIR"] = data,                                 // kernels/ below it: where Jupyter looks and the README's lines install
+            ["JUPYTER_CONFIG_DIR"] = Path.Combine(jupyter, "config"),
+            ["JUPYTER_RUNTIME_DIR"] = Path.Combine(jupyter, "runtime"),  // connection files
+        };
 
-        Directory.CreateDirectory(kernels);
-        Check(Run("dotnet", ["tool", "restore"], Repo.Root, null, TimeSpan.FromMinutes(5)), "dotnet tool restore");
-        Check(Run("dotnet", ["tool", "run", "dotnet-interactive", "jupyter", "install", "--path", kernels], Repo.Root, null, TimeSpan.FromMinutes(2)),
-            "dotnet-interactive jupyter install");
-        Assert.True(File.Exists(Path.Combine(kernels, KernelName, "kernel.json")), $"no {KernelName} kernel spec in {kernels}");
+        // README's set-up lines as written, except installing the front end (a system package) and
+        // starting it (a server); Jupyter's executor below runs the notebooks on the same kernel instead.
+        var block = MarkdownDocs.FencedBlock(Path.Combine(Repo.Root, "README.md"), "dotnet-interactive jupyter install");
+        Assert.StartsWith("sudo apt-get install jupyter-notebook", block[0]);
+        Assert.StartsWith("jupyter notebook notebooks/", block[^1]);
+        var setUp = string.Join("\n", block.Skip(1).SkipLast(1));
+        Check(Run("bash", ["-euo", "pipefail", "-c", setUp], Repo.Root, jupyterEnvironment, TimeSpan.FromMinutes(5)),
+            "README's Jupyter set-up:\n" + setUp);
+        Assert.True(File.Exists(Path.Combine(data, "kernels", KernelName, "kernel.json")), $"README's set-up installed no {KernelName} kernel spec in {data}/kernels");
 
         var settings = SettingsOverrides.Apply(Profiles.Get("quick"), [.. NotebookSeriesFixture.Overrides, "device=cpu", "threads=1"]);
-        var environment = new Dictionary<string, string>(NotebookExperiment.Environment(settings, NotebookTestData.Folder, run, Repo.Notebooks))
-        {
-            ["JUPYTER_PATH"] = jupyter,                                  // our kernel spec, and only for this process tree
-            ["JUPYTER_RUNTIME_DIR"] = Path.Combine(jupyter, "runtime"),  // connection files
-            ["JUPYTER_CONFIG_DIR"] = Path.Combine(jupyter, "config"),
-            ["JUPYTER_DATA_DIR"] = Path.Combine(jupyter, "data"),
-        };
+        var environment = new Dictionary<string, string>(NotebookExperiment.Environment(settings, NotebookTestData.Folder, run, Repo.Notebooks));
+        foreach (var (key, value) in jupyterEnvironment) environment[key] = value;
         if (NotebookTestData.Synthetic) environment["LEAKAGE_CACHE"] = NotebookTestData.SyntheticCache;
         var notebooks = NotebookRunner.FindNotebooks(Repo.Notebooks);
         Check(Run(python!, ["-m", "nbconvert", "--to", "notebook", "--execute", $"--ExecutePreprocessor.kernel_name={KernelName}",
@@ -78,6 +85,12 @@ public class JupyterKernelTests
         var results = JsonNode.Parse(File.ReadAllText(Path.Combine(run, ResultsFile.FileName)))!.AsObject();
         foreach (var step in new[] { "standardModel", "adversarial", "transfer", "robustModel", "leakage", "beyond" })
             Assert.True(results.ContainsKey(step), $"results.json lacks {step} after the series ran in Jupyter");
+    }
+
+    static bool Starts(string file, params string[] args)
+    {
+        try { return Run(file, args, Repo.Root, null, TimeSpan.FromMinutes(1)).Exit == 0; }
+        catch (System.ComponentModel.Win32Exception) { return false; }
     }
 
     static void Check((int Exit, string Out, string Error) outcome, string what) =>
@@ -99,6 +112,7 @@ public class JupyterKernelTests
         };
         foreach (var a in args) psi.ArgumentList.Add(a);
         foreach (var (k, v) in environment ?? new Dictionary<string, string>()) psi.Environment[k] = v;
+        psi.Environment.Remove("JUPYTER_PATH");
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         psi.Environment["DOTNET_NOLOGO"] = "1";
         using var p = Process.Start(psi) ?? throw new InvalidOperationException($"Could not start {file}.");

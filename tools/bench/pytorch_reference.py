@@ -23,7 +23,7 @@ It measures, with warm-up excluded and the same estimator as the C# side (work p
 the median unit time; a unit is one PGD batch or one training step):
   matmul GFLOP/s (float32, best of several), PGD image-steps/s, training images/s,
 and prints one JSON object on stdout; with --serve it measures rounds on request (see serve()). Run with the interpreter that has torch, e.g.
-  /usr/bin/python3 tools/bench/pytorch_reference.py --threads 2
+  python3 tools/bench/pytorch_reference.py --threads 2
 `leakage bench --pytorch` runs it with the settings of its own measurements.
 """
 

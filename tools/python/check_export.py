@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks a `leakage export` folder with PyTorch alone and prints what it holds.
 
-    /usr/bin/python3 tools/python/check_export.py EXPORT [--images IMAGES --logits OUT]
+    python3 tools/python/check_export.py EXPORT [--images IMAGES --logits OUT]
 
 Loads every file listed in EXPORT/metadata.json with torch.load (checking its SHA-256 first), builds
 the standard model from tools/python/leakage_models.py with strict state_dict loading, checks the
