@@ -79,7 +79,7 @@ public static class PhaseSplit
     public static TrainingPhases Training(BenchmarkSettings settings, Device device, BenchmarkData data, ScalarType dtype = ScalarType.Float32)
     {
         var options = settings.Training;
-        // A bf16 training step costs over ten float32 ones on CPUs measured so far (README, Performance):
+        // A bf16 training step costs over ten float32 ones on CPUs measured so far (docs/performance.md):
         // a few timed steps say that as well as thirty.
         int timed = dtype == ScalarType.Float32 ? settings.TrainSteps : Math.Min(settings.TrainSteps, Bf16TimedTrainingSteps);
         int batch = options.BatchSize, steps = settings.TrainWarmupSteps + timed;

@@ -90,7 +90,7 @@ static class ExperimentCommand
         cmd.Options.Add(ProbeSeedsOption);
     }
 
-    // ---- scale out (README "Scale out"): one worker of several on a shared run folder
+    // ---- scale out (docs/scale-out.md): one worker of several on a shared run folder
     internal static readonly Option<string?> ShardOption = new("--shard")
     {
         Description = "k/n: compute only shard k (from 0) of n of the work units in a shared --out (the standard model, then chunks of D_rand and D_det, then the robust linear classifiers C, C at each --sweep radius, C of each probe seed); a plain 'experiment' on the folder afterwards finishes the run.",

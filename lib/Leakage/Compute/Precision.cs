@@ -11,7 +11,7 @@ public enum Precision { Auto, Fp32, Bf16 }
 /// Resolves <c>compute.precision</c> and builds the bfloat16 copy of a classifier that PGD attacks.
 /// <para>
 /// Only the attacks change precision. Measured on a 2-core AMD EPYC (Zen 4, AVX512_BF16; libtorch
-/// 2.10, oneDNN 3.7.1; README, Performance): a PGD step with bf16 weights and activations is 1.7x
+/// 2.10, oneDNN 3.7.1; docs/performance.md): a PGD step with bf16 weights and activations is 1.7x
 /// faster than float32, but a training step is 14x slower, because oneDNN's bf16 weight-gradient
 /// convolution is about 40x slower than the float32 one there; and bf16 SGD without float32 master
 /// weights would lose small updates. So training stays float32 at every setting, and <c>auto</c>

@@ -83,7 +83,7 @@ public sealed record RobustSettings
     /// <summary>
     /// L2 penalty on C's weights. 0.01 brings C's ten gammas within 0.025 of Goh's table (Pearson r 0.98,
     /// Spec 2 91%), against 0.063 (r 0.88) without it; of every recipe tried it moved gamma most
-    /// (README, "C's gamma table").
+    /// (docs/fidelity.md, "C's gamma table").
     /// </summary>
     public double WeightDecay { get; init; } = 0.01;
 }

@@ -48,7 +48,7 @@ public static class Fidelity
     static double[]? GammaIn(JsonObject results, string units)
     {
         // robustModel holds the configured units; robustModel.otherUnits the other ones. Goh's table
-        // matches the normalised reading (README "Results"), so that one is compared.
+        // matches the normalised reading (docs/results.md), so that one is compared.
         var robust = results["robustModel"] as JsonObject;
         var node = units == "normalised" ? robust : robust?["otherUnits"];
         return (node?["gamma"] as JsonArray)?.Select(g => g!.GetValue<double>()).ToArray();

@@ -45,7 +45,7 @@ public static class Profiles
         Data = new(),
         // 24 epochs rather than 12: targeted success at eps 0.5 rises from 65% to 70% (10,000 training
         // images attacked); more PGD steps buy less per minute (30 steps: 67%), and neither moves the
-        // transfer accuracy (README, "Fidelity").
+        // transfer accuracy (docs/fidelity.md).
         Standard = new() { Width = 24, Epochs = 24, BatchSize = 256, Lr = 0.2 },
         Attack = new() { Steps = 10, Step = 0.1, BatchSize = 500, ChunkSize = 2_000 },
         Transfer = new() { Epochs = 12, BatchSize = 256, LrRand = 0.01, LrDet = 0.01 },
