@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Leakage.Adversarial;
+using Leakage.Checkpoints;
 using Leakage.Compute;
 using Leakage.Data;
 using Leakage.IO;
@@ -44,7 +45,7 @@ public sealed class ExperimentRun : IDisposable
     readonly LeakageStep _leakage;
     readonly NonlinearStep _nonlinear;
 
-    ExperimentRun(ExperimentSettings settings, string dataDir, string outDir, IRunObserver observer)
+    ExperimentRun(ExperimentSettings settings, string dataDir, string outDir, IRunObserver observer, ImportedModel? imported)
     {
         Settings = settings;
         DataDirectory = dataDir;
@@ -54,7 +55,7 @@ public sealed class ExperimentRun : IDisposable
         Device = Devices.Select(settings.DeviceKind);
         Directory.CreateDirectory(OutDirectory);
         Results = new ResultsFile(OutDirectory);
-        _standard = new StandardStep(this);
+        _standard = new StandardStep(this, imported);
         AdversarialKind[] kinds = [AdversarialKind.Random, AdversarialKind.Deterministic];
         _adversarial = kinds.ToDictionary(k => k, k => new AdversarialStep(this, k));
         _transfer = kinds.ToDictionary(k => k, k => new TransferStep(this, k));
@@ -73,7 +74,15 @@ public sealed class ExperimentRun : IDisposable
     public static ExperimentRun Open(ExperimentSettings settings, string dataDirectory, string outDirectory, IRunObserver? observer = null)
     {
         SettingsOverrides.Validate(settings);
-        var run = new ExperimentRun(settings, dataDirectory, outDirectory, observer ?? RunObserver.Silent);
+        // A checkpoint is read, and refused when bad, before the run folder is touched.
+        var imported = settings.Standard.Checkpoint is { } checkpoint ? CheckpointImport.Load(checkpoint, ImportOptions(settings)) : null;
+        ExperimentRun run;
+        try { run = new ExperimentRun(settings, dataDirectory, outDirectory, observer ?? RunObserver.Silent, imported); }
+        catch
+        {
+            imported?.Dispose();
+            throw;
+        }
         run.Results.Start(settings, run.Observer.Log);
         foreach (var orphan in AtomicFile.RemoveOrphans(run.OutDirectory))
             run.Observer.Log($"Removed {orphan}: a partial write of an interrupted run.");
@@ -179,6 +188,14 @@ public sealed class ExperimentRun : IDisposable
 
     /// <summary>The training recipe of the standard model that <paramref name="settings"/> describe (<see cref="StandardStep.Options"/>).</summary>
     public static TrainingOptions StandardTraining(ExperimentSettings settings) => StandardStep.Options(settings);
+
+    /// <summary>How <c>standard.checkpoint</c> is read: <c>standard.checkpointArch</c>, and the normalisation for files that carry none.</summary>
+    public static CheckpointOptions ImportOptions(ExperimentSettings settings)
+    {
+        static float[]? Values(double[] v) => v.Length == 0 ? null : v.Select(x => (float)x).ToArray();
+        var s = settings.Standard;
+        return new CheckpointOptions(s.CheckpointArch, Values(s.CheckpointMean), Values(s.CheckpointStd));
+    }
 
     /// <summary>The D_rand / D_det generation settings that <paramref name="settings"/> describe (<see cref="AdversarialStep.Options"/>).</summary>
     public static AdversarialOptions AttackOptions(ExperimentSettings settings) => AdversarialStep.Options(settings);

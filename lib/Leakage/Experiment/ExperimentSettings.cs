@@ -32,6 +32,19 @@ public sealed record StandardSettings
     public Training.LrSchedule LrSchedule => Choices.Parse<Training.LrSchedule>("standard.schedule", Schedule);
     /// <summary>Random crop (pad 4) + horizontal flip.</summary>
     public bool Augment { get; init; } = true;
+    /// <summary>
+    /// A PyTorch checkpoint to attack instead of training the standard model (MadryLab robustness, a
+    /// plain CIFAR ResNet state_dict, or our <c>export</c>'s standard_model.pt; docs/checkpoints.md);
+    /// null trains it. <see cref="Arch"/> and <see cref="Width"/> keep describing the models the run
+    /// trains (the transfer models).
+    /// </summary>
+    public string? Checkpoint { get; init; }
+    /// <summary><c>auto</c> (recognised from the keys) or the architecture <see cref="Checkpoint"/> must hold.</summary>
+    public string CheckpointArch { get; init; } = Checkpoints.CheckpointImport.AutoArch;
+    /// <summary>Normalisation mean for a checkpoint that carries none (3 values; empty: the MadryLab CIFAR constants).</summary>
+    public double[] CheckpointMean { get; init; } = [];
+    /// <summary>Normalisation std for a checkpoint that carries none (3 values; empty: the MadryLab CIFAR constants).</summary>
+    public double[] CheckpointStd { get; init; } = [];
 }
 
 /// <summary>Targeted L2 PGD that builds D_rand and D_det (Ilyas et al.: eps 0.5, step 0.1, 100 steps).</summary>

@@ -15,7 +15,14 @@ namespace Leakage.Experiment;
 public sealed record DataResult(string Source, string Format, long Train, long Test);
 
 /// <summary><c>standardModel</c>: step 1.</summary>
-public sealed record StandardModelResult(string Arch, int Width, double TestAccuracy, double TrainAccuracy, int Epochs);
+public sealed record StandardModelResult(string Arch, int Width, double TestAccuracy, double TrainAccuracy, int Epochs)
+{
+    /// <summary>The PyTorch checkpoint the model was read from (<c>standard.checkpoint</c>); absent when it was trained.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public CheckpointResult? Checkpoint { get; init; }
+}
+
+/// <summary><c>standardModel.checkpoint</c>: which file, by content, and how it was read.</summary>
+public sealed record CheckpointResult(string Path, string Sha256, long Bytes, string Layout, long Parameters, IReadOnlyList<float> Mean, IReadOnlyList<float> Std, string Normalization);
 
 /// <summary><c>adversarial.drand</c> / <c>adversarial.ddet</c>: step 2.</summary>
 public sealed record AdversarialResult(long Images, double AttackSuccess, double TargetEqualsLabel, double Eps, double Step, int Steps);

@@ -1,0 +1,102 @@
+using System.Text.Json.Nodes;
+using Leakage.Adversarial;
+using Leakage.Experiment;
+using Leakage.IO;
+using Leakage.Models;
+using Leakage.Tests.Support;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Leakage.Tests;
+
+/// <summary>
+/// <c>--set standard.checkpoint=PATH</c> in a run: the checkpoint replaces the trained standard model,
+/// its identity (SHA-256, layout) goes into <c>standard/metadata.json</c> and results.json, a changed
+/// file is measured and attacked again, and a bad file is refused before the run folder exists.
+/// </summary>
+public class CheckpointRunTests
+{
+    static readonly string Fixtures = Path.Combine(AppContext.BaseDirectory, "Fixtures", "checkpoints");
+
+    static ExperimentSettings Settings(string checkpoint, params string[] more) => SettingsOverrides.Apply(Profiles.Get("quick"),
+        ["device=cpu", "seed=1", $"standard.checkpoint={checkpoint}", "attack.steps=2", "attack.chunkSize=20", "attack.batchSize=20", .. more]);
+
+    static string Data(TempDir dir)
+    {
+        SyntheticCifar.WriteImageFolder(dir["data"], perClass: 4);
+        return dir["data"];
+    }
+
+    [Fact]
+    public void A_checkpoint_replaces_the_standard_model_and_a_changed_file_is_measured_and_attacked_again()
+    {
+        using var dir = new TempDir();
+        var data = Data(dir);
+        var checkpoint = dir["model.pt"];
+        File.Copy(Path.Combine(Fixtures, "madry_resnet18.pt"), checkpoint);
+        var settings = Settings(checkpoint);
+        string firstSha, firstSourceModel;
+        using (var run = ExperimentRun.Open(settings, data, dir["run"]))
+        {
+            var standard = run.StandardModel();
+            Assert.False(standard.Cached);
+            Assert.Equal("resnet18", standard.Checkpoint!.Arch);
+            Assert.IsType<CifarResNet>(standard.Model);
+            var record = run.Results.Read()["standardModel"]!;
+            Assert.Equal("resnet18", (string?)record["arch"]);
+            Assert.Equal(8, (int?)record["width"]);
+            firstSha = (string)record["checkpoint"]!["sha256"]!;
+            Assert.Equal(Artifacts.Sha256(checkpoint), firstSha);
+            Assert.Equal("robustness", (string?)record["checkpoint"]!["layout"]);
+            var meta = JsonFile.ReadObject(Path.Combine(dir["run"], "standard", Artifacts.MetadataFile));
+            Assert.Equal(firstSha, (string?)meta["settings"]!["checkpoint"]!["sha256"]);
+            Assert.Equal("robustness", (string?)meta["settings"]!["checkpoint"]!["layout"]);
+            var set = run.AdversarialSet(AdversarialKind.Deterministic);
+            firstSourceModel = (string)set.Settings["sourceModel"]!;
+            Assert.Equal(Fingerprint.Of(standard.Model), firstSourceModel);
+        }
+        using (var run = ExperimentRun.Open(settings, data, dir["run"]))
+            Assert.True(run.StandardModel().Cached); // same file, same data: the recorded accuracies
+
+        File.Copy(Path.Combine(Fixtures, "tv_resnet18.pt"), checkpoint, overwrite: true); // same path, other content
+        using (var run = ExperimentRun.Open(settings, data, dir["run"]))
+        {
+            var standard = run.StandardModel();
+            Assert.False(standard.Cached);
+            var record = run.Results.Read()["standardModel"]!["checkpoint"]!;
+            Assert.NotEqual(firstSha, (string?)record["sha256"]);
+            Assert.Equal("state-dict", (string?)record["layout"]);
+            var set = run.AdversarialSet(AdversarialKind.Deterministic);
+            Assert.NotEqual(firstSourceModel, (string?)set.Settings["sourceModel"]);
+        }
+    }
+
+    [Theory]
+    [InlineData("runs_code.pt")]
+    [InlineData("wrong_shape.pt")]
+    [InlineData("storage_past_end.pt")]
+    public void A_bad_checkpoint_is_refused_before_anything_is_written_to_the_run_folder(string file)
+    {
+        using var dir = new TempDir();
+        var data = Data(dir);
+        var path = Path.Combine(Fixtures, "bad", file);
+        var e = Assert.Throws<InvalidDataException>(() => ExperimentRun.Open(Settings(path), data, dir["run"]));
+        Assert.StartsWith(path + ":", e.Message);
+        Assert.False(Directory.Exists(dir["run"]));
+    }
+
+    [Fact]
+    public void Checkpoint_settings_are_validated_by_name()
+    {
+        var arch = Assert.Throws<ArgumentException>(() => Settings("x.pt", "standard.checkpointArch=vgg16"));
+        Assert.Contains("standard.checkpointArch", arch.Message);
+        Assert.Contains("resnet50", arch.Message);
+        var mean = Assert.Throws<ArgumentException>(() => Settings("x.pt", "standard.checkpointMean=[0.5,0.5]"));
+        Assert.Contains("standard.checkpointMean", mean.Message);
+        var std = Assert.Throws<ArgumentException>(() => Settings("x.pt", "standard.checkpointStd=[0.2,0,0.2]"));
+        Assert.Contains("standard.checkpointStd", std.Message);
+        var ok = Settings("x.pt", "standard.checkpointArch=ResNet50", "standard.checkpointMean=[0.5,0.5,0.5]");
+        Assert.Equal("resnet50", ok.Standard.CheckpointArch);
+        Assert.Equal([0.5, 0.5, 0.5], ok.Standard.CheckpointMean);
+    }
+}
