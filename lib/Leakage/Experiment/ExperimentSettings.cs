@@ -45,6 +45,12 @@ public sealed record StandardSettings
     public double[] CheckpointMean { get; init; } = [];
     /// <summary>Normalisation std for a checkpoint that carries none (3 values; empty: the MadryLab CIFAR constants).</summary>
     public double[] CheckpointStd { get; init; } = [];
+
+    /// <summary>Value equality, including the values of the arrays (a record alone compares their references).</summary>
+    public bool Equals(StandardSettings? other) => other is not null
+        && string.Equals(IO.Artifacts.ToNode(this).ToJsonString(), IO.Artifacts.ToNode(other).ToJsonString(), StringComparison.Ordinal);
+
+    public override int GetHashCode() => IO.Artifacts.ToNode(this).ToJsonString().GetHashCode(StringComparison.Ordinal);
 }
 
 /// <summary>Targeted L2 PGD that builds D_rand and D_det (Ilyas et al.: eps 0.5, step 0.1, 100 steps).</summary>
