@@ -71,6 +71,27 @@ public class CheckpointRunTests
         }
     }
 
+    [Fact]
+    public void A_robust_checkpoint_replaces_the_robust_cnn_of_the_nonlinear_extension()
+    {
+        using var dir = new TempDir();
+        var data = Data(dir);
+        var robust = Path.Combine(Fixtures, "madry_resnet50.pt");
+        var settings = Settings(Path.Combine(Fixtures, "madry_resnet18.pt"), "beyond.nonlinear=true", $"beyond.nonlinearCheckpoint={robust}",
+            "probe.bootstrap=20", "probe.nullDraws=2", "probe.trainingResamples=0", "probe.maxIterations=50");
+        using var run = ExperimentRun.Open(settings, data, dir["run"]);
+        var outcome = run.NonlinearFeatures();
+        Assert.IsType<CifarResNet>(outcome.Model);
+        Assert.Equal(128, ((IFeatureModel)outcome.Model).FeatureCount); // ResNet-50 at width 4: 8 x 4 x 4 features
+        var record = run.Results.Read()["beyond"]!["nonlinear"]!;
+        Assert.Equal("resnet50", (string?)record["arch"]);
+        Assert.Equal(0, (int?)record["epochs"]);
+        Assert.Equal(Artifacts.Sha256(robust), (string?)record["checkpoint"]!["sha256"]);
+        Assert.Equal([0.5f, 0.45f, 0.4f], outcome.Model is CifarResNet ? record["checkpoint"]!["mean"]!.AsArray().Select(v => (float)v!).ToArray() : []);
+        Assert.False(Directory.Exists(Path.Combine(dir["run"], "robust_cnn"))); // nothing trained
+        Assert.Contains(outcome.Probes, p => p.Name.StartsWith("D_rand, robust CNN penultimate features", StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData("runs_code.pt")]
     [InlineData("wrong_shape.pt")]

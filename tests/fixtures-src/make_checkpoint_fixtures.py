@@ -285,11 +285,29 @@ def write_bad(out, g):
         f.write(b"this is a text file, not a checkpoint\n")
 
 
+def write_bench(path):
+    """A full-size stand-in for MadryLab's cifar_nat.pt (ResNet-50, wm 1, with SGD momentum), for
+    tools/checkpoint-bench.cs; random weights, not committed (about 190 MB)."""
+    g = torch.Generator().manual_seed(SEED)
+    x = torch.rand((8, 3, 32, 32), generator=g)
+    _, ck = madry(ResNet(Bottleneck, [3, 4, 6, 3]), MADRY_MEAN, MADRY_STD, g, momentum=True, x=x)
+    torch.save(ck, path, **LEGACY)  # the 2019 releases are legacy files
+    import time
+    start = time.perf_counter()
+    torch.load(path)
+    print(f"{path}: {os.path.getsize(path):,} bytes; torch.load {time.perf_counter() - start:.2f} s")
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(here, "..", "Leakage.Tests", "Fixtures", "checkpoints"))
-    out = os.path.abspath(ap.parse_args().out)
+    ap.add_argument("--bench", metavar="FILE", help="write only a full-size ResNet-50 robustness checkpoint to FILE")
+    parsed = ap.parse_args()
+    if parsed.bench:
+        write_bench(parsed.bench)
+        return
+    out = os.path.abspath(parsed.out)
     os.makedirs(out, exist_ok=True)
     torch.manual_seed(SEED)
     g = torch.Generator().manual_seed(SEED)

@@ -45,7 +45,7 @@ public sealed class ExperimentRun : IDisposable
     readonly LeakageStep _leakage;
     readonly NonlinearStep _nonlinear;
 
-    ExperimentRun(ExperimentSettings settings, string dataDir, string outDir, IRunObserver observer, ImportedModel? imported)
+    ExperimentRun(ExperimentSettings settings, string dataDir, string outDir, IRunObserver observer, ImportedModel? imported, ImportedModel? importedRobust)
     {
         Settings = settings;
         DataDirectory = dataDir;
@@ -61,7 +61,7 @@ public sealed class ExperimentRun : IDisposable
         _transfer = kinds.ToDictionary(k => k, k => new TransferStep(this, k));
         _robust = new RobustStep(this);
         _leakage = new LeakageStep(this);
-        _nonlinear = new NonlinearStep(this);
+        _nonlinear = new NonlinearStep(this, importedRobust);
     }
 
     /// <summary>
@@ -75,12 +75,18 @@ public sealed class ExperimentRun : IDisposable
     {
         SettingsOverrides.Validate(settings);
         // A checkpoint is read, and refused when bad, before the run folder is touched.
-        var imported = settings.Standard.Checkpoint is { } checkpoint ? CheckpointImport.Load(checkpoint, ImportOptions(settings)) : null;
+        ImportedModel? imported = null, importedRobust = null;
         ExperimentRun run;
-        try { run = new ExperimentRun(settings, dataDirectory, outDirectory, observer ?? RunObserver.Silent, imported); }
+        try
+        {
+            if (settings.Standard.Checkpoint is { } checkpoint) imported = CheckpointImport.Load(checkpoint, ImportOptions(settings));
+            if (settings.Beyond.NonlinearCheckpoint is { } robust) importedRobust = CheckpointImport.Load(robust, ImportOptions(settings) with { Arch = CheckpointImport.AutoArch });
+            run = new ExperimentRun(settings, dataDirectory, outDirectory, observer ?? RunObserver.Silent, imported, importedRobust);
+        }
         catch
         {
             imported?.Dispose();
+            importedRobust?.Dispose();
             throw;
         }
         run.Results.Start(settings, run.Observer.Log);

@@ -135,6 +135,12 @@ public sealed record BeyondSettings
     public double NonlinearRadius { get; init; } = 0.25;
     public int NonlinearEpochs { get; init; } = 10;
     public int NonlinearPgdSteps { get; init; } = 5;
+    /// <summary>
+    /// A PyTorch checkpoint of a robust classifier (e.g. MadryLab's <c>cifar_l2_0_5.pt</c>) to probe with
+    /// instead of training the robust CNN; null trains it. Read like <c>standard.checkpoint</c> (any
+    /// architecture; <c>standard.checkpointMean/Std</c> for a file without normalisation).
+    /// </summary>
+    public string? NonlinearCheckpoint { get; init; }
     /// <summary>Radii for the linear-feature sweep; empty = no sweep.</summary>
     public double[] SweepRadii { get; init; } = [];
     /// <summary>Number of seeds for the probe-spread study; 0 or 1 = none.</summary>

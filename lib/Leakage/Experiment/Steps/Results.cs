@@ -21,8 +21,13 @@ public sealed record StandardModelResult(string Arch, int Width, double TestAccu
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public CheckpointResult? Checkpoint { get; init; }
 }
 
-/// <summary><c>standardModel.checkpoint</c>: which file, by content, and how it was read.</summary>
-public sealed record CheckpointResult(string Path, string Sha256, long Bytes, string Layout, long Parameters, IReadOnlyList<float> Mean, IReadOnlyList<float> Std, string Normalization);
+/// <summary><c>standardModel.checkpoint</c>, <c>beyond.nonlinear.checkpoint</c>: which file, by content, and how it was read.</summary>
+public sealed record CheckpointResult(string Path, string Sha256, long Bytes, string Layout, long Parameters, IReadOnlyList<float> Mean, IReadOnlyList<float> Std, string Normalization)
+{
+    /// <summary>The record of <paramref name="info"/>.</summary>
+    public static CheckpointResult Of(Checkpoints.CheckpointInfo info) =>
+        new(info.Path, info.Sha256, info.Bytes, info.Layout, info.Parameters, info.Mean, info.Std, info.Normalization);
+}
 
 /// <summary><c>adversarial.drand</c> / <c>adversarial.ddet</c>: step 2.</summary>
 public sealed record AdversarialResult(long Images, double AttackSuccess, double TargetEqualsLabel, double Eps, double Step, int Steps);
@@ -166,7 +171,11 @@ public sealed record UnderAttackResult(double CleanAccuracy, double AttackedAccu
 /// <summary><c>beyond.nonlinear</c>.</summary>
 public sealed record NonlinearResult(string Arch, int Width, double Radius, int TrainPgdSteps, int Epochs, double CleanAccuracy, double RobustAccuracy,
     double CleanAccuracyOnAttacked, int RobustEvaluatedImages, int EvalPgdSteps, UnderAttackResult StandardModelUnderAttack,
-    IReadOnlyList<EntryResult> Probes, IReadOnlyList<PairedResult> Comparisons);
+    IReadOnlyList<EntryResult> Probes, IReadOnlyList<PairedResult> Comparisons)
+{
+    /// <summary>The checkpoint the robust model was read from (<c>beyond.nonlinearCheckpoint</c>); absent when it was trained.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public CheckpointResult? Checkpoint { get; init; }
+}
 
 /// <summary>One radius of <c>beyond.radiusSweep</c>.</summary>
 public sealed record SweepPointResult(double Radius, string Units, IReadOnlyList<double> Gamma, double Spec2, double CleanAccuracy, double CertifiedAccuracy,

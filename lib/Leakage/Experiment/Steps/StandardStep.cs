@@ -97,7 +97,7 @@ public sealed class StandardStep(ExperimentRun run, ImportedModel? imported = nu
         run.Observer.Log($"Standard model: {test:P2} clean test accuracy ({train:P2} on the training data in use).");
         run.Results.Set(StepCatalog.Standard.ResultsKey, ResultsJson.Node(new StandardModelResult(info.Arch, info.Width, test, train, 0)
         {
-            Checkpoint = new CheckpointResult(info.Path, info.Sha256, info.Bytes, info.Layout, info.Parameters, info.Mean, info.Std, info.Normalization),
+            Checkpoint = CheckpointResult.Of(info),
         }));
         run.Results.SetSeconds(StepCatalog.Standard, seconds);
         return new StandardModelOutcome(model, test, train, [], seconds, cached) { Checkpoint = info };
