@@ -38,6 +38,7 @@ public class CheckpointImportTests
     [InlineData("madry_resnet18.pt")]
     [InlineData("madry_resnet50.pt")]
     [InlineData("tv_resnet18.pt")]
+    [InlineData("wrn_16_1.pt")]
     public void Logits_of_an_imported_checkpoint_match_pytorch_on_100_images(string file)
     {
         using var scope = NewDisposeScope();
@@ -69,6 +70,9 @@ public class CheckpointImportTests
         Assert.Contains("resnet18", e.Message);
         using var ok = CheckpointImport.Load(Fixture("madry_resnet50.pt"), new CheckpointOptions("resnet50"));
         Assert.Equal("resnet50", ok.Info.Arch);
+        using var wide = CheckpointImport.Load(Fixture("wrn_16_1.pt"), new CheckpointOptions(CheckpointImport.WideArch));
+        Assert.IsType<WideResNet>(wide.Model);
+        Assert.Throws<InvalidDataException>(() => CheckpointImport.Load(Fixture("wrn_16_1.pt"), new CheckpointOptions("resnet18")));
     }
 
     [Fact]

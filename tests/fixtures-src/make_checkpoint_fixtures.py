@@ -9,6 +9,8 @@ files stay small, plus PyTorch's own logits on 100 fixed images, so the C# tests
                       module.attacker.normalize.*}, 'optimizer': ..., 'schedule': None, 'epoch': 7};
                       ResNet-18 (BasicBlock [2,2,2,2]) at wm = 1/8 (widths 8, 16, 32, 64).
   madry_resnet50.pt   the same layout, zip format; ResNet-50 (Bottleneck [3,4,6,3]) at wm = 1/16.
+  wrn_16_1.pt         a plain state_dict of a WideResNet-16-1 (TRADES / RobustBench names, with the
+                      unused sub_block1), zip format.
   tv_resnet18.pt      a plain torchvision-style state_dict (downsample.0/1, fc) of a CIFAR ResNet-18
                       (3x3 stem, no max-pool), width 8, saved from nn.DataParallel (module. prefix).
   inputs.pt           [uint8 100 x 3 x 32 x 32]: the images (x = u8.float() / 255).
@@ -185,6 +187,60 @@ class TvResNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
+# --- WideResNet as in the TRADES / RobustBench code (wide_resnet.py) ---------------------------------
+class WideBasicBlock(nn.Module):
+    def __init__(self, in_planes, out_planes, stride):
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(in_planes)
+        self.relu1 = nn.ReLU(inplace=True)
+        self.conv1 = nn.Conv2d(in_planes, out_planes, 3, stride=stride, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_planes)
+        self.relu2 = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(out_planes, out_planes, 3, stride=1, padding=1, bias=False)
+        self.equalInOut = in_planes == out_planes
+        self.convShortcut = (not self.equalInOut) and nn.Conv2d(in_planes, out_planes, 1, stride=stride, bias=False) or None
+
+    def forward(self, x):
+        if not self.equalInOut:
+            x = self.relu1(self.bn1(x))
+        else:
+            out = self.relu1(self.bn1(x))
+        out = self.relu2(self.bn2(self.conv1(out if self.equalInOut else x)))
+        out = self.conv2(out)
+        return torch.add(x if self.equalInOut else self.convShortcut(x), out)
+
+
+class NetworkBlock(nn.Module):
+    def __init__(self, nb_layers, in_planes, out_planes, stride):
+        super().__init__()
+        self.layer = nn.Sequential(*[WideBasicBlock(i == 0 and in_planes or out_planes, out_planes, i == 0 and stride or 1) for i in range(nb_layers)])
+
+    def forward(self, x):
+        return self.layer(x)
+
+
+class WideResNet(nn.Module):
+    def __init__(self, depth=34, widen_factor=10, num_classes=10):
+        super().__init__()
+        ch = [16, 16 * widen_factor, 32 * widen_factor, 64 * widen_factor]
+        n = (depth - 4) // 6
+        self.conv1 = nn.Conv2d(3, ch[0], 3, stride=1, padding=1, bias=False)
+        self.block1 = NetworkBlock(n, ch[0], ch[1], 1)
+        self.sub_block1 = NetworkBlock(n, ch[0], ch[1], 1)  # in the TRADES code, never used in forward
+        self.block2 = NetworkBlock(n, ch[1], ch[2], 2)
+        self.block3 = NetworkBlock(n, ch[2], ch[3], 2)
+        self.bn1 = nn.BatchNorm2d(ch[3])
+        self.relu = nn.ReLU(inplace=True)
+        self.fc = nn.Linear(ch[3], num_classes)
+        self.nChannels = ch[3]
+
+    def forward(self, x):
+        out = self.block3(self.block2(self.block1(self.conv1(x))))
+        out = self.relu(self.bn1(out))
+        out = F.avg_pool2d(out, 8).view(-1, self.nChannels)
+        return self.fc(out)
+
+
 class Normalized(nn.Module):
     """What the C# side runs for a plain state_dict: clamp, normalise with the setting's constants, the net."""
 
@@ -335,6 +391,13 @@ def main():
         torch.save(nn.DataParallel(tv).state_dict(), os.path.join(out, "tv_resnet18.pt"))
         models.append(dict(file="tv_resnet18.pt", layout="state-dict", arch="resnet18", width=8, mean=MADRY_MEAN, std=MADRY_STD))
         logits.append(Normalized(tv.eval(), MADRY_MEAN, MADRY_STD)(x))
+
+        wrn = WideResNet(depth=16, widen_factor=1)
+        randomize(wrn, g)
+        calibrate(Normalized(wrn, MADRY_MEAN, MADRY_STD), wrn.fc, x)
+        torch.save(wrn.state_dict(), os.path.join(out, "wrn_16_1.pt"))
+        models.append(dict(file="wrn_16_1.pt", layout="state-dict", arch="wrn-16-1", width=16, mean=MADRY_MEAN, std=MADRY_STD))
+        logits.append(Normalized(wrn.eval(), MADRY_MEAN, MADRY_STD)(x))
 
     torch.save(logits, os.path.join(out, "logits.pt"))
     with open(os.path.join(out, "expected.json"), "w") as f:

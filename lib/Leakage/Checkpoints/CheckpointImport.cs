@@ -29,7 +29,10 @@ public static class CheckpointImport
     public const string AutoArch = "auto";
 
     /// <summary>Every value <see cref="CheckpointOptions.Arch"/> takes.</summary>
-    public static IReadOnlyList<string> Architectures { get; } = [AutoArch, .. ResNetShape.Names, ModelFactory.SmallCnnArch];
+    public static IReadOnlyList<string> Architectures { get; } = [AutoArch, .. ResNetShape.Names, WideArch, ModelFactory.SmallCnnArch];
+
+    /// <summary>The <see cref="CheckpointOptions.Arch"/> that accepts any WideResNet (<c>wrn-28-10</c>, <c>wrn-34-10</c>...).</summary>
+    public const string WideArch = "wide-resnet";
 
     static readonly string[] Wrappers = ["model", "state_dict", "model_state_dict", "net"];
 
@@ -66,13 +69,13 @@ public static class CheckpointImport
                 std = Constants(archive, stdKey, "std");
                 normalization = "checkpoint";
             }
-            model = new CifarResNet(ResNetShapeOf(archive, keys), mean, std);
+            model = keys.ContainsKey("block1.layer.0.conv1.weight") ? WideResNetOf(archive, keys, mean, std) : new CifarResNet(ResNetShapeOf(archive, keys), mean, std);
         }
         try
         {
             var arch = ((ICifarClassifier)model).Arch;
             int width = ((ICifarClassifier)model).Width;
-            if (want != AutoArch && want != arch)
+            if (want != AutoArch && want != arch && !(want == WideArch && model is WideResNet))
                 throw new InvalidDataException($"{path}: holds a {arch} (width {width}), not the {want} the settings ask for.");
             if (layout == CheckpointLayout.Export)
             {
@@ -150,7 +153,7 @@ public static class CheckpointImport
         var path = archive.Path;
         TorchTensorInfo Info(string key) => keys.TryGetValue(key, out var full) ? archive.Tensors[full]
             : throw new InvalidDataException($"{path}: no '{key}', so not a CIFAR ResNet of robustness or torchvision layout "
-                + $"(supported: {string.Join(", ", ResNetShape.Names)}; keys start {string.Join(", ", keys.Values.Take(3).Select(k => $"'{k}'"))}).");
+                + $"(supported: {string.Join(", ", ResNetShape.Names)} and WideResNets; keys start {string.Join(", ", keys.Values.Take(3).Select(k => $"'{k}'"))}).");
         var stem = Info("conv1.weight");
         if (stem.Shape.Length != 4 || stem.Shape[1] != CifarStats.Channels)
             throw new InvalidDataException($"{path}: '{keys["conv1.weight"]}' has shape {stem.ShapeText}, not that of a convolution of 3 input channels.");
@@ -172,6 +175,33 @@ public static class CheckpointImport
         if (shape.Name is null)
             throw new InvalidDataException($"{path}: a ResNet with {(bottleneck ? "bottleneck" : "basic")} blocks [{string.Join(", ", blocks)}], which is none of {string.Join(", ", ResNetShape.Names)}.");
         return shape;
+    }
+
+    /// <summary>
+    /// The WideResNet the keys describe (TRADES / RobustBench names: <c>block1.layer.i.*</c>,
+    /// <c>convShortcut</c>, <c>fc</c>; the unused <c>sub_block1</c> of the TRADES code is ignored).
+    /// </summary>
+    static WideResNet WideResNetOf(TorchSaveArchive archive, Dictionary<string, string> keys, IReadOnlyList<float> mean, IReadOnlyList<float> std)
+    {
+        var path = archive.Path;
+        foreach (var k in keys.Keys.Where(k => k.StartsWith("sub_block1.", StringComparison.Ordinal)).ToList()) keys.Remove(k);
+        foreach (var k in keys.Keys.Where(k => k.StartsWith("linear.", StringComparison.Ordinal)).ToList())
+        {
+            keys["fc." + k["linear.".Length..]] = keys[k];
+            keys.Remove(k);
+        }
+        int Count(int stage) { int n = 0; while (keys.ContainsKey($"block{stage}.layer.{n}.conv1.weight")) n++; return n; }
+        int blocks = Count(1);
+        if (Count(2) != blocks || Count(3) != blocks)
+            throw new InvalidDataException($"{path}: a WideResNet with {blocks}, {Count(2)} and {Count(3)} blocks in its stages; they must be equal.");
+        var first = archive.Tensors[keys["block1.layer.0.conv1.weight"]];
+        if (first.Shape.Length != 4 || first.Shape[0] % 16 != 0 || first.Shape[0] == 0)
+            throw new InvalidDataException($"{path}: '{keys["block1.layer.0.conv1.weight"]}' has shape {first.ShapeText}; a WideResNet's first stage has 16 k channels.");
+        var fc = keys.TryGetValue("fc.weight", out var fcKey) ? archive.Tensors[fcKey]
+            : throw new InvalidDataException($"{path}: a WideResNet without 'fc.weight'.");
+        if (fc.Shape.Length != 2 || fc.Shape[0] != CifarStats.Classes)
+            throw new InvalidDataException($"{path}: '{fcKey}' has shape {fc.ShapeText}; a CIFAR-10 classifier has {CifarStats.Classes} outputs.");
+        return new WideResNet(blocks, (int)(first.Shape[0] / 16), CifarStats.Classes, mean, std);
     }
 
     /// <summary>Architecture and width of our own export: from its metadata.json when beside it, else from the keys.</summary>

@@ -64,7 +64,12 @@ public static class Precisions
         if (ForAttack(Parse(precision), device.type, CpuHasBf16) == ScalarType.Float32) return null;
         if (model is not ICifarClassifier c)
             throw new NotSupportedException($"A bfloat16 attack copy needs one of the library's classifiers; got {model.GetType().Name}.");
-        nn.Module<Tensor, Tensor> copy = model is CifarResNet resnet ? new CifarResNet(resnet.Shape) : ModelFactory.Create(c.Arch, 0, c.Width);
+        nn.Module<Tensor, Tensor> copy = model switch
+        {
+            CifarResNet r => new CifarResNet(r.Shape),
+            WideResNet w => new WideResNet(w.Blocks, w.Widen),
+            _ => ModelFactory.Create(c.Arch, 0, c.Width),
+        };
         copy.to(device);
         using (no_grad())
         {
