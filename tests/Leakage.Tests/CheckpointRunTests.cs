@@ -57,6 +57,8 @@ public class CheckpointRunTests
         }
         using (var run = ExperimentRun.Open(settings, data, dir["run"]))
             Assert.True(run.StandardModel().Cached); // same file, same data: the recorded accuracies
+        var export = Assert.Throws<InvalidDataException>(() => Leakage.Export.PyTorchExport.LoadStandardModel(dir["run"]));
+        Assert.Contains("checkpoint", export.Message);       // nothing to export: the user has the file
 
         File.Copy(Path.Combine(Fixtures, "tv_resnet18.pt"), checkpoint, overwrite: true); // same path, other content
         using (var run = ExperimentRun.Open(settings, data, dir["run"]))
