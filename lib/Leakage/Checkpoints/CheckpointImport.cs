@@ -44,13 +44,13 @@ public static class CheckpointImport
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         TorchNative.Ensure();
         options ??= new CheckpointOptions();
+        var want = options.Arch.Trim().ToLowerInvariant();
+        if (!Architectures.Contains(want))
+            throw new ArgumentException($"Checkpoint architecture '{options.Arch}' is not valid. Valid choices: {string.Join(", ", Architectures)}.");
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: checkpoint not found.", path);
         var sha = Artifacts.Sha256(path);
         using var archive = TorchSaveArchive.Open(path);
         var (layout, keys) = Recognise(archive);
-        var want = options.Arch.Trim().ToLowerInvariant();
-        if (!Architectures.Contains(want))
-            throw new ArgumentException($"Checkpoint architecture '{options.Arch}' is not valid. Valid choices: {string.Join(", ", Architectures)}.");
 
         IReadOnlyList<float> mean = options.Mean ?? CifarStats.Mean, std = options.Std ?? CifarStats.Std;
         string normalization = "settings";
@@ -77,14 +77,9 @@ public static class CheckpointImport
             int width = ((ICifarClassifier)model).Width;
             if (want != AutoArch && want != arch && !(want == WideArch && model is WideResNet))
                 throw new InvalidDataException($"{path}: holds a {arch} (width {width}), not the {want} the settings ask for.");
-            if (layout == CheckpointLayout.Export)
-            {
-                using var m = archive.Read(keys["normalize.mean"]);
-                using var s = archive.Read(keys["normalize.std"]);
-                mean = m.flatten().to(ScalarType.Float32).data<float>().ToArray();
-                std = s.flatten().to(ScalarType.Float32).data<float>().ToArray();
-            }
             StateDictCopy.Copy(archive, keys, model, $"a {arch} of width {width}", skip: layout == CheckpointLayout.Export ? [] : ["normalize.mean", "normalize.std"]);
+            if (layout == CheckpointLayout.Export)
+                (mean, std) = (Constants(archive, keys["normalize.mean"], "mean"), Constants(archive, keys["normalize.std"], "std"));
             model.eval();
             var info = new CheckpointInfo(path, sha, new FileInfo(path).Length, CheckpointInfo.LayoutName(layout), arch, width,
                 model.parameters().Sum(p => p.numel()), [.. mean], [.. std], normalization);
@@ -236,7 +231,8 @@ public static class CheckpointImport
         if (info.Shape.Aggregate(1L, (a, b) => a * b) != CifarStats.Channels || info.DType is not (ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float32 or ScalarType.Float64))
             throw new InvalidDataException($"{path}: '{key}' is a {info.DType} tensor of shape {info.ShapeText}; a normalisation {what} has 3 floating-point values.");
         using var t = archive.Read(key);
-        var values = t.flatten().to(ScalarType.Float32).data<float>().ToArray();
+        using var f = t.flatten().to(ScalarType.Float32);
+        var values = f.data<float>().ToArray();
         if (values.Any(v => !float.IsFinite(v)) || (what == "std" && values.Any(v => !(v > 0))))
             throw new InvalidDataException($"{path}: '{key}' = [{string.Join(", ", values)}] is not a valid normalisation {what}.");
         return values;
