@@ -61,8 +61,11 @@ public class CheckpointRunTests
         Assert.Contains("checkpoint", export.Message);       // nothing to export: the user has the file
 
         File.Copy(Path.Combine(Fixtures, "tv_resnet18.pt"), checkpoint, overwrite: true); // same path, other content
-        using (var run = ExperimentRun.Open(settings, data, dir["run"]))
+        var log = new List<string>();
+        using (var run = ExperimentRun.Open(settings, data, dir["run"], new RunObserver(log.Add, _ => { })))
         {
+            Assert.Contains(log, m => m.Contains("another file") && m.Contains("starts over"));
+            Assert.Null(run.Results.Read()["adversarial"]); // the first checkpoint's attack results are gone
             var standard = run.StandardModel();
             Assert.False(standard.Cached);
             var record = run.Results.Read()["standardModel"]!["checkpoint"]!;

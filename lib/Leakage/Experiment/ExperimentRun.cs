@@ -90,10 +90,39 @@ public sealed class ExperimentRun : IDisposable
             throw;
         }
         run.Results.Start(settings, run.Observer.Log);
+        run.ForgetOtherCheckpoints(imported, importedRobust);
         foreach (var orphan in AtomicFile.RemoveOrphans(run.OutDirectory))
             run.Observer.Log($"Removed {orphan}: a partial write of an interrupted run.");
         run.Observer.Log($"Run folder {run.OutDirectory}; {Devices.Describe(run.Device)}.");
         return run;
+    }
+
+    /// <summary>
+    /// Same settings, other file: when results.json holds the results of a checkpoint with another
+    /// SHA-256 at the same path, they are dropped (every result for the standard model, or the
+    /// nonlinear extension's section), so results.json never mixes two checkpoints.
+    /// </summary>
+    void ForgetOtherCheckpoints(ImportedModel? standard, ImportedModel? robust)
+    {
+        var messages = new List<string>();
+        Results.Update(root =>
+        {
+            bool changed = false;
+            if (standard is not null && (string?)root["standardModel"]?["checkpoint"]?["sha256"] is { } s && s != standard.Info.Sha256)
+            {
+                foreach (var key in root.Select(kv => kv.Key).Where(k => k is not ("profile" or "settings")).ToList()) root.Remove(key);
+                messages.Add($"{Results.Path} holds the results of another file at {standard.Info.Path} (sha256 {s[..12]}, now {standard.Info.Sha256[..12]}); it starts over.");
+                changed = true;
+            }
+            if (robust is not null && root["beyond"]?["nonlinear"] is JsonObject nl && (string?)nl["checkpoint"]?["sha256"] is { } r && r != robust.Info.Sha256)
+            {
+                root["beyond"]!.AsObject().Remove("nonlinear");
+                messages.Add($"{Results.Path}: the nonlinear extension's results were for another file at {robust.Info.Path}; they are dropped.");
+                changed = true;
+            }
+            return changed;
+        });
+        foreach (var m in messages) Observer.Log(m);
     }
 
     // ---------------------------------------------------------------- data
