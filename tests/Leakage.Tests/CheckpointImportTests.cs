@@ -105,6 +105,7 @@ public class CheckpointImportTests
     [InlineData("runs_code.pt", "system")]
     [InlineData("storage_past_end.pt", "bytes but only")]
     [InlineData("not_torch.pt", "not a torch.save file")]
+    [InlineData("huge_storage.pt", "more bytes than any file holds")]
     public void A_malformed_or_hostile_file_is_refused_with_one_line_naming_it(string file, string what)
     {
         var path = Fixture("bad", file);
@@ -112,6 +113,15 @@ public class CheckpointImportTests
         Assert.StartsWith(path + ":", e.Message);
         Assert.Contains(what, e.Message);
         Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void A_storage_whose_byte_count_overflows_is_refused_by_the_plain_reader_too()
+    {
+        var path = Fixture("bad", "huge_storage.pt");
+        var e = Assert.Throws<InvalidDataException>(() => TorchSaveFile.ReadTensors(path));
+        Assert.StartsWith(path + ":", e.Message);
+        Assert.Contains("more bytes than any file holds", e.Message);
     }
 
     [Fact]

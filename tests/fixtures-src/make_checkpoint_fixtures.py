@@ -296,6 +296,35 @@ def madry(net, mean, std, g, momentum, x):
     return wrapper.eval(), checkpoint
 
 
+def write_huge_storage(path):
+    """torch's legacy layout (magic, protocol version, sys info, the object, the storage keys, then
+    each storage as int64 count + bytes), written by hand so the count can be a lie."""
+    import collections
+    import struct
+
+    class Storage:  # stands for a storage in the pickle (a persistent id)
+        pass
+
+    class Tensor:
+        def __reduce__(self):
+            return (torch._utils._rebuild_tensor_v2, (STORAGE, 0, (4,), (1,), False, collections.OrderedDict()))
+
+    STORAGE = Storage()
+    numel = 2 ** 62
+
+    class Pickler(pickle.Pickler):
+        def persistent_id(self, obj):
+            return ("storage", torch.FloatStorage, "0", "cpu", numel, None) if obj is STORAGE else None
+
+    with open(path, "wb") as f:
+        for header in (0x1950A86A20F9469CFC6C, 1001, dict(protocol_version=1001, little_endian=True, type_sizes=dict(short=2, int=4, long=4))):
+            pickle.dump(header, f, protocol=2)
+        Pickler(f, protocol=2).dump({"conv1.weight": Tensor()})
+        pickle.dump(["0"], f, protocol=2)
+        f.write(struct.pack("<q", numel))
+        f.write(bytes(16))
+
+
 def write_bad(out, g):
     """Malformed and hostile files, each refused by the importer with one line."""
     bad = os.path.join(out, "bad")
@@ -336,6 +365,9 @@ def write_bad(out, g):
         data = f.read()
     with open(path, "wb") as f:
         f.write(data[: len(data) - 4096])
+
+    # A forged legacy file whose storage declares 2^62 float32 elements (the byte count overflows int64).
+    write_huge_storage(os.path.join(bad, "huge_storage.pt"))
 
     with open(os.path.join(bad, "not_torch.pt"), "wb") as f:
         f.write(b"this is a text file, not a checkpoint\n")

@@ -240,6 +240,8 @@ public static class TorchSaveFile
             throw new InvalidDataException($"{path}: malformed storage persistent id.");
         var (dtype, size) = StorageRecord.Lookup(type)
             ?? throw new InvalidDataException($"{path}: storage type {type} is not supported.");
+        if (numel > long.MaxValue / size)
+            throw new InvalidDataException($"{path}: storage {key} declares {numel} elements, more bytes than any file holds.");
         if (!storages.TryGetValue(key, out var root))
             storages[key] = root = new StorageRecord(key, dtype, size, numel);
         else if (root.DType != dtype || root.Numel != numel)
