@@ -64,6 +64,22 @@ public class BadInputTests
         Assert.False(Directory.Exists(dir["run"]));
     }
 
+    [Theory]
+    [InlineData("runs_code.pt", "posix.system")]
+    [InlineData("unknown_keys.pt", "layer5.0.conv1.weight")]
+    public async Task A_hostile_or_malformed_checkpoint_is_named_in_one_line_and_creates_no_run_folder(string file, string what)
+    {
+        using var dir = new TempDir();
+        SyntheticData.WriteMinimalImageFolder(dir["data"]);
+        var checkpoint = ResultsSchema.RepoFile("tests", "Leakage.Tests", "Fixtures", "checkpoints", "bad", file);
+
+        var line = await ExpectOneErrorLine(Experiment(dir["data"], dir["run"], "--set", $"standard.checkpoint={checkpoint}"));
+
+        Assert.StartsWith($"error: {checkpoint}: ", line);
+        Assert.Contains(what, line);
+        Assert.False(Directory.Exists(dir["run"]));
+    }
+
     [Fact]
     public async Task An_image_of_the_wrong_size_is_named()
     {

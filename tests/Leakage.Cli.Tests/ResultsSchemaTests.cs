@@ -22,6 +22,25 @@ public class ResultsSchemaTests
     }
 
     [Fact]
+    public void The_results_of_a_run_on_imported_checkpoints_follow_the_schema()
+    {
+        using var dir = new TempDir();
+        SyntheticData.WriteMinimalImageFolder(dir["data"], perClass: 3);
+        string Fixture(string file) => ResultsSchema.RepoFile("tests", "Leakage.Tests", "Fixtures", "checkpoints", file);
+        var settings = Leakage.Experiment.SettingsOverrides.Apply(Leakage.Experiment.Profiles.Get("quick"),
+            ["device=cpu", "threads=1", $"standard.checkpoint={Fixture("tv_resnet18.pt")}", "attack.steps=1", "attack.chunkSize=30",
+             "beyond.nonlinear=true", $"beyond.nonlinearCheckpoint={Fixture("madry_resnet50.pt")}",
+             "probe.bootstrap=10", "probe.nullDraws=2", "probe.trainingResamples=0", "probe.maxIterations=30"]);
+        using (var run = Leakage.Experiment.ExperimentRun.Open(settings, dir["data"], dir["run"]))
+            run.NonlinearFeatures();
+        var path = Path.Combine(dir["run"], "results.json");
+        var errors = ResultsSchema.Errors(path);
+        Assert.True(errors.Count == 0, $"{path}:\n{string.Join("\n", errors)}");
+        var text = File.ReadAllText(path);
+        Assert.Contains("\"checkpoint\"", text);
+    }
+
+    [Fact]
     public void A_results_file_with_a_misnamed_or_out_of_range_value_breaks_the_schema()
     {
         using var dir = new TempDir();

@@ -64,7 +64,13 @@ public static class Precisions
         if (ForAttack(Parse(precision), device.type, CpuHasBf16) == ScalarType.Float32) return null;
         if (model is not ICifarClassifier c)
             throw new NotSupportedException($"A bfloat16 attack copy needs one of the library's classifiers; got {model.GetType().Name}.");
-        var copy = ModelFactory.Create(c.Arch, 0, c.Width, device);
+        nn.Module<Tensor, Tensor> copy = model switch
+        {
+            CifarResNet r => new CifarResNet(r.Shape),
+            WideResNet w => new WideResNet(w.Blocks, w.Widen),
+            _ => ModelFactory.Create(c.Arch, 0, c.Width),
+        };
+        copy.to(device);
         using (no_grad())
         {
             var source = model.state_dict();

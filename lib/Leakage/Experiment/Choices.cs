@@ -19,6 +19,7 @@ public static class Choices
         ["device"] = ["auto", "cpu", "cuda"],
         ["standard.arch"] = ["small-cnn", "resnet18"],
         ["standard.schedule"] = ["onecycle", "cosine"],
+        ["standard.checkpointArch"] = [.. Checkpoints.CheckpointImport.Architectures],
         ["robust.units"] = ["pixel", "normalised"],
         ["compute.precision"] = ["auto", "fp32", "bf16"],
     };

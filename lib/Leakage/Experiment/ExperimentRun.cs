@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Leakage.Adversarial;
+using Leakage.Checkpoints;
 using Leakage.Compute;
 using Leakage.Data;
 using Leakage.IO;
@@ -44,7 +45,7 @@ public sealed class ExperimentRun : IDisposable
     readonly LeakageStep _leakage;
     readonly NonlinearStep _nonlinear;
 
-    ExperimentRun(ExperimentSettings settings, string dataDir, string outDir, IRunObserver observer)
+    ExperimentRun(ExperimentSettings settings, string dataDir, string outDir, IRunObserver observer, ImportedModel? imported, ImportedModel? importedRobust)
     {
         Settings = settings;
         DataDirectory = dataDir;
@@ -54,13 +55,13 @@ public sealed class ExperimentRun : IDisposable
         Device = Devices.Select(settings.DeviceKind);
         Directory.CreateDirectory(OutDirectory);
         Results = new ResultsFile(OutDirectory);
-        _standard = new StandardStep(this);
+        _standard = new StandardStep(this, imported);
         AdversarialKind[] kinds = [AdversarialKind.Random, AdversarialKind.Deterministic];
         _adversarial = kinds.ToDictionary(k => k, k => new AdversarialStep(this, k));
         _transfer = kinds.ToDictionary(k => k, k => new TransferStep(this, k));
         _robust = new RobustStep(this);
         _leakage = new LeakageStep(this);
-        _nonlinear = new NonlinearStep(this);
+        _nonlinear = new NonlinearStep(this, importedRobust);
     }
 
     /// <summary>
@@ -73,12 +74,55 @@ public sealed class ExperimentRun : IDisposable
     public static ExperimentRun Open(ExperimentSettings settings, string dataDirectory, string outDirectory, IRunObserver? observer = null)
     {
         SettingsOverrides.Validate(settings);
-        var run = new ExperimentRun(settings, dataDirectory, outDirectory, observer ?? RunObserver.Silent);
+        // A checkpoint is read, and refused when bad, before the run folder is touched.
+        ImportedModel? imported = null, importedRobust = null;
+        ExperimentRun run;
+        try
+        {
+            if (settings.Standard.Checkpoint is { } checkpoint) imported = CheckpointImport.Load(checkpoint, ImportOptions(settings));
+            if (settings.Beyond.NonlinearCheckpoint is { } robust) importedRobust = CheckpointImport.Load(robust, ImportOptions(settings) with { Arch = CheckpointImport.AutoArch });
+            run = new ExperimentRun(settings, dataDirectory, outDirectory, observer ?? RunObserver.Silent, imported, importedRobust);
+        }
+        catch
+        {
+            imported?.Dispose();
+            importedRobust?.Dispose();
+            throw;
+        }
         run.Results.Start(settings, run.Observer.Log);
+        run.ForgetOtherCheckpoints(imported, importedRobust);
         foreach (var orphan in AtomicFile.RemoveOrphans(run.OutDirectory))
             run.Observer.Log($"Removed {orphan}: a partial write of an interrupted run.");
         run.Observer.Log($"Run folder {run.OutDirectory}; {Devices.Describe(run.Device)}.");
         return run;
+    }
+
+    /// <summary>
+    /// Same settings, other file: when results.json holds the results of a checkpoint with another
+    /// SHA-256 at the same path, they are dropped (every result for the standard model, or the
+    /// nonlinear extension's section), so results.json never mixes two checkpoints.
+    /// </summary>
+    void ForgetOtherCheckpoints(ImportedModel? standard, ImportedModel? robust)
+    {
+        var messages = new List<string>();
+        Results.Update(root =>
+        {
+            bool changed = false;
+            if (standard is not null && (string?)root["standardModel"]?["checkpoint"]?["sha256"] is { } s && s != standard.Info.Sha256)
+            {
+                foreach (var key in root.Select(kv => kv.Key).Where(k => k is not ("profile" or "settings")).ToList()) root.Remove(key);
+                messages.Add($"{Results.Path} holds the results of another file at {standard.Info.Path} (sha256 {s[..12]}, now {standard.Info.Sha256[..12]}); it starts over.");
+                changed = true;
+            }
+            if (robust is not null && root["beyond"]?["nonlinear"] is JsonObject nl && (string?)nl["checkpoint"]?["sha256"] is { } r && r != robust.Info.Sha256)
+            {
+                root["beyond"]!.AsObject().Remove("nonlinear");
+                messages.Add($"{Results.Path}: the nonlinear extension's results were for another file at {robust.Info.Path}; they are dropped.");
+                changed = true;
+            }
+            return changed;
+        });
+        foreach (var m in messages) Observer.Log(m);
     }
 
     // ---------------------------------------------------------------- data
@@ -193,6 +237,14 @@ public sealed class ExperimentRun : IDisposable
 
     /// <summary>The training recipe of the standard model that <paramref name="settings"/> describe (<see cref="StandardStep.Options"/>).</summary>
     public static TrainingOptions StandardTraining(ExperimentSettings settings) => StandardStep.Options(settings);
+
+    /// <summary>How <c>standard.checkpoint</c> is read: <c>standard.checkpointArch</c>, and the normalisation for files that carry none.</summary>
+    public static CheckpointOptions ImportOptions(ExperimentSettings settings)
+    {
+        static float[]? Values(double[] v) => v.Length == 0 ? null : v.Select(x => (float)x).ToArray();
+        var s = settings.Standard;
+        return new CheckpointOptions(s.CheckpointArch, Values(s.CheckpointMean), Values(s.CheckpointStd));
+    }
 
     /// <summary>The D_rand / D_det generation settings that <paramref name="settings"/> describe (<see cref="AdversarialStep.Options"/>).</summary>
     public static AdversarialOptions AttackOptions(ExperimentSettings settings) => AdversarialStep.Options(settings);

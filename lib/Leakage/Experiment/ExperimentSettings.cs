@@ -32,6 +32,25 @@ public sealed record StandardSettings
     public Training.LrSchedule LrSchedule => Choices.Parse<Training.LrSchedule>("standard.schedule", Schedule);
     /// <summary>Random crop (pad 4) + horizontal flip.</summary>
     public bool Augment { get; init; } = true;
+    /// <summary>
+    /// A PyTorch checkpoint to attack instead of training the standard model (MadryLab robustness, a
+    /// plain CIFAR ResNet state_dict, or our <c>export</c>'s standard_model.pt; docs/checkpoints.md);
+    /// null trains it. <see cref="Arch"/> and <see cref="Width"/> keep describing the models the run
+    /// trains (the transfer models).
+    /// </summary>
+    public string? Checkpoint { get; init; }
+    /// <summary><c>auto</c> (recognised from the keys) or the architecture <see cref="Checkpoint"/> must hold.</summary>
+    public string CheckpointArch { get; init; } = Checkpoints.CheckpointImport.AutoArch;
+    /// <summary>Normalisation mean for a checkpoint that carries none (3 values; empty: the MadryLab CIFAR constants).</summary>
+    public double[] CheckpointMean { get; init; } = [];
+    /// <summary>Normalisation std for a checkpoint that carries none (3 values; empty: the MadryLab CIFAR constants).</summary>
+    public double[] CheckpointStd { get; init; } = [];
+
+    /// <summary>Value equality, including the values of the arrays (a record alone compares their references).</summary>
+    public bool Equals(StandardSettings? other) => other is not null
+        && string.Equals(IO.Artifacts.ToNode(this).ToJsonString(), IO.Artifacts.ToNode(other).ToJsonString(), StringComparison.Ordinal);
+
+    public override int GetHashCode() => IO.Artifacts.ToNode(this).ToJsonString().GetHashCode(StringComparison.Ordinal);
 }
 
 /// <summary>Targeted L2 PGD that builds D_rand and D_det (Ilyas et al.: eps 0.5, step 0.1, 100 steps).</summary>
@@ -116,6 +135,12 @@ public sealed record BeyondSettings
     public double NonlinearRadius { get; init; } = 0.25;
     public int NonlinearEpochs { get; init; } = 10;
     public int NonlinearPgdSteps { get; init; } = 5;
+    /// <summary>
+    /// A PyTorch checkpoint of a robust classifier (e.g. MadryLab's <c>cifar_l2_0_5.pt</c>) to probe with
+    /// instead of training the robust CNN; null trains it. Read like <c>standard.checkpoint</c> (any
+    /// architecture; <c>standard.checkpointMean/Std</c> for a file without normalisation).
+    /// </summary>
+    public string? NonlinearCheckpoint { get; init; }
     /// <summary>Radii for the linear-feature sweep; empty = no sweep.</summary>
     public double[] SweepRadii { get; init; } = [];
     /// <summary>Number of seeds for the probe-spread study; 0 or 1 = none.</summary>

@@ -202,6 +202,12 @@ public static class SettingsOverrides
         int warmup = new RobustLinearOptions().WarmupEpochs;
         if (warmup > 0) AtLeast("robust.epochs", s.Robust.Epochs, warmup + 1, $"the training radius ramps up over the first {warmup} epochs");
         foreach (var r in s.Beyond.SweepRadii) Positive("beyond.sweepRadii", r);
+        if (s.Standard.Checkpoint is { } ck && string.IsNullOrWhiteSpace(ck)) throw new ArgumentException("Setting 'standard.checkpoint' is empty; give a file, or null to train the standard model.");
+        foreach (var (key, values) in new[] { ("standard.checkpointMean", s.Standard.CheckpointMean), ("standard.checkpointStd", s.Standard.CheckpointStd) })
+        {
+            if (values.Length is not (0 or 3)) throw new ArgumentException($"Setting '{key}' has {values.Length} values; give 3 (R, G, B) or none for the MadryLab CIFAR constants.");
+            foreach (var v in values) if (key.EndsWith("Std")) Positive(key, v); else if (!double.IsFinite(v)) throw new ArgumentException($"Setting '{key}' holds {v}, not a finite number.");
+        }
         NonNegative("beyond.seeds", s.Beyond.Seeds);
     }
 

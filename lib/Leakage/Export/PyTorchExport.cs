@@ -70,7 +70,7 @@ public static class PyTorchExport
     public static nn.Module<Tensor, Tensor> LoadStandardModel(string runDirectory)
     {
         var dir = Path.Combine(runDirectory, "standard");
-        var stored = StoredSettings(dir, "the standard model");
+        var stored = StandardSettings(runDirectory);
         var arch = (string?)stored["arch"] ?? throw new InvalidDataException($"{Path.Combine(dir, Artifacts.MetadataFile)}: no arch in its settings.");
         var width = (int?)stored["width"] ?? throw new InvalidDataException($"{Path.Combine(dir, Artifacts.MetadataFile)}: no width in its settings.");
         return ModelStore.Load(dir, arch, stored["settings"]?.DeepClone() ?? new JsonObject(), CPU, width);
@@ -107,7 +107,7 @@ public static class PyTorchExport
         TorchNative.Ensure();
         if (!Directory.Exists(runDirectory))
             throw new DirectoryNotFoundException($"{runDirectory}: run folder not found (give the --out folder of a finished experiment).");
-        var standardSettings = StoredSettings(Path.Combine(runDirectory, "standard"), "the standard model");
+        var standardSettings = StandardSettings(runDirectory);
         var linearSettings = StoredSettings(Path.Combine(runDirectory, "robust_linear"), "the robust linear classifier C");
 
         if (test is not null && (string?)standardSettings["settings"]?["data"] is { } identity && identity != test.DataIdentity)
@@ -207,6 +207,18 @@ public static class PyTorchExport
         {
             foreach (var c in chunks) c.Dispose();
         }
+    }
+
+    /// <summary>The settings of the run's trained standard model; a model read from a checkpoint (<c>standard.checkpoint</c>) has nothing to export.</summary>
+    static JsonObject StandardSettings(string runDirectory)
+    {
+        var dir = Path.Combine(runDirectory, "standard");
+        var stored = StoredSettings(dir, "the standard model");
+        var meta = Path.Combine(dir, Artifacts.MetadataFile);
+        if ((string?)JsonFile.ReadObject(meta)["kind"] == Experiment.StandardStep.ImportedKind)
+            throw new InvalidDataException($"{meta}: the standard model of this run was read from a PyTorch checkpoint "
+                + $"({(string?)JsonFile.ReadObject(meta)["extra"]?["path"]}, sha256 {(string?)stored["checkpoint"]?["sha256"]}); use that file itself rather than an export of it.");
+        return stored;
     }
 
     /// <summary>The "settings" block of an artifact's metadata.json.</summary>

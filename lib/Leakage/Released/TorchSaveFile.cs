@@ -21,8 +21,8 @@ namespace Leakage.Released;
 public static class TorchSaveFile
 {
     /// <summary>The legacy format's first pickle, <c>0x1950a86a20f9469cfc6c</c>.</summary>
-    private static readonly BigInteger LegacyMagic = BigInteger.Parse("1950a86a20f9469cfc6c", System.Globalization.NumberStyles.HexNumber);
-    private const long LegacyProtocolVersion = 1001;
+    internal static readonly BigInteger LegacyMagic = BigInteger.Parse("1950a86a20f9469cfc6c", System.Globalization.NumberStyles.HexNumber);
+    internal const long LegacyProtocolVersion = 1001;
 
     /// <summary>Which <c>torch.save</c> format a file is in, from its first bytes.</summary>
     /// <exception cref="FileNotFoundException">No such file.</exception>
@@ -109,13 +109,13 @@ public static class TorchSaveFile
         }
     }
 
-    private static FileStream Open(string path)
+    internal static FileStream Open(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: file not found.", path);
         return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
     }
 
-    private static TorchSaveFormat Detect(Stream stream, string path)
+    internal static TorchSaveFormat Detect(Stream stream, string path)
     {
         Span<byte> head = stackalloc byte[4];
         int n = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
@@ -230,7 +230,7 @@ public static class TorchSaveFile
     /// plus <c>view_metadata</c> (None or <c>(view_key, offset, size)</c>) in the legacy format.
     /// The location (cpu, cuda:0) is ignored: everything is read to the CPU.
     /// </summary>
-    private static StorageSlice LoadStorage(object?[] pid, string path, Dictionary<string, StorageRecord> storages, bool legacy)
+    internal static StorageSlice LoadStorage(object?[] pid, string path, Dictionary<string, StorageRecord> storages, bool legacy)
     {
         if (pid.Length == 0 || pid[0] is not string kind)
             throw new InvalidDataException($"{path}: malformed persistent id.");
@@ -240,6 +240,8 @@ public static class TorchSaveFile
             throw new InvalidDataException($"{path}: malformed storage persistent id.");
         var (dtype, size) = StorageRecord.Lookup(type)
             ?? throw new InvalidDataException($"{path}: storage type {type} is not supported.");
+        if (numel > long.MaxValue / size)
+            throw new InvalidDataException($"{path}: storage {key} declares {numel} elements, more bytes than any file holds.");
         if (!storages.TryGetValue(key, out var root))
             storages[key] = root = new StorageRecord(key, dtype, size, numel);
         else if (root.DType != dtype || root.Numel != numel)
@@ -277,7 +279,7 @@ public static class TorchSaveFile
     /// Reads a storage's bytes into a new 1-D CPU tensor, in slices through a pooled buffer so that
     /// storages larger than 2 GiB work, converting to the machine's byte order where needed.
     /// </summary>
-    private static Tensor ReadStorage(Stream source, StorageRecord storage, bool bigEndian)
+    internal static Tensor ReadStorage(Stream source, StorageRecord storage, bool bigEndian)
     {
         var tensor = torch.empty(storage.Numel, storage.DType);
         bool swap = storage.ElementSize > 1 && bigEndian == BitConverter.IsLittleEndian;
@@ -318,7 +320,7 @@ public static class TorchSaveFile
         }
     }
 
-    private static Stream OpenEntry(ZipArchiveEntry entry, string path)
+    internal static Stream OpenEntry(ZipArchiveEntry entry, string path)
     {
         try
         {
@@ -330,7 +332,7 @@ public static class TorchSaveFile
         }
     }
 
-    private static byte[] ReadEntry(ZipArchiveEntry entry, string path)
+    internal static byte[] ReadEntry(ZipArchiveEntry entry, string path)
     {
         if (entry.Length > Array.MaxLength) throw new InvalidDataException($"{path}: zip entry {entry.FullName} is implausibly large.");
         using var s = OpenEntry(entry, path);
@@ -342,7 +344,7 @@ public static class TorchSaveFile
     /// <summary>The tensor itself the first time, an alias after: every returned handle is the caller's to dispose.</summary>
     private static Tensor Hand(Tensor t, HashSet<Tensor> handed) => handed.Add(t) ? t : t.alias();
 
-    private static long SafeLength(Stream s) => s.CanSeek ? s.Length : -1;
+    internal static long SafeLength(Stream s) => s.CanSeek ? s.Length : -1;
 
     private static void Dispose(Dictionary<TensorRecord, Tensor> tensors)
     {

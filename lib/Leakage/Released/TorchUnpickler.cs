@@ -300,7 +300,7 @@ internal sealed class TorchUnpickler
     {
         if (bytes.Length == 0) return 0L;
         var big = new BigInteger(bytes, isUnsigned: false, isBigEndian: false);
-        return big >= long.MinValue && big <= long.MaxValue ? (long)big : big;
+        return big >= long.MinValue && big <= long.MaxValue ? (object)(long)big : big; // (object): else the conditional is a BigInteger
     }
 
     private object ParseTextInt(string text) => text switch

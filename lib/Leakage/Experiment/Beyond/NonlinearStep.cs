@@ -7,6 +7,7 @@ using Leakage.Models;
 using Leakage.Probes;
 using Leakage.Robust;
 using Leakage.Training;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Leakage.Experiment;
@@ -52,7 +53,7 @@ public sealed record NonlinearOutcome(nn.Module<Tensor, Tensor> Model, double Ra
 /// trained CNN, measures clean and PGD accuracy, and runs the leakage probe on its features. Goh
 /// notes robust nonlinear features should tighten his bound.
 /// </summary>
-public sealed class NonlinearStep(ExperimentRun run) : IDisposable
+public sealed class NonlinearStep(ExperimentRun run, Checkpoints.ImportedModel? imported = null) : IDisposable
 {
     /// <summary>PGD steps of the evaluation attack (stronger than the training one).</summary>
     public const int EvaluationSteps = 20;
@@ -89,7 +90,7 @@ public sealed class NonlinearStep(ExperimentRun run) : IDisposable
         var training = Options(run.Settings);
         var identity = new JsonObject { ["training"] = Artifacts.ToNode(training), ["data"] = run.DataIdentity };
         var job = new ModelJob("robust_cnn", "Robust CNN", $"adversarial training at L2 radius {b.NonlinearRadius}", training, identity, StepCatalog.Nonlinear.Key, "standard.lr");
-        var (model, _, seconds, _) = ModelCache.TrainOrLoad(run, job, train.Images, train.Labels, ct);
+        var (model, _, seconds, _) = imported is null ? ModelCache.TrainOrLoad(run, job, train.Images, train.Labels, ct) : Imported(imported);
         var clock = Stopwatch.StartNew();
 
         var clean = Evaluation.Accuracy(model, test.Images, test.Labels, device);
@@ -156,12 +157,26 @@ public sealed class NonlinearStep(ExperimentRun run) : IDisposable
                 comparisons.Add(PairedResult.Of(attacked, baseline, c));
             }
         double total = seconds + clock.Elapsed.TotalSeconds;
-        run.Results.Set(StepCatalog.Nonlinear.ResultsKey, ResultsJson.Node(new NonlinearResult(s.Arch, s.Width, b.NonlinearRadius, b.NonlinearPgdSteps,
-            b.NonlinearEpochs, clean, robustEval.AttackedAccuracy, robustEval.CleanAccuracy, n, robustEval.Steps,
-            new UnderAttackResult(standardEval.CleanAccuracy, standardEval.AttackedAccuracy), entries.Select(EntryResult.Of).ToArray(), comparisons)));
+        var info = imported?.Info;
+        run.Results.Set(StepCatalog.Nonlinear.ResultsKey, ResultsJson.Node(new NonlinearResult(info?.Arch ?? s.Arch, info?.Width ?? s.Width, b.NonlinearRadius,
+            info is null ? b.NonlinearPgdSteps : 0, info is null ? b.NonlinearEpochs : 0, clean, robustEval.AttackedAccuracy, robustEval.CleanAccuracy, n, robustEval.Steps,
+            new UnderAttackResult(standardEval.CleanAccuracy, standardEval.AttackedAccuracy), entries.Select(EntryResult.Of).ToArray(), comparisons)
+        {
+            Checkpoint = info is null ? null : CheckpointResult.Of(info),
+        }));
         run.Results.SetSeconds(StepCatalog.Nonlinear, total);
         return _outcome = new NonlinearOutcome(model, b.NonlinearRadius, clean, robustEval, standardEval, entries, total);
     }
 
-    public void Dispose() => _outcome?.Model.Dispose();
+    /// <summary>The robust model read from <c>beyond.nonlinearCheckpoint</c>, on the run's device (no training, so no training time).</summary>
+    CachedModel Imported(Checkpoints.ImportedModel m)
+    {
+        var i = m.Info;
+        run.Observer.Log($"Robust CNN: {i.Arch} (width {i.Width}, {i.Parameters:N0} parameters) from {i.Path} ({i.Layout}, sha256 {i.Sha256[..12]}, normalisation from the {i.Normalization}) instead of training one.");
+        if (run.Device.type != DeviceType.CPU) m.Model.to(run.Device);
+        m.Model.eval();
+        return new CachedModel(m.Model, [], 0, false);
+    }
+
+    public void Dispose() => (_outcome?.Model ?? imported?.Model)?.Dispose();
 }

@@ -15,7 +15,19 @@ namespace Leakage.Experiment;
 public sealed record DataResult(string Source, string Format, long Train, long Test);
 
 /// <summary><c>standardModel</c>: step 1.</summary>
-public sealed record StandardModelResult(string Arch, int Width, double TestAccuracy, double TrainAccuracy, int Epochs);
+public sealed record StandardModelResult(string Arch, int Width, double TestAccuracy, double TrainAccuracy, int Epochs)
+{
+    /// <summary>The PyTorch checkpoint the model was read from (<c>standard.checkpoint</c>); absent when it was trained.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public CheckpointResult? Checkpoint { get; init; }
+}
+
+/// <summary><c>standardModel.checkpoint</c>, <c>beyond.nonlinear.checkpoint</c>: which file, by content, and how it was read.</summary>
+public sealed record CheckpointResult(string Path, string Sha256, long Bytes, string Layout, long Parameters, IReadOnlyList<float> Mean, IReadOnlyList<float> Std, string Normalization)
+{
+    /// <summary>The record of <paramref name="info"/>.</summary>
+    public static CheckpointResult Of(Checkpoints.CheckpointInfo info) =>
+        new(info.Path, info.Sha256, info.Bytes, info.Layout, info.Parameters, info.Mean, info.Std, info.Normalization);
+}
 
 /// <summary><c>adversarial.drand</c> / <c>adversarial.ddet</c>: step 2.</summary>
 public sealed record AdversarialResult(long Images, double AttackSuccess, double TargetEqualsLabel, double Eps, double Step, int Steps);
@@ -159,7 +171,11 @@ public sealed record UnderAttackResult(double CleanAccuracy, double AttackedAccu
 /// <summary><c>beyond.nonlinear</c>.</summary>
 public sealed record NonlinearResult(string Arch, int Width, double Radius, int TrainPgdSteps, int Epochs, double CleanAccuracy, double RobustAccuracy,
     double CleanAccuracyOnAttacked, int RobustEvaluatedImages, int EvalPgdSteps, UnderAttackResult StandardModelUnderAttack,
-    IReadOnlyList<EntryResult> Probes, IReadOnlyList<PairedResult> Comparisons);
+    IReadOnlyList<EntryResult> Probes, IReadOnlyList<PairedResult> Comparisons)
+{
+    /// <summary>The checkpoint the robust model was read from (<c>beyond.nonlinearCheckpoint</c>); absent when it was trained.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public CheckpointResult? Checkpoint { get; init; }
+}
 
 /// <summary>One radius of <c>beyond.radiusSweep</c>.</summary>
 public sealed record SweepPointResult(double Radius, string Units, IReadOnlyList<double> Gamma, double Spec2, double CleanAccuracy, double CertifiedAccuracy,
