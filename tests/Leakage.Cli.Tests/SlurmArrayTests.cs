@@ -21,7 +21,7 @@ public class SlurmArrayTests
         var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } h && File.Exists(h) ? h : "dotnet";
         var environment = new Dictionary<string, string>
         {
-            ["LEAKAGE_CLI"] = $"{host} {CliProcess.DllPath}",
+            ["LEAKAGE_CLI"] = $"{Quoted(host)} {Quoted(CliProcess.DllPath)}", // a clone's path may hold spaces
             ["LEAKAGE_CACHE"] = TestRuns.Cache,
             ["NO_COLOR"] = "1",
             ["ARRAY_FIRST"] = "1",
@@ -55,4 +55,7 @@ public class SlurmArrayTests
                 if (File.Exists(Path.Combine(d.FullName, "Leakage.Notebooks.sln"))) return d.FullName;
         throw new InvalidOperationException("repository root (Leakage.Notebooks.sln) not found above " + AppContext.BaseDirectory);
     }
+
+    /// <summary><paramref name="word"/> as one shell word (single quotes), as LEAKAGE_CLI is parsed.</summary>
+    static string Quoted(string word) => "'" + word.Replace("'", "'\\''") + "'";
 }
