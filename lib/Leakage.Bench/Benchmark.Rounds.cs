@@ -34,7 +34,7 @@ public static partial class Benchmark
         return first with
         {
             Repeats = seconds.Count, ImageStepsPerSecond = rate, ImageStepsPerSecondMean = (double)first.BatchSize * first.Steps * seconds.Count / seconds.Sum(),
-            Gflops = gflops, Mfu = first.Mfu * rate / first.ImageStepsPerSecond, BatchSeconds = seconds, PeakUtilisation = peak is null ? null : gflops / peak.Gflops,
+            Gflops = gflops, Mfu = first.Mfu * rate / first.ImageStepsPerSecond, BatchSeconds = seconds, PeakUtilisation = peak is null || peak.Best <= 0 ? null : gflops / peak.Best,
         };
     }
 
@@ -47,7 +47,7 @@ public static partial class Benchmark
         return first with
         {
             Steps = seconds.Count, ImagesPerSecond = rate, ImagesPerSecondMean = (double)first.BatchSize * seconds.Count / seconds.Sum(),
-            Gflops = gflops, Mfu = first.Mfu * rate / first.ImagesPerSecond, StepSeconds = seconds, PeakUtilisation = peak is null ? null : gflops / peak.Gflops,
+            Gflops = gflops, Mfu = first.Mfu * rate / first.ImagesPerSecond, StepSeconds = seconds, PeakUtilisation = peak is null || peak.Best <= 0 ? null : gflops / peak.Best,
         };
     }
 

@@ -60,6 +60,12 @@ public static partial class Benchmark
         cancellationToken.ThrowIfCancellationRequested();
         var matmul = MeasureMatmul(settings.MatmulSize, settings.MatmulRepeats, device);
         log($"matmul {matmul.Size}x{matmul.Size} float32: {matmul.Gflops:0.0} GFLOP/s.");
+        if (device.type == DeviceType.CPU)
+        {
+            machine = machine with { Peak = ComputePeak.WithMeasurement(machine.Peak, Math.Max(1, machine.Threads)) };
+            log($"FMA loop, float32: {string.Join(", ", machine.Peak.Measured!.Select(r => $"{r.VectorBits}-bit {r.Gflops:0.0}"))} GFLOP/s on {machine.Peak.Cores} threads " +
+                $"(from the clock: {machine.Peak.Gflops:0.0}).");
+        }
 
         PyTorchSession? session = null;
         try

@@ -29,7 +29,7 @@ public sealed record ModelCost(string Arch, int Width, long Parameters, long For
 /// <param name="Gflops">Achieved model FLOP/s (2F per image-step), in 10^9.</param>
 /// <param name="Mfu">Model-FLOP utilisation: <paramref name="Gflops"/> / matmul GFLOP/s.</param>
 /// <param name="BatchSeconds">Every timed batch's wall time (the whole attack: all steps, keep-best bookkeeping and the final evaluation).</param>
-/// <param name="PeakUtilisation"><paramref name="Gflops"/> / the cores' float32 peak (<see cref="ComputePeak"/>), when derivable.</param>
+/// <param name="PeakUtilisation"><paramref name="Gflops"/> / the cores' float32 peak (<see cref="ComputePeak.Best"/>: the larger of the peak from the clock and the measured FMA loop), when known.</param>
 public sealed record PgdThroughput(int BatchSize, int Steps, int Repeats, double ImageStepsPerSecond, double ImageStepsPerSecondMean,
     double Gflops, double Mfu, IReadOnlyList<double> BatchSeconds, double? PeakUtilisation = null);
 
@@ -43,7 +43,7 @@ public sealed record PgdThroughput(int BatchSize, int Steps, int Repeats, double
 /// <param name="Gflops">Achieved model FLOP/s (3F per image), in 10^9.</param>
 /// <param name="Mfu">Model-FLOP utilisation: <paramref name="Gflops"/> / matmul GFLOP/s.</param>
 /// <param name="StepSeconds">Every timed step's wall time (batch gathering, augmentation, forward, backward, SGD update, loss and accuracy read-back).</param>
-/// <param name="PeakUtilisation"><paramref name="Gflops"/> / the cores' float32 peak (<see cref="ComputePeak"/>), when derivable.</param>
+/// <param name="PeakUtilisation"><paramref name="Gflops"/> / the cores' float32 peak (<see cref="ComputePeak.Best"/>: the larger of the peak from the clock and the measured FMA loop), when known.</param>
 public sealed record TrainingThroughput(int BatchSize, int Steps, int WarmupSteps, string Augmentation, double ImagesPerSecond, double ImagesPerSecondMean,
     double Gflops, double Mfu, IReadOnlyList<double> StepSeconds, double? PeakUtilisation = null);
 

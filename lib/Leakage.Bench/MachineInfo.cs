@@ -65,6 +65,9 @@ public sealed record MachineInfo(
 /// <param name="ThreadsPerCore">"siblings" / "cpu cores".</param>
 public sealed record CpuInfo(string? Model, string? Vendor, int Family, double Mhz, IReadOnlySet<string> Flags, int ThreadsPerCore)
 {
+    /// <summary>"model": the model number within the family (AMD family 17h: below 30h Zen 1 and Zen+, from 30h Zen 2).</summary>
+    public int ModelNumber { get; init; }
+
     /// <summary>Reads /proc/cpuinfo; empty off Linux.</summary>
     public static CpuInfo Read(string path = "/proc/cpuinfo")
     {
@@ -81,7 +84,7 @@ public sealed record CpuInfo(string? Model, string? Vendor, int Family, double M
         int siblings = Int("siblings"), cores = Int("cpu cores");
         return new CpuInfo(fields.GetValueOrDefault("model name"), fields.GetValueOrDefault("vendor_id"), Int("cpu family"), mhz,
             (fields.GetValueOrDefault("flags") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet(),
-            siblings > 0 && cores > 0 ? Math.Max(1, siblings / cores) : 1);
+            siblings > 0 && cores > 0 ? Math.Max(1, siblings / cores) : 1) { ModelNumber = Int("model") };
     }
 }
 
@@ -94,8 +97,32 @@ public sealed record CpuInfo(string? Model, string? Vendor, int Family, double M
 /// <param name="FlopPerCycle">float32 FLOP per cycle per core.</param>
 /// <param name="Gflops">Cores x clock x FLOP per cycle, in 10^9 FLOP/s.</param>
 /// <param name="Basis">How FLOP per cycle was derived, in words.</param>
+/// <remarks>
+/// <see cref="Measured"/> adds the rate of an FMA loop at each vector width (<see cref="FmaLoop"/>);
+/// <see cref="Best"/>, the larger of the derived and the measured peak, is what utilisation is set against,
+/// so that boost above the reported clock cannot push a utilisation over 100%.
+/// </remarks>
 public sealed record ComputePeak(int Cores, double ClockGhz, int FlopPerCycle, double Gflops, string Basis)
 {
+    /// <summary>The FMA loop's rate at each vector width on <see cref="Cores"/> threads, when measured.</summary>
+    public IReadOnlyList<FmaRate>? Measured { get; init; }
+
+    /// <summary>The fastest width's measured rate, when measured.</summary>
+    public double? MeasuredGflops => Measured is { Count: > 0 } m ? m.Max(r => r.Gflops) : null;
+
+    /// <summary>The larger of the peak derived from the clock (<see cref="Gflops"/>) and the measured one.</summary>
+    public double Best => Math.Max(Gflops, MeasuredGflops ?? 0);
+
+    /// <summary>
+    /// The peak with the FMA loop measured on <see cref="Cores"/> threads; for a CPU whose clock or
+    /// design is unknown (<paramref name="derived"/> null), the measurement alone on <paramref name="cores"/>.
+    /// </summary>
+    public static ComputePeak WithMeasurement(ComputePeak? derived, int cores)
+    {
+        var measured = FmaLoop.Measure(derived?.Cores ?? cores);
+        return (derived ?? new ComputePeak(cores, 0, 0, 0, "measured only: the clock or the vector design is unknown")) with { Measured = measured };
+    }
+
     /// <summary>The peak of <paramref name="cores"/> cores of <paramref name="cpu"/>, or null when the clock or the vector units are unknown.</summary>
     public static ComputePeak? Derive(CpuInfo cpu, int cores)
     {
@@ -103,6 +130,8 @@ public sealed record ComputePeak(int Cores, double ClockGhz, int FlopPerCycle, d
         var f = cpu.Flags;
         (int flop, string basis)? design = cpu.Vendor switch
         {
+            // Zen 1 and Zen+ (family 17h below model 30h): two 128-bit FMA pipes; a 256-bit FMA runs as two halves.
+            "AuthenticAMD" when cpu.Family == 0x17 && cpu.ModelNumber < 0x30 => (16, "AMD Zen 1 / Zen+: 2 FMA pipes x 4 float32 lanes (128-bit) x 2"),
             // Zen 2-4 (families 17h from model 30h, 19h): two 256-bit FMA pipes; AVX-512 on Zen 4 runs as two 256-bit halves.
             "AuthenticAMD" when cpu.Family == 0x19 || (cpu.Family == 0x17 && f.Contains("avx2")) => (32, "AMD Zen 2-4: 2 FMA pipes x 8 float32 lanes (256-bit) x 2"),
             "AuthenticAMD" when cpu.Family >= 0x1A && f.Contains("avx512f") => (64, "AMD Zen 5: 2 FMA pipes x 16 float32 lanes (512-bit) x 2"),

@@ -230,12 +230,12 @@ public sealed class BenchmarkProtocolTests
         Assert.Throws<ArgumentException>(() => Spread.Of([]));
     }
 
-    static CpuInfo Cpu(string vendor, int family, string flags, double mhz, int siblings = 2, int cores = 2)
+    static CpuInfo Cpu(string vendor, int family, string flags, double mhz, int siblings = 2, int cores = 2, int model = 1)
     {
         using var dir = new TempDir();
         var path = dir["cpuinfo"];
         File.WriteAllText(path,
-            $"processor\t: 0\nvendor_id\t: {vendor}\ncpu family\t: {family}\nmodel name\t: Test CPU\ncpu MHz\t\t: {mhz.ToString(System.Globalization.CultureInfo.InvariantCulture)}\n" +
+            $"processor\t: 0\nvendor_id\t: {vendor}\ncpu family\t: {family}\nmodel\t\t: {model}\nmodel name\t: Test CPU\ncpu MHz\t\t: {mhz.ToString(System.Globalization.CultureInfo.InvariantCulture)}\n" +
             $"siblings\t: {siblings}\ncpu cores\t: {cores}\nflags\t\t: {flags}\n\nprocessor\t: 1\nflags\t\t: sse2\n");
         return CpuInfo.Read(path);
     }
@@ -254,6 +254,11 @@ public sealed class BenchmarkProtocolTests
         // Intel with AVX-512: two 512-bit FMA units; AVX2-only CPUs: two 256-bit ones.
         Assert.Equal(64, ComputePeak.Derive(Cpu("GenuineIntel", 6, "avx avx2 fma avx512f", 2000), 1)!.FlopPerCycle);
         Assert.Equal(32, ComputePeak.Derive(Cpu("GenuineIntel", 6, "avx avx2 fma", 2000), 1)!.FlopPerCycle);
+        // AMD family 17h: Zen 1 / Zen+ (models below 30h, e.g. EPYC 7001 "model 1") split a 256-bit FMA over two 128-bit pipes; Zen 2 does not.
+        var zen1 = Cpu("AuthenticAMD", 23, "avx avx2 fma", 2000, model: 1);
+        Assert.Equal(1, zen1.ModelNumber);
+        Assert.Equal(16, ComputePeak.Derive(zen1, 1)!.FlopPerCycle);
+        Assert.Equal(32, ComputePeak.Derive(Cpu("AuthenticAMD", 23, "avx avx2 fma", 2000, model: 49), 1)!.FlopPerCycle);
         // No clock, no peak.
         Assert.Null(ComputePeak.Derive(Cpu("GenuineIntel", 6, "avx2 fma", 0), 1));
         // Hyper-threads are not cores.
