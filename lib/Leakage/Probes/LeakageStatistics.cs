@@ -111,6 +111,16 @@ public sealed record LeakageComparison(ProbeEntry Probe, ProbeEntry Null, Paired
     public string Verdict => Uncertainty.Verdict;
 
     /// <summary>
+    /// The probe as if its null had scored the mean over fresh draws: mean null over <see cref="Draws"/> plus
+    /// the matched excess, with the standard error of both (independent: the fresh draws are not the probe's);
+    /// null when the targets are not random. It takes the luck of this run's target draw out of the probe.
+    /// </summary>
+    [JsonIgnore]
+    public DrawAdjusted? DrawAdjusted => Draws is { K: >= 2 } d
+        ? new DrawAdjusted(d.Mean + Excess, Math.Sqrt(d.StandardError * d.StandardError + Uncertainty.StandardError * Uncertainty.StandardError))
+        : null;
+
+    /// <summary>
     /// The probe is above its null: <see cref="Verdict"/> is "above". For a comparison without its own
     /// uncertainty (a first-pass file), the first pass's rule, which its <c>above</c> key records: McNemar
     /// rejects at <paramref name="alpha"/> with a positive difference, and the excess interval lies above zero.
@@ -126,6 +136,9 @@ public sealed record LeakageComparison(ProbeEntry Probe, ProbeEntry Null, Paired
         $"McNemar p = {McNemarP:G3} (test points only)" +
         (Draws is null ? "" : $"; null over {Draws}") + (Shift is null ? "" : $"; feature shift {Shift}");
 }
+
+/// <summary>A probe's accuracy with the draw's luck taken out (<see cref="LeakageComparison.DrawAdjusted"/>) and its standard error.</summary>
+public sealed record DrawAdjusted(double Accuracy, double Se);
 
 /// <summary>
 /// The mean change of (f_target - f_label) between attacked and clean images, each feature in units of

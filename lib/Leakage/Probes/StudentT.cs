@@ -97,7 +97,7 @@ public static class StudentT
     }
 
     /// <summary>log Gamma(x) for x &gt; 0 (Lanczos, g = 7, nine coefficients; relative error about 1e-15).</summary>
-    internal static double LogGamma(double x)
+    public static double LogGamma(double x)
     {
         if (x < 0.5) return Math.Log(Math.PI / Math.Abs(Math.Sin(Math.PI * x))) - LogGamma(1 - x);
         ReadOnlySpan<double> g =
