@@ -181,7 +181,7 @@ public sealed record LeakageView(ProbeEntry DRand, ProbeEntry DDet, ProbeEntry C
     /// <summary>What an accuracy excess can and cannot show (the reading's row of that name).</summary>
     public const string WhatTheExcessShows =
         "An excess above its null shows that the attack moved robust features towards the targets. Its size is not comparable across sets: " +
-        "where the clean features already carry the label (D_det's shifted labels, the images whose target is not their class) the probe's " +
+        "where the clean features already carry the label (the shifted labels of D_det, the images whose target is not their class) the probe " +
         "accuracy barely responds to the same pull, so a small or undecided excess there does not show that no leakage happened. " +
         "Sets are compared by the feature shift.";
 
@@ -227,7 +227,7 @@ public sealed record LeakageView(ProbeEntry DRand, ProbeEntry DDet, ProbeEntry C
         {
             ExcessUncertainty.Above => $"Leakage: the {set} probe is above its clean-image null.{shift}",
             ExcessUncertainty.Below => $"The {set} probe is below its clean-image null.{shift}",
-            _ => $"Undecided by the probe's accuracy: the {set} excess interval touches zero within its Monte-Carlo error.{shift}",
+            _ => $"Undecided by accuracy: the {set} excess interval touches zero within its Monte-Carlo error.{shift}",
         };
     }
 
