@@ -43,7 +43,8 @@ public class LeakageResultsTests
             Assert.Equal(10, (int)c["strata"]!); // resampled within the 10 classes
             // One variance behind interval, p-value and verdict; McNemar beside it, labelled as test points only.
             double se = D(c["excessSe"]), lo = D(interval[0]), hi = D(interval[1]), mc = D(c["intervalMonteCarloError"]);
-            Assert.Equal(Leakage.Probes.StudentT.TwoSidedP(D(c["excessOverNull"]) / se, D(c["excessDf"])), D(c["pValue"]), 9);
+            double excess = D(c["excessOverNull"]);
+            Assert.Equal(se > 0 ? Leakage.Probes.StudentT.TwoSidedP(excess / se, D(c["excessDf"])) : excess == 0 ? 1 : 0, D(c["pValue"]), 9);
             Assert.Equal(lo > mc && lo > 0 ? "above" : hi < -mc && hi < 0 ? "below" : "undecided", (string?)c["verdict"]);
             Assert.InRange(D(c["mcnemarP"]), 0.0, 1.0);
             Assert.Contains("test points only, fits fixed", (string?)c["mcnemarCovers"]);
@@ -70,6 +71,18 @@ public class LeakageResultsTests
         var robust = results["robustModel"]!;
         Assert.Equal(0.5, D(robust["atAttackRadius"]!["radius"]), 12);
         Assert.Equal("pixel", (string?)robust["pixelTrained"]!["radiusUnits"]);
+    }
+
+    [Fact]
+    public async Task The_run_records_the_machine_and_threads_that_computed_it()
+    {
+        var results = Results.Read(await TestRuns.Reference);
+        var provenance = results["provenance"]!;
+        Assert.Equal(1, (int)provenance["threads"]!);                      // the reference run's --threads 1
+        Assert.Equal("cpu", (string?)provenance["device"]);
+        Assert.Matches(@"^\d+\.\d+", (string?)provenance["libtorch"]);
+        Assert.False(string.IsNullOrWhiteSpace((string?)provenance["cpuModel"]));
+        Assert.StartsWith("fp32", (string?)provenance["precision"]);
     }
 
     [Fact]

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 
 namespace Leakage.Tests;
 
-/// <summary>The statistics behind "leakage above its null": McNemar, the paired interval, the null over target draws, the chunk bootstrap.</summary>
+/// <summary>The statistics behind "leakage above its null": McNemar, the paired interval, the null over target draws, the bootstrap, fresh draws, t quantiles, verdicts, feature shift.</summary>
 public class LeakageStatisticsTests
 {
     const int Classes = 10;

@@ -201,7 +201,7 @@ public static class LeakageStatistics
     /// excess's uncertainty when the targets are not random (D_det).</para>
     /// <para>When the targets are random, <paramref name="draws"/> is the null refitted on K fresh target
     /// draws and <paramref name="freshAttacked"/>(d) the attacked training set emulated for draw d (features,
-    /// labels; <see cref="Transplant"/>): the probe is refitted on each, and the excess's uncertainty is the
+    /// labels; <see cref="Donors"/>, <see cref="Emulate"/>): the probe is refitted on each, and the excess's uncertainty is the
     /// spread of the K excesses plus the test points' variance, with a t quantile. Near the null the
     /// probe's weights are close to zero, and a bootstrap of training rows understates how much a new draw
     /// moves the accuracy (docs/statistics.md); fresh draws measure it.</para>

@@ -12,7 +12,7 @@ namespace Leakage.Experiment;
 /// <summary>The leakage probe results (Goh) and their controls (the matched nulls last).</summary>
 public sealed record LeakageOutcome(ProbeEntry DRand, ProbeEntry DDet, IReadOnlyList<ProbeEntry> Controls, double Seconds)
 {
-    /// <summary>Each probe against its matched null: excess, intervals, McNemar test, null over target draws.</summary>
+    /// <summary>Each probe against its matched null: excess with its uncertainty, McNemar test, null over target draws, feature shift.</summary>
     public LeakageComparisons? Comparisons { get; init; }
 }
 
@@ -32,12 +32,14 @@ public sealed record LeakageCache(LeakageOutcome Outcome, LeakageResult Leakage,
 /// clean test set with its true labels, with controls: clean D, random non-robust directions, D_rand
 /// without the images whose random target equals their label, chance and the majority class. Each of
 /// D_rand, D_det and D_rand with target ≠ label is compared with its matched null (the same probe on
-/// the clean originals with the same labels, <see cref="UnperturbedControls"/>): the excess over it
-/// with a bootstrap interval over training images resampled within classes (each image's target is an
-/// independent draw, so the refits carry the draw) and McNemar's exact test on the test points. The
-/// D_rand nulls are also fitted on <c>probe.nullDraws</c> fresh target draws made by the attack's own
-/// rule, which shows how far one draw moves them. Cached in <c>leakage/</c> like the other steps: its
-/// <c>metadata.json</c> holds the probe settings and the checksums of C and of both sets.
+/// the clean originals with the same labels, <see cref="UnperturbedControls"/>). The excess over it has
+/// one standard error behind its interval, p-value and verdict (docs/statistics.md): for the random
+/// targets, the spread of the excess over <c>probe.nullDraws</c> fresh target draws (the null refitted
+/// on each, the probe on the attacked set emulated for it) plus the test points; for D_det, a bootstrap
+/// of training images within classes and test points. McNemar's exact test on the test points is kept
+/// beside it, and each set's feature shift (f_target - f_label, attacked minus clean) is measured.
+/// Cached in <c>leakage/</c> like the other steps: its <c>metadata.json</c> holds the probe settings,
+/// the statistics' version and the checksums of C and of both sets.
 /// </summary>
 public sealed class LeakageStep(ExperimentRun run)
 {

@@ -246,6 +246,7 @@ public sealed record ProbeSeedsResult(IReadOnlyList<int> Seeds, SpreadResult Dra
 [JsonSerializable(typeof(SweepPointResult[]))]
 [JsonSerializable(typeof(ProbeSeedsResult))]
 [JsonSerializable(typeof(LeakageCache))]
+[JsonSerializable(typeof(Leakage.Compute.Provenance))]
 public sealed partial class ResultsJsonContext : JsonSerializerContext;
 
 /// <summary>Typed results to the nodes <see cref="ResultsFile"/> stores.</summary>
