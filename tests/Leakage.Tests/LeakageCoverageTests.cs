@@ -78,7 +78,7 @@ public sealed class LeakageCoverageTests(Xunit.Abstractions.ITestOutputHelper ou
         int covered = results.Count(r => r.ExcessInterval.Contains(truth));
         int coveredBefore = results.Count(r => r.TrainingInterval!.Value.Contains(truth));
         double seNew = results.Average(r => r.Uncertainty.StandardError), seBoot = results.Average(r => r.BootstrapSe!.Value);
-        output.WriteLine($"null over draws sd {100 * results.Average(r => r.Draws!.Sd):0.00} points; true mean excess {100 * truth:0.00} points, sd over draws {100 * sd:0.00}; mean se: fresh draws {100 * seNew:0.00}, bootstrap {100 * seBoot:0.00}; " +
+        output.WriteLine($"null over draws sd {100 * results.Average(r => r.Draws!.Sd):0.00} points; true mean excess {100 * truth:0.00} points, sd over draws {100 * sd:0.00}; mean se: interval {100 * seNew:0.00} (fresh draws, the bootstrap where wider: {results.Count(r => r.Uncertainty.Source == ExcessUncertainty.TrainingBootstrap)} times), bootstrap {100 * seBoot:0.00}; " +
             $"95% intervals covering the truth: fresh draws {covered}/{sims}, training bootstrap {coveredBefore}/{sims}; verdicts {string.Join(", ", results.GroupBy(r => r.Verdict).Select(g => $"{g.Key} {g.Count()}"))}; {clock.Elapsed.TotalSeconds:0} s");
         Assert.True(truth > 2 * sd / Math.Sqrt(excesses.Count), $"the planted effect should be an excess ({100 * truth:0.00} points)");
         Assert.True(covered >= 90, $"the interval over fresh draws covered the true mean excess in {covered} of {sims} draws");

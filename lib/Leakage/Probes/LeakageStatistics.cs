@@ -271,13 +271,22 @@ public static class LeakageStatistics
                 drawExcesses[d] = a.Accuracy(testFeatures, testLabels) - draws.Accuracies[d];
             }
         }
-        ExcessUncertainty uncertainty = drawExcesses is { Length: >= 2 }
-            ? ExcessUncertainty.OverDraws(excessObserved, drawExcesses, testVariance, level,
-                $"fresh target draws ({drawExcesses.Length}, emulated) and test points")
-            : bootstrapSe is { } bse && resamples >= 2
-                ? ExcessUncertainty.WithT(excessObserved, bse, resamples - 1, level, ExcessUncertainty.TrainingBootstrap,
-                    "training images (resampled within each class) and test points")
-                : ExcessUncertainty.WithT(excessObserved, Math.Sqrt(testVariance), Math.Max(1, entry.NTest - 1), level, ExcessUncertainty.TestPoints, "test points");
+        ExcessUncertainty? bootstrap = bootstrapSe is { } bs && resamples >= 2
+            ? ExcessUncertainty.WithT(excessObserved, bs, resamples - 1, level, ExcessUncertainty.TrainingBootstrap,
+                drawExcesses is null ? "training images (resampled within each class) and test points"
+                    : "training images with their target draws (resampled within each class) and test points, wider than the fresh draws")
+            : null;
+        // Fresh draws, unless the bootstrap is wider: each can understate in its own way (the bootstrap the
+        // draw, the emulation any part of the shift that is specific to the image), so the wider one is used.
+        ExcessUncertainty uncertainty;
+        if (drawExcesses is { Length: >= 2 })
+        {
+            var fresh = ExcessUncertainty.OverDraws(excessObserved, drawExcesses, testVariance, level,
+                $"fresh target draws ({drawExcesses.Length}, emulated) and test points");
+            uncertainty = bootstrap is { } wider && wider.StandardError > fresh.StandardError ? wider : fresh;
+        }
+        else uncertainty = bootstrap
+            ?? ExcessUncertainty.WithT(excessObserved, Math.Sqrt(testVariance), Math.Max(1, entry.NTest - 1), level, ExcessUncertainty.TestPoints, "test points");
         return new LeakageComparison(entry, nullEntry, paired, interval, strata, interval == null ? 0 : resamples, notConverged, draws)
         {
             Uncertainty = uncertainty,
