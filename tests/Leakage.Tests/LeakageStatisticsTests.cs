@@ -281,4 +281,36 @@ public class LeakageStatisticsTests
         var none = LeakageStatistics.Shift(clean, clean, y, t, clean);
         Assert.Equal(0, none.Mean, 12);
     }
+
+    [Fact]
+    public void The_leakage_cache_keeps_each_comparisons_uncertainty_draws_and_shift()
+    {
+        var probe = new ProbeEntry("probe", 0.18, 0.17, 0.19, 1000, 1000, 10) { Converged = true, Iterations = 7 };
+        var nullEntry = new ProbeEntry("null", 0.13, 0.12, 0.14, 1000, 1000, 10) { Converged = true, Iterations = 6 };
+        var paired = new PairedComparison(0.05, new ConfidenceInterval(0.04, 0.06, 0.95), 80, 30, 1e-6);
+        double[] excesses = [0.04, 0.05, 0.07];
+        var c = new LeakageComparison(probe, nullEntry, paired, new ConfidenceInterval(0.035, 0.065, 0.95), 10, 30, 0, new NullDraws([0.09, 0.11, 0.10]))
+        {
+            Uncertainty = ExcessUncertainty.OverDraws(0.05, excesses, 1e-5, 0.95, "fresh target draws (3, emulated) and test points"),
+            BootstrapSe = 0.008,
+            DrawExcesses = excesses,
+            Shift = new FeatureShift(0.1, 0.09, 0.11, 1000),
+        };
+        var comparisons = new Leakage.Experiment.LeakageComparisons(c, c, c);
+        var controls = Enumerable.Repeat(probe, 6).ToList();
+        var cache = new Leakage.Experiment.LeakageCache(new Leakage.Experiment.LeakageOutcome(probe, probe, controls, 1) { Comparisons = comparisons },
+            Leakage.Experiment.LeakageResult.Of(comparisons, controls, new LeakageProbeOptions()), Leakage.Experiment.LeakageControlsResult.Of(comparisons));
+        var json = System.Text.Json.JsonSerializer.Serialize(cache, Leakage.Experiment.ResultsJsonContext.Default.LeakageCache);
+        var back = System.Text.Json.JsonSerializer.Deserialize(json, Leakage.Experiment.ResultsJsonContext.Default.LeakageCache)!.Outcome.Comparisons!.DRand;
+        Assert.Equal(c.Uncertainty, back.Uncertainty);
+        Assert.Equal(c.Verdict, back.Verdict);
+        Assert.Equal(c.PValue, back.PValue);
+        Assert.Equal(c.McNemarP, back.McNemarP);
+        Assert.Equal(c.Shift, back.Shift);
+        Assert.Equal(excesses, back.DrawExcesses);
+        Assert.Equal(c.BootstrapSe, back.BootstrapSe);
+        Assert.Equal(c.DrawAdjusted, back.DrawAdjusted);
+        Assert.Equal(c.Above(), back.Above());
+        Assert.False(back.FirstPass);
+    }
 }
