@@ -51,6 +51,9 @@ public class ResultViewsTests
         foreach (var (key, c) in new[] { ("drand", view.Comparisons.DRand), ("ddet", view.Comparisons.DDet), ("drandTargetNotLabel", view.Comparisons.DRandTargetNotLabel) })
             Assert.Equal((bool)leakage["comparisons"]![key]!["above"]!, c.Above());
         Assert.Null(view.Comparisons.DDet.Draws);
+        // Defect 6, also for first-pass files: D_det's targets are deterministic, so its interval covers no target draws.
+        Assert.DoesNotContain("target draws", view.Comparisons.DDet.IntervalCovers);
+        Assert.Contains("target draws", view.Comparisons.DRand.IntervalCovers);
     }
 
     [Fact]

@@ -92,7 +92,10 @@ public sealed record LeakageComparison(ProbeEntry Probe, ProbeEntry Null, Paired
         init => _uncertainty = value;
     }
 
-    string LegacyCovers => "training images with their target draws (resampled within each class) and test points";
+    /// <summary>What a first-pass interval covered; for deterministic targets (no draws) not "target draws", whatever the file says.</summary>
+    string LegacyCovers => Draws is null
+        ? "training images (resampled within each class) and test points"
+        : "training images with their target draws (resampled within each class) and test points";
 
     /// <summary>The interval of the excess (<see cref="Uncertainty"/>).</summary>
     [JsonIgnore]
