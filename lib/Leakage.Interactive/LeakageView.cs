@@ -131,6 +131,12 @@ public sealed record LeakageView(ProbeEntry DRand, ProbeEntry DDet, ProbeEntry C
             Interactive.Check.That(c.Probe.Converged != false && c.Null.Converged != false, $"{c.Probe.Name}: a probe fit did not converge (raise probe.maxIterations).");
         }
         Interactive.Check.That(Comparisons.DRand.Draws?.K == nullDraws, "D_rand: the null over fresh target draws is missing.");
+        if (!Comparisons.DRand.FirstPass)
+        {
+            Interactive.Check.That(Comparisons.DRand.DrawExcesses?.Count == nullDraws, "D_rand: the excess over fresh target draws is missing.");
+            foreach (var (_, c) in Paired)
+                Interactive.Check.That(c.Shift is { } s && s.Lower <= s.Mean && s.Mean <= s.Upper, $"{c.Probe.Name}: the feature shift is missing or outside its interval.");
+        }
         return this;
     }
 
@@ -151,14 +157,16 @@ public sealed record LeakageView(ProbeEntry DRand, ProbeEntry DDet, ProbeEntry C
             e == DRand ? 100 * Published.LeakageDRand.Value : e == DDet ? 100 * Published.LeakageDDet.Value : null)),
         valueName: "this run", referenceName: "Goh 2019");
 
-    /// <summary>One row of the table of probes against their nulls (percent; excess in points).</summary>
+    /// <summary>One row of the table of probes against their nulls (percent; excess in points; feature shift in sd of the features).</summary>
     public sealed record NullRow(string Labels, double AttackedPercent, double NullPercent, double ExcessPoints, double ExcessLo, double ExcessHi,
-        string IntervalCovers, double McNemarP, double? DrawMeanPercent, double? DrawSdPoints, string Attacked);
+        string IntervalCovers, double PValue, string Verdict, double McNemarP, double? ShiftSd, double? ShiftLo, double? ShiftHi,
+        double? DrawMeanPercent, double? DrawSdPoints, string Attacked);
 
     /// <summary>Each probe against its matched null.</summary>
     public IReadOnlyList<NullRow> NullRows() => Paired.Select(p => new NullRow(p.Labels,
         100 * p.Comparison.Probe.Accuracy, 100 * p.Comparison.Null.Accuracy, 100 * p.Comparison.Excess,
-        100 * p.Comparison.ExcessInterval.Lo, 100 * p.Comparison.ExcessInterval.Hi, p.Comparison.IntervalCovers, p.Comparison.PValue,
+        100 * p.Comparison.ExcessInterval.Lo, 100 * p.Comparison.ExcessInterval.Hi, p.Comparison.IntervalCovers, p.Comparison.PValue, p.Comparison.Verdict,
+        p.Comparison.McNemarP, p.Comparison.Shift?.Mean, p.Comparison.Shift?.Lower, p.Comparison.Shift?.Upper,
         p.Comparison.Draws is null ? null : 100 * p.Comparison.Draws.Mean, p.Comparison.Draws is null ? null : 100 * p.Comparison.Draws.Sd,
         $"{p.Comparison.AgainstNull()} its clean-image null")).ToList();
 
@@ -170,37 +178,86 @@ public sealed record LeakageView(ProbeEntry DRand, ProbeEntry DDet, ProbeEntry C
         Paired.Select(p => new IntervalBar(p.Labels, 100 * p.Comparison.Probe.Accuracy, 100 * p.Comparison.Probe.Lo, 100 * p.Comparison.Probe.Hi, 100 * p.Comparison.Null.Accuracy)),
         valueName: "attacked images", referenceName: "clean originals, same labels");
 
+    /// <summary>What an accuracy excess can and cannot show (the reading's row of that name).</summary>
+    public const string WhatTheExcessShows =
+        "An excess above its null shows that the attack moved robust features towards the targets. Its size is not comparable across sets: " +
+        "where the clean features already carry the label (the shifted labels of D_det, the images whose target is not their class) the probe " +
+        "accuracy barely responds to the same pull, so a small or undecided excess there does not show that no leakage happened. " +
+        "Sets are compared by the feature shift.";
+
     /// <summary>
-    /// The reading of notebook 06: each probe against chance and against its null, the null over
-    /// target draws, the gap to Goh, the controls, and what the three comparisons say together.
+    /// The gap to Goh's D_rand figure on the right scale: the draw-adjusted probe (mean null over fresh
+    /// draws plus the excess) and its standard error, beside Goh's 23.5%; or null without fresh draws.
+    /// </summary>
+    public string? GapToGoh()
+    {
+        if (Comparisons.DRand.DrawAdjusted is not { } a) return null;
+        double gap = Published.LeakageDRand.Value - a.Accuracy;
+        var draws = Comparisons.DRand.Draws!;
+        return I($"draw-adjusted probe {a.Accuracy:P1} (se {100 * a.Se:0.0} points: mean null over {draws.K} draws {draws.Mean:P1} plus the excess), ")
+            + I($"{100 * gap:0.0} points below Goh's {Published.Percent(Published.LeakageDRand)}, {gap / a.Se:0.0} standard errors; ")
+            + I($"this run's own probe {DRand.Accuracy:P1} carries its draw's null {DRandNull.Accuracy:P1}");
+    }
+
+    static string I(FormattableString f) => FormattableString.Invariant(f);
+
+    /// <summary>Our excess over chance beside Goh's (his 23.5% against chance 10%: 13.5 points).</summary>
+    public string OverChance()
+    {
+        double goh = Published.LeakageDRand.Value - 0.1;
+        var adjusted = Comparisons.DRand.DrawAdjusted;
+        return I($"excess over its null {100 * Comparisons.DRand.Excess:+0.0;-0.0} points") +
+            (adjusted is { } a ? I($", draw-adjusted probe minus chance {100 * (a.Accuracy - 0.1):+0.0;-0.0} points") : "") +
+            I($"; Goh: {100 * goh:0.0} points ({Published.Percent(Published.LeakageDRand)} against chance 10%)");
+    }
+
+    /// <summary>The feature shifts of the three sets side by side.</summary>
+    public string Shifts() => Comparisons.DRand.Shift is null
+        ? "not recorded by this run (a first-pass results.json)"
+        : $"D_rand {Comparisons.DRand.Shift.Show()}; target ≠ label {Comparisons.DRandTargetNotLabel.Shift.Show()}; D_det {Comparisons.DDet.Shift.Show()}";
+
+    /// <summary>What one set's comparison says, in a sentence: the accuracy verdict, then the shift.</summary>
+    static string Conclusion(LeakageComparison c, string set)
+    {
+        string shift = c.Shift is not { } s ? ""
+            : s.Lower > 0 ? $" Its feature shift {s.Show()} says the attack moved robust features towards the targets."
+            : s.Upper < 0 ? $" Its feature shift {s.Show()} is away from the targets."
+            : $" Its feature shift {s.Show()} does not separate from zero.";
+        return c.Verdict switch
+        {
+            ExcessUncertainty.Above => $"Leakage: the {set} probe is above its clean-image null.{shift}",
+            ExcessUncertainty.Below => $"The {set} probe is below its clean-image null.{shift}",
+            _ => $"Undecided by accuracy: the {set} excess interval touches zero within its Monte-Carlo error.{shift}",
+        };
+    }
+
+    /// <summary>
+    /// The reading of notebook 06: each probe against chance and against its null (verdict and p-value
+    /// from one variance, McNemar beside it), the gap to Goh on the draw-adjusted scale, the sets compared
+    /// by their feature shift, what the accuracy excess can and cannot show.
     /// </summary>
     /// <param name="targetEqualsLabelRate">Share of D_rand targets equal to the original label.</param>
     /// <param name="drandImages">Images of D_rand.</param>
     public Html Reading(double targetEqualsLabelRate, long drandImages)
     {
         var c = Comparisons;
-        double gap = Published.LeakageDRand.Value - DRand.Accuracy;
         var rows = new List<(string, string)>
         {
             ("D_rand probe", $"{DRand.Show()}: {DRand.Against(0.1)} chance, {c.DRand.AgainstNull()} its clean-image null {DRandNull.Show()} (Goh: {Published.Percent(Published.LeakageDRand)})"),
             ("D_rand excess over its null", c.DRand.Excess()),
             ("null over fresh target draws", $"{c.DRand.Draws}; this run's draw {DRandNull.Accuracy:P1}"),
-            ($"gap to Goh's {Published.Percent(Published.LeakageDRand)}", c.DRand.Draws is { } draws
-                ? $"{100 * gap:0.0} points, {gap / draws.Sd:0.0} standard deviations of the null over draws"
-                : $"{100 * gap:0.0} points"),
+            ($"gap to Goh's {Published.Percent(Published.LeakageDRand)}", GapToGoh() ?? $"{100 * (Published.LeakageDRand.Value - DRand.Accuracy):0.0} points (no fresh draws recorded)"),
+            ("excess over chance, beside Goh's", OverChance()),
             ("D_rand targets equal to the label", $"{targetEqualsLabelRate:P1} of {drandImages:N0} images"),
             ("D_rand probe, target ≠ label", $"{DRandTargetNotLabel.Show()}: {c.DRandTargetNotLabel.AgainstNull()} its clean-image null {DRandTargetNotLabelNull.Show()}; {c.DRandTargetNotLabel.Excess()}"),
             ("D_det probe", $"{DDet.Show()}: {DDet.Against(0.1)} chance, {c.DDet.AgainstNull()} its clean-image null {DDetNull.Show()} (Goh: {Published.Percent(Published.LeakageDDet)}); {c.DDet.Excess()}"),
+            ("feature shift towards the target, f_target − f_label (sd of the features)", Shifts()),
+            ("what the accuracy excess can and cannot show", WhatTheExcessShows),
             ("random features on D_rand / D_det", $"{DRandRandomFeatures.Show()} / {DDetRandomFeatures.Show()}"),
             ("ceiling (clean D, true labels)", CleanD.Show()),
-            ("D_rand", c.DRand.Above()
-                ? c.DRandTargetNotLabel.Above()
-                    ? "Leakage: the attack moved robust features towards the targets, also on images whose target is a foreign class."
-                    : "Leakage, but none measurable once the images whose target equals their label are dropped: in this run the signal comes from correctly labelled images that the attack pushed further into their own class."
-                : "No leakage measurable in this run: the probe is not above its clean-image control."),
-            ("D_det", c.DDet.Above()
-                ? "Above its clean-image control: the attack moved robust features towards the targets (leakage), though the image's own content still wins."
-                : "Not above its clean-image control: no leakage measurable."),
+            ("D_rand", Conclusion(c.DRand, "D_rand")),
+            ("D_rand, target ≠ label", Conclusion(c.DRandTargetNotLabel, "target ≠ label")),
+            ("D_det", Conclusion(c.DDet, "D_det")),
         };
         return Tables.KeyValue(rows, "Reading");
     }

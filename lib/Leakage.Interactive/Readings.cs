@@ -32,15 +32,14 @@ public static class Readings
     }
 
     /// <summary>
-    /// The probe against its matched null, decided by the paired test (McNemar on the same test
-    /// points) and the excess interval, never by overlapping intervals: above when
-    /// <see cref="LeakageComparison.Above"/>, below when McNemar rejects and the excess interval lies
-    /// below zero.
+    /// The probe against its matched null, from <see cref="LeakageComparison.Verdict"/> (the excess's
+    /// interval with its own variance, undecided when it touches zero within its Monte-Carlo error),
+    /// never from overlapping intervals nor from McNemar alone: above, below, or not distinguishable.
     /// </summary>
     public static string AgainstNull(this LeakageComparison c)
     {
         ArgumentNullException.ThrowIfNull(c);
-        return c.Above() ? Above : c.PValue < 0.05 && c.ExcessInterval.Hi < 0 ? Below : NotDistinguishable;
+        return c.Verdict switch { ExcessUncertainty.Above => Above, ExcessUncertainty.Below => Below, _ => NotDistinguishable };
     }
 
     /// <summary>The same verdict for a paired comparison of test points only (no training-image interval).</summary>
@@ -57,13 +56,21 @@ public static class Readings
         return c.FirstAbove() && c.Interval.Lo > 0;
     }
 
-    /// <summary>"+5.7 points [+4.0, +7.4] (what the interval resamples), McNemar p = 1.2E-75".</summary>
+    /// <summary>
+    /// "+5.2 points [+2.8, +7.6] (what the interval covers), p = 0.0003, above; McNemar p = 5.7E-65 (test
+    /// points only, fits fixed)": the p-value from the interval's own variance first, McNemar after it.
+    /// </summary>
     public static string Excess(this LeakageComparison c)
     {
         ArgumentNullException.ThrowIfNull(c);
         return string.Create(CultureInfo.InvariantCulture,
-            $"{100 * c.Excess:+0.0;-0.0} points [{100 * c.ExcessInterval.Lo:+0.0;-0.0}, {100 * c.ExcessInterval.Hi:+0.0;-0.0}] ({c.IntervalCovers}), McNemar p = {c.PValue:G2}");
+            $"{100 * c.Excess:+0.0;-0.0} points [{100 * c.ExcessInterval.Lo:+0.0;-0.0}, {100 * c.ExcessInterval.Hi:+0.0;-0.0}] ({c.IntervalCovers}), " +
+            $"p = {c.PValue:G2}, {c.Verdict}; McNemar p = {c.McNemarP:G2} (test points only, fits fixed)");
     }
+
+    /// <summary>"+0.123 sd [+0.118, +0.128]": a feature shift, or "not recorded" for a run that did not measure it.</summary>
+    public static string Show(this FeatureShift? s) => s is null ? "not recorded"
+        : string.Create(CultureInfo.InvariantCulture, $"{s.Mean:+0.000;-0.000} sd [{s.Lower:+0.000;-0.000}, {s.Upper:+0.000;-0.000}]");
 
     /// <summary>A share as a percentage with one decimal, or "not run" when the step has not recorded it.</summary>
     public static string Percent(double? share) =>

@@ -72,7 +72,14 @@ sealed record ResultsReader(string Source)
             Int(e, $"{key}.nTrain"), Int(e, $"{key}.nTest"), Int(e, $"{key}.features"))
         { Converged = OptionalBool(e, "converged"), Iterations = OptionalInt(e, "iterations") };
 
-    /// <summary>A probe against its matched null as the leakage step records it.</summary>
+    /// <summary>
+    /// A probe against its matched null as the leakage step records it. A file with <c>mcnemarP</c> carries
+    /// the excess's own uncertainty (<c>excessSe</c>, <c>excessDf</c>) behind <c>excessInterval</c>,
+    /// <c>pValue</c> and <c>verdict</c>. A first-pass file (no <c>mcnemarP</c>) is read as it was written:
+    /// its <c>pValue</c> is McNemar's, its <c>excessInterval</c> the normal interval of a training bootstrap,
+    /// and the comparison is marked <see cref="LeakageComparison.FirstPass"/>, so that its verdict and
+    /// p-value come from that recorded interval (<see cref="ExcessUncertainty.FromFirstPass"/>).
+    /// </summary>
     public LeakageComparison Comparison(JsonObject o, string key, ProbeEntry probe, ProbeEntry nullEntry)
     {
         var c = Object(o, key);
@@ -80,11 +87,37 @@ sealed record ResultsReader(string Source)
         var (pLo, pHi) = Pair(c, $"{key}.pairedInterval");
         var (eLo, eHi) = Pair(c, $"{key}.excessInterval");
         double level = 0.95;
+        double? mcnemar = OptionalNumber(c, $"{key}.mcnemarP");
+        bool firstPass = mcnemar is null;
         var paired = new PairedComparison(probe.Accuracy - nullEntry.Accuracy, new ConfidenceInterval(pLo, pHi, level),
-            Int(discordant, $"{key}.discordant.probeOnly"), Int(discordant, $"{key}.discordant.nullOnly"), Number(c, $"{key}.pValue"));
+            Int(discordant, $"{key}.discordant.probeOnly"), Int(discordant, $"{key}.discordant.nullOnly"), mcnemar ?? Number(c, $"{key}.pValue"));
         int? resamples = OptionalInt(c, $"{key}.trainingResamples");
         NullDraws? draws = c["nullDraws"] is JsonObject d ? new NullDraws(Numbers(d, $"{key}.nullDraws.values")) : null;
-        return new LeakageComparison(probe, nullEntry, paired, resamples is null ? null : new ConfidenceInterval(eLo, eHi, level),
-            OptionalInt(c, $"{key}.strata") ?? 0, resamples ?? 0, OptionalInt(c, $"{key}.refitsNotConverged") ?? 0, draws);
+        ConfidenceInterval? training = null;
+        if (resamples is not null && firstPass) training = new ConfidenceInterval(eLo, eHi, level);
+        else if (resamples is not null && c["bootstrapInterval"] is not null)
+        {
+            var (bLo, bHi) = Pair(c, $"{key}.bootstrapInterval");
+            training = new ConfidenceInterval(bLo, bHi, level);
+        }
+        var comparison = new LeakageComparison(probe, nullEntry, paired, training,
+            OptionalInt(c, $"{key}.strata") ?? 0, resamples ?? 0, OptionalInt(c, $"{key}.refitsNotConverged") ?? 0, draws)
+        {
+            FirstPass = firstPass,
+            BootstrapSe = OptionalNumber(c, $"{key}.bootstrapSe"),
+            DrawExcesses = c["drawExcess"] is JsonObject e ? Numbers(e, $"{key}.drawExcess.values") : null,
+            Shift = c["featureShift"] is JsonObject s
+                ? new FeatureShift(Number(s, $"{key}.featureShift.mean"), Number(s, $"{key}.featureShift.lower"), Number(s, $"{key}.featureShift.upper"),
+                    Int(s, $"{key}.featureShift.images"))
+                : null,
+        };
+        if (firstPass) return comparison;
+        double excess = probe.Accuracy - nullEntry.Accuracy, se = Number(c, $"{key}.excessSe");
+        return comparison with
+        {
+            // No excessDf: infinite degrees of freedom (a normal quantile), which JSON cannot write as a number.
+            Uncertainty = new ExcessUncertainty(excess, se, OptionalNumber(c, $"{key}.excessDf") ?? double.PositiveInfinity, level, se > 0 ? (eHi - eLo) / (2 * se) : 0,
+                Number(c, $"{key}.intervalMonteCarloError"), String(c, $"{key}.uncertaintySource"), String(c, $"{key}.intervalCovers")),
+        };
     }
 }

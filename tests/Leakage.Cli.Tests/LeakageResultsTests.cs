@@ -63,8 +63,26 @@ public class LeakageResultsTests
             Assert.InRange(D(c["pValue"]), 0.0, 1.0);
             Assert.NotNull(c["converged"]);
             Assert.Equal(10, (int)c["strata"]!); // resampled within the 10 classes
-            Assert.Contains("target draws", (string?)c["intervalCovers"]);
+            // One variance behind interval, p-value and verdict; McNemar beside it, labelled as test points only.
+            double se = D(c["excessSe"]), lo = D(interval[0]), hi = D(interval[1]), mc = D(c["intervalMonteCarloError"]);
+            double excess = D(c["excessOverNull"]);
+            Assert.Equal(se > 0 ? Leakage.Probes.StudentT.TwoSidedP(excess / se, D(c["excessDf"])) : excess == 0 ? 1 : 0, D(c["pValue"]), 9);
+            Assert.Equal(lo > mc && lo > 0 ? "above" : hi < -mc && hi < 0 ? "below" : "undecided", (string?)c["verdict"]);
+            Assert.InRange(D(c["mcnemarP"]), 0.0, 1.0);
+            Assert.Contains("test points only, fits fixed", (string?)c["mcnemarCovers"]);
+            var shift = c["featureShift"]!;
+            Assert.True(D(shift["lower"]) <= D(shift["mean"]) && D(shift["mean"]) <= D(shift["upper"]), shift.ToJsonString());
         }
+        // D_rand's targets are random: its interval covers fresh target draws; D_det's are class + 1: its interval
+        // covers training images and test points, never "target draws".
+        Assert.Contains("target draws", (string?)comparisons["drand"]!["intervalCovers"]);
+        Assert.Contains("target draws", (string?)comparisons["drandTargetNotLabel"]!["intervalCovers"]);
+        Assert.Contains("training images", (string?)comparisons["ddet"]!["intervalCovers"]);
+        Assert.DoesNotContain("target draws", (string?)comparisons["ddet"]!["intervalCovers"]);
+        Assert.Equal(20, comparisons["drand"]!["drawExcess"]!["values"]!.AsArray().Count);
+        var adjusted = comparisons["drand"]!["drawAdjusted"]!;
+        Assert.Equal(D(comparisons["drand"]!["nullDraws"]!["mean"]) + D(comparisons["drand"]!["excessOverNull"]), D(adjusted["accuracy"]), 12);
+        Assert.True(D(adjusted["se"]) > 0);
         // The D_rand nulls over fresh target draws; D_det's targets are not random.
         var draws = comparisons["drand"]!["nullDraws"]!;
         Assert.Equal(20, (int)draws["k"]!);
@@ -75,6 +93,18 @@ public class LeakageResultsTests
         var robust = results["robustModel"]!;
         Assert.Equal(0.5, D(robust["atAttackRadius"]!["radius"]), 12);
         Assert.Equal("pixel", (string?)robust["pixelTrained"]!["radiusUnits"]);
+    }
+
+    [Fact]
+    public async Task The_run_records_the_machine_and_threads_that_computed_it()
+    {
+        var results = Results.Read(await TestRuns.Reference);
+        var provenance = results["provenance"]!;
+        Assert.Equal(1, (int)provenance["threads"]!);                      // the reference run's --threads 1
+        Assert.Equal("cpu", (string?)provenance["device"]);
+        Assert.Matches(@"^\d+\.\d+", (string?)provenance["libtorch"]);
+        Assert.False(string.IsNullOrWhiteSpace((string?)provenance["cpuModel"]));
+        Assert.StartsWith("fp32", (string?)provenance["precision"]);
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Leakage.Experiment;
 using Leakage.Interactive;
+using Leakage.Probes;
 
 namespace Leakage.Notebooks.Tests;
 
@@ -35,7 +36,13 @@ public class ResultViewsTests
 
         var drand = leakage["comparisons"]!["drand"]!;
         Assert.Equal(D(drand["excessOverNull"]), view.Comparisons.DRand.Excess, 12);
-        Assert.Equal(D(drand["pValue"]), view.Comparisons.DRand.PValue);
+        // A first-pass file (no mcnemarP): its pValue is McNemar's, read as such; the p-value of the interval's own
+        // variance comes from its recorded interval, far larger than McNemar's (which holds the target draw fixed).
+        Assert.Null(drand["mcnemarP"]);
+        Assert.True(view.Comparisons.DRand.FirstPass);
+        Assert.Equal(D(drand["pValue"]), view.Comparisons.DRand.McNemarP);
+        Assert.Equal(ExcessUncertainty.FirstPass, view.Comparisons.DRand.Uncertainty.Source);
+        Assert.True(view.Comparisons.DRand.PValue > 1e6 * view.Comparisons.DRand.McNemarP, view.Comparisons.DRand.ToString());
         Assert.Equal(D(drand["excessInterval"]![0]), view.Comparisons.DRand.ExcessInterval.Lo);
         Assert.Equal((int)drand["discordant"]!["probeOnly"]!, view.Comparisons.DRand.Paired.FirstOnly);
         Assert.Equal((int)drand["nullDraws"]!["k"]!, view.Comparisons.DRand.Draws!.K);
@@ -44,6 +51,9 @@ public class ResultViewsTests
         foreach (var (key, c) in new[] { ("drand", view.Comparisons.DRand), ("ddet", view.Comparisons.DDet), ("drandTargetNotLabel", view.Comparisons.DRandTargetNotLabel) })
             Assert.Equal((bool)leakage["comparisons"]![key]!["above"]!, c.Above());
         Assert.Null(view.Comparisons.DDet.Draws);
+        // Defect 6, also for first-pass files: D_det's targets are deterministic, so its interval covers no target draws.
+        Assert.DoesNotContain("target draws", view.Comparisons.DDet.IntervalCovers);
+        Assert.Contains("target draws", view.Comparisons.DRand.IntervalCovers);
     }
 
     [Fact]
@@ -75,17 +85,67 @@ public class ResultViewsTests
         var view = LeakageView.Read(json, Recorded("cpu"))!;
         var reading = view.Reading(D(json["adversarial"]!["drand"]!["targetEqualsLabel"]), (int)json["adversarial"]!["drand"]!["images"]!).Markup;
         Assert.Contains($"{view.DRand.Show()}: above chance, above its clean-image null {view.DRandNull.Show()}", reading);
-        double gap = Published.LeakageDRand.Value - view.DRand.Accuracy;
-        Assert.Contains($"{100 * gap:0.0} points, {gap / view.Comparisons.DRand.Draws!.Sd:0.0} standard deviations", reading);
-        // The wording follows the verdicts the run recorded (comparisons.*.above).
+        // The gap to Goh on the draw-adjusted scale: mean null over the draws plus the excess, with its standard error.
+        var adjusted = view.Comparisons.DRand.DrawAdjusted!;
+        Assert.Equal(view.Comparisons.DRand.Draws!.Mean + view.Comparisons.DRand.Excess, adjusted.Accuracy, 12);
+        double gap = Published.LeakageDRand.Value - adjusted.Accuracy;
+        Assert.Contains(FormattableString.Invariant($"{100 * gap:0.0} points below Goh"), reading);
+        Assert.Contains(FormattableString.Invariant($"{Published.Percent(Published.LeakageDRand)}, {gap / adjusted.Se:0.0} standard errors"), reading);
+        Assert.Contains(FormattableString.Invariant($"Goh: {100 * (Published.LeakageDRand.Value - 0.1):0.0} points"), reading);
+        // The wording follows each comparison's verdict; in this first-pass file the recorded `above` keys follow the
+        // first pass's rule (McNemar and interval) and the verdict is read from the recorded interval.
         var recorded = json["leakage"]!["comparisons"]!;
         Assert.True((bool)recorded["drand"]!["above"]!);
-        Assert.Contains((bool)recorded["drandTargetNotLabel"]!["above"]!
-            ? "Leakage: the attack moved robust features towards the targets, also on images whose target is a foreign class."
-            : "Leakage, but none measurable once the images whose target equals their label are dropped", reading);
-        Assert.Contains((bool)recorded["ddet"]!["above"]!
-            ? "Above its clean-image control"
-            : "Not above its clean-image control: no leakage measurable.", reading);
+        Assert.Equal(ExcessUncertainty.Above, view.Comparisons.DRand.Verdict);
+        Assert.Contains("Leakage: the D_rand probe is above its clean-image null.", reading);
+        // D_rand with target ≠ label: recorded "above" with an interval end 0.0003 points above zero, a tenth of its
+        // Monte-Carlo error: undecided.
+        Assert.True((bool)recorded["drandTargetNotLabel"]!["above"]!);
+        Assert.Equal(ExcessUncertainty.Undecided, view.Comparisons.DRandTargetNotLabel.Verdict);
+        Assert.Contains("Undecided by accuracy: the target ≠ label excess interval touches zero", reading);
+        Assert.False((bool)recorded["ddet"]!["above"]!);
+        Assert.Contains(view.Comparisons.DDet.Verdict == ExcessUncertainty.Above
+            ? "Leakage: the D_det probe is above its clean-image null."
+            : "Undecided by accuracy: the D_det excess interval touches zero", reading);
+        Assert.Contains(LeakageView.WhatTheExcessShows, reading);
+        Assert.Contains("not recorded by this run", reading);   // a first-pass file has no feature shift
+    }
+
+    [Fact]
+    public void A_comparison_written_by_this_version_reads_back_with_its_own_variance_verdict_shift_and_mcnemar()
+    {
+        var json = Json("cpu");
+        var first = LeakageView.Read(json, Recorded("cpu"))!.Comparisons.DRand;
+        // The recorded D_rand comparison as this version writes it: excesses over fresh draws, a feature shift.
+        double[] drawExcess = [0.041, 0.063, 0.049, 0.058, 0.037, 0.066, 0.052, 0.045, 0.060, 0.055];
+        var c = first with
+        {
+            FirstPass = false,
+            DrawExcesses = drawExcess,
+            Draws = new Leakage.Probes.NullDraws(first.Draws!.Accuracies.Take(drawExcess.Length).ToList()),
+            Uncertainty = ExcessUncertainty.OverDraws(first.Excess, drawExcess, 1e-5, 0.95, "fresh target draws (10, emulated) and test points"),
+            Shift = new FeatureShift(0.12, 0.11, 0.13, 50_000),
+        };
+        var written = ResultsJson.Node(ComparisonResult.Of(c));
+        Assert.Equal(c.McNemarP, D(written["mcnemarP"]));
+        Assert.Equal(c.PValue, D(written["pValue"]));
+        Assert.Equal(c.Verdict, (string?)written["verdict"]);
+        Assert.Equal("test points only, fits fixed", ((string?)written["mcnemarCovers"])![^28..]);
+        Assert.Equal(c.DrawAdjusted!.Accuracy, D(written["drawAdjusted"]!["accuracy"]), 12);
+        json["leakage"]!["comparisons"]!["drand"] = written;
+        var back = LeakageView.Read(json, Recorded("cpu"))!.Comparisons.DRand;
+        Assert.False(back.FirstPass);
+        Assert.Equal(c.McNemarP, back.McNemarP);
+        Assert.Equal(c.PValue, back.PValue, 12);
+        Assert.Equal(c.Verdict, back.Verdict);
+        Assert.Equal(c.ExcessInterval.Lo, back.ExcessInterval.Lo, 12);
+        Assert.Equal(c.ExcessInterval.Hi, back.ExcessInterval.Hi, 12);
+        Assert.Equal(c.IntervalCovers, back.IntervalCovers);
+        Assert.Equal(c.Shift, back.Shift);
+        Assert.Equal(drawExcess, back.DrawExcesses);
+        Assert.Equal(c.TrainingInterval, back.TrainingInterval);
+        Assert.Equal(c.Above(), (bool)written["above"]!);
+        Assert.Equal(c.Above(), back.Above());
     }
 
     [Fact]

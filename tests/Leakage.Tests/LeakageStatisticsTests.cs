@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 
 namespace Leakage.Tests;
 
-/// <summary>The statistics behind "leakage above its null": McNemar, the paired interval, the null over target draws, the chunk bootstrap.</summary>
+/// <summary>The statistics behind "leakage above its null": McNemar, the paired interval, the null over target draws, the bootstrap, fresh draws, t quantiles, verdicts, feature shift.</summary>
 public class LeakageStatisticsTests
 {
     const int Classes = 10;
@@ -133,8 +133,25 @@ public class LeakageStatisticsTests
         var towards = x + 0.8 * (means.index_select(0, targets) - means.index_select(0, y));
         var leaky = LeakageStatistics.Compare(probe, "leaky", "null", LeakageProbe.Features(means, towards), f, targets, fTest, testY, strata, resamples: 30);
         Assert.True(leaky.Above(), leaky.ToString());
-        Assert.True(leaky.TrainingInterval!.Value.Lo > 0 && leaky.PValue < 1e-6, leaky.ToString());
-        Assert.Contains("target draws", leaky.IntervalCovers);
+        Assert.True(leaky.TrainingInterval!.Value.Lo > 0 && leaky.McNemarP < 1e-6 && leaky.PValue < 1e-6, leaky.ToString());
+        Assert.Equal(ExcessUncertainty.Above, leaky.Verdict);
+        // Deterministic targets: the interval covers training images and test points, not target draws (defect 6).
+        Assert.Contains("training images", leaky.IntervalCovers);
+        Assert.DoesNotContain("target draws", leaky.IntervalCovers);
+
+        // Random targets with the null refitted on fresh draws: the interval covers the target draws.
+        var random = randint(0, Classes, [n], dtype: ScalarType.Int64, generator: new Generator(84));
+        var pulled = LeakageProbe.Features(means, x + 0.8 * (means.index_select(0, random) - means.index_select(0, y)));
+        var fresh = Enumerable.Range(0, 5).Select(d => randint(0, Classes, [n], dtype: ScalarType.Int64, generator: new Generator((ulong)(850 + d)))).ToList();
+        var nulls = LeakageStatistics.OverDraws(probe, fresh.Count, d => (f, fresh[d]), fTest, testY);
+        var recorded = random.data<long>().ToArray();
+        var drawn = LeakageStatistics.Compare(probe, "leaky, random targets", "null", pulled, f, random, fTest, testY, strata, resamples: 10, nulls,
+            d => (LeakageStatistics.Emulate(pulled, f, LeakageStatistics.Donors(strata, recorded, fresh[d].data<long>().ToArray(), Classes, new Random(d))), fresh[d]));
+        Assert.Contains("target draws", drawn.IntervalCovers);
+        Assert.Equal(ExcessUncertainty.FreshDraws, drawn.Uncertainty.Source);
+        Assert.Equal(5, drawn.DrawExcesses!.Count);
+        Assert.Equal(4, drawn.Uncertainty.DegreesOfFreedom, 0); // about K - 1: the test points' part is small beside the draws'
+        Assert.True(drawn.ExcessInterval.Contains(drawn.Excess) && drawn.Verdict == ExcessUncertainty.Above, drawn.ToString());
     }
 
     [Fact]
@@ -150,5 +167,150 @@ public class LeakageStatisticsTests
         Assert.True(cold.Converged && warm.Converged);
         Assert.Equal(cold.Loss, warm.Loss, 9);
         Assert.True(cold.Weights.Zip(warm.Weights).All(p => Math.Abs(p.First - p.Second) < 1e-4));
+    }
+
+    [Fact]
+    public void Student_t_quantiles_and_tails_match_tabulated_values()
+    {
+        Assert.Equal(12.706204736, StudentT.Quantile(0.975, 1), 6);
+        Assert.Equal(2.570581836, StudentT.Quantile(0.975, 5), 8);
+        Assert.Equal(2.093024054, StudentT.Quantile(0.975, 19), 8);
+        Assert.Equal(2.045229642, StudentT.Quantile(0.975, 29), 8);
+        Assert.Equal(-1.729132812, StudentT.Quantile(0.05, 19), 8);
+        Assert.Equal(1.959963985, StudentT.Quantile(0.975, double.PositiveInfinity), 6);
+        Assert.Equal(0.05, StudentT.TwoSidedP(2.093024054, 19), 8);
+        Assert.Equal(1.0, StudentT.TwoSidedP(0, 7), 12);
+        Assert.Equal(0.5, StudentT.TwoSidedP(1, 1), 10);                      // Cauchy: P(|T| >= 1) = 1/2
+        Assert.Equal(0.3173105079, StudentT.TwoSidedP(1, double.PositiveInfinity), 6);
+        Assert.Equal(Math.Log(24), StudentT.LogGamma(5), 12);
+    }
+
+    [Fact]
+    public void Interval_p_value_and_verdict_come_from_one_variance_and_an_interval_touching_zero_is_undecided()
+    {
+        var u = ExcessUncertainty.WithT(0.05, 0.01, 19, 0.95, ExcessUncertainty.FreshDraws, "fresh target draws");
+        Assert.Equal(0.05 - 2.093024054 * 0.01, u.Interval.Lo, 8);
+        Assert.Equal(StudentT.TwoSidedP(5, 19), u.PValue, 12);
+        Assert.Equal(2.093024054 * 0.01 / Math.Sqrt(38), u.MonteCarloError, 8);
+        Assert.Equal(ExcessUncertainty.Above, u.Verdict);
+        Assert.Equal(ExcessUncertainty.Below, (u with { Excess = -0.05 }).Verdict);
+        // The lower end above zero by less than its Monte-Carlo error: undecided, though the interval excludes zero.
+        var edge = u with { Excess = u.Quantile * 0.01 + 0.5 * u.MonteCarloError };
+        Assert.True(edge.Interval.Lo > 0);
+        Assert.Equal(ExcessUncertainty.Undecided, edge.Verdict);
+        Assert.Equal(ExcessUncertainty.Undecided, (u with { Excess = 0 }).Verdict);
+        // The p-value at the interval's end is 1 - level: the two agree.
+        Assert.Equal(0.05, (u with { Excess = u.Quantile * 0.01 }).PValue, 8);
+
+        // Over draws: the draws' spread plus the test points' variance, Welch-Satterthwaite degrees of freedom.
+        double[] draws = [0.04, 0.06, 0.05, 0.07, 0.03];
+        var over = ExcessUncertainty.OverDraws(0.05, draws, 1e-5, 0.95, "fresh target draws");
+        double s2 = Math.Pow(SampleStatistics.Sd(draws), 2);
+        Assert.Equal(Math.Sqrt(s2 + 1e-5), over.StandardError, 12);
+        Assert.Equal(Math.Pow(s2 + 1e-5, 2) / (s2 * s2 / 4), over.DegreesOfFreedom, 9);
+        Assert.Equal(((30 + 10) / 1000.0 - 0.02 * 0.02) / 999, ExcessUncertainty.TestPointVariance(30, 10, 1000), 15);
+    }
+
+    [Fact]
+    public void First_pass_intervals_are_read_back_as_built_and_the_recorded_target_not_label_verdict_is_undecided()
+    {
+        // docs/results/cpu (first pass): D_rand with target ≠ label, excess 0.24 points in [0.0003, 0.48] points from 30 resamples.
+        var notLabel = ExcessUncertainty.FromFirstPass(0.0024, new ConfidenceInterval(2.590350890586783e-06, 0.004797409649109412, 0.95), 30, "recorded");
+        Assert.Equal(2.590350890586783e-06, notLabel.Interval.Lo, 12);
+        Assert.True(notLabel.Interval.Lo < notLabel.MonteCarloError, $"{notLabel.Interval.Lo} vs {notLabel.MonteCarloError}");
+        Assert.Equal(ExcessUncertainty.Undecided, notLabel.Verdict);
+        // D_rand: excess 5.22 points in [3.67, 6.77]: above, with a p-value from the interval's own standard error (not McNemar's 6e-65).
+        var drand = ExcessUncertainty.FromFirstPass(0.0522, new ConfidenceInterval(0.03667434880456301, 0.06772565119543698, 0.95), 30, "recorded");
+        Assert.Equal(ExcessUncertainty.Above, drand.Verdict);
+        Assert.InRange(drand.PValue, 1e-12, 1e-9);
+    }
+
+    [Fact]
+    public void Fresh_draws_are_emulated_with_the_shift_of_an_image_of_the_same_class_attacked_towards_the_new_target()
+    {
+        using var scope = NewDisposeScope();
+        const int n = 400;
+        var g = new Generator(95);
+        var y = randint(0, Classes, [n], dtype: ScalarType.Int64, generator: g);
+        var t = randint(0, Classes, [n], dtype: ScalarType.Int64, generator: g);
+        var clean = randn([n, Classes], dtype: ScalarType.Float64, generator: g);
+        // Each image's shift encodes its own class and target, so a transplanted shift names its donor's cell.
+        var shift = (y * Classes + t).to(ScalarType.Float64).unsqueeze(1).expand(n, Classes);
+        var attacked = clean + shift;
+        var classOf = y.data<long>().Select(c => (int)c).ToArray();
+        var recorded = t.data<long>().ToArray();
+        var fresh = randint(0, Classes, [n], dtype: ScalarType.Int64, generator: g).data<long>().ToArray();
+        var donors = LeakageStatistics.Donors(classOf, recorded, fresh, Classes, new Random(1));
+        var emulated = LeakageStatistics.Emulate(attacked, clean, donors);
+        var moved = (emulated - clean).select(1, 0).data<double>().ToArray();
+        for (int i = 0; i < n; i++)
+        {
+            bool cell = Enumerable.Range(0, n).Any(j => classOf[j] == classOf[i] && recorded[j] == fresh[i]);
+            if (cell)
+            {
+                Assert.Equal(classOf[i], classOf[donors[i]]);
+                Assert.Equal(fresh[i], recorded[donors[i]]);
+                Assert.Equal(classOf[i] * Classes + fresh[i], moved[i], 9);
+            }
+            else if (donors[i] >= 0) Assert.Equal(fresh[i], recorded[donors[i]]);   // no such image: one attacked towards the same target
+            else Assert.Equal(0, moved[i], 12);
+        }
+        Assert.Contains("one class, recorded target and new target per row", Assert.Throws<ArgumentException>(() => LeakageStatistics.Donors(classOf, recorded, fresh[..10], Classes, new Random(1))).Message);
+    }
+
+    [Fact]
+    public void Feature_shift_is_the_mean_move_of_f_target_minus_f_label_in_units_of_the_features_sd()
+    {
+        using var scope = NewDisposeScope();
+        const int n = 3000;
+        var g = new Generator(97);
+        var y = randint(0, Classes, [n], dtype: ScalarType.Int64, generator: g);
+        var t = randint(0, Classes, [n], dtype: ScalarType.Int64, generator: g);
+        var scale = linspace(0.5, 2.0, Classes, dtype: ScalarType.Float64);
+        var clean = randn([n, Classes], dtype: ScalarType.Float64, generator: g) * scale;
+        const double pull = 0.3;
+        var attacked = clean + pull * (nn.functional.one_hot(t, Classes) - nn.functional.one_hot(y, Classes)).to(ScalarType.Float64);
+        var shift = LeakageStatistics.Shift(attacked, clean, y, t, clean);
+        // Closed form: pull (1 / sd_t + 1 / sd_y) on each image whose target is not its label, zero on the others.
+        var sd = clean.std([0L]).data<double>().ToArray();
+        var (yy, tt) = (y.data<long>().ToArray(), t.data<long>().ToArray());
+        double expected = Enumerable.Range(0, n).Average(i => yy[i] == tt[i] ? 0 : pull * (1 / sd[tt[i]] + 1 / sd[yy[i]]));
+        Assert.Equal(expected, shift.Mean, 10);
+        Assert.True(shift.Lower < shift.Mean && shift.Mean < shift.Upper);
+        Assert.Equal(n, shift.Images);
+        var none = LeakageStatistics.Shift(clean, clean, y, t, clean);
+        Assert.Equal(0, none.Mean, 12);
+    }
+
+    [Fact]
+    public void The_leakage_cache_keeps_each_comparisons_uncertainty_draws_and_shift()
+    {
+        var probe = new ProbeEntry("probe", 0.18, 0.17, 0.19, 1000, 1000, 10) { Converged = true, Iterations = 7 };
+        var nullEntry = new ProbeEntry("null", 0.13, 0.12, 0.14, 1000, 1000, 10) { Converged = true, Iterations = 6 };
+        var paired = new PairedComparison(0.05, new ConfidenceInterval(0.04, 0.06, 0.95), 80, 30, 1e-6);
+        double[] excesses = [0.04, 0.05, 0.07];
+        var c = new LeakageComparison(probe, nullEntry, paired, new ConfidenceInterval(0.035, 0.065, 0.95), 10, 30, 0, new NullDraws([0.09, 0.11, 0.10]))
+        {
+            Uncertainty = ExcessUncertainty.OverDraws(0.05, excesses, 1e-5, 0.95, "fresh target draws (3, emulated) and test points"),
+            BootstrapSe = 0.008,
+            DrawExcesses = excesses,
+            Shift = new FeatureShift(0.1, 0.09, 0.11, 1000),
+        };
+        var comparisons = new Leakage.Experiment.LeakageComparisons(c, c, c);
+        var controls = Enumerable.Repeat(probe, 6).ToList();
+        var cache = new Leakage.Experiment.LeakageCache(new Leakage.Experiment.LeakageOutcome(probe, probe, controls, 1) { Comparisons = comparisons },
+            Leakage.Experiment.LeakageResult.Of(comparisons, controls, new LeakageProbeOptions()), Leakage.Experiment.LeakageControlsResult.Of(comparisons));
+        var json = System.Text.Json.JsonSerializer.Serialize(cache, Leakage.Experiment.ResultsJsonContext.Default.LeakageCache);
+        var back = System.Text.Json.JsonSerializer.Deserialize(json, Leakage.Experiment.ResultsJsonContext.Default.LeakageCache)!.Outcome.Comparisons!.DRand;
+        Assert.Equal(c.Uncertainty, back.Uncertainty);
+        Assert.Equal(c.Verdict, back.Verdict);
+        Assert.Equal(c.PValue, back.PValue);
+        Assert.Equal(c.McNemarP, back.McNemarP);
+        Assert.Equal(c.Shift, back.Shift);
+        Assert.Equal(excesses, back.DrawExcesses);
+        Assert.Equal(c.BootstrapSe, back.BootstrapSe);
+        Assert.Equal(c.DrawAdjusted, back.DrawAdjusted);
+        Assert.Equal(c.Above(), back.Above());
+        Assert.False(back.FirstPass);
     }
 }

@@ -221,10 +221,15 @@ public sealed class ExperimentRun : IDisposable
         foreach (var step in StepCatalog.Extensions.Where(s => s.Runs(Settings))) Run(step, ct);
     }
 
+    /// <summary>Key of <see cref="Compute.Provenance"/> in results.json.</summary>
+    public const string ProvenanceKey = "provenance";
+
     /// <summary>Runs every step (and the enabled extensions) in catalog order and returns the final results.json content.</summary>
     public JsonObject RunAll(CancellationToken ct = default)
     {
         var clock = Stopwatch.StartNew();
+        // Which machine computed this invocation (bit-identical reruns need the same CPU class and threads).
+        Results.Set(ProvenanceKey, ResultsJson.Node(Compute.Provenance.Current(Device, Settings.Compute.Precision)));
         foreach (var step in StepCatalog.For(Settings)) Run(step, ct);
         Results.Set("seconds.thisInvocation", clock.Elapsed.TotalSeconds);
         var seconds = Results.Read()["seconds"] as JsonObject;

@@ -12,7 +12,7 @@ namespace Leakage.Experiment;
 /// <summary>The leakage probe results (Goh) and their controls (the matched nulls last).</summary>
 public sealed record LeakageOutcome(ProbeEntry DRand, ProbeEntry DDet, IReadOnlyList<ProbeEntry> Controls, double Seconds)
 {
-    /// <summary>Each probe against its matched null: excess, intervals, McNemar test, null over target draws.</summary>
+    /// <summary>Each probe against its matched null: excess with its uncertainty, McNemar test, null over target draws, feature shift.</summary>
     public LeakageComparisons? Comparisons { get; init; }
 }
 
@@ -32,18 +32,22 @@ public sealed record LeakageCache(LeakageOutcome Outcome, LeakageResult Leakage,
 /// clean test set with its true labels, with controls: clean D, random non-robust directions, D_rand
 /// without the images whose random target equals their label, chance and the majority class. Each of
 /// D_rand, D_det and D_rand with target ≠ label is compared with its matched null (the same probe on
-/// the clean originals with the same labels, <see cref="UnperturbedControls"/>): the excess over it
-/// with a bootstrap interval over training images resampled within classes (each image's target is an
-/// independent draw, so the refits carry the draw) and McNemar's exact test on the test points. The
-/// D_rand nulls are also fitted on <c>probe.nullDraws</c> fresh target draws made by the attack's own
-/// rule, which shows how far one draw moves them. Cached in <c>leakage/</c> like the other steps: its
-/// <c>metadata.json</c> holds the probe settings and the checksums of C and of both sets.
+/// the clean originals with the same labels, <see cref="UnperturbedControls"/>). The excess over it has
+/// one standard error behind its interval, p-value and verdict (docs/statistics.md): for the random
+/// targets, the spread of the excess over <c>probe.nullDraws</c> fresh target draws (the null refitted
+/// on each, the probe on the attacked set emulated for it) plus the test points; for D_det, a bootstrap
+/// of training images within classes and test points. McNemar's exact test on the test points is kept
+/// beside it, and each set's feature shift (f_target - f_label, attacked minus clean) is measured.
+/// Cached in <c>leakage/</c> like the other steps: its <c>metadata.json</c> holds the probe settings,
+/// the statistics' version and the checksums of C and of both sets.
 /// </summary>
 public sealed class LeakageStep(ExperimentRun run)
 {
     /// <summary>Kind of the artifact in <c>leakage/metadata.json</c>.</summary>
     public const string ArtifactKind = "leakage-probes";
     const string Folder = "leakage", FileName = "leakage.json";
+    /// <summary>Version of the step's statistics in the cache identity: probes fitted under another are refitted.</summary>
+    public const int StatisticsVersion = 2;
 
     LeakageOutcome? _outcome;
 
@@ -68,6 +72,8 @@ public sealed class LeakageStep(ExperimentRun run)
             ["robustFeatures"] = Fingerprint.Of(w),
             ["drand"] = Fingerprint.Of(drand.Images, drand.Targets),
             ["ddet"] = Fingerprint.Of(ddet.Images, ddet.Targets),
+            // 2: the excess's uncertainty from emulated fresh draws, p-values from it, feature shifts.
+            ["statistics"] = StatisticsVersion,
         };
         // A work unit: a second worker on the run folder waits for these probes and loads them.
         var cache = Leakage.Scale.TrainingUnits.Run(run, Folder, LoadOrFit, c => c.Outcome.Seconds, ct);
@@ -124,16 +130,29 @@ public sealed class LeakageStep(ExperimentRun run)
         }, fTest, testY);
         run.Observer.Log($"Leakage null over target draws: D_rand {nullRand}; D_rand with target ≠ label {nullNotLabel}.");
 
-        run.Observer.Progress(new StepProgress(key, 0.15, $"D_rand against its null, {p.TrainingResamples} training resamples"));
+        // Each fresh draw's attacked set, emulated: every image moved by the recorded shift of an image of
+        // its class attacked towards its new target (LeakageStatistics.Donors; docs/statistics.md).
+        var recorded = drand.Targets.to(ScalarType.Int64).cpu().data<long>().ToArray();
+        var donors = draws.Select((t, d) => LeakageStatistics.Donors(classOf, recorded, t.to(ScalarType.Int64).cpu().data<long>().ToArray(), probe.Options.Classes,
+            new Random(unchecked((int)Training.Seeds.Derive(run.Settings.Seed, 16, d))))).ToList();
+        (Tensor, Tensor) FreshRand(int d) => (LeakageStatistics.Emulate(fRand, fClean, donors[d]), draws[d]);
+        (Tensor, Tensor) FreshNotLabel(int d)
+        {
+            var k = draws[d].ne(train.Labels).nonzero().squeeze(1);
+            return (LeakageStatistics.Emulate(fRand, fClean, donors[d]).index_select(0, k), draws[d].index_select(0, k));
+        }
+
+        run.Observer.Progress(new StepProgress(key, 0.15, $"D_rand against its null, {p.NullDraws} fresh draws, {p.TrainingResamples} training resamples"));
         var rand = LeakageStatistics.Compare(probe, "D_rand, robust features", "clean images, D_rand labels", fRand, fClean, drand.Targets, fTest, testY,
-            classOf, p.TrainingResamples, nullRand);
+            classOf, p.TrainingResamples, nullRand, FreshRand) with { Shift = LeakageStatistics.Shift(fRand, fClean, train.Labels, drand.Targets, fClean, probe.Options.Level) };
         run.Observer.Progress(new StepProgress(key, 0.45, "D_det against its null"));
         var det = LeakageStatistics.Compare(probe, "D_det, robust features", "clean images, D_det labels", fDet, fClean, ddet.Targets, fTest, testY,
-            classOf, p.TrainingResamples);
+            classOf, p.TrainingResamples) with { Shift = LeakageStatistics.Shift(fDet, fClean, train.Labels, ddet.Targets, fClean, probe.Options.Level) };
         run.Observer.Progress(new StepProgress(key, 0.7, "D_rand with target ≠ label against its null"));
         var notLabel = LeakageStatistics.Compare(probe, "D_rand with target ≠ label, robust features", "clean images, D_rand labels, target ≠ label",
             fRand.index_select(0, keep), fClean.index_select(0, keep), drand.Targets.index_select(0, keep), fTest, testY,
-            kept.Select(i => classOf[i]).ToArray(), p.TrainingResamples, nullNotLabel);
+            kept.Select(i => classOf[i]).ToArray(), p.TrainingResamples, nullNotLabel, FreshNotLabel)
+            with { Shift = LeakageStatistics.Shift(fRand.index_select(0, keep), fClean.index_select(0, keep), train.Labels.index_select(0, keep), drand.Targets.index_select(0, keep), fClean, probe.Options.Level) };
         var comparisons = new LeakageComparisons(rand, det, notLabel);
 
         var controls = new List<ProbeEntry>

@@ -86,32 +86,89 @@ public sealed record Discordant(int ProbeOnly, int NullOnly);
 /// <summary>The null over fresh D_rand target draws.</summary>
 public sealed record NullDrawsResult(int K, double Mean, double? Sd, double Min, double Max, IReadOnlyList<double> Values);
 
-/// <summary>A main leakage probe against its matched null (<c>leakage.comparisons.*</c>).</summary>
+/// <summary>The attack's mean shift of (f_target - f_label) on a set, in units of the features' sd, with its interval.</summary>
+public sealed record FeatureShiftResult(double Mean, double Lower, double Upper, int Images)
+{
+    public static FeatureShiftResult Of(FeatureShift s) => new(s.Mean, s.Lower, s.Upper, s.Images);
+}
+
+/// <summary>The D_rand probe with the luck of its target draw taken out: mean null over fresh draws plus the excess.</summary>
+public sealed record DrawAdjustedResult(double Accuracy, double Se);
+
+/// <summary>
+/// A main leakage probe against its matched null (<c>leakage.comparisons.*</c>). <c>excessInterval</c>,
+/// <c>pValue</c> and <c>verdict</c> come from one variance (<c>excessSe</c>, <c>excessDf</c>;
+/// docs/statistics.md); <c>mcnemarP</c> is McNemar's test on the test points only, the fits held fixed.
+/// A first-pass file has no <c>mcnemarP</c>: there <c>pValue</c> is McNemar's, <c>above</c> the first
+/// pass's rule (McNemar and interval), and the readers take the verdict from its recorded interval
+/// (<see cref="LeakageComparison.FirstPass"/>).
+/// </summary>
 public sealed record ComparisonResult(string Name, double Accuracy, string NullName, double NullAccuracy, double ExcessOverNull,
     IReadOnlyList<double> ExcessInterval, string IntervalCovers, double PValue, string Test, Discordant Discordant,
     IReadOnlyList<double> PairedInterval, bool Above, bool? Converged, int? Iterations, bool? NullConverged, int? NullIterations)
 {
+    /// <summary>The test of <c>pValue</c> for results written by this version.</summary>
+    public const string SameVarianceTest = "two-sided t test of the excess with the standard error and degrees of freedom of excessInterval";
+    /// <summary>What McNemar's test sees.</summary>
+    public const string McNemarCoversText = "McNemar exact, two-sided: test points only, fits fixed";
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? McnemarP { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? McnemarCovers { get; init; }
+    /// <summary>"above", "below" or "undecided".</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Verdict { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? ExcessSe { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? ExcessDf { get; init; }
+    /// <summary>Monte-Carlo error of an interval end (from the finite draws or resamples).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? IntervalMonteCarloError { get; init; }
+    /// <summary>Where <c>excessSe</c> comes from: fresh target draws, training bootstrap or test points.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? UncertaintySource { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public int? Strata { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public int? TrainingResamples { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public int? RefitsNotConverged { get; init; }
+    /// <summary>Standard error of the training bootstrap and its normal interval (the first pass's interval), beside the calibrated one.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? BootstrapSe { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public IReadOnlyList<double>? BootstrapInterval { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public NullDrawsResult? NullDraws { get; init; }
+    /// <summary>The excess over each emulated fresh target draw (same draws as <c>nullDraws</c>).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public NullDrawsResult? DrawExcess { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? ExcessOverDrawMean { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? PValueDraws { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public FeatureShiftResult? FeatureShift { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public DrawAdjustedResult? DrawAdjusted { get; init; }
+
+    static NullDrawsResult Spread(IReadOnlyList<double> v) => new(v.Count, SampleStatistics.Mean(v), v.Count < 2 ? null : SampleStatistics.Sd(v), v.Min(), v.Max(), v);
 
     public static ComparisonResult Of(LeakageComparison c)
     {
+        var u = c.Uncertainty;
         var result = new ComparisonResult(c.Probe.Name, c.Probe.Accuracy, c.Null.Name, c.Null.Accuracy, c.Excess,
-            [c.ExcessInterval.Lo, c.ExcessInterval.Hi], c.IntervalCovers, c.PValue, "McNemar exact, two-sided, on per-point correctness",
+            [c.ExcessInterval.Lo, c.ExcessInterval.Hi], c.IntervalCovers, c.PValue, SameVarianceTest,
             new Discordant(c.Paired.FirstOnly, c.Paired.SecondOnly), [c.Paired.Interval.Lo, c.Paired.Interval.Hi], c.Above(),
-            c.Probe.Converged, c.Probe.Iterations, c.Null.Converged, c.Null.Iterations);
-        if (c.TrainingInterval != null)
-            result = result with { Strata = c.Strata, TrainingResamples = c.Resamples, RefitsNotConverged = c.RefitsNotConverged };
+            c.Probe.Converged, c.Probe.Iterations, c.Null.Converged, c.Null.Iterations)
+        {
+            McnemarP = c.McNemarP,
+            McnemarCovers = McNemarCoversText,
+            Verdict = c.Verdict,
+            ExcessSe = u.StandardError,
+            ExcessDf = double.IsFinite(u.DegreesOfFreedom) ? u.DegreesOfFreedom : null, // none: a normal quantile
+            IntervalMonteCarloError = u.MonteCarloError,
+            UncertaintySource = u.Source,
+            FeatureShift = c.Shift is { } s ? FeatureShiftResult.Of(s) : null,
+        };
+        if (c.TrainingInterval is { } t)
+            result = result with
+            {
+                Strata = c.Strata, TrainingResamples = c.Resamples, RefitsNotConverged = c.RefitsNotConverged,
+                BootstrapSe = c.BootstrapSe, BootstrapInterval = [t.Lo, t.Hi],
+            };
         if (c.Draws is { } d)
             result = result with
             {
-                NullDraws = new NullDrawsResult(d.K, d.Mean, d.K < 2 ? null : d.Sd, d.Min, d.Max, d.Accuracies),
+                NullDraws = Spread(d.Accuracies),
+                DrawExcess = c.DrawExcesses is { Count: > 0 } e ? Spread(e) : null,
                 ExcessOverDrawMean = c.Probe.Accuracy - d.Mean,
                 PValueDraws = d.PValue(c.Probe.Accuracy),
+                DrawAdjusted = c.DrawAdjusted is { } a ? new DrawAdjustedResult(a.Accuracy, a.Se) : null,
             };
         return result;
     }
@@ -205,6 +262,7 @@ public sealed record ProbeSeedsResult(IReadOnlyList<int> Seeds, SpreadResult Dra
 [JsonSerializable(typeof(SweepPointResult[]))]
 [JsonSerializable(typeof(ProbeSeedsResult))]
 [JsonSerializable(typeof(LeakageCache))]
+[JsonSerializable(typeof(Leakage.Compute.Provenance))]
 public sealed partial class ResultsJsonContext : JsonSerializerContext;
 
 /// <summary>Typed results to the nodes <see cref="ResultsFile"/> stores.</summary>

@@ -1,0 +1,38 @@
+using Leakage.Compute;
+using static TorchSharp.torch;
+
+namespace Leakage.Tests;
+
+/// <summary>results.json's provenance: the machine and libraries that computed a run.</summary>
+public class ProvenanceTests
+{
+    [Fact]
+    public void Cpuinfo_gives_the_model_and_only_the_vector_extensions_the_cpu_reports()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"cpuinfo-{Guid.NewGuid():N}");
+        try
+        {
+            File.WriteAllText(path, "processor\t: 0\nmodel name\t: AMD EPYC 9R14 96-Core Processor\nflags\t\t: fpu sse4_1 sse4_2 avx avx2 fma avx512f avx512_bf16\n\nprocessor\t: 1\nmodel name\t: other\n");
+            var (model, flags) = Provenance.ReadCpuInfo(path);
+            Assert.Equal("AMD EPYC 9R14 96-Core Processor", model);
+            Assert.Contains("avx512_bf16", flags);
+            Assert.DoesNotContain("amx_bf16", flags);
+        }
+        finally { File.Delete(path); }
+        Assert.Equal((null, 0), Provenance.ReadCpuInfo(path) is var (m, f) ? (m, f.Count) : default);
+    }
+
+    [Fact]
+    public void This_machine_is_described_with_its_threads_library_and_precision()
+    {
+        var p = Provenance.Current(CPU, "fp32");
+        Assert.False(string.IsNullOrWhiteSpace(p.CpuModel));
+        Assert.Equal(get_num_threads(), p.Threads);
+        Assert.Equal(__version__, p.Libtorch);
+        Assert.Equal("cpu", p.Device);
+        Assert.Equal("fp32 (attacks float32)", p.Precision);
+        var (_, flags) = Provenance.ReadCpuInfo("/proc/cpuinfo");
+        Assert.All(p.VectorExtensions, e => Assert.Contains(e, flags));
+        Assert.Equal(Provenance.Extensions.Where(flags.Contains), p.VectorExtensions);
+    }
+}
