@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization.Metadata;
+using Leakage.Probes;
 
 namespace Leakage.Experiment;
 
@@ -55,11 +56,13 @@ public sealed record RunAnswer(string Setting, IReadOnlyList<AnswerRow> Leakage)
     public const string NotTested = "not compared";
 
     /// <summary>
-    /// "above" when the whole interval of the excess lies above zero, "below" when it lies below,
-    /// else "undecided".
+    /// The verdict results.json records; for a first-pass file (no <c>verdict</c>), the same rule on its
+    /// recorded interval (<see cref="ExcessUncertainty.FromFirstPass"/>): undecided whenever the interval
+    /// touches zero within its Monte-Carlo error.
     /// </summary>
     public static string Verdict(ComparisonResult c) =>
-        c.ExcessInterval[0] > 0 ? "above" : c.ExcessInterval[1] < 0 ? "below" : "undecided";
+        c.Verdict ?? ExcessUncertainty.FromFirstPass(c.ExcessOverNull, new ConfidenceInterval(c.ExcessInterval[0], c.ExcessInterval[1], 0.95),
+            c.TrainingResamples ?? 0, c.IntervalCovers).Verdict;
 
     /// <summary>What a verdict says in a sentence, for the row of <paramref name="row"/>.</summary>
     public static string Meaning(AnswerRow row) => row.Verdict switch

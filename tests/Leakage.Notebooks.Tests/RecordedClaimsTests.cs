@@ -1,0 +1,42 @@
+using System.Globalization;
+using Leakage.Experiment;
+using Leakage.Probes;
+
+namespace Leakage.Notebooks.Tests;
+
+/// <summary>README's and docs/results.md's leakage verdicts and p-values follow from the recorded cpu run's results.json.</summary>
+public class RecordedClaimsTests
+{
+    static string Read(params string[] parts) => File.ReadAllText(Path.Combine([Repo.Root, .. parts]));
+
+    /// <summary>The p-value of a recorded comparison as the readers take it: from the interval's own standard error.</summary>
+    static double PValue(ComparisonResult c) =>
+        ExcessUncertainty.FromFirstPass(c.ExcessOverNull, new ConfidenceInterval(c.ExcessInterval[0], c.ExcessInterval[1], 0.95),
+            c.TrainingResamples ?? 0, c.IntervalCovers).PValue;
+
+    static string Short(double p) => p.ToString(p < 0.001 ? "0E+0" : "0.00", CultureInfo.InvariantCulture).Replace("E-", "e-");
+
+    [Fact]
+    public void The_verdicts_and_p_values_quoted_for_the_recorded_cpu_run_are_the_ones_its_results_json_gives()
+    {
+        var results = ResultsFile.Load(Path.Combine(Repo.Root, "docs", "results", "cpu", "results.json"));
+        var answer = RunAnswer.Of(results);
+        var leakage = System.Text.Json.JsonSerializer.Deserialize(results["leakage"], ResultsJsonContext.Default.LeakageResult)!;
+        var rows = answer.Leakage.ToDictionary(r => r.Set);
+        Assert.Equal("above", rows["D_rand"].Verdict);
+        Assert.Equal("undecided", rows["D_det"].Verdict);
+        Assert.Equal("undecided", RunAnswer.Verdict(leakage.Comparisons.DrandTargetNotLabel));
+
+        var readme = Read("README.md");
+        var docs = Read("docs", "results.md");
+        foreach (var (comparison, verdict) in new[] { (leakage.Comparisons.Drand, "above"), (leakage.Comparisons.Ddet, "undecided") })
+        {
+            var quoted = $"p = {Short(PValue(comparison))}: {verdict}";
+            Assert.Contains(quoted, readme);
+            Assert.Contains(quoted, docs);
+        }
+        Assert.Contains($"p = {Short(PValue(leakage.Comparisons.DrandTargetNotLabel))}: undecided", docs);
+        // McNemar's p-values are quoted as such, never as the evidence.
+        Assert.Contains($"McNemar, test points only: {Short(leakage.Comparisons.Drand.PValue)}", docs);
+    }
+}
