@@ -54,14 +54,17 @@ public static class Precisions
     };
 
     /// <summary>
-    /// The model PGD should attack at <paramref name="precision"/>: null for float32 (attack
-    /// <paramref name="model"/> itself), else a bfloat16 copy that takes and returns float32, so the
-    /// attack's iterate, gradient normalisation and projection stay float32. Dispose it after use.
+    /// The model PGD should attack at <paramref name="precision"/>: for float32, null (attack
+    /// <paramref name="model"/> itself) or, with <paramref name="foldBatchNorm"/> and a model that can,
+    /// a copy with its batch norms folded (<see cref="IBatchNormFoldable"/>); else a bfloat16 copy that
+    /// takes and returns float32, so the attack's iterate, gradient normalisation and projection stay
+    /// float32 (not folded). Dispose it after use.
     /// </summary>
-    public static nn.Module<Tensor, Tensor>? AttackModel(nn.Module<Tensor, Tensor> model, string precision, Device device)
+    public static nn.Module<Tensor, Tensor>? AttackModel(nn.Module<Tensor, Tensor> model, string precision, Device device, bool foldBatchNorm = false)
     {
         ArgumentNullException.ThrowIfNull(model);
-        if (ForAttack(Parse(precision), device.type, CpuHasBf16) == ScalarType.Float32) return null;
+        if (ForAttack(Parse(precision), device.type, CpuHasBf16) == ScalarType.Float32)
+            return foldBatchNorm && model is IBatchNormFoldable foldable ? foldable.FoldedCopy() : null;
         if (model is not ICifarClassifier c)
             throw new NotSupportedException($"A bfloat16 attack copy needs one of the library's classifiers; got {model.GetType().Name}.");
         nn.Module<Tensor, Tensor> copy = model switch

@@ -168,6 +168,14 @@ public sealed record ComputeSettings
     /// <summary><see cref="Precision"/> parsed strictly (<see cref="Choices"/>).</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public Compute.Precision PrecisionKind => Choices.Parse<Compute.Precision>("compute.precision", Precision);
+    /// <summary>
+    /// Attack a copy of the standard model whose batch norms are folded into the convolutions before
+    /// them (<see cref="Models.BatchNormFold"/>; float32 attacks on the library's SmallCnn and ResNet-18):
+    /// the same function up to float rounding, one memory-bound pass less per layer. Off by default, so
+    /// that a rerun reproduces a recorded run's data sets bit for bit; the folded copy has its own
+    /// fingerprint, so its data sets are cached apart.
+    /// </summary>
+    public bool FoldBatchNorm { get; init; }
 }
 
 /// <summary>

@@ -11,7 +11,7 @@ namespace Leakage.Models;
 /// w, 2w, 4w, 8w (w = 64: 11.2 M parameters, about 0.56 G multiply-adds per image), global average
 /// pooling and a linear layer. Meant for GPUs; on a CPU prefer <see cref="SmallCnn"/>.
 /// </summary>
-public sealed class ResNet18 : Module<Tensor, Tensor>, ICifarClassifier, IFeatureModel
+public sealed class ResNet18 : Module<Tensor, Tensor>, ICifarClassifier, IFeatureModel, IBatchNormFoldable
 {
     /// <summary>Default base width.</summary>
     public const int DefaultWidth = 64;
@@ -21,6 +21,7 @@ public sealed class ResNet18 : Module<Tensor, Tensor>, ICifarClassifier, IFeatur
     readonly BatchNorm2d bn1;
     readonly Sequential layer1, layer2, layer3, layer4;
     readonly Linear linear;
+    Tensor? foldedWeight, foldedBias; // the stem's folded conv1 + bn1 (a folded copy)
 
     /// <summary>Builds the network with base width <paramref name="width"/>.</summary>
     public ResNet18(int width = DefaultWidth, int classes = CifarStats.Classes) : base(nameof(ResNet18))
@@ -67,8 +68,28 @@ public sealed class ResNet18 : Module<Tensor, Tensor>, ICifarClassifier, IFeatur
 
     Tensor Penultimate(Tensor x)
     {
-        var h = functional.relu(bn1.forward(conv1.forward(MemoryLayout.ChannelsLastOnCpu(normalize.forward(x)))));
+        var input = MemoryLayout.ChannelsLastOnCpu(normalize.forward(x));
+        var h = functional.relu(foldedWeight is { } w ? BatchNormFold.Apply(input, w, foldedBias!, stride: 1, padding: 1) : bn1.forward(conv1.forward(input)));
         h = layer4.forward(layer3.forward(layer2.forward(layer1.forward(h))));
         return h.mean([2, 3]);
+    }
+
+    /// <inheritdoc/>
+    public nn.Module<Tensor, Tensor> FoldedCopy()
+    {
+        var copy = new ResNet18(Width, (int)linear.out_features);
+        copy.to(conv1.weight!.device);
+        using (no_grad())
+        {
+            var source = state_dict();
+            foreach (var (name, tensor) in copy.state_dict()) tensor.copy_(source[name]);
+        }
+        copy.eval();
+        (copy.foldedWeight, copy.foldedBias) = BatchNormFold.Fold(copy.conv1, copy.bn1);
+        copy.register_buffer("folded1_weight", copy.foldedWeight);
+        copy.register_buffer("folded1_bias", copy.foldedBias);
+        foreach (var layer in new[] { copy.layer1, copy.layer2, copy.layer3, copy.layer4 })
+            foreach (var block in layer.children().OfType<BasicBlock>()) block.Fold();
+        return copy;
     }
 }

@@ -24,7 +24,7 @@ namespace Leakage.Models;
 /// about 1.3x faster. <c>leakage bench</c> measures this on any machine.
 /// </para>
 /// </summary>
-public sealed class SmallCnn : Module<Tensor, Tensor>, ICifarClassifier, IFeatureModel
+public sealed class SmallCnn : Module<Tensor, Tensor>, ICifarClassifier, IFeatureModel, IBatchNormFoldable
 {
     /// <summary>Default base width.</summary>
     public const int DefaultWidth = 24;
@@ -33,6 +33,11 @@ public sealed class SmallCnn : Module<Tensor, Tensor>, ICifarClassifier, IFeatur
     readonly Conv2d conv1, conv2, conv3, conv4;
     readonly BatchNorm2d bn1, bn2, bn3, bn4;
     readonly Linear fc;
+
+    // A folded copy's stages (FoldedCopy): the weight s W and bias t of each stage whose batch norm is
+    // folded, null where it is kept. A batch norm after the max-pool folds only where every scale is
+    // positive: s max(z) + t = max(s z + t) needs s > 0.
+    readonly Tensor?[] foldedWeight = new Tensor?[4], foldedBias = new Tensor?[4];
 
     /// <summary>Builds the network with base width <paramref name="width"/> (channels w, 2w, 4w, 8w).</summary>
     public SmallCnn(int width = DefaultWidth, int classes = CifarStats.Classes) : base(nameof(SmallCnn))
@@ -79,10 +84,55 @@ public sealed class SmallCnn : Module<Tensor, Tensor>, ICifarClassifier, IFeatur
     Tensor Penultimate(Tensor x)
     {
         var h = MemoryLayout.ChannelsLastOnCpu(normalize.forward(x));
-        h = functional.relu(bn1.forward(functional.max_pool2d(conv1.forward(h), 2)));
-        h = functional.relu(bn2.forward(functional.max_pool2d(conv2.forward(h), 2)));
-        h = functional.relu(bn3.forward(functional.max_pool2d(conv3.forward(h), 2)));
-        h = functional.relu(bn4.forward(conv4.forward(h)));
+        h = Stage(0, conv1, bn1, h, pool: true);
+        h = Stage(1, conv2, bn2, h, pool: true);
+        h = Stage(2, conv3, bn3, h, pool: true);
+        h = Stage(3, conv4, bn4, h, pool: false);
         return h.amax([2, 3]);
     }
+
+    /// <summary>conv, max-pool (stages 1-3), batch norm, ReLU; with the batch norm folded into the convolution's bias where <see cref="FoldedCopy"/> folded it.</summary>
+    Tensor Stage(int i, Conv2d conv, BatchNorm2d bn, Tensor h, bool pool)
+    {
+        if (foldedWeight[i] is { } w)
+        {
+            h = BatchNormFold.Apply(h, w, foldedBias[i]!, stride: 1, padding: 1);
+            return functional.relu(pool ? functional.max_pool2d(h, 2) : h);
+        }
+        h = conv.forward(h);
+        return functional.relu(bn.forward(pool ? functional.max_pool2d(h, 2) : h));
+    }
+
+    /// <inheritdoc/>
+    public nn.Module<Tensor, Tensor> FoldedCopy()
+    {
+        var copy = new SmallCnn(Width, (int)fc.out_features);
+        copy.to(conv1.weight!.device);
+        using (no_grad())
+        {
+            var source = state_dict();
+            foreach (var (name, tensor) in copy.state_dict()) tensor.copy_(source[name]);
+        }
+        copy.eval();
+        var stages = new[] { (copy.conv1, copy.bn1, true), (copy.conv2, copy.bn2, true), (copy.conv3, copy.bn3, true), (copy.conv4, copy.bn4, false) };
+        for (int i = 0; i < stages.Length; i++)
+        {
+            var (conv, bn, pooled) = stages[i];
+            var (scale, shift) = BatchNormFold.Affine(bn);
+            bool positive = scale.gt(0).all().item<bool>();
+            scale.Dispose();
+            shift.Dispose();
+            if (pooled && !positive) continue;
+            var (w, b) = BatchNormFold.Fold(conv, bn);
+            // Buffers, so the copy's fingerprint differs from the model's and an attack on it caches apart.
+            copy.register_buffer($"folded{i + 1}_weight", w);
+            copy.register_buffer($"folded{i + 1}_bias", b);
+            copy.foldedWeight[i] = w;
+            copy.foldedBias[i] = b;
+        }
+        return copy;
+    }
+
+    /// <summary>How many of the four batch norms are folded (a folded copy; 0 for a model).</summary>
+    public int FoldedStages => foldedWeight.Count(w => w is not null);
 }

@@ -33,8 +33,8 @@ public static class ShardWorker
         bool trained = !run.StandardModel(ct).Cached;
         var standard = run.StandardModel(ct).Model;
         // The same model the plain run attacks (a bfloat16 copy where compute.precision asks for one).
-        using var bf16 = Precisions.AttackModel(standard, run.Settings.Compute.Precision, run.Device);
-        var model = bf16 ?? standard;
+        using var copy = Precisions.AttackModel(standard, run.Settings.Compute.Precision, run.Device, run.Settings.Compute.FoldBatchNorm);
+        var model = copy ?? standard;
         var outcomes = new Dictionary<AdversarialKind, ShardOutcome>();
         foreach (var kind in new[] { AdversarialKind.Random, AdversarialKind.Deterministic })
         {

@@ -41,9 +41,9 @@ public sealed class AdversarialStep(ExperimentRun run, AdversarialKind kind) : I
     {
         if (_data != null) return _data;
         var standard = run.StandardModel(ct).Model;
-        // compute.precision: a bf16 copy to attack where it applies (its own fingerprint, so its own cache).
-        using var bf16 = Precisions.AttackModel(standard, run.Settings.Compute.Precision, run.Device);
-        var model = bf16 ?? standard;
+        // compute.precision and compute.foldBatchNorm: a bf16 or folded copy to attack where they apply (its own fingerprint, so its own cache).
+        using var copy = Precisions.AttackModel(standard, run.Settings.Compute.Precision, run.Device, run.Settings.Compute.FoldBatchNorm);
+        var model = copy ?? standard;
         var dir = run.Folder(Folder(kind));
         var options = Options(run.Settings);
         var clock = Stopwatch.StartNew();
