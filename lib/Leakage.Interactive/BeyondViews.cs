@@ -104,9 +104,9 @@ public sealed record NonlinearView(NonlinearOutcome Outcome, double StandardTest
     }
 
     /// <summary>Name of the robust CNN's logits view in its probe names.</summary>
-    public const string LogitsView = "robust CNN logits";
+    public const string LogitsView = Leakage.Experiment.NonlinearStep.LogitsView;
     /// <summary>Name of the robust CNN's penultimate view in its probe names.</summary>
-    public const string PenultimateView = "robust CNN penultimate features";
+    public const string PenultimateView = Leakage.Experiment.NonlinearStep.PenultimateView;
 
     /// <summary>One of the robust CNN's views with its nulls and ceiling.</summary>
     public FeatureSet Features(string view) => new(view, Outcome.Probe($"D_rand, {view}"), Outcome.Probe($"D_det, {view}"),

@@ -139,7 +139,7 @@ public sealed class RunResults
         if (b.Nonlinear is { } n)
         {
             rows.Add(($"robust CNN: clean / under PGD at {n.Radius} (beyond.nonlinear)", $"{P(n.CleanAccuracyOnAttacked)} / {P(n.RobustAccuracy)}"));
-            rows.Add(("probe on robust CNN logits, D_rand / D_det", $"{P(n.Probe("D_rand, robust CNN logits")?.Accuracy)} / {P(n.Probe("D_det, robust CNN logits")?.Accuracy)}"));
+            rows.Add(("probe on robust CNN logits, D_rand / D_det", $"{P(n.Probe($"D_rand, {NonlinearStep.LogitsView}")?.Accuracy)} / {P(n.Probe($"D_det, {NonlinearStep.LogitsView}")?.Accuracy)}"));
             rows.Add(("probe on standard model logits, D_rand / D_det", $"{P(n.Probe("D_rand, standard model logits")?.Accuracy)} / {P(n.Probe("D_det, standard model logits")?.Accuracy)}"));
         }
         foreach (var p in b.RadiusSweep)

@@ -39,4 +39,26 @@ public class RecordedClaimsTests
         // McNemar's p-values are quoted as such, never as the evidence.
         Assert.Contains($"McNemar, test points only: {Short(leakage.Comparisons.Drand.PValue)}", docs);
     }
+
+    public static TheoryData<string> RecordedResults => new(Directory.EnumerateFiles(Path.Combine(Repo.Root, "docs", "results"), "results.json", SearchOption.AllDirectories)
+        .Select(f => Path.GetRelativePath(Repo.Root, f)).OrderBy(f => f, StringComparer.Ordinal));
+
+    [Theory]
+    [MemberData(nameof(RecordedResults))]
+    public void No_recorded_results_json_holds_a_machine_path(string file)
+    {
+        var strings = new List<string>();
+        void Walk(System.Text.Json.Nodes.JsonNode? n)
+        {
+            switch (n)
+            {
+                case System.Text.Json.Nodes.JsonObject o: foreach (var (_, v) in o) Walk(v); break;
+                case System.Text.Json.Nodes.JsonArray a: foreach (var v in a) Walk(v); break;
+                case System.Text.Json.Nodes.JsonValue v when v.TryGetValue<string>(out var text): strings.Add(text); break;
+            }
+        }
+        Walk(System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(Repo.Root, file))));
+        Assert.NotEmpty(strings);
+        Assert.DoesNotContain(strings, t => Path.IsPathRooted(t) || t.StartsWith('~') || System.Text.RegularExpressions.Regex.IsMatch(t, @"^[A-Za-z]:\\"));
+    }
 }

@@ -163,7 +163,7 @@ sealed record Args(List<(string Name, string Value)> Pairs)
 /// </summary>
 static class RobustRecipes
 {
-    static readonly double[] Goh = [0.214, 0.194, 0.126, 0.126, 0.143, 0.154, 0.172, 0.155, 0.231, 0.212];
+    static readonly IReadOnlyList<double> Goh = Published.GohGamma;
 
     public static void Run(ExperimentRun run, string variants, string log)
     {
@@ -201,7 +201,7 @@ static class RobustRecipes
                 ["gamma"] = new JsonArray(g.Select(x => (JsonNode)Math.Round(x, 4)).ToArray()),
                 ["maxAbsDiff"] = g.Zip(Goh, (a, b) => Math.Abs(a - b)).Max(),
                 ["meanDiff"] = g.Zip(Goh, (a, b) => a - b).Average(),
-                ["pearson"] = Pearson(g, Goh),
+                ["pearson"] = Fidelity.Pearson(g, Goh),
                 ["spec2"] = n.Spec2Fraction,
                 ["clean"] = n.CleanAccuracy,
                 ["certified"] = n.CertifiedAccuracy,
@@ -213,10 +213,4 @@ static class RobustRecipes
         }
     }
 
-    static double Pearson(double[] a, double[] b)
-    {
-        double ma = a.Average(), mb = b.Average();
-        double sab = a.Zip(b, (x, y) => (x - ma) * (y - mb)).Sum();
-        return sab / Math.Sqrt(a.Sum(x => (x - ma) * (x - ma)) * b.Sum(y => (y - mb) * (y - mb)));
-    }
 }

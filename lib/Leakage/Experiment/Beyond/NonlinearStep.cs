@@ -55,6 +55,11 @@ public sealed record NonlinearOutcome(nn.Module<Tensor, Tensor> Model, double Ra
 /// </summary>
 public sealed class NonlinearStep(ExperimentRun run, Checkpoints.ImportedModel? imported = null) : IDisposable
 {
+    /// <summary>The robust CNN's logits as a feature view: the second part of its probes' names ("D_rand, robust CNN logits").</summary>
+    public const string LogitsView = "robust CNN logits";
+    /// <summary>The robust CNN's penultimate features as a feature view.</summary>
+    public const string PenultimateView = "robust CNN penultimate features";
+
     /// <summary>PGD steps of the evaluation attack (stronger than the training one).</summary>
     public const int EvaluationSteps = 20;
 
@@ -118,8 +123,8 @@ public sealed class NonlinearStep(ExperimentRun run, Checkpoints.ImportedModel? 
         var entries = new List<ProbeEntry>();
         var robustViews = new (string Name, Func<Tensor, Tensor> Of)[]
         {
-            ("robust CNN logits", x => Evaluation.Logits(model, x, device)),
-            ("robust CNN penultimate features", x => Evaluation.Features(model, x, device)),
+            (LogitsView, x => Evaluation.Logits(model, x, device)),
+            (PenultimateView, x => Evaluation.Features(model, x, device)),
         };
         var sets = new[] { ("D_rand", drand.Images, drand.Targets), ("D_det", ddet.Images, ddet.Targets) };
         foreach (var (view, of) in robustViews)

@@ -38,7 +38,7 @@ public sealed class ReleasedStep(ExperimentRun run)
             results.Add(new ReleasedProbe(f.Path, f.Kind, data.Count, entry));
         }
         // One entry per set found, named by its kind (or folder): the keys depend on what was released.
-        var json = new JsonObject { ["root"] = Path.GetFullPath(root) };
+        var json = new JsonObject { ["root"] = Data.CifarLoader.AsNamed(root, Path.GetFullPath(root)) }; // as the user named it: relative stays relative
         foreach (var r in results) json[r.Kind?.ToString() ?? Path.GetFileName(r.Folder)] = ResultsJson.Node(EntryResult.Of(r.Entry));
         run.Results.Set(StepCatalog.Released.ResultsKey, json);
         run.Results.SetSeconds(StepCatalog.Released, clock.Elapsed.TotalSeconds);
