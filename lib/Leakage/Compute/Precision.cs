@@ -74,11 +74,7 @@ public static class Precisions
             _ => ModelFactory.Create(c.Arch, 0, c.Width),
         };
         copy.to(device);
-        using (no_grad())
-        {
-            var source = model.state_dict();
-            foreach (var (name, tensor) in copy.state_dict()) tensor.copy_(source[name]);
-        }
+        BatchNormFold.CopyState(model, copy);
         copy.to(ScalarType.BFloat16);
         copy.eval();
         return new Bfloat16Classifier(copy);

@@ -7,7 +7,7 @@ namespace Leakage.Compute;
 /// <summary>
 /// Where a run's numbers were computed (results.json <c>provenance</c>): training and attacks are
 /// bit-identical only on the same CPU class with the same threads, so a run says which machine made it.
-/// Written by <see cref="Leakage.Experiment.ExperimentRun.RunAll"/>: the machine of the latest invocation.
+/// Written by <c>ExperimentRun.RunAll</c>: the machine of the latest invocation.
 /// </summary>
 /// <param name="CpuModel">The CPU's model name (/proc/cpuinfo), or the architecture when unknown.</param>
 /// <param name="VectorExtensions">The vector extensions the CPU reports among those oneDNN dispatches on (SSE4.1 to AMX).</param>

@@ -39,6 +39,17 @@ public static class BatchNormFold
         return (weight.MoveToOuterDisposeScope(), bias.MoveToOuterDisposeScope());
     }
 
+    /// <summary>
+    /// Copies every parameter and buffer of <paramref name="source"/> into <paramref name="target"/> by
+    /// name (same architecture; <paramref name="target"/> keeps its device and dtype).
+    /// </summary>
+    public static void CopyState(nn.Module source, nn.Module target)
+    {
+        using var _ = no_grad();
+        var from = source.state_dict();
+        foreach (var (name, tensor) in target.state_dict()) tensor.copy_(from[name]);
+    }
+
     /// <summary>The convolution with a folded <paramref name="weight"/> and <paramref name="bias"/> (the bias added inside the convolution).</summary>
     public static Tensor Apply(Tensor x, Tensor weight, Tensor bias, long stride, long padding) =>
         nn.functional.conv2d(x, weight, bias, strides: [stride, stride], padding: [padding, padding]);

@@ -79,11 +79,7 @@ public sealed class ResNet18 : Module<Tensor, Tensor>, ICifarClassifier, IFeatur
     {
         var copy = new ResNet18(Width, (int)linear.out_features);
         copy.to(conv1.weight!.device);
-        using (no_grad())
-        {
-            var source = state_dict();
-            foreach (var (name, tensor) in copy.state_dict()) tensor.copy_(source[name]);
-        }
+        BatchNormFold.CopyState(this, copy);
         copy.eval();
         (copy.foldedWeight, copy.foldedBias) = BatchNormFold.Fold(copy.conv1, copy.bn1);
         copy.register_buffer("folded1_weight", copy.foldedWeight);

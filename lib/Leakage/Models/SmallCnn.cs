@@ -108,21 +108,13 @@ public sealed class SmallCnn : Module<Tensor, Tensor>, ICifarClassifier, IFeatur
     {
         var copy = new SmallCnn(Width, (int)fc.out_features);
         copy.to(conv1.weight!.device);
-        using (no_grad())
-        {
-            var source = state_dict();
-            foreach (var (name, tensor) in copy.state_dict()) tensor.copy_(source[name]);
-        }
+        BatchNormFold.CopyState(this, copy);
         copy.eval();
         var stages = new[] { (copy.conv1, copy.bn1, true), (copy.conv2, copy.bn2, true), (copy.conv3, copy.bn3, true), (copy.conv4, copy.bn4, false) };
         for (int i = 0; i < stages.Length; i++)
         {
             var (conv, bn, pooled) = stages[i];
-            var (scale, shift) = BatchNormFold.Affine(bn);
-            bool positive = scale.gt(0).all().item<bool>();
-            scale.Dispose();
-            shift.Dispose();
-            if (pooled && !positive) continue;
+            if (pooled && !AllScalesPositive(bn)) continue;
             var (w, b) = BatchNormFold.Fold(conv, bn);
             // Buffers, so the copy's fingerprint differs from the model's and an attack on it caches apart.
             copy.register_buffer($"folded{i + 1}_weight", w);
@@ -131,6 +123,12 @@ public sealed class SmallCnn : Module<Tensor, Tensor>, ICifarClassifier, IFeatur
             copy.foldedBias[i] = b;
         }
         return copy;
+    }
+
+    static bool AllScalesPositive(BatchNorm2d bn)
+    {
+        using var scope = NewDisposeScope();
+        return BatchNormFold.Affine(bn).Scale.gt(0).all().item<bool>();
     }
 
     /// <summary>How many of the four batch norms are folded (a folded copy; 0 for a model).</summary>
