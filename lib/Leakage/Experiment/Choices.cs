@@ -17,17 +17,21 @@ public static class Choices
     public static IReadOnlyDictionary<string, string[]> Valid { get; } = new Dictionary<string, string[]>
     {
         ["device"] = ["auto", "cpu", "cuda"],
-        ["standard.arch"] = ["small-cnn", "resnet18"],
-        ["standard.schedule"] = ["onecycle", "cosine"],
+        ["standard.arch"] = [.. Models.ModelFactory.Architectures],
+        ["transfer.arch"] = [.. Models.ModelFactory.Architectures],
+        ["standard.schedule"] = ["onecycle", "cosine", "airbench"],
         ["standard.checkpointArch"] = [.. Checkpoints.CheckpointImport.Architectures],
         ["robust.units"] = ["pixel", "normalised"],
         ["compute.precision"] = ["auto", "fp32", "bf16"],
     };
 
+    /// <summary>Choice settings that may also be null (then another setting decides: <c>transfer.arch</c> null trains <c>standard.arch</c>).</summary>
+    public static IReadOnlySet<string> Optional { get; } = new HashSet<string> { "transfer.arch" };
+
     static readonly Dictionary<Type, (string Key, object[] Values)> Enums = new()
     {
         [typeof(DeviceKind)] = ("device", [DeviceKind.Auto, DeviceKind.Cpu, DeviceKind.Cuda]),
-        [typeof(LrSchedule)] = ("standard.schedule", [LrSchedule.OneCycle, LrSchedule.Cosine]),
+        [typeof(LrSchedule)] = ("standard.schedule", [LrSchedule.OneCycle, LrSchedule.Cosine, LrSchedule.Airbench]),
         [typeof(RadiusUnits)] = ("robust.units", [RadiusUnits.Pixel, RadiusUnits.Normalised]),
         [typeof(Precision)] = ("compute.precision", [Precision.Auto, Precision.Fp32, Precision.Bf16]),
     };

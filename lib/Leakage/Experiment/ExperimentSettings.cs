@@ -16,7 +16,7 @@ public sealed record DataSettings
 /// <summary>The standard (non-robust) classifier of step 1, and the training recipe shared by transfer models.</summary>
 public sealed record StandardSettings
 {
-    /// <summary><c>small-cnn</c> (CPU default) or <c>resnet18</c> (GPU).</summary>
+    /// <summary><c>small-cnn</c>, <c>resnet18</c> (GPU) or <c>airbench</c> (Keller Jordan's airbench94: 94% in 10 epochs; the cpu profile's).</summary>
     public string Arch { get; init; } = "small-cnn";
     /// <summary>Base width of the small CNN (channels of its first block).</summary>
     public int Width { get; init; } = 24;
@@ -25,13 +25,23 @@ public sealed record StandardSettings
     public double Lr { get; init; } = 0.1;
     public double Momentum { get; init; } = 0.9;
     public double WeightDecay { get; init; } = 5e-4;
-    /// <summary><c>onecycle</c> or <c>cosine</c>.</summary>
+    /// <summary><c>onecycle</c>, <c>cosine</c> or <c>airbench</c> (from 0.2x to the peak over 23% of the steps, then down to 0.07x).</summary>
     public string Schedule { get; init; } = "onecycle";
     /// <summary><see cref="Schedule"/> parsed strictly (<see cref="Choices"/>).</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public Training.LrSchedule LrSchedule => Choices.Parse<Training.LrSchedule>("standard.schedule", Schedule);
-    /// <summary>Random crop (pad 4) + horizontal flip.</summary>
+    /// <summary>Random crop (pad <see cref="CropPadding"/>, reflected) + horizontal flip.</summary>
     public bool Augment { get; init; } = true;
+    /// <summary>Pixels of reflected padding before the random crop (airbench: 2).</summary>
+    public int CropPadding { get; init; } = 4;
+    /// <summary>airbench's alternating flip: a fixed half of the images is mirrored in even epochs, the other half in odd ones (instead of a coin per image).</summary>
+    public bool AlternatingFlip { get; init; }
+    /// <summary>Batch-norm parameters train at this multiple of the learning rate, with weight decay divided by it (airbench: 64); 0 trains them at the learning rate without weight decay.</summary>
+    public double NormLrScale { get; init; }
+    /// <summary>Label smoothing of the loss (airbench: 0.2; 0 here, because it weakens gradient attacks on the model).</summary>
+    public double LabelSmoothing { get; init; }
+    /// <summary>Lookahead every this many steps (airbench: 5); 0 for none.</summary>
+    public int Lookahead { get; init; }
     /// <summary>
     /// A PyTorch checkpoint to attack instead of training the standard model (MadryLab robustness, a
     /// plain CIFAR ResNet state_dict, or our <c>export</c>'s standard_model.pt; docs/checkpoints.md);
@@ -70,6 +80,10 @@ public sealed record AttackSettings
 /// <summary>Models trained on D_rand / D_det and tested on clean data (Ilyas Table 1).</summary>
 public sealed record TransferSettings
 {
+    /// <summary>Architecture of the transfer models; null trains <c>standard.arch</c> (with <c>standard.width</c>). The recipe is the standard model's either way.</summary>
+    public string? Arch { get; init; }
+    /// <summary>Width of the transfer models when <see cref="Arch"/> is set; 0 takes that architecture's default.</summary>
+    public int Width { get; init; }
     public int Epochs { get; init; } = 10;
     public int BatchSize { get; init; } = 256;
     /// <summary>Learning rate for D_rand (reproductions report 0.01 works better than 0.1).</summary>

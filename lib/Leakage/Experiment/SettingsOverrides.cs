@@ -175,9 +175,11 @@ public static class SettingsOverrides
     public static void Validate(ExperimentSettings s)
     {
         var flat = Flatten(Artifacts.ToNode(s), "").ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.OrdinalIgnoreCase);
-        foreach (var key in Choices.Valid.Keys) Choices.Check(key, (string?)flat[key]);
+        foreach (var key in Choices.Valid.Keys)
+            if (flat[key] is not null || !Choices.Optional.Contains(key)) Choices.Check(key, (string?)flat[key]);
         if (!Profiles.Names.Contains(s.Profile)) throw new ArgumentException($"Setting 'profile' = '{s.Profile}' is not valid. Valid choices: {string.Join(", ", Profiles.Names)}.");
         void Positive(string key, double v) { if (!(v > 0)) throw new ArgumentException($"Setting '{key}' = {v.ToString(CultureInfo.InvariantCulture)} must be positive."); }
+        void Below(string key, double v, double limit) { if (!(v < limit)) throw new ArgumentException($"Setting '{key}' = {v.ToString(CultureInfo.InvariantCulture)} must be below {limit.ToString(CultureInfo.InvariantCulture)}."); }
         void NonNegative(string key, double v) { if (!(v >= 0)) throw new ArgumentException($"Setting '{key}' = {v.ToString(CultureInfo.InvariantCulture)} must be zero or positive."); }
         NonNegative("data.trainCount", s.Data.TrainCount); NonNegative("data.testCount", s.Data.TestCount);
         NonNegative("threads", s.Threads);
@@ -186,6 +188,10 @@ public static class SettingsOverrides
         Positive("standard.lr", s.Standard.Lr); NonNegative("standard.momentum", s.Standard.Momentum); NonNegative("standard.weightDecay", s.Standard.WeightDecay);
         Positive("attack.eps", s.Attack.Eps); Positive("attack.step", s.Attack.Step); Positive("attack.steps", s.Attack.Steps);
         Positive("attack.batchSize", s.Attack.BatchSize); Positive("attack.chunkSize", s.Attack.ChunkSize);
+        NonNegative("standard.normLrScale", s.Standard.NormLrScale); NonNegative("standard.lookahead", s.Standard.Lookahead);
+        NonNegative("standard.cropPadding", s.Standard.CropPadding); Below("standard.cropPadding", s.Standard.CropPadding, 17);
+        NonNegative("standard.labelSmoothing", s.Standard.LabelSmoothing); Below("standard.labelSmoothing", s.Standard.LabelSmoothing, 1);
+        NonNegative("transfer.width", s.Transfer.Width);
         Positive("transfer.epochs", s.Transfer.Epochs); Positive("transfer.batchSize", s.Transfer.BatchSize);
         Positive("transfer.lrRand", s.Transfer.LrRand); Positive("transfer.lrDet", s.Transfer.LrDet);
         NonNegative("robust.trainRadius", s.Robust.TrainRadius); Positive("robust.certRadius", s.Robust.CertRadius);
@@ -194,7 +200,6 @@ public static class SettingsOverrides
         NonNegative("probe.l2", s.Probe.L2); Positive("probe.maxIterations", s.Probe.MaxIterations); Positive("probe.bootstrap", s.Probe.Bootstrap);
         Positive("probe.nullDraws", s.Probe.NullDraws); NonNegative("probe.trainingResamples", s.Probe.TrainingResamples);
         // Constraints of the training code, checked here so that a bad value fails before any work, named as a run setting.
-        void Below(string key, double v, double limit) { if (!(v < limit)) throw new ArgumentException($"Setting '{key}' = {v.ToString(CultureInfo.InvariantCulture)} must be below {limit.ToString(CultureInfo.InvariantCulture)}."); }
         void AtLeast(string key, double v, double min, string why) { if (!(v >= min)) throw new ArgumentException($"Setting '{key}' = {v.ToString(CultureInfo.InvariantCulture)} must be at least {min.ToString(CultureInfo.InvariantCulture)} ({why})."); }
         Below("standard.momentum", s.Standard.Momentum, 1);
         AtLeast("standard.batchSize", s.Standard.BatchSize, 2, "batch norm needs two images per batch");

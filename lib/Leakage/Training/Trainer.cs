@@ -37,6 +37,7 @@ public static class Trainer
 
     const string ModelFile = "model.bin";
     const string OptimizerFile = "optimizer.bin";
+    const string LookaheadFile = "lookahead.bin";
     const string CheckpointPrefix = "epoch-";
 
     /// <summary>
@@ -87,7 +88,20 @@ public static class Trainer
             // replaces its parameter tensors, so the optimiser must be created afterwards.
             if (found != null) LoadCheckpoint(found.Dir, ModelFile, dir => model.load(Path.Combine(dir, ModelFile), strict: true));
         }
-        using var optimizer = CreateOptimizer(model, options);
+        var (optimizer, lrScales) = CreateOptimizerGroups(model, options);
+        using var _optimizer = optimizer;
+        using var lookahead = options.LookaheadEvery is null ? null : Lookahead.Of(model);
+        if (found != null && lookahead != null)
+            LoadCheckpoint(found.Dir, LookaheadFile, dir => lookahead.Load(Path.Combine(dir, LookaheadFile)));
+        if (found == null && model is ITrainingHooks fresh)
+        {
+            using var whitening = new Generator(Seeds.Derive(options.Seed, -1, 3), CPU);
+            fresh.InitializeFromData(images, whitening);
+            lookahead?.Reset();
+        }
+        // The alternating flip's fixed half: which images are flipped in even epochs.
+        using var flippedInEvenEpochs = options.Augmentation != Augmentation.CropAlternatingFlip ? null
+            : rand([n], generator: new Generator(Seeds.Derive(options.Seed, -1, 4), CPU)).lt(0.5).to(images.device);
         if (found != null)
         {
             LoadCheckpoint(found.Dir, OptimizerFile, dir =>
@@ -107,6 +121,7 @@ public static class Trainer
         model.train();
         for (int epoch = startEpoch; epoch < options.Epochs; epoch++)
         {
+            (model as ITrainingHooks)?.BeginEpoch(epoch);
             using var orderGenerator = new Generator(Seeds.Derive(options.Seed, epoch, 0), CPU);
             using var augmentGenerator = new Generator(Seeds.Derive(options.Seed, epoch, 1), CPU);
             using var adversaryGenerator = options.Adversary is { RandomStart: true } ? new Generator(Seeds.Derive(options.Seed, epoch, 2), CPU) : null;
@@ -121,24 +136,27 @@ public static class Trainer
                 using var scope = NewDisposeScope();
                 long globalStep = (long)epoch * steps + step;
                 double lr = options.LearningRateAt(globalStep, totalSteps);
-                foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
+                int g = 0;
+                foreach (var group in optimizer.ParamGroups) group.LearningRate = lr * lrScales[g++];
 
                 var index = order.narrow(0, (long)step * batch, batch);
                 var x = images.index_select(0, index).to(device);
                 var y = labels.index_select(0, index).to(device);
-                x = Augment.Apply(x, options.Augmentation, options.CropPadding, options.PadMode, augmentGenerator);
+                var flipped = flippedInEvenEpochs is null ? null : epoch % 2 == 0 ? flippedInEvenEpochs.index_select(0, index) : flippedInEvenEpochs.index_select(0, index).logical_not();
+                x = Augment.Apply(x, options.Augmentation, options.CropPadding, options.PadMode, augmentGenerator, flipped);
                 if (options.Adversary is { } adversary)
                     x = Attacks.L2Pgd.Perturb(model, x, y, adversary, adversaryGenerator).Adversarial;
 
                 optimizer.zero_grad();
                 var logits = model.forward(x);
-                var loss = nn.functional.cross_entropy(logits, y);
+                var loss = nn.functional.cross_entropy(logits, y, label_smoothing: options.LabelSmoothing ?? 0);
                 double lossValue = loss.item<float>();
                 var fault = Fault(lossValue, emaLoss, seenSteps);
                 if (fault != null)
                     throw new TrainingDivergedException(epoch + 1, step + 1, steps, lossValue, lr, fault, lastCheckpoint);
                 loss.backward();
                 optimizer.step();
+                lookahead?.Step(globalStep + 1, totalSteps, options.LookaheadEvery!.Value);
 
                 emaLoss = seenSteps == 0 ? lossValue : 0.9 * emaLoss + 0.1 * lossValue;
                 seenSteps++;
@@ -153,7 +171,7 @@ public static class Trainer
                 (long)steps * batch / Math.Max(seconds, 1e-9));
             history.Add(summary);
             if (checkpointDir != null)
-                lastCheckpoint = SaveCheckpoint(checkpointDir, epoch + 1, model, optimizer, settings!, history, log);
+                lastCheckpoint = SaveCheckpoint(checkpointDir, epoch + 1, model, optimizer, lookahead, settings!, history, log);
             progress?.Report(new TrainingProgress(epoch + 1, options.Epochs, steps, steps, summary.Loss, summary.Accuracy,
                 options.LearningRateAt(Math.Min(totalSteps - 1, (epoch + 1L) * steps - 1), totalSteps), summary.ImagesPerSecond, EpochCompleted: true));
         }
@@ -206,16 +224,35 @@ public static class Trainer
     }
 
     /// <summary>SGD with weight decay on conv/linear weights only (parameters of rank >= 2).</summary>
-    internal static SGD CreateOptimizer(nn.Module<Tensor, Tensor> model, TrainingOptions options)
+    internal static SGD CreateOptimizer(nn.Module<Tensor, Tensor> model, TrainingOptions options) => CreateOptimizerGroups(model, options).Optimizer;
+
+    /// <summary>
+    /// The optimiser and each parameter group's multiple of the scheduled learning rate. Parameters
+    /// that do not train (requires_grad false, e.g. a frozen batch-norm scale) are not in any group;
+    /// a parameter frozen later (<see cref="ITrainingHooks.BeginEpoch"/>) gets no gradient and so no step.
+    /// </summary>
+    static (SGD Optimizer, double[] LrScales) CreateOptimizerGroups(nn.Module<Tensor, Tensor> model, TrainingOptions options)
     {
-        var parameters = model.parameters().Where(p => p.requires_grad).ToList();
-        var groups = new List<SGD.ParamGroup>();
-        var decayed = parameters.Where(p => p.dim() >= 2).ToList();
-        var plain = parameters.Where(p => p.dim() < 2).ToList();
-        if (decayed.Count > 0) groups.Add(new SGD.ParamGroup(decayed, new SGD.Options { weight_decay = options.WeightDecay }));
-        if (plain.Count > 0) groups.Add(new SGD.ParamGroup(plain, new SGD.Options { weight_decay = 0 }));
-        if (groups.Count == 0) throw new ArgumentException("The model has no trainable parameters.", nameof(model));
-        return new SGD(groups, options.LearningRate, options.Momentum, dampening: 0, weight_decay: options.WeightDecay, nesterov: options.Nesterov);
+        var named = model.named_parameters().ToList();
+        var groups = new List<(List<Parameter> Params, double WeightDecay, double LrScale)>();
+        if (options.NormLrScale is { } scale)
+        {
+            var normNames = model.named_modules().Where(m => m.module is BatchNorm2d)
+                .SelectMany(m => new[] { $"{m.name}.weight", $"{m.name}.bias" }).ToHashSet();
+            groups.Add((named.Where(p => normNames.Contains(p.name)).Select(p => p.parameter).ToList(), options.WeightDecay / scale, scale));
+            groups.Add((named.Where(p => !normNames.Contains(p.name)).Select(p => p.parameter).ToList(), options.WeightDecay, 1));
+        }
+        else
+        {
+            groups.Add((named.Where(p => p.parameter.dim() >= 2).Select(p => p.parameter).ToList(), options.WeightDecay, 1));
+            groups.Add((named.Where(p => p.parameter.dim() < 2).Select(p => p.parameter).ToList(), 0, 1));
+        }
+        var trained = groups.Select(gr => gr with { Params = gr.Params.Where(p => p.requires_grad).ToList() })
+            .Where(gr => gr.Params.Count > 0).ToList();
+        if (trained.Count == 0) throw new ArgumentException("The model has no trainable parameters.", nameof(model));
+        var sgd = new SGD(trained.Select(gr => new SGD.ParamGroup(gr.Params, new SGD.Options { weight_decay = gr.WeightDecay, LearningRate = options.LearningRate * gr.LrScale })),
+            options.LearningRate, options.Momentum, dampening: 0, weight_decay: options.WeightDecay, nesterov: options.Nesterov);
+        return (sgd, trained.Select(gr => gr.LrScale).ToArray());
     }
 
     sealed record Checkpoint(string Dir, int Epoch, IReadOnlyList<EpochSummary> History);
@@ -252,7 +289,7 @@ public static class Trainer
         return null;
     }
 
-    static string SaveCheckpoint(string root, int epoch, nn.Module<Tensor, Tensor> model, SGD optimizer, JsonObject settings,
+    static string SaveCheckpoint(string root, int epoch, nn.Module<Tensor, Tensor> model, SGD optimizer, Lookahead? lookahead, JsonObject settings,
         IReadOnlyList<EpochSummary> history, Action<string> log)
     {
         var dir = Path.Combine(root, $"{CheckpointPrefix}{epoch:D4}");
@@ -268,12 +305,13 @@ public static class Trainer
             using var w = new BinaryWriter(s, System.Text.Encoding.UTF8, leaveOpen: true);
             SaveMomentum(optimizer, w);
         });
+        if (lookahead != null) lookahead.Save(Path.Combine(dir, LookaheadFile));
         var extra = new JsonObject
         {
             ["epoch"] = epoch,
             ["history"] = JsonSerializer.SerializeToNode(history, Artifacts.Json),
         };
-        Artifacts.Commit(dir, CheckpointKind, settings, [ModelFile, OptimizerFile], extra);
+        Artifacts.Commit(dir, CheckpointKind, settings, lookahead == null ? [ModelFile, OptimizerFile] : [ModelFile, OptimizerFile, LookaheadFile], extra);
         foreach (var (other, _) in CheckpointDirs(root).Where(t => t.Dir != dir).ToList())
             Artifacts.Delete(other);
         log($"Checkpoint of epoch {epoch} written to {dir}.");

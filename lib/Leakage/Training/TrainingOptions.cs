@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Leakage.Training;
 
 /// <summary>Learning-rate schedule over the whole run, evaluated per iteration.</summary>
@@ -7,6 +9,11 @@ public enum LrSchedule
     OneCycle,
     /// <summary>Linear warm-up to the peak, then a half-cosine decay to zero.</summary>
     Cosine,
+    /// <summary>
+    /// airbench94's: linear from 0.2 x peak to the peak over the first 23% of iterations, then linear
+    /// down to 0.07 x peak (<see cref="TrainingOptions.WarmupFraction"/> is not used).
+    /// </summary>
+    Airbench,
 }
 
 /// <summary>Data augmentation applied to each training batch.</summary>
@@ -18,6 +25,12 @@ public enum Augmentation
     Flip,
     /// <summary>Random crop from the padded image (<see cref="TrainingOptions.CropPadding"/>) and random horizontal flip.</summary>
     CropFlip,
+    /// <summary>
+    /// Random crop as <see cref="CropFlip"/>, with airbench's alternating flip instead of a random one:
+    /// a fixed random half of the images is flipped in even epochs and the other half in odd epochs,
+    /// so every pair of epochs shows each image both ways.
+    /// </summary>
+    CropAlternatingFlip,
 }
 
 /// <summary>How the image border is extended before a random crop.</summary>
@@ -84,6 +97,28 @@ public sealed record TrainingOptions
     /// </summary>
     public Attacks.L2PgdOptions? Adversary { get; init; }
 
+    /// <summary>
+    /// Batch-norm parameters train with this multiple of the learning rate and weight decay divided by
+    /// it (so their decay per step is the same as everyone else's): airbench's bias scaler, 64. Null:
+    /// batch-norm parameters and biases train at the learning rate without weight decay. Null-valued
+    /// recipe settings are left out of checkpoint identities, so checkpoints made before they existed
+    /// still resume.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? NormLrScale { get; init; }
+
+    /// <summary>Label smoothing of the cross-entropy loss, in [0, 1); null for none. It is known to weaken gradient attacks on the model.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? LabelSmoothing { get; init; }
+
+    /// <summary>
+    /// Lookahead (airbench): every this many iterations the weights and batch-norm statistics move to an
+    /// exponential average of themselves with decay 0.95^5 (t/T)^3 at iteration t of T, and the last
+    /// iteration leaves the average. Null for none.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? LookaheadEvery { get; init; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
@@ -102,6 +137,9 @@ public sealed record TrainingOptions
         Check(Enum.IsDefined(Augmentation), nameof(Augmentation), Augmentation, "unknown augmentation");
         Check(Enum.IsDefined(PadMode), nameof(PadMode), PadMode, "unknown pad mode");
         Check(CropPadding is >= 0 and <= 16, nameof(CropPadding), CropPadding, "must be in [0, 16] pixels");
+        Check(NormLrScale is null || NormLrScale > 0 && double.IsFinite(NormLrScale.Value), nameof(NormLrScale), NormLrScale!, "must be a positive number");
+        Check(LabelSmoothing is null || LabelSmoothing is >= 0 and < 1, nameof(LabelSmoothing), LabelSmoothing!, "must be in [0, 1)");
+        Check(LookaheadEvery is null || LookaheadEvery >= 1, nameof(LookaheadEvery), LookaheadEvery!, "must be at least 1 iteration");
         Check(Adversary is null || !Adversary.Targeted, nameof(Adversary), "targeted", "adversarial training uses an untargeted attack");
         Adversary?.Validate();
     }
@@ -111,6 +149,12 @@ public sealed record TrainingOptions
     {
         if (totalSteps <= 0) throw new ArgumentOutOfRangeException(nameof(totalSteps), totalSteps, "must be positive");
         if (step < 0 || step >= totalSteps) throw new ArgumentOutOfRangeException(nameof(step), step, $"must be in [0, {totalSteps})");
+        if (Schedule == LrSchedule.Airbench)
+        {
+            long rise = (long)(totalSteps * 0.23);
+            if (step < rise) return LearningRate * (0.2 + 0.8 * step / rise);
+            return LearningRate * (1 - 0.93 * (step - rise) / (totalSteps - rise));
+        }
         long warm = (long)Math.Round(WarmupFraction * totalSteps);
         if (step < warm) return LearningRate * (step + 1) / warm;
         double p = (double)(step - warm) / (totalSteps - warm);

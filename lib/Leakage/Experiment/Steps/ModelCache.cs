@@ -16,7 +16,13 @@ namespace Leakage.Experiment;
 /// <param name="Identity">The inputs the artifact is valid for (recipe, data checksums...): its <c>metadata.json</c> settings.</param>
 /// <param name="ProgressKey">Step key of the progress reports (<see cref="StepCatalog"/>).</param>
 /// <param name="LrSetting">The run setting to lower when training diverges, e.g. <c>standard.lr</c>.</param>
-public sealed record ModelJob(string Folder, string Title, string Verb, TrainingOptions Training, JsonObject Identity, string ProgressKey, string LrSetting);
+public sealed record ModelJob(string Folder, string Title, string Verb, TrainingOptions Training, JsonObject Identity, string ProgressKey, string LrSetting)
+{
+    /// <summary>Architecture to train; null for the run's (<c>standard.arch</c>).</summary>
+    public string? Arch { get; init; }
+    /// <summary>Its width; null for the run's (<c>standard.width</c>).</summary>
+    public int? Width { get; init; }
+}
 
 /// <summary>A model a <see cref="ModelJob"/> produced: trained now or loaded from its folder.</summary>
 public sealed record CachedModel(nn.Module<Tensor, Tensor> Model, IReadOnlyList<EpochSummary> History, double Seconds, bool Cached);
@@ -39,8 +45,9 @@ public static class ModelCache
     static CachedModel LoadOrTrain(ExperimentRun run, ModelJob job, Tensor images, Tensor labels, CancellationToken ct)
     {
         var s = run.Settings.Standard;
+        var (arch, width) = (job.Arch ?? s.Arch, job.Width ?? s.Width);
         var dir = run.Folder(job.Folder);
-        if (ModelStore.TryLoad(dir, s.Arch, job.Identity, run.Device, out var loaded, out var reason, s.Width))
+        if (ModelStore.TryLoad(dir, arch, job.Identity, run.Device, out var loaded, out var reason, width))
         {
             run.Observer.Log($"{job.Title}: reusing {dir}.");
             var extra = Artifacts.ReadExtra(dir);
@@ -48,7 +55,7 @@ public static class ModelCache
         }
         run.Observer.Log($"{job.Title}: {job.Verb} ({reason}).");
         var clock = Stopwatch.StartNew();
-        var model = ModelFactory.Create(s.Arch, job.Training.Seed, s.Width, run.Device);
+        var model = ModelFactory.Create(arch, job.Training.Seed, width, run.Device);
         try
         {
             var checkpoints = run.CheckpointFolder(job.Folder);

@@ -36,9 +36,17 @@ public sealed class StandardStep(ExperimentRun run, ImportedModel? imported = nu
         Momentum = settings.Standard.Momentum,
         WeightDecay = settings.Standard.WeightDecay,
         Schedule = settings.Standard.LrSchedule,
-        Augmentation = settings.Standard.Augment ? Augmentation.CropFlip : Augmentation.None,
+        Augmentation = Augmenting(settings, settings.Standard.Augment),
+        CropPadding = settings.Standard.CropPadding,
+        NormLrScale = settings.Standard.NormLrScale > 0 ? settings.Standard.NormLrScale : null,
+        LabelSmoothing = settings.Standard.LabelSmoothing > 0 ? settings.Standard.LabelSmoothing : null,
+        LookaheadEvery = settings.Standard.Lookahead > 0 ? settings.Standard.Lookahead : null,
         Seed = settings.Seed,
     };
+
+    /// <summary>The augmentation of a recipe that augments when <paramref name="on"/>: crop and flip, alternating when <c>standard.alternatingFlip</c>.</summary>
+    public static Augmentation Augmenting(ExperimentSettings settings, bool on) =>
+        !on ? Augmentation.None : settings.Standard.AlternatingFlip ? Augmentation.CropAlternatingFlip : Augmentation.CropFlip;
 
     /// <summary>Trains (or loads, or reads from the checkpoint) the standard classifier and measures it.</summary>
     public StandardModelOutcome Run(CancellationToken ct = default)

@@ -33,10 +33,14 @@ public sealed class TransferStep(ExperimentRun run, AdversarialKind kind) : IDis
             Epochs = t.Epochs,
             BatchSize = t.BatchSize,
             LearningRate = kind == AdversarialKind.Random ? t.LrRand : t.LrDet,
-            Augmentation = t.Augment ? Augmentation.CropFlip : Augmentation.None,
+            Augmentation = StandardStep.Augmenting(settings, t.Augment),
             Seed = settings.Seed + 1,
         };
     }
+
+    /// <summary>The transfer models' width: <c>transfer.width</c>, or the architecture's default, when <c>transfer.arch</c> is set; else null (the standard model's).</summary>
+    public static int? TransferWidth(ExperimentSettings settings) =>
+        settings.Transfer.Arch is not { } arch ? null : settings.Transfer.Width > 0 ? settings.Transfer.Width : Models.ModelFactory.DefaultWidth(arch);
 
     /// <summary>Trains (or loads) the model on the set and tests it on clean data.</summary>
     public TransferOutcome Run(CancellationToken ct = default)
@@ -47,7 +51,7 @@ public sealed class TransferStep(ExperimentRun run, AdversarialKind kind) : IDis
         var identity = new JsonObject { ["training"] = Artifacts.ToNode(training), ["data"] = (string?)data.Settings["data"], ["adversarial"] = Fingerprint.Of(data.Images, data.Targets) };
         var name = AdversarialDatasets.Name(kind);
         var job = new ModelJob(kind == AdversarialKind.Random ? "transfer_rand" : "transfer_det", $"Transfer model on {name}", "training", training, identity,
-            Info.Key, kind == AdversarialKind.Random ? "transfer.lrRand" : "transfer.lrDet");
+            Info.Key, kind == AdversarialKind.Random ? "transfer.lrRand" : "transfer.lrDet") { Arch = run.Settings.Transfer.Arch, Width = TransferWidth(run.Settings) };
         var (model, history, seconds, cached) = ModelCache.TrainOrLoad(run, job, data.Images, data.Targets, ct);
         double test = Evaluation.Accuracy(model, run.Test.Images, run.Test.Labels, run.Device);
         double train = Evaluation.Accuracy(model, data.Images, data.Targets, run.Device);
