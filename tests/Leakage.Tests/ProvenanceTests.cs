@@ -22,6 +22,24 @@ public class ProvenanceTests
         Assert.Equal((null, 0), Provenance.ReadCpuInfo(path) is var (m, f) ? (m, f.Count) : default);
     }
 
+    [Theory]
+    [InlineData("AuthenticAMD", 23, 1, "AuthenticAMD family 23 model 1 (Zen 1)")]
+    [InlineData("AuthenticAMD", 25, 1, "AuthenticAMD family 25 model 1 (Zen 3)")]
+    [InlineData("AuthenticAMD", 25, 17, "AuthenticAMD family 25 model 17 (Zen 4)")]
+    [InlineData("GenuineIntel", 6, 143, "GenuineIntel family 6 model 143 (Sapphire Rapids)")]
+    [InlineData("GenuineIntel", 6, 42, "GenuineIntel family 6 model 42")]
+    public void The_core_generation_is_named_because_the_model_name_often_is_only_AMD_EPYC(string vendor, int family, int model, string expected)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"cpuinfo-{Guid.NewGuid():N}");
+        try
+        {
+            File.WriteAllText(path, $"processor\t: 0\nvendor_id\t: {vendor}\ncpu family\t: {family}\nmodel\t\t: {model}\nmodel name\t: AMD EPYC\n\nprocessor\t: 1\nvendor_id\t: x\ncpu family\t: 1\nmodel\t\t: 1\n");
+            Assert.Equal(expected, Provenance.ReadCpuCore(path));
+        }
+        finally { File.Delete(path); }
+        Assert.Null(Provenance.ReadCpuCore(path));
+    }
+
     [Fact]
     public void This_machine_is_described_with_its_threads_library_and_precision()
     {

@@ -55,6 +55,7 @@ public class PyTorchExportTests(Xunit.Abstractions.ITestOutputHelper output)
     [SkippableTheory]
     [InlineData(ModelFactory.SmallCnnArch, 8)]
     [InlineData(ModelFactory.ResNet18Arch, 4)]
+    [InlineData(ModelFactory.AirbenchArch, 8)]
     public void The_python_twin_loads_the_saved_state_dict_strictly_and_gives_the_same_logits_within_1e_4(string arch, int width)
     {
         var python = PyTorchReference.FindPython(null, out var tried);
@@ -68,7 +69,7 @@ public class PyTorchExportTests(Xunit.Abstractions.ITestOutputHelper output)
         {
             for (int i = 0; i < 3; i++) model.forward(rand([16, 3, 32, 32], generator: gen));
             foreach (var (name, param) in model.named_parameters())
-                if (name.Contains("bn")) param.add_(randn(param.shape, generator: gen).mul(0.1));
+                if (name.Contains("bn") || name.Contains("norm")) param.add_(randn(param.shape, generator: gen).mul(0.1));
         }
         model.eval();
         var images = rand([100, 3, 32, 32], generator: gen).mul(1.2).sub(0.1); // a few pixels outside [0, 1]: the model clamps

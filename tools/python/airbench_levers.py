@@ -238,7 +238,20 @@ def main():
                 model.whiten.bias.requires_grad = epoch < 3
                 out.write(json.dumps(row) + "\n"); out.flush()
                 print(json.dumps(row), flush=True)
-    torch.save(model.state_dict(), a.out + ".pt")
+    torch.save(twin_state(model), a.out + ".pt")
+
+
+def twin_state(model):
+    """The state_dict in leakage_models.AirbenchNet's names (the library's AirbenchNet), with this
+    script's normalisation constants as the normalize buffers, so `standard.checkpoint` reads it."""
+    names = {"body.1.": "group1.", "body.2.": "group2.", "body.3.": "group3."}
+    out = {"normalize.mean": MEAN.clone(), "normalize.std": STD.clone()}
+    for k, v in model.state_dict().items():
+        for old, new in names.items():
+            if k.startswith(old):
+                k = new + k[len(old):]
+        out[k] = v.clone()
+    return out
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """PyTorch twins of Leakage.Notebooks' classifiers, for the state_dicts `leakage export` writes.
 
 Same parameter and buffer names, shapes and forward pass as lib/Leakage/Models/SmallCnn.cs,
-ResNet18.cs, BasicBlock.cs and InputNormalize.cs, so `load_state_dict(strict=True)` takes an exported
+ResNet18.cs, BasicBlock.cs, AirbenchNet.cs, AirbenchGroup.cs and InputNormalize.cs, so `load_state_dict(strict=True)` takes an exported
 `standard_model.pt` as is. Inputs are N x 3 x 32 x 32 pixels in [0, 1]: the model clamps and
 normalises them itself (its `normalize.mean` / `normalize.std` buffers come with the weights), so
 attacks work in pixel space. The C# models keep activations channels-last on the CPU; that is a
@@ -112,11 +112,50 @@ class ResNet18(nn.Module):
         return self.linear(self.features(x))
 
 
-ARCHITECTURES = {"small-cnn": SmallCnn, "resnet18": ResNet18}
+class AirbenchGroup(nn.Module):
+    """conv 3x3 - max-pool 2 - batch norm - GELU - conv 3x3 - batch norm - GELU (airbench's ConvGroup);
+    the batch norms' scales stay 1 (eps 1e-12, running-statistics momentum 0.4)."""
+
+    def __init__(self, in_channels, out_channels):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False)
+        self.norm1 = nn.BatchNorm2d(out_channels, eps=1e-12, momentum=0.4)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
+        self.norm2 = nn.BatchNorm2d(out_channels, eps=1e-12, momentum=0.4)
+
+    def forward(self, x):
+        x = F.gelu(self.norm1(F.max_pool2d(self.conv1(x), 2)))
+        return F.gelu(self.norm2(self.conv2(x)))
+
+
+class AirbenchNet(nn.Module):
+    """Keller Jordan's airbench94 (lib/Leakage/Models/AirbenchNet.cs): a fixed 2x2 whitening
+    convolution (24 channels, with bias), GELU, groups of widths (w, 4w, 4w), 3x3 max-pool, a linear
+    head without bias, logits scaled by 1/9."""
+
+    def __init__(self, width=64, classes=10):
+        super().__init__()
+        self.normalize = InputNormalize()
+        self.whiten = nn.Conv2d(3, 24, 2, padding=0, bias=True)
+        self.group1 = AirbenchGroup(24, width)
+        self.group2 = AirbenchGroup(width, 4 * width)
+        self.group3 = AirbenchGroup(4 * width, 4 * width)
+        self.head = nn.Linear(4 * width, classes, bias=False)
+
+    def features(self, x):
+        h = F.gelu(self.whiten(self.normalize(x)))
+        h = self.group3(self.group2(self.group1(h)))
+        return F.max_pool2d(h, 3).flatten(1)
+
+    def forward(self, x):
+        return self.head(self.features(x)) / 9
+
+
+ARCHITECTURES = {"small-cnn": SmallCnn, "resnet18": ResNet18, "airbench": AirbenchNet}
 
 
 def create(arch, width):
-    """An untrained model of `arch` ("small-cnn" or "resnet18") with base width `width`."""
+    """An untrained model of `arch` ("small-cnn", "resnet18" or "airbench") with base width `width`."""
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(ARCHITECTURES)}")
     return ARCHITECTURES[arch](width=width)

@@ -217,8 +217,11 @@ public static class CheckpointImport
         }
         var arch = keys.ContainsKey("layer1.0.conv1.weight") ? ModelFactory.ResNet18Arch
             : keys.ContainsKey("conv4.weight") && keys.ContainsKey("fc.weight") ? ModelFactory.SmallCnnArch
-            : throw new InvalidDataException($"{path}: has normalize.mean/std like our export, but neither a resnet18 nor a small-cnn's keys.");
-        var conv1 = archive.Tensors[keys.TryGetValue("conv1.weight", out var k) ? k : throw new InvalidDataException($"{path}: no 'conv1.weight'.")];
+            : keys.ContainsKey("whiten.weight") && keys.ContainsKey("group3.conv2.weight") ? ModelFactory.AirbenchArch
+            : throw new InvalidDataException($"{path}: has normalize.mean/std like our export, but not the keys of a resnet18, small-cnn or airbench.");
+        // The base width: the first convolution's output channels (airbench: its first group's).
+        var first = arch == ModelFactory.AirbenchArch ? "group1.conv1.weight" : "conv1.weight";
+        var conv1 = archive.Tensors[keys.TryGetValue(first, out var k) ? k : throw new InvalidDataException($"{path}: no '{first}'.")];
         return (arch, (int)conv1.Shape[0]);
     }
 

@@ -19,12 +19,19 @@ namespace Leakage.Compute;
 /// <param name="Precision">The attack's precision setting and what it resolved to (training and probes are float32 / float64 throughout).</param>
 /// <param name="Os">The operating system.</param>
 /// <param name="Runtime">The .NET runtime.</param>
+/// <remarks>
+/// <see cref="CpuCore"/> names the core generation, because cloud CPUs often report only "AMD EPYC"
+/// and the same name covers Zen 1 to Zen 4, whose convolution rates differ 2-3x.
+/// </remarks>
 public sealed record Provenance(string CpuModel, IReadOnlyList<string> VectorExtensions, int LogicalCpus, int Threads, string Device,
     string Libtorch, string TorchSharp, string Precision, string Os, string Runtime)
 {
     /// <summary>The /proc/cpuinfo flags recorded, in order: the instruction sets oneDNN and libtorch choose kernels by.</summary>
     public static readonly string[] Extensions =
         ["sse4_1", "sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8"];
+
+    /// <summary>Vendor, family and model from /proc/cpuinfo with the core generation where known, e.g. "AuthenticAMD family 23 model 1 (Zen 1)"; null when unknown (and in results written before it existed).</summary>
+    public string? CpuCore { get; init; }
 
     /// <summary>This machine and process, for a run on <paramref name="device"/> with attack precision <paramref name="precision"/>.</summary>
     public static Provenance Current(Device device, string precision)
@@ -35,8 +42,47 @@ public sealed record Provenance(string CpuModel, IReadOnlyList<string> VectorExt
         return new Provenance(model ?? RuntimeInformation.ProcessArchitecture.ToString(), Extensions.Where(flags.Contains).ToArray(),
             Environment.ProcessorCount, get_num_threads(), device.type.ToString().ToLowerInvariant(), __version__,
             typeof(torch).Assembly.GetName().Version?.ToString() ?? "unknown", $"{precision} (attacks {attack.ToString().ToLowerInvariant()})",
-            RuntimeInformation.OSDescription, RuntimeInformation.FrameworkDescription);
+            RuntimeInformation.OSDescription, RuntimeInformation.FrameworkDescription) { CpuCore = ReadCpuCore("/proc/cpuinfo") };
     }
+
+    /// <summary>The first processor's vendor, family and model in <paramref name="path"/> (/proc/cpuinfo format), with its core generation where the table knows it.</summary>
+    public static string? ReadCpuCore(string path)
+    {
+        if (!File.Exists(path)) return null;
+        string? vendor = null;
+        int? family = null, model = null;
+        foreach (var line in File.ReadLines(path))
+        {
+            int colon = line.IndexOf(':');
+            if (colon < 0) continue;
+            var (key, value) = (line[..colon].Trim(), line[(colon + 1)..].Trim());
+            if (key == "vendor_id") vendor ??= value;
+            else if (key == "cpu family" && int.TryParse(value, out var f)) family ??= f;
+            else if (key == "model" && int.TryParse(value, out var m)) model ??= m;
+            if (vendor != null && family != null && model != null) break;
+        }
+        if (vendor is null || family is null || model is null) return null;
+        var core = CoreName(vendor, family.Value, model.Value);
+        return $"{vendor} family {family} model {model}" + (core is null ? "" : $" ({core})");
+    }
+
+    // The server cores our machines have shown; others are reported by number only.
+    static string? CoreName(string vendor, int family, int model) => (vendor, family) switch
+    {
+        ("AuthenticAMD", 23) => model < 0x30 ? "Zen 1" : "Zen 2",
+        ("AuthenticAMD", 25) => model is >= 0x10 and < 0x20 or >= 0x60 and < 0x80 or >= 0xA0 ? "Zen 4" : "Zen 3",
+        ("AuthenticAMD", 26) => "Zen 5",
+        ("GenuineIntel", 6) => model switch
+        {
+            85 => "Skylake-SP / Cascade Lake",
+            106 or 108 => "Ice Lake-SP",
+            143 => "Sapphire Rapids",
+            207 => "Emerald Rapids",
+            173 or 174 => "Granite Rapids",
+            _ => null,
+        },
+        _ => null,
+    };
 
     /// <summary>The first "model name" and "flags" of a cpuinfo file; nothing when it does not exist (not Linux).</summary>
     public static (string? Model, HashSet<string> Flags) ReadCpuInfo(string path)

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -63,6 +64,9 @@ public sealed class RunComparison
     /// <summary>Compute time of each step both runs timed, in seconds.</summary>
     public IReadOnlyList<(StepInfo Step, double Reference, double Other)> Seconds { get; }
 
+    /// <summary>The machine each run was computed on (its results.json <c>provenance</c>), null where the file has none.</summary>
+    public (Compute.Provenance? Reference, Compute.Provenance? Other) Machines { get; private init; }
+
     /// <summary>Whether every headline number agrees within its noise.</summary>
     public bool AllWithinNoise => Rows.All(r => r.WithinNoise);
 
@@ -91,8 +95,18 @@ public sealed class RunComparison
             .Select(s => (Step: s, A: SeedStudy.Value(reference, s.SecondsKey), B: SeedStudy.Value(other, s.SecondsKey)))
             .Where(t => t.A is double && t.B is double)
             .Select(t => (t.Step, t.A!.Value, t.B!.Value)).ToList();
-        return new RunComparison(rows, differences, seconds);
+        return new RunComparison(rows, differences, seconds) { Machines = (MachineOf(reference), MachineOf(other)) };
     }
+
+    static Compute.Provenance? MachineOf(JsonObject results)
+    {
+        try { return results[ExperimentRun.ProvenanceKey]?.Deserialize<Compute.Provenance>(IO.Artifacts.Json); }
+        catch (JsonException) { return null; }
+    }
+
+    /// <summary>One line naming a machine: CPU, core generation, threads.</summary>
+    public static string Describe(Compute.Provenance? p) =>
+        p is null ? "not recorded" : $"{p.CpuModel}{(p.CpuCore is { } c ? $", {c}" : "")}, {p.Threads} threads, libtorch {p.Libtorch}";
 
     /// <summary>Reads two results.json files (and optionally a seeds.json); a missing or malformed file is named in the message.</summary>
     public static RunComparison Compare(string referenceFile, string otherFile, string? seedStudyFile = null) =>
@@ -122,6 +136,8 @@ public sealed class RunComparison
             ? "Same settings: the two runs are the same command."
             : $"Settings differ ({SettingsDifferences.Count}): " + string.Join("; ", SettingsDifferences));
         sb.AppendLine();
+        sb.AppendLine($"Machines: reference {Describe(Machines.Reference)}; compared {Describe(Machines.Other)}.");
+        sb.AppendLine();
         sb.AppendLine("| measure | reference | compared | difference (points) | noise, 95% (points) | within noise |");
         sb.AppendLine("|---|---:|---:|---:|---:|---|");
         foreach (var r in Rows)
@@ -146,6 +162,7 @@ public sealed class RunComparison
         ["sameSettings"] = SettingsDifferences.Count == 0,
         ["settingsDifferences"] = new JsonArray(SettingsDifferences.Select(d => (JsonNode)d).ToArray()),
         ["allWithinNoise"] = AllWithinNoise,
+        ["machines"] = new JsonObject { ["reference"] = Describe(Machines.Reference), ["compared"] = Describe(Machines.Other) },
         ["headlines"] = new JsonObject(Rows.Select(r => KeyValuePair.Create(r.Headline.Key, (JsonNode?)new JsonObject
         {
             ["title"] = r.Headline.Title,

@@ -183,6 +183,7 @@ public static class PyTorchExport
     public static string PythonClass(string arch) => ModelFactory.Canonical(arch) switch
     {
         ModelFactory.SmallCnnArch => "SmallCnn",
+        ModelFactory.AirbenchArch => "AirbenchNet",
         _ => "ResNet18",
     };
 
