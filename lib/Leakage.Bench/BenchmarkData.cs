@@ -1,3 +1,4 @@
+using Leakage.Randomness;
 using Leakage.Data;
 using Leakage.Models;
 using Leakage.Native;

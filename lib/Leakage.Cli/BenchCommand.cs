@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using Leakage.Benchmarks;
 using Leakage.Compute;
+using Leakage.Native;
 using Leakage.Data;
 using Leakage.Experiment;
 using Spectre.Console;

@@ -1,3 +1,4 @@
+using Leakage.Attacks;
 using System.Globalization;
 using Leakage.Probes;
 using Leakage.Robust;

@@ -1,3 +1,4 @@
+using Leakage.Attacks;
 using Leakage.Adversarial;
 using Leakage.Data;
 using Leakage.Experiment;

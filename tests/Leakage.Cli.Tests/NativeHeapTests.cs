@@ -2,6 +2,7 @@ using System.Text.Json;
 using Leakage.Benchmarks;
 using Leakage.Cli.Tests.Support;
 using Leakage.Compute;
+using Leakage.Native;
 using Leakage.IO;
 
 namespace Leakage.Cli.Tests;

@@ -204,7 +204,7 @@ public sealed class AttacksTests(ToyModelFixture toy) : IClassFixture<ToyModelFi
 
         // Autograd through a classifier, and the linear model's closed-form gradient, in the same pixel ball.
         var (viaAutograd, _, _) = L2Pgd.Perturb(model, x, y, new L2PgdOptions { Eps = 0.5, StepSize = 0.1, Steps = 10 });
-        var viaClosedForm = Robust.LinearPgd.Attack(w, b, x, y, Robust.RadiusGeometry.Pixel(48), new Robust.LinearPgdOptions(0.5, Steps: 10, StepSize: 0.1));
+        var viaClosedForm = Robust.LinearPgd.Attack(w, b, x, y, Attacks.RadiusGeometry.Pixel(48), new Robust.LinearPgdOptions(0.5, Steps: 10, StepSize: 0.1));
 
         Assert.True((viaAutograd - x).flatten(1).norm(1).min().item<float>() > 0.05f, "the attack moved every point");
         Assert.True((viaAutograd - viaClosedForm).abs().max().item<float>() < 1e-4f, "the two attacks disagree");
@@ -223,7 +223,7 @@ public sealed class AttacksTests(ToyModelFixture toy) : IClassFixture<ToyModelFi
         using var scope = NewDisposeScope();
         using var g = new Generator(5, CPU);
         var origin = rand([2, 3, 4, 4], generator: g);
-        var step = new L2Step(origin, Robust.RadiusGeometry.Pixel(48), 10.0, options.StepSize, null, null, schedule: options.StepSizeAt);
+        var step = new L2Step(origin, Attacks.RadiusGeometry.Pixel(48), 10.0, options.StepSize, null, null, schedule: options.StepSizeAt);
         var grad = randn([2, 3, 4, 4], generator: g);
         for (int t = 0; t < options.Steps; t++)
         {

@@ -1,3 +1,4 @@
+using Leakage.Attacks;
 using Leakage.IO;
 using Leakage.Robust;
 using TorchSharp;

@@ -1,3 +1,4 @@
+using Leakage.Attacks;
 using Leakage.Experiment;
 using Leakage.Robust;
 using Leakage.Tests.Support;

@@ -1,3 +1,4 @@
+using Leakage.Attacks;
 using Leakage.Robust;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -1,3 +1,4 @@
+using Leakage.Attacks;
 using Leakage.Experiment;
 
 namespace Leakage.Tests;
@@ -90,11 +91,11 @@ public class SettingsTests
     {
         var s = SettingsOverrides.Apply(Profiles.Get("quick"), ["robust.units=PIXEL", "standard.schedule=Cosine", "compute.precision=BF16", "device=CPU"]);
         Assert.Equal(("pixel", "cosine", "bf16", "cpu"), (s.Robust.Units, s.Standard.Schedule, s.Compute.Precision, s.Device));
-        Assert.Equal(Leakage.Robust.RadiusUnits.Pixel, s.Robust.RadiusUnits);
+        Assert.Equal(Leakage.Attacks.RadiusUnits.Pixel, s.Robust.RadiusUnits);
         Assert.Equal(Leakage.Training.LrSchedule.Cosine, s.Standard.LrSchedule);
         Assert.Equal(Leakage.Compute.Precision.Bf16, s.Compute.PrecisionKind);
         Assert.Equal(Leakage.Compute.DeviceKind.Cpu, s.DeviceKind);
-        Assert.Equal(Leakage.Robust.RadiusUnits.Normalised, ExperimentRun.ParseUnits("normalised"));
+        Assert.Equal(Leakage.Attacks.RadiusUnits.Normalised, ExperimentRun.ParseUnits("normalised"));
         Assert.Contains("Valid choices: pixel, normalised.", Assert.Throws<ArgumentException>(() => ExperimentRun.ParseUnits("normalized")).Message);
     }
 

@@ -1,4 +1,3 @@
-using Leakage.Robust;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -8,7 +7,7 @@ namespace Leakage.Attacks;
 /// The geometry of one attack, as MadryLab <c>robustness</c>'s <c>attack_steps.py</c> has it: the set
 /// the iterates must stay in (a ball around <see cref="Origin"/>, then the pixel box), the ascent step
 /// taken from a gradient, and the random start. <see cref="Pgd.Ascend"/> is the one loop that drives a
-/// step; <see cref="L2Pgd"/> (classifiers, autograd) and <see cref="Robust.LinearPgd"/> (linear models,
+/// step; <see cref="L2Pgd"/> (classifiers, autograd) and <c>Robust.LinearPgd</c> (linear models,
 /// closed-form gradient) only differ in the objective they give it.
 /// </summary>
 public abstract class AttackStep

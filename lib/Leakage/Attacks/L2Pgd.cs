@@ -1,6 +1,5 @@
+using Leakage.Randomness;
 using Leakage.Native;
-using Leakage.Robust;
-using Leakage.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 

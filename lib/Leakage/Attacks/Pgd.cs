@@ -43,7 +43,7 @@ public static class Pgd
         if ((randomStart || restarts > 0) && generator is null)
             throw new ArgumentException("PGD with random starts needs a generator.", nameof(generator));
         using var outer = NewDisposeScope();
-        var shape = Robust.RadiusGeometry.SampleShape(step.Origin);
+        var shape = RadiusGeometry.SampleShape(step.Origin);
         Tensor? bestX = null, bestValue = null;
         for (int start = 0; start <= restarts; start++)
         {

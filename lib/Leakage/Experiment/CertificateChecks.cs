@@ -1,3 +1,4 @@
+using Leakage.Attacks;
 using Leakage.Native;
 using Leakage.Robust;
 using TorchSharp;

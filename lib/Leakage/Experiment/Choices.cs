@@ -1,3 +1,4 @@
+using Leakage.Attacks;
 using System.Text.Json;
 using Leakage.Compute;
 using Leakage.IO;

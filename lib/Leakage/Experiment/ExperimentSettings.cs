@@ -1,3 +1,4 @@
+using Leakage.Attacks;
 using System.Globalization;
 using System.Reflection;
 using System.Text.Json.Serialization;
@@ -109,7 +110,7 @@ public sealed record RobustSettings
     public string Units { get; init; } = "normalised";
     /// <summary><see cref="Units"/> parsed strictly (<see cref="Choices"/>).</summary>
     [System.Text.Json.Serialization.JsonIgnore]
-    public Robust.RadiusUnits RadiusUnits => Choices.Parse<Robust.RadiusUnits>("robust.units", Units);
+    public Attacks.RadiusUnits RadiusUnits => Choices.Parse<Attacks.RadiusUnits>("robust.units", Units);
     public int Epochs { get; init; } = 30;
     public int BatchSize { get; init; } = 512;
     public double Lr { get; init; } = 0.01;

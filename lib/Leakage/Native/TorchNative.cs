@@ -1,6 +1,5 @@
 using System.Reflection;
 using System.Runtime.InteropServices;
-using Leakage.IO;
 
 namespace Leakage.Native;
 
@@ -46,7 +45,7 @@ public static class TorchNative
     {
         ConfigureOpenMp();
         // Process-wide, like the OpenMP policy: every training, attack and probe loop reuses its freed blocks.
-        Compute.NativeHeap.Configure();
+        NativeHeap.Configure();
         if (!OperatingSystem.IsLinux()) return "not needed (not Linux)";
         if (SystemLibStdCxxHasVersion()) return $"not needed (system libstdc++ has {NeededVersion})";
 
@@ -114,7 +113,10 @@ public static class TorchNative
         if (changed > 0)
         {
             var mode = OperatingSystem.IsWindows() ? default : File.GetUnixFileMode(path);
-            AtomicFile.WriteAllBytes(path, bytes);
+            // Native sits below IO (IO's tensor files need libtorch loaded), so it renames a temporary file itself.
+            var temporary = $"{path}.{Environment.ProcessId}.tmp";
+            File.WriteAllBytes(temporary, bytes);
+            File.Move(temporary, path, overwrite: true);
             if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, mode);
         }
         return changed;

@@ -1,3 +1,4 @@
+using Leakage.Attacks;
 using Leakage.Native;
 using TorchSharp;
 using static TorchSharp.torch;

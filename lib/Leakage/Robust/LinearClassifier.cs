@@ -1,3 +1,4 @@
+using Leakage.Attacks;
 using System.Text.Json.Nodes;
 using Leakage.IO;
 using Leakage.Native;

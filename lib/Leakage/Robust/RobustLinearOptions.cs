@@ -1,3 +1,5 @@
+using Leakage.Attacks;
+
 namespace Leakage.Robust;
 
 /// <summary>How <see cref="RobustLinearTrainer"/> makes the model robust.</summary>

@@ -1,3 +1,4 @@
+using Leakage.Attacks;
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;

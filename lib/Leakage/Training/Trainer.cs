@@ -1,3 +1,4 @@
+using Leakage.Randomness;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;

@@ -1,3 +1,4 @@
+using Leakage.Randomness;
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -120,7 +121,7 @@ public sealed class LeakageStep(ExperimentRun run)
         var key = StepCatalog.Leakage.Key;
 
         // The null over fresh target draws, drawn chunk by chunk exactly like D_rand's targets.
-        var draws = Enumerable.Range(0, p.NullDraws).Select(d => run.DrawRandomTargets(unchecked((long)Training.Seeds.Derive(run.Settings.Seed, 15, d)))).ToList();
+        var draws = Enumerable.Range(0, p.NullDraws).Select(d => run.DrawRandomTargets(unchecked((long)Seeds.Derive(run.Settings.Seed, 15, d)))).ToList();
         run.Observer.Progress(new StepProgress(key, 0.05, $"null over {p.NullDraws} target draws"));
         var nullRand = LeakageStatistics.OverDraws(probe, draws.Count, d => (fClean, draws[d]), fTest, testY);
         var nullNotLabel = LeakageStatistics.OverDraws(probe, draws.Count, d =>
@@ -134,7 +135,7 @@ public sealed class LeakageStep(ExperimentRun run)
         // its class attacked towards its new target (LeakageStatistics.Donors; docs/statistics.md).
         var recorded = drand.Targets.to(ScalarType.Int64).cpu().data<long>().ToArray();
         var donors = draws.Select((t, d) => LeakageStatistics.Donors(classOf, recorded, t.to(ScalarType.Int64).cpu().data<long>().ToArray(), probe.Options.Classes,
-            new Random(unchecked((int)Training.Seeds.Derive(run.Settings.Seed, 16, d))))).ToList();
+            new Random(unchecked((int)Seeds.Derive(run.Settings.Seed, 16, d))))).ToList();
         (Tensor, Tensor) FreshRand(int d) => (LeakageStatistics.Emulate(fRand, fClean, donors[d]), draws[d]);
         (Tensor, Tensor) FreshNotLabel(int d)
         {

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Leakage.Compute;
+namespace Leakage.Native;
 
 /// <summary>
 /// glibc malloc settings for the training and attack loops, which free and reallocate the same

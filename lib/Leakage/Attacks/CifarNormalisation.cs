@@ -1,4 +1,4 @@
-namespace Leakage.Robust;
+namespace Leakage.Attacks;
 
 /// <summary>
 /// The per-channel CIFAR-10 normalisation constants used by MadryLab's <c>robustness</c> library

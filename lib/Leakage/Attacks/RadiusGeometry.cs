@@ -2,7 +2,7 @@ using Leakage.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Leakage.Robust;
+namespace Leakage.Attacks;
 
 /// <summary>
 /// The units a perturbation radius is measured in. Goh (2019) gives radius 0.25 without saying which;

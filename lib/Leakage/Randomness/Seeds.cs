@@ -1,4 +1,4 @@
-namespace Leakage.Training;
+namespace Leakage.Randomness;
 
 /// <summary>
 /// Derives independent, reproducible seeds from a base seed and a path of integers (epoch, chunk,
