@@ -117,7 +117,7 @@ static class ExperimentCommand
         return cmd;
     }
 
-    /// <summary>One shard worker (<see cref="Leakage.Scale.ShardWorker"/>), with plain progress lines.</summary>
+    /// <summary>One shard worker (<see cref="Leakage.Experiment.Scaling.ShardWorker"/>), with plain progress lines.</summary>
     static int RunShard(ExperimentSettings settings, string dataDir, string outDir, Leakage.Scale.Shard shard, CancellationToken ct)
     {
         var last = DateTime.MinValue;
@@ -128,7 +128,7 @@ static class ExperimentCommand
             Console.WriteLine($"  [{p.Step}] {p.Fraction:P0} {p.Detail}");
         });
         using var run = ExperimentRun.Open(settings, dataDir, outDir, observer);
-        var report = Leakage.Scale.ShardWorker.Run(run, shard, ct);
+        var report = Leakage.Experiment.Scaling.ShardWorker.Run(run, shard, ct);
         Console.WriteLine($"Shard {shard} done: D_rand {report.DRand.Computed} chunk(s) computed, {report.DRand.AlreadyDone} already done, {report.DRand.HeldByOthers} held by others; " +
             $"D_det {report.DDet.Computed} / {report.DDet.AlreadyDone} / {report.DDet.HeldByOthers}; " +
             $"training units {(report.Trainings.Count == 0 ? "none" : string.Join(", ", report.Trainings))}. A plain 'experiment' on {Path.GetFullPath(outDir)} finishes the run.");

@@ -48,11 +48,11 @@ static class SeedsCommand
             JsonObject RunOne(ExperimentSettings s, string folder) => ExperimentCommand.RunWithProgress(s, data, folder, ct);
             if (shard is { } part)
             {
-                var ran = Leakage.Scale.SeedUnits.RunShard(settings, seeds, outDir, part, RunOne, Log, ct);
+                var ran = Leakage.Experiment.Scaling.SeedUnits.RunShard(settings, seeds, outDir, part, RunOne, Log, ct);
                 Log($"Shard {part}: ran seed(s) {string.Join(", ", ran)}; a plain 'seeds' on {Path.GetFullPath(outDir)} writes the statistics.");
                 return 0;
             }
-            var study = SeedStudy.Run(settings, seeds, outDir, Leakage.Scale.SeedUnits.Cooperative(settings, seeds, outDir, RunOne, Log, ct), Log, ct);
+            var study = SeedStudy.Run(settings, seeds, outDir, Leakage.Experiment.Scaling.SeedUnits.Cooperative(settings, seeds, outDir, RunOne, Log, ct), Log, ct);
             PrintTable(study, Path.Combine(Path.GetFullPath(outDir), SeedStudy.FileName));
             return 0;
         }));

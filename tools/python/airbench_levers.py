@@ -200,7 +200,13 @@ def main():
     alpha = 0.95 ** 5 * (torch.arange(total + 1) / total) ** 3
     ema = {k: v.clone() for k, v in model.state_dict().items()}
     loss_fn = nn.CrossEntropyLoss(label_smoothing=a.label_smoothing, reduction="none")
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+    info = {}
+    for line in open("/proc/cpuinfo"):
+        key, _, value = line.partition(":")
+        info.setdefault(key.strip(), value.strip())
+    # Cloud CPUs often report only "AMD EPYC": family and model name the core generation.
+    cpu = f'{info.get("model name", platform.processor())} ({info.get("vendor_id", "?")} family {info.get("cpu family", "?")} model {info.get("model", "?")})'
+
     step, train_seconds = 0, 0.0
     with open(a.out, "a") as out:
         for epoch in range(math.ceil(a.epochs)):

@@ -107,7 +107,7 @@ public sealed class AirbenchNet : Module<Tensor, Tensor>, ICifarClassifier, IFea
         using var scope = NewDisposeScope();
         long n = images.shape[0];
         var pick = randperm(n, generator: generator).narrow(0, 0, Math.Min(n, WhiteningImages)).to(images.device);
-        var x = normalize.forward(images.index_select(0, pick));
+        var x = normalize.forward(images.index_select(0, pick).to(whiten.weight!.device));
         var patches = x.unfold(2, WhitenKernel, 1).unfold(3, WhitenKernel, 1).transpose(1, 3)
             .reshape(-1, CifarStats.Channels * WhitenKernel * WhitenKernel).to_type(ScalarType.Float64);
         var covariance = patches.t().matmul(patches).div_(patches.shape[0]);

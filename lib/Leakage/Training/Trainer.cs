@@ -101,8 +101,9 @@ public static class Trainer
             lookahead?.Reset();
         }
         // The alternating flip's fixed half: which images are flipped in even epochs.
+        using var flipGenerator = new Generator(Seeds.Derive(options.Seed, -1, 4), CPU);
         using var flippedInEvenEpochs = options.Augmentation != Augmentation.CropAlternatingFlip ? null
-            : rand([n], generator: new Generator(Seeds.Derive(options.Seed, -1, 4), CPU)).lt(0.5).to(images.device);
+            : rand([n], generator: flipGenerator).lt(0.5).to(images.device);
         if (found != null)
         {
             LoadCheckpoint(found.Dir, OptimizerFile, dir =>

@@ -44,7 +44,7 @@ public sealed class RadiusSweepStep(ExperimentRun run)
         var radii = run.Settings.Beyond.SweepRadii;
         if (radii.Length == 0) throw new ArgumentException("Setting 'beyond.sweepRadii' is empty: give the radii to sweep, e.g. --sweep 0.1,0.25,0.5,1.");
         var trainings = Trainings(run.Settings);
-        foreach (var (folder, _) in trainings) Leakage.Scale.TrainingUnits.Plan(run, folder);
+        foreach (var (folder, _) in trainings) Leakage.Experiment.Scaling.TrainingUnits.Plan(run, folder);
         var drand = run.AdversarialSet(AdversarialKind.Random, ct);
         var ddet = run.AdversarialSet(AdversarialKind.Deterministic, ct);
         run.EnsureOriginals(drand);

@@ -77,7 +77,7 @@ public sealed class LeakageStep(ExperimentRun run)
             ["statistics"] = StatisticsVersion,
         };
         // A work unit: a second worker on the run folder waits for these probes and loads them.
-        var cache = Leakage.Scale.TrainingUnits.Run(run, Folder, LoadOrFit, c => c.Outcome.Seconds, ct);
+        var cache = Leakage.Experiment.Scaling.TrainingUnits.Run(run, Folder, LoadOrFit, c => c.Outcome.Seconds, ct);
         LeakageCache LoadOrFit()
         {
             if (Artifacts.TryValidate(dir, ArtifactKind, identity, out var reason))

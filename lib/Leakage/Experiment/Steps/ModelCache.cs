@@ -37,10 +37,10 @@ public static class ModelCache
 {
     /// <summary>
     /// Loads or trains <paramref name="job"/> on (<paramref name="images"/>, <paramref name="labels"/>), as a
-    /// work unit: a worker that finds it held by a live worker waits and loads it (<see cref="Leakage.Scale.TrainingUnits"/>).
+    /// work unit: a worker that finds it held by a live worker waits and loads it (<see cref="Leakage.Experiment.Scaling.TrainingUnits"/>).
     /// </summary>
     public static CachedModel TrainOrLoad(ExperimentRun run, ModelJob job, Tensor images, Tensor labels, CancellationToken ct) =>
-        Leakage.Scale.TrainingUnits.Run(run, job.Folder, () => LoadOrTrain(run, job, images, labels, ct), m => m.Seconds, ct);
+        Leakage.Experiment.Scaling.TrainingUnits.Run(run, job.Folder, () => LoadOrTrain(run, job, images, labels, ct), m => m.Seconds, ct);
 
     static CachedModel LoadOrTrain(ExperimentRun run, ModelJob job, Tensor images, Tensor labels, CancellationToken ct)
     {

@@ -52,11 +52,11 @@ public sealed class RobustStep(ExperimentRun run) : IDisposable
     /// <summary>
     /// Trains (or loads) a robust linear classifier on the run's training images into
     /// <paramref name="folder"/> (relative to the run folder), as a training unit: a worker that finds
-    /// it held by a live worker waits and loads it (<see cref="Leakage.Scale.TrainingUnits"/>).
+    /// it held by a live worker waits and loads it (<see cref="Leakage.Experiment.Scaling.TrainingUnits"/>).
     /// </summary>
     public static RobustLinearResult TrainOrLoad(ExperimentRun run, string folder, RobustLinearOptions options,
         IProgress<RobustLinearEpoch>? progress = null, CancellationToken ct = default) =>
-        Leakage.Scale.TrainingUnits.Run(run, folder,
+        Leakage.Experiment.Scaling.TrainingUnits.Run(run, folder,
             () => RobustLinearTrainer.TrainOrLoad(run.Folder(folder), run.DataIdentity, run.Train.Images, run.Train.Labels, options, run.Device, progress, run.Observer.Log, ct),
             r => r.Elapsed.TotalSeconds, ct);
 

@@ -1,6 +1,7 @@
+using Leakage.Scale;
 using Leakage.Experiment;
 
-namespace Leakage.Scale;
+namespace Leakage.Experiment.Scaling;
 
 /// <summary>
 /// Every training run of a run folder (the standard model, the transfer models, C, C at each radius

@@ -1,8 +1,9 @@
+using Leakage.Scale;
 using System.Text.Json.Nodes;
 using Leakage.Experiment;
 using Leakage.IO;
 
-namespace Leakage.Scale;
+namespace Leakage.Experiment.Scaling;
 
 /// <summary>
 /// The seeds of a seed study (<see cref="SeedStudy"/>) as work units <c>seed-&lt;n&gt;</c> on a board in

@@ -1,9 +1,10 @@
+using Leakage.Scale;
 using Leakage.Adversarial;
 using Leakage.Compute;
 using Leakage.Experiment;
 using Leakage.IO;
 
-namespace Leakage.Scale;
+namespace Leakage.Experiment.Scaling;
 
 /// <summary>What one shard worker did.</summary>
 /// <param name="Shard">The shard.</param>
