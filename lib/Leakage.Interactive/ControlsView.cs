@@ -71,7 +71,7 @@ public sealed class ControlsView
     }
 
     /// <summary>One control as the table shows it, in percent (empty cells where it was not measured).</summary>
-    public sealed record Row(string Set, long Images, double TargetPercent, double? TransferPercent, double? ProbePercent, double? NullPercent, string ExcessPoints, string Verdict);
+    public sealed record Row(string Set, long Images, double SuccessPercent, double? TransferPercent, double? ProbePercent, double? NullPercent, string ExcessPoints, string Verdict);
 
     /// <summary>The rows of the table, empty without controls.</summary>
     public IReadOnlyList<Row> Rows() => Result?.Rows.Select(r => new Row(r.Set, r.Images, 100 * r.AttackSuccess, 100 * r.TransferAccuracy,
@@ -101,7 +101,7 @@ public sealed class ControlsView
             rows.Add(($"{a.Set}'s transfer without the attack", $"{l.Set}: {P(l.TransferAccuracy)} against {a.Set}'s {P(a.TransferAccuracy)}; " +
                 (a.TransferAccuracy is not double ta || l.TransferAccuracy is not double tl ? "one of the two was not measured"
                     : ta - chance > 0
-                        ? $"the fixed patterns alone reach {(tl - chance) / (ta - chance):P0} of {a.Set}'s accuracy above chance (10%)"
+                        ? $"the fixed patterns alone reach {(100 * (tl - chance) / (ta - chance)).ToString("0", CultureInfo.InvariantCulture)}% of {a.Set}'s accuracy above chance (10%)"
                         : $"{a.Set}'s transfer model is not above chance (10%) here, so there is no transfer to explain")));
         }
         foreach (var (set, successful) in new[] { (ControlKind.DRand, ControlKind.DRandSuccessful), (ControlKind.DDet, ControlKind.DDetSuccessful) })

@@ -314,7 +314,7 @@ public sealed class ControlsStep(ExperimentRun run)
             var attacked = m.Features!;
             fresh = d => (LeakageStatistics.Emulate(attacked, clean, donors[d]), drawn[d]);
         }
-        var comparison = LeakageStatistics.Compare(probe, $"{m.Spec.Name}, robust features", $"clean images, {m.Spec.Name} labels",
+        var comparison = LeakageStatistics.Compare(probe, $"{m.Spec.Name}, robust features", $"clean images with the labels of {m.Spec.Name}",
             m.Features!, clean, m.Targets!, fTest, testY, classOf, p.TrainingResamples, draws, fresh);
         return comparison with { Shift = LeakageStatistics.Shift(m.Features!, clean, labels, m.Targets!, fClean, probe.Options.Level) };
     }
