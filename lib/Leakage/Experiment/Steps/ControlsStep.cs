@@ -14,7 +14,7 @@ namespace Leakage.Experiment;
 public sealed record ControlsOutcome(ControlsResult Result, double Seconds);
 
 /// <summary>
-/// The leakage controls beside D_rand and D_det (issue 27): how much of a relabelled set's transfer,
+/// The leakage controls beside D_rand and D_det: how much of a relabelled set's transfer,
 /// and of Goh's probe on it, needs the attack at all. On the controls' images
 /// (<see cref="ExperimentRun.ControlImages"/>), for each of
 /// <list type="bullet">
@@ -239,7 +239,7 @@ public sealed class ControlsStep(ExperimentRun run)
         if (todo.Count == 0) return new ControlProbesCache([], 0);
         var dir = run.Folder(ProbesFolder);
         var sets = new JsonObject();
-        foreach (var m in todo) sets[ControlRow.RuleName(m.Spec.Rule) + "/" + m.Spec.Transfer] = m.Fingerprint;
+        foreach (var m in todo) sets[m.Spec.Kind.ToString()] = m.Fingerprint;
         var identity = new JsonObject
         {
             ["probe"] = Artifacts.ToNode(run.Settings.Probe),
