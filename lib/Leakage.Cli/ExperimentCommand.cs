@@ -194,12 +194,38 @@ static class ExperimentCommand
         AnsiConsole.WriteLine();
     }
 
+    /// <summary>
+    /// The leakage controls, when the run has them: one row per set beside D_rand and D_det, read through
+    /// their typed records. Short labels and unbroken numbers, so that each row's first line holds them
+    /// in a terminal's 80 columns; only the excess's interval wraps.
+    /// </summary>
+    static void PrintControls(ControlsResult? controls)
+    {
+        if (controls is null) return;
+        static string P1(double? v) => v is double d ? (100 * d).ToString("0.0", System.Globalization.CultureInfo.InvariantCulture) + "%" : "-";
+        var table = new Table().Title("Leakage controls: how much of the transfer needs the attack?")
+            .AddColumn(new TableColumn("set").NoWrap()).AddColumn(new TableColumn("success").RightAligned().NoWrap())
+            .AddColumn(new TableColumn("transfer").RightAligned().NoWrap()).AddColumn(new TableColumn("probe").RightAligned().NoWrap())
+            .AddColumn(new TableColumn("null").RightAligned().NoWrap()).AddColumn(new TableColumn("excess").RightAligned()).AddColumn(new TableColumn("verdict").NoWrap());
+        foreach (var row in controls.Rows)
+            table.AddRow(Markup.Escape(row.Label), P1(row.AttackSuccess), P1(row.TransferAccuracy), P1(row.Probe?.Accuracy), P1(row.Probe?.NullAccuracy),
+                Markup.Escape(row.ExcessText), row.Probe is null ? "-" : Markup.Escape(row.Verdict));
+        AnsiConsole.Write(table);
+        AnsiConsole.WriteLine($"On {controls.TrainImages:N0} of the {controls.TrainSplit:N0} training images ({string.Join(", ", controls.Rows.Select(r => $"{r.Label} {r.Images:N0}"))}). " +
+            "success: share the standard model classifies as the target; leak-only: no attack, each clean image plus a fixed random pattern of L2 norm " +
+            $"{controls.PatternNorm} for its target class; successes: only the images whose attack reached the target; transfer: clean test accuracy of a model " +
+            "trained on the set; probe: Goh's probe, against the same probe on the clean originals (null); excess in points with its 95% interval.");
+        foreach (var row in controls.Rows.Where(r => r.NotMeasured is not null)) AnsiConsole.WriteLine($"{row.Set}: {row.NotMeasured}");
+        AnsiConsole.WriteLine();
+    }
+
     static string P(JsonNode? n) => n is null ? "-" : $"{(double)n:P2}";
     static string P(double? v) => v is double d ? $"{d:P2}" : "-";
 
     internal static void PrintSummary(JsonObject r, string path)
     {
         PrintAnswer(RunAnswer.Of(r));
+        PrintControls(ControlsResult.Read(r, path));
         var table = new Table().Title("All results").AddColumn("measure").AddColumn(new TableColumn("ours").RightAligned()).AddColumn(new TableColumn("published").RightAligned());
         void Row(string a, string b, string c) => table.AddRow(Markup.Escape(a), Markup.Escape(b), Markup.Escape(c));
         // The catalog's headline numbers of the main steps beside their published values (SeedStudy and the report read the same list).

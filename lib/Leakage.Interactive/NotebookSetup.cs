@@ -70,6 +70,7 @@ public static class NotebookSetup
         // The typed views of a run's results: a cell that ends with one shows its table.
         KernelCompat.RegisterHtmlFormatter<LeakageView>(v => v.ToHtml().Markup);
         KernelCompat.RegisterHtmlFormatter<RunResults>(v => v.ToHtml().Markup);
+        KernelCompat.RegisterHtmlFormatter<ControlsView>(v => v.ToHtml().Markup);
         KernelCompat.RegisterHtmlFormatter<NonlinearView>(v => v.ToHtml().Markup);
         KernelCompat.RegisterHtmlFormatter<FeatureSetComparison>(v => v.ToHtml().Markup);
         KernelCompat.RegisterHtmlFormatter<SweepView>(v => v.ToHtml().Markup);

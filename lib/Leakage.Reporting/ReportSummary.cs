@@ -32,6 +32,7 @@ public static class ReportSummary
         var html = new StringBuilder();
         html.Append("<section class=\"summary\" id=\"").Append(Id).Append("\"><h2>Summary</h2>");
         html.Append(Answer(RunAnswer.Of(results)));
+        html.Append(Controls(ControlsResult.Read(results, resultsPath)));
         html.Append("<p>This run (profile <code>").Append(Encode((string?)results["profile"] ?? "?")).Append("</code>, from <code>")
             .Append(Encode(Path.GetFileName(resultsPath))).Append("</code>) beside the published numbers; the sections below show how each was made.</p>");
 
@@ -88,6 +89,32 @@ public static class ReportSummary
         return html.Append("<p class=\"answer-setting\">").Append(Encode(answer.Setting)).Append("</p>").ToString();
     }
 
+    /// <summary>
+    /// The leakage controls, when the run has them (<c>controls.enabled</c>): for each set beside D_rand and
+    /// D_det, the share the standard model classifies as its target, the transfer model's clean
+    /// accuracy, and Goh's probe against its matched null with the excess, its interval and the verdict.
+    /// </summary>
+    static string Controls(ControlsResult? controls)
+    {
+        if (controls is null) return "";
+        var html = new StringBuilder("<h3>Leakage controls: how much of the transfer needs the attack?</h3><table class=\"summary-table controls\"><thead><tr>")
+            .Append("<th>set</th><th>images</th><th>classified as target</th><th>transfer, clean test accuracy</th><th>probe accuracy</th>")
+            .Append("<th>null: same probe on the clean originals</th><th>excess over the null, points</th><th>verdict</th></tr></thead><tbody>");
+        foreach (var row in controls.Rows)
+            html.Append("<tr><td>").Append(Encode(row.Set)).Append("</td><td class=\"num\">").Append(row.Images.ToString("N0", CultureInfo.InvariantCulture))
+                .Append("</td><td class=\"num\">").Append(Percent(row.AttackSuccess)).Append("</td><td class=\"num\">").Append(Percent(row.TransferAccuracy))
+                .Append("</td><td class=\"num\">").Append(Percent(row.Probe?.Accuracy)).Append("</td><td class=\"num\">").Append(Percent(row.Probe?.NullAccuracy))
+                .Append("</td><td class=\"num\">").Append(Encode(row.ExcessText)).Append("</td><td class=\"verdict verdict-").Append(Encode(row.Verdict)).Append("\">")
+                .Append(Encode(row.Verdict)).Append("</td></tr>");
+        return html.Append("</tbody></table><p class=\"note\">On ").Append(controls.TrainImages.ToString("N0", CultureInfo.InvariantCulture)).Append(" of the ")
+            .Append(controls.TrainSplit.ToString("N0", CultureInfo.InvariantCulture)).Append(" training images. Leakage-only sets: no attack, each clean image plus a fixed ")
+            .Append("random pattern of its target class (L2 norm ").Append(controls.PatternNorm.ToString("0.###", CultureInfo.InvariantCulture))
+            .Append("); successful attacks only: the images whose attack reached its target. A leakage-only set that transfers about as well as its attacked set ")
+            .Append("means the transfer does not need the attack.")
+            .AppendJoin("", controls.Rows.Where(r => r.NotMeasured is not null).Select(r => $" {Encode(r.Set)}: {Encode(r.NotMeasured!)}"))
+            .Append("</p>").ToString();
+    }
+
     static string WeightImages(string runDirectory)
     {
         try
@@ -132,6 +159,8 @@ public static class ReportSummary
         node is JsonValue v && v.TryGetValue<double>(out var d) && double.IsFinite(d) ? d : null;
 
     static string Percent(double v) => (100 * v).ToString("0.0", CultureInfo.InvariantCulture) + "%";
+
+    static string Percent(double? v) => v is double d ? Percent(d) : "–";
 
     static string Fixed(double? v) => v is double d ? d.ToString("0.000", CultureInfo.InvariantCulture) : "–";
 

@@ -143,12 +143,13 @@ class AirbenchNet(nn.Module):
         self.head = nn.Linear(4 * width, classes, bias=False)
 
     def features(self, x):
+        """The pooled features scaled by 1/9, which the head maps to the logits."""
         h = F.gelu(self.whiten(self.normalize(x)))
         h = self.group3(self.group2(self.group1(h)))
-        return F.max_pool2d(h, 3).flatten(1)
+        return F.max_pool2d(h, 3).flatten(1) / 9
 
     def forward(self, x):
-        return self.head(self.features(x)) / 9
+        return self.head(self.features(x))
 
 
 ARCHITECTURES = {"small-cnn": SmallCnn, "resnet18": ResNet18, "airbench": AirbenchNet}

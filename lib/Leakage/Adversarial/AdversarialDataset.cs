@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace Leakage.Adversarial;
 
 /// <summary>
-/// A relabelled adversarial training set (D_rand or D_det) as built by
+/// A relabelled adversarial training set (D_rand, D_det or D_other) as built by
 /// <see cref="AdversarialDatasets.Build"/>: the attacked images (float32, never rounded to 8 bits),
 /// the original labels, the target labels (the new training labels) and per-image attack success.
 /// Owns its tensors, all on the CPU.
@@ -32,7 +32,7 @@ public sealed class AdversarialDataset : IDisposable
         Settings = settings;
     }
 
-    /// <summary>D_rand or D_det.</summary>
+    /// <summary>D_rand, D_det or D_other.</summary>
     public AdversarialKind Kind { get; }
 
     /// <summary>Adversarial images, float32 N x 3 x 32 x 32 in [0, 1].</summary>
@@ -61,6 +61,19 @@ public sealed class AdversarialDataset : IDisposable
 
     /// <summary>Fraction of images whose target equals their original label (about 0.1 for D_rand as in the paper, 0 otherwise).</summary>
     public double TargetEqualsLabelRate => Targets.eq(Labels).to_type(ScalarType.Float64).mean().item<double>();
+
+    /// <summary>
+    /// The rows whose attack reached its target, in order (int64, CPU): the set restricted to its
+    /// successful attacks is a view of it through these rows, with no new attack. With
+    /// <paramref name="within"/> (int64 row indices), only those of its rows, in its order.
+    /// </summary>
+    public Tensor SuccessfulRows(Tensor? within = null)
+    {
+        using var scope = NewDisposeScope();
+        var rows = within is null ? arange(Count, dtype: ScalarType.Int64) : within.cpu().to_type(ScalarType.Int64);
+        var kept = rows.index_select(0, Success.index_select(0, rows).nonzero().squeeze(1));
+        return kept.MoveToOuterDisposeScope();
+    }
 
     /// <summary>
     /// Loads a complete data set from <paramref name="dir"/>, verifying every checksum. Use

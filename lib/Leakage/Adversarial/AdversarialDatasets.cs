@@ -14,8 +14,8 @@ using static TorchSharp.torch;
 namespace Leakage.Adversarial;
 
 /// <summary>
-/// Builds D_rand and D_det (Ilyas et al. 2019, section 3.2): every training image x of class y is
-/// attacked with targeted L2 PGD towards a target t and stored with label t.
+/// Builds D_rand and D_det (Ilyas et al. 2019, section 3.2), and the control D_other: every training
+/// image x of class y is attacked with targeted L2 PGD towards a target t and stored with label t.
 /// <para>
 /// Generation runs in chunks of <see cref="AdversarialOptions.ChunkSize"/> images. Each chunk's
 /// targets and randomness are derived from (seed, chunk index) only and each chunk is written
@@ -37,7 +37,7 @@ public static class AdversarialDatasets
     /// <summary>
     /// Builds (or resumes, or reuses) the data set in <paramref name="dir"/>.
     /// </summary>
-    /// <param name="kind">D_rand or D_det.</param>
+    /// <param name="kind">D_rand, D_det or D_other.</param>
     /// <param name="model">The source classifier to attack, on <paramref name="device"/>; it is not modified.</param>
     /// <param name="images">Clean training images, float32 N x 3 x 32 x 32 in [0, 1] (CPU).</param>
     /// <param name="labels">Their labels, int64 N in [0, 10).</param>
@@ -219,8 +219,9 @@ public static class AdversarialDatasets
     /// <summary>
     /// The target labels of chunk <paramref name="chunk"/> for images labelled <paramref name="labels"/>
     /// (int64, CPU). D_det: (y + 1) mod 10. D_rand: uniform over the 10 classes, or over the 9 classes
-    /// other than y when <see cref="AdversarialOptions.RandomTargetExcludesSource"/> is set; drawn from a
-    /// generator seeded with (<see cref="AdversarialOptions.Seed"/>, chunk) alone.
+    /// other than y when <see cref="AdversarialOptions.RandomTargetExcludesSource"/> is set. D_other:
+    /// uniform over the 9 classes other than y. The random rules draw from a generator seeded with
+    /// (<see cref="AdversarialOptions.Seed"/>, chunk) alone (D_other from another stream than D_rand).
     /// </summary>
     public static Tensor DrawTargets(AdversarialKind kind, Tensor labels, AdversarialOptions options, int chunk)
     {
@@ -234,10 +235,12 @@ public static class AdversarialDatasets
             case AdversarialKind.Deterministic:
                 t = (y + 1).remainder(k);
                 break;
-            case AdversarialKind.Random:
-                using (var g = new Generator(Seeds.Derive(options.Seed, chunk, 0), CPU))
+            case AdversarialKind.Random or AdversarialKind.Other:
+                // D_other draws from a stream of its own, so that its targets are independent of D_rand's on the same images.
+                using (var g = new Generator(Seeds.Derive(options.Seed, chunk, kind == AdversarialKind.Other ? 2 : 0), CPU))
                 {
-                    t = options.RandomTargetExcludesSource
+                    // An offset in 1..9 from the label never lands on it and reaches each other class equally often.
+                    t = kind == AdversarialKind.Other || options.RandomTargetExcludesSource
                         ? (y + randint(1, k, [y.shape[0]], generator: g)).remainder(k)
                         : randint(0, k, [y.shape[0]], generator: g);
                 }
@@ -248,8 +251,14 @@ public static class AdversarialDatasets
         return t.MoveToOuterDisposeScope();
     }
 
-    /// <summary>"D_rand" or "D_det".</summary>
-    public static string Name(AdversarialKind kind) => kind == AdversarialKind.Random ? "D_rand" : "D_det";
+    /// <summary>"D_rand", "D_det" or "D_other".</summary>
+    public static string Name(AdversarialKind kind) => kind switch
+    {
+        AdversarialKind.Random => "D_rand",
+        AdversarialKind.Deterministic => "D_det",
+        AdversarialKind.Other => "D_other",
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown adversarial data set kind"),
+    };
 
     /// <summary>
     /// The identity of a data set: kind, attack, seed, chunking, and fingerprints of the source model's

@@ -14,6 +14,14 @@ public enum AdversarialKind
 
     /// <summary>D_det: each image of class y is attacked towards t = (y + 1) mod 10 and relabelled t.</summary>
     Deterministic,
+
+    /// <summary>
+    /// D_other, a control of the public reproductions (e.g. Keller Jordan's cifar10-zoo): like D_rand,
+    /// but t is uniform over the 9 classes other than y, so no image keeps its own label and the
+    /// attack always has to move it away from its class. Built only with the leakage controls
+    /// (<c>controls.enabled</c>), on the controls' training images.
+    /// </summary>
+    Other,
 }
 
 /// <summary>
@@ -38,7 +46,7 @@ public sealed record AdversarialOptions
     public bool RandomStart { get; init; }
 
     /// <summary>
-    /// D_rand only. False (default, as written in Ilyas et al.): t is uniform over all 10 classes, so
+    /// D_rand only (D_other always excludes the source class, D_det never draws). False (default, as written in Ilyas et al.): t is uniform over all 10 classes, so
     /// about 10% of images keep their own label; their attack pushes towards y, which strengthens the
     /// genuine (robust) features of y, and such images carry useful signal for the clean test set by
     /// construction, not through non-robust features. True: t is uniform over the 9 other classes,

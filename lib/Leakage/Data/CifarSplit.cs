@@ -63,6 +63,22 @@ public sealed class CifarSplit : IDisposable
         if (count <= 0) throw new ArgumentOutOfRangeException(nameof(count), "subset size must be positive");
         if (count >= Count) return new CifarSplit(Name, Images.clone(), Labels.clone());
         using var scope = NewDisposeScope();
+        var idx = torch.tensor(SubsetRows(count, seed), dtype: ScalarType.Int64);
+        var x = Images.index_select(0, idx).MoveToOuterDisposeScope();
+        var y = Labels.index_select(0, idx).MoveToOuterDisposeScope();
+        return new CifarSplit(Name, x, y);
+    }
+
+    /// <summary>
+    /// The rows <see cref="Subset"/> takes, in increasing order: a class-stratified choice of
+    /// <paramref name="count"/> rows from a seeded permutation (all rows when <paramref name="count"/>
+    /// is at least <see cref="Count"/>), for callers that need to know which images a subset holds.
+    /// </summary>
+    public long[] SubsetRows(int count, long seed)
+    {
+        if (count <= 0) throw new ArgumentOutOfRangeException(nameof(count), "subset size must be positive");
+        if (count >= Count) return [.. Enumerable.Range(0, Count).Select(i => (long)i)];
+        using var scope = NewDisposeScope();
         var gen = new torch.Generator((ulong)seed);
         var perm = torch.randperm(Count, generator: gen);
         var labelsPerm = Labels.index_select(0, perm).data<long>().ToArray();
@@ -82,10 +98,7 @@ public sealed class CifarSplit : IDisposable
             if (taken[c] < quota[c]) { taken[c]++; chosen.Add(permIdx[i]); }
         }
         chosen.Sort();
-        var idx = torch.tensor(chosen.ToArray(), dtype: ScalarType.Int64);
-        var x = Images.index_select(0, idx).MoveToOuterDisposeScope();
-        var y = Labels.index_select(0, idx).MoveToOuterDisposeScope();
-        return new CifarSplit(Name, x, y);
+        return [.. chosen];
     }
 
     public void Dispose()

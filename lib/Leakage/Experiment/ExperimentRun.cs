@@ -24,7 +24,8 @@ namespace Leakage.Experiment;
 /// steps resume after an interruption (epoch checkpoints, attack chunks).
 /// <para>Layout: <c>standard/</c>, <c>d_rand/</c>, <c>d_det/</c>, <c>transfer_rand/</c>,
 /// <c>transfer_det/</c>, <c>robust_linear/</c>, <c>robust_linear_pixel/</c>, <c>leakage/</c>,
-/// <c>checkpoints/</c>, <c>results.json</c>; the extensions add <c>robust_cnn/</c>, <c>sweep/</c>, <c>seeds/</c>.</para>
+/// <c>checkpoints/</c>, <c>results.json</c>; the leakage controls add <c>d_other/</c> and <c>controls/</c>,
+/// the extensions <c>robust_cnn/</c>, <c>sweep/</c>, <c>seeds/</c>.</para>
 /// </summary>
 public sealed class ExperimentRun : IDisposable
 {
@@ -38,12 +39,14 @@ public sealed class ExperimentRun : IDisposable
     CifarData? _data;
     CifarSplit? _train, _test;
     string? _dataIdentity;
+    ControlImages? _controlImages;
 
     readonly StandardStep _standard;
     readonly Dictionary<AdversarialKind, AdversarialStep> _adversarial;
     readonly Dictionary<AdversarialKind, TransferStep> _transfer;
     readonly RobustStep _robust;
     readonly LeakageStep _leakage;
+    readonly ControlsStep _controls;
     readonly NonlinearStep _nonlinear;
 
     ExperimentRun(ExperimentSettings settings, string dataDir, string outDir, IRunObserver observer, ImportedModel? imported, ImportedModel? importedRobust)
@@ -58,10 +61,11 @@ public sealed class ExperimentRun : IDisposable
         Results = new ResultsFile(OutDirectory);
         _standard = new StandardStep(this, imported);
         AdversarialKind[] kinds = [AdversarialKind.Random, AdversarialKind.Deterministic];
-        _adversarial = kinds.ToDictionary(k => k, k => new AdversarialStep(this, k));
+        _adversarial = kinds.Append(AdversarialKind.Other).ToDictionary(k => k, k => new AdversarialStep(this, k));
         _transfer = kinds.ToDictionary(k => k, k => new TransferStep(this, k));
         _robust = new RobustStep(this);
         _leakage = new LeakageStep(this);
+        _controls = new ControlsStep(this);
         _nonlinear = new NonlinearStep(this, importedRobust);
     }
 
@@ -173,6 +177,12 @@ public sealed class ExperimentRun : IDisposable
         Results.Set("seconds.data", clock.Elapsed.TotalSeconds);
     }
 
+    /// <summary>
+    /// The training images the leakage controls use (<c>controls.trainCount</c>): a class-stratified
+    /// subset of <see cref="Train"/> (seed + 2), or all of it, shared by every control.
+    /// </summary>
+    public ControlImages ControlImages => _controlImages ??= ControlImages.Of(Train, Settings.Controls.TrainCount, Settings.Seed + 2);
+
     /// <summary>The artifact folder <paramref name="name"/> inside the run folder.</summary>
     internal string Folder(string name) => Path.Combine(OutDirectory, name);
 
@@ -184,7 +194,7 @@ public sealed class ExperimentRun : IDisposable
     /// <summary>Step 1: trains (or loads) the standard classifier and measures it (<see cref="StandardStep"/>).</summary>
     public StandardModelOutcome StandardModel(CancellationToken ct = default) => _standard.Run(ct);
 
-    /// <summary>Step 2: builds (or resumes, or loads) D_rand or D_det from the standard model (<see cref="AdversarialStep"/>).</summary>
+    /// <summary>Step 2: builds (or resumes, or loads) D_rand or D_det from the standard model, or the control D_other from the controls' images (<see cref="AdversarialStep"/>).</summary>
     public AdversarialDataset AdversarialSet(AdversarialKind kind, CancellationToken ct = default) => _adversarial[kind].Run(ct);
 
     /// <summary>Trains a fresh standard model on D_rand or D_det (target labels) and tests it on clean data (<see cref="TransferStep"/>).</summary>
@@ -195,6 +205,9 @@ public sealed class ExperimentRun : IDisposable
 
     /// <summary>Step 4: the leakage probes with their controls and matched nulls (<see cref="LeakageStep"/>).</summary>
     public LeakageOutcome Leakage(CancellationToken ct = default) => _leakage.Run(ct);
+
+    /// <summary>The leakage controls (<c>controls.enabled</c>): their sets, transfer models and probes against the matched nulls (<see cref="ControlsStep"/>).</summary>
+    public ControlsOutcome Controls(CancellationToken ct = default) => _controls.Run(ct);
 
     /// <summary>Extension: the adversarially trained CNN and the probe on its features (<see cref="NonlinearStep"/>).</summary>
     public NonlinearOutcome NonlinearFeatures(CancellationToken ct = default) => _nonlinear.Run(ct);
@@ -331,6 +344,7 @@ public sealed class ExperimentRun : IDisposable
         foreach (var a in _adversarial.Values) a.Dispose();
         _robust.Dispose();
         _nonlinear.Dispose();
+        _controlImages?.Dispose();
         if (!ReferenceEquals(_train, _data?.Train)) _train?.Dispose();
         if (!ReferenceEquals(_test, _data?.Test)) _test?.Dispose();
         _data?.Dispose();

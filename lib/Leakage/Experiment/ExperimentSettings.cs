@@ -142,6 +142,25 @@ public sealed record ProbeSettings
     public int TrainingResamples { get; init; } = 30;
 }
 
+/// <summary>
+/// The leakage controls beside D_rand and D_det (<see cref="ControlsStep"/>): D_other, the
+/// leakage-only sets (no attack) with D_rand's and D_det's target rules, and D_rand / D_det restricted
+/// to their successful attacks, each with its attack success, a transfer model and Goh's probe
+/// against its matched null. Off by default: every control trains one more transfer model.
+/// </summary>
+public sealed record ControlsSettings
+{
+    /// <summary>Build the controls, train their transfer models and probe them (also D_other's attack).</summary>
+    public bool Enabled { get; init; }
+    /// <summary>
+    /// Training images the controls use: a class-stratified subset of the run's training split, the
+    /// same for every control (D_other attacks only these; the other sets are restricted to them); 0
+    /// (or at least the split's size) takes all. With a subset, D_rand and D_det are also retrained on it,
+    /// so that every row of the table is measured on the same images.
+    /// </summary>
+    public int TrainCount { get; init; }
+}
+
 /// <summary>Extensions beyond Goh's comment (issue "Beyond Goh"); all off unless asked for.</summary>
 public sealed record BeyondSettings
 {
@@ -219,6 +238,7 @@ public sealed record ExperimentSettings
     public TransferSettings Transfer { get; init; } = new();
     public RobustSettings Robust { get; init; } = new();
     public ProbeSettings Probe { get; init; } = new();
+    public ControlsSettings Controls { get; init; } = new();
     public BeyondSettings Beyond { get; init; } = new();
     public ComputeSettings Compute { get; init; } = new();
 

@@ -63,7 +63,8 @@ public sealed class ResultsFile
     /// Prepares the file for a run with <paramref name="settings"/>: when it holds other settings, or is
     /// damaged, it starts over (artifacts are still reused step by step where their own settings match);
     /// a change of the extension settings only (<c>beyond.*</c>) keeps the main results
-    /// (<see cref="BeyondResults"/>). Says what it did through <paramref name="log"/>.
+    /// (<see cref="BeyondResults"/>), and so does a change of the controls' settings only (<c>controls.*</c>,
+    /// <see cref="ControlsResults"/>). Says what it did through <paramref name="log"/>.
     /// </summary>
     public void Start(ExperimentSettings settings, Action<string> log)
     {
@@ -76,8 +77,9 @@ public sealed class ResultsFile
             existing = [];
         }
         var wanted = Artifacts.ToNode(settings);
-        // The extensions (beyond.*) are not part of the identity: see BeyondResults.
-        var diff = existing.Count == 0 ? null : Artifacts.Diff(BeyondResults.Identity(existing["settings"]), BeyondResults.Identity(wanted), "");
+        // The extensions (beyond.*) and the controls (controls.*) only add results: not part of the identity.
+        static JsonNode? Identity(JsonNode? s) => ControlsResults.Identity(BeyondResults.Identity(s));
+        var diff = existing.Count == 0 ? null : Artifacts.Diff(Identity(existing["settings"]), Identity(wanted), "");
         if (existing.Count == 0 || diff != null)
         {
             if (diff != null) log($"Settings differ from the previous run in {System.IO.Path.GetDirectoryName(Path)} ({diff}); results.json starts over.");
@@ -92,7 +94,7 @@ public sealed class ResultsFile
         Update(root =>
         {
             var before = root.ToJsonString();
-            removed = BeyondResults.Reconcile(root, settings);
+            removed = [.. BeyondResults.Reconcile(root, settings), .. ControlsResults.Reconcile(root, settings)];
             return root.ToJsonString() != before;
         });
         foreach (var line in removed) log(line);

@@ -17,7 +17,11 @@ public sealed record AnswerRow(string Set, double Probe, double Null, double Exc
     string? IntervalCovers, string Verdict, PublishedValue Goh)
 {
     /// <summary>The excess with its interval in percentage points, e.g. "+5.2 [+3.7, +6.8]".</summary>
-    public string ExcessText => ExcessLo is double lo && ExcessHi is double hi ? $"{Points(Excess)} [{Points(lo)}, {Points(hi)}]" : $"{Points(Excess)} (no interval)";
+    public string ExcessText => FormatExcess(Excess, ExcessLo, ExcessHi);
+
+    /// <summary>An excess with its interval in percentage points, e.g. "+5.2 [+3.7, +6.8]" ("(no interval)" without one).</summary>
+    public static string FormatExcess(double excess, double? lo, double? hi) =>
+        lo is double l && hi is double h ? $"{Points(excess)} [{Points(l)}, {Points(h)}]" : $"{Points(excess)} (no interval)";
 
     static string Points(double v) => (100 * v).ToString("+0.0;-0.0;0.0", CultureInfo.InvariantCulture);
 }

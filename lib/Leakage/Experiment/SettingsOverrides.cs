@@ -214,7 +214,14 @@ public static class SettingsOverrides
             foreach (var v in values) if (key.EndsWith("Std")) Positive(key, v); else if (!double.IsFinite(v)) throw new ArgumentException($"Setting '{key}' holds {v}, not a finite number.");
         }
         NonNegative("beyond.seeds", s.Beyond.Seeds);
+        NonNegative("controls.trainCount", s.Controls.TrainCount);
+        if (s.Controls.TrainCount is > 0 and < MinControlImages)
+            throw new ArgumentException($"Setting 'controls.trainCount' = {s.Controls.TrainCount} must be 0 (all training images) or at least {MinControlImages} " +
+                "(ten per class: the subset is stratified by class, and each successful-only view still needs images of every class to train on).");
     }
+
+    /// <summary>The fewest training images <c>controls.trainCount</c> accepts other than 0 (all): ten per class.</summary>
+    public const int MinControlImages = 100;
 
     static IEnumerable<KeyValuePair<string, JsonNode?>> Flatten(JsonNode node, string prefix)
     {

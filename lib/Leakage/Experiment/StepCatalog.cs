@@ -31,6 +31,9 @@ public sealed record StepInfo(string Key, string Title, string ResultsKey)
     /// <summary>For an extension: whether the settings switch it on; null for the main steps, which always run.</summary>
     public Func<BeyondSettings, bool>? IsOn { get; init; }
 
+    /// <summary>For an opt-in step that is not an extension (the leakage controls): whether a run with the settings takes it; null: always.</summary>
+    public Func<ExperimentSettings, bool>? OptIn { get; init; }
+
     /// <summary>Runs it in a run (through the run's forwarder, so that each step runs once per run).</summary>
     public Action<ExperimentRun, CancellationToken>? Execute { get; init; }
 
@@ -38,7 +41,7 @@ public sealed record StepInfo(string Key, string Title, string ResultsKey)
     public string SecondsKey => $"seconds.{Key}";
 
     /// <summary>Whether a run with <paramref name="settings"/> runs it.</summary>
-    public bool Runs(ExperimentSettings settings) => IsOn is null || IsOn(settings.Beyond);
+    public bool Runs(ExperimentSettings settings) => (IsOn is null || IsOn(settings.Beyond)) && (OptIn is null || OptIn(settings));
 }
 
 /// <summary>
@@ -97,6 +100,17 @@ public static class StepCatalog
             new("leakage.controls.majorityClass.accuracy", "control: majority class"),
         ],
     };
+    public static StepInfo DOther { get; } = new("dOther", "D_other (targeted PGD, control)", "adversarial.dother")
+    {
+        Execute = (r, ct) => r.AdversarialSet(AdversarialKind.Other, ct),
+        OptIn = s => s.Controls.Enabled,
+        Headlines = [new("adversarial.dother.attackSuccess", "targeted PGD success, D_other (control)") { CountKey = "adversarial.dother.images" }],
+    };
+    public static StepInfo Controls { get; } = new("controls", "leakage controls", ControlsStep.ResultsKey)
+    {
+        Execute = (r, ct) => r.Controls(ct),
+        OptIn = s => s.Controls.Enabled,
+    };
     public static StepInfo Nonlinear { get; } = new("nonlinear", "robust CNN (adversarial training)", "beyond.nonlinear")
     {
         Execute = (r, ct) => r.NonlinearFeatures(ct),
@@ -123,7 +137,10 @@ public static class StepCatalog
     };
 
     /// <summary>Every step in the order a run takes them: the main steps, then the extensions.</summary>
-    public static IReadOnlyList<StepInfo> All { get; } = [Standard, DRand, DDet, TransferRand, TransferDet, Robust, Leakage, Nonlinear, RadiusSweep, Released, ProbeSeeds];
+    public static IReadOnlyList<StepInfo> All { get; } = [Standard, DRand, DDet, TransferRand, TransferDet, Robust, Leakage, DOther, Controls, Nonlinear, RadiusSweep, Released, ProbeSeeds];
+
+    /// <summary>The steps of the leakage controls (<c>controls.enabled</c>): D_other's attack, then the controls' sets, transfer models and probes.</summary>
+    public static IReadOnlyList<StepInfo> ControlSteps { get; } = [DOther, Controls];
 
     /// <summary>The extensions (<c>beyond.*</c>).</summary>
     public static IReadOnlyList<StepInfo> Extensions { get; } = All.Where(s => s.IsOn != null).ToArray();
@@ -140,6 +157,12 @@ public static class StepCatalog
     /// <summary>The readable title of progress key <paramref name="key"/> (the key itself when unknown).</summary>
     public static string Title(string key) => Find(key)?.Title ?? key;
 
-    /// <summary>How results.json names a set: <c>drand</c> or <c>ddet</c>.</summary>
-    public static string SetKey(AdversarialKind kind) => kind == AdversarialKind.Random ? "drand" : "ddet";
+    /// <summary>How results.json names a set: <c>drand</c>, <c>ddet</c> or <c>dother</c>.</summary>
+    public static string SetKey(AdversarialKind kind) => kind switch
+    {
+        AdversarialKind.Random => "drand",
+        AdversarialKind.Deterministic => "ddet",
+        AdversarialKind.Other => "dother",
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown adversarial data set kind"),
+    };
 }

@@ -59,9 +59,10 @@ public sealed class AirbenchNet : Module<Tensor, Tensor>, ICifarClassifier, IFea
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return head.forward(Penultimate(x)).mul_(LogitScale).MoveToOuterDisposeScope();
+        return head.forward(Penultimate(x)).MoveToOuterDisposeScope();
     }
 
+    /// <summary>The pooled features scaled by airbench's 1/9, so that the linear head maps them to the logits (<see cref="IFeatureModel"/>'s contract).</summary>
     public Tensor Features(Tensor x)
     {
         using var scope = NewDisposeScope();
@@ -73,7 +74,7 @@ public sealed class AirbenchNet : Module<Tensor, Tensor>, ICifarClassifier, IFea
         var h = MemoryLayout.ChannelsLastOnCpu(normalize.forward(x));
         h = functional.gelu(whiten.forward(h));
         h = group3.forward(group2.forward(group1.forward(h)));
-        return functional.max_pool2d(h, 3).flatten(1);
+        return functional.max_pool2d(h, 3).flatten(1).mul_(LogitScale);
     }
 
     /// <summary>

@@ -16,7 +16,8 @@ namespace Leakage.Experiment;
 /// <item>switched off: its results and recorded settings stay as they are.</item>
 /// </list>
 /// The <c>settings.beyond</c> of results.json therefore always describes the results under
-/// <c>beyond</c>. A change of any other setting still starts results.json over.
+/// <c>beyond</c>. A change of any other setting still starts results.json over, except the leakage
+/// controls' (<c>controls.*</c>), which <see cref="ControlsResults"/> keeps the same way.
 /// The extensions and their settings are listed in <see cref="StepCatalog.Extensions"/>.
 /// </summary>
 public static class BeyondResults

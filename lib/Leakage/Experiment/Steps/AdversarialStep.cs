@@ -9,6 +9,8 @@ namespace Leakage.Experiment;
 /// <summary>
 /// Step 2: D_rand or D_det, built with targeted L2 PGD against the standard model, cached (and
 /// resumed chunk by chunk) in <c>d_rand/</c> or <c>d_det/</c>, with its compute time in <c>timing.json</c>.
+/// The same step builds the control D_other in <c>d_other/</c>, from the controls' training images
+/// (<see cref="ExperimentRun.ControlImages"/>).
 /// </summary>
 public sealed class AdversarialStep(ExperimentRun run, AdversarialKind kind) : IDisposable
 {
@@ -18,7 +20,13 @@ public sealed class AdversarialStep(ExperimentRun run, AdversarialKind kind) : I
     public AdversarialKind Kind => kind;
 
     /// <summary>Its entry of the <see cref="StepCatalog"/>.</summary>
-    public StepInfo Info => kind == AdversarialKind.Random ? StepCatalog.DRand : StepCatalog.DDet;
+    public StepInfo Info => kind switch
+    {
+        AdversarialKind.Random => StepCatalog.DRand,
+        AdversarialKind.Deterministic => StepCatalog.DDet,
+        AdversarialKind.Other => StepCatalog.DOther,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown adversarial data set kind"),
+    };
 
     /// <summary>The D_rand / D_det generation settings that <paramref name="settings"/> describe (also used by <c>bench</c>).</summary>
     public static AdversarialOptions Options(ExperimentSettings settings) => new()
@@ -34,7 +42,20 @@ public sealed class AdversarialStep(ExperimentRun run, AdversarialKind kind) : I
     };
 
     /// <summary>Artifact folder name inside the run folder.</summary>
-    public static string Folder(AdversarialKind kind) => kind == AdversarialKind.Random ? "d_rand" : "d_det";
+    public static string Folder(AdversarialKind kind) => kind switch
+    {
+        AdversarialKind.Random => "d_rand",
+        AdversarialKind.Deterministic => "d_det",
+        AdversarialKind.Other => "d_other",
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown adversarial data set kind"),
+    };
+
+    /// <summary>
+    /// The clean images the set attacks: the run's training split, or for D_other, a control, the
+    /// controls' images (<c>controls.trainCount</c>), so that all controls share one set of images.
+    /// </summary>
+    public static Data.CifarSplit Originals(ExperimentRun run, AdversarialKind kind) =>
+        kind == AdversarialKind.Other ? run.ControlImages.Split : run.Train;
 
     /// <summary>Builds (or resumes, or loads) the set from the standard model.</summary>
     public AdversarialDataset Run(CancellationToken ct = default)
@@ -48,11 +69,12 @@ public sealed class AdversarialStep(ExperimentRun run, AdversarialKind kind) : I
         var options = Options(run.Settings);
         var clock = Stopwatch.StartNew();
         var key = Info.Key;
+        var originals = Originals(run, kind);
         bool existed = Artifacts.TryValidate(dir, AdversarialDataset.ArtifactKind,
-            AdversarialDatasets.Settings(kind, model, run.Train.Images, run.Train.Labels, options), out _, verifyChecksums: false);
+            AdversarialDatasets.Settings(kind, model, originals.Images, originals.Labels, options), out _, verifyChecksums: false);
         var progress = new SyncProgress<AdversarialProgress>(p => run.Observer.Progress(new StepProgress(key, p.Images == 0 ? 1 : (double)p.ImagesDone / p.Images,
             $"chunk {p.Chunk}/{p.Chunks}, {p.ImagesDone:N0}/{p.Images:N0} images, success {(double.IsNaN(p.SuccessRate) ? "-" : p.SuccessRate.ToString("P1"))}, {p.ImagesPerSecond:N0} images/s")));
-        var data = AdversarialDatasets.Build(kind, model, run.Train.Images, run.Train.Labels, options, dir, run.Device, progress, ct, run.Observer.Log);
+        var data = AdversarialDatasets.Build(kind, model, originals.Images, originals.Labels, options, dir, run.Device, progress, ct, run.Observer.Log);
         // Seconds: the compute time when built now (kept beside the set), else the time recorded then.
         var timing = Path.Combine(dir, "timing.json");
         double seconds;

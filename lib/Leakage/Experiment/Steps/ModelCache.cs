@@ -22,7 +22,12 @@ public sealed record ModelJob(string Folder, string Title, string Verb, Training
     public string? Arch { get; init; }
     /// <summary>Its width; null for the run's (<c>standard.width</c>).</summary>
     public int? Width { get; init; }
+    /// <summary>For one of several trainings of a step: its share of the step's progress; null: the whole step.</summary>
+    public ProgressPart? Part { get; init; }
 }
+
+/// <summary>Training <paramref name="Index"/> (from 0) of <paramref name="Count"/> in one step, reported under <paramref name="Label"/>.</summary>
+public sealed record ProgressPart(int Index, int Count, string Label);
 
 /// <summary>A model a <see cref="ModelJob"/> produced: trained now or loaded from its folder.</summary>
 public sealed record CachedModel(nn.Module<Tensor, Tensor> Model, IReadOnlyList<EpochSummary> History, double Seconds, bool Cached);
@@ -60,7 +65,7 @@ public static class ModelCache
         {
             var checkpoints = run.CheckpointFolder(job.Folder);
             var result = Diverging(job, () => Trainer.Train(model, images, labels, job.Training, run.Device, checkpoints,
-                TrainingProgress(run.Observer, job.ProgressKey), run.Observer.Log, ct));
+                TrainingProgress(run.Observer, job.ProgressKey, job.Part), run.Observer.Log, ct));
             var seconds = clock.Elapsed.TotalSeconds;
             ModelStore.Save(model, dir, job.Identity, new JsonObject
             {
@@ -78,12 +83,13 @@ public static class ModelCache
         }
     }
 
-    /// <summary>Training progress as step progress of <paramref name="key"/>.</summary>
-    public static IProgress<TrainingProgress> TrainingProgress(IRunObserver observer, string key) => new SyncProgress<TrainingProgress>(p =>
+    /// <summary>Training progress as step progress of <paramref name="key"/> (within <paramref name="part"/> of it, when given).</summary>
+    public static IProgress<TrainingProgress> TrainingProgress(IRunObserver observer, string key, ProgressPart? part = null) => new SyncProgress<TrainingProgress>(p =>
     {
         double fraction = p.Epochs == 0 ? 1 : Math.Clamp(((p.Epoch - 1) + (p.Steps == 0 ? 1 : (double)p.Step / p.Steps)) / p.Epochs, 0, 1);
-        observer.Progress(new StepProgress(key, fraction,
-            $"epoch {p.Epoch}/{p.Epochs}, loss {p.Loss:0.000}, accuracy {p.Accuracy:P1}, lr {p.LearningRate:0.####}, {p.ImagesPerSecond:N0} images/s"));
+        var detail = $"epoch {p.Epoch}/{p.Epochs}, loss {p.Loss:0.000}, accuracy {p.Accuracy:P1}, lr {p.LearningRate:0.####}, {p.ImagesPerSecond:N0} images/s";
+        observer.Progress(part is null ? new StepProgress(key, fraction, detail)
+            : new StepProgress(key, (part.Index + fraction) / part.Count, $"{part.Label} ({part.Index + 1}/{part.Count}): {detail}"));
     });
 
     /// <summary>

@@ -263,6 +263,8 @@ public sealed record ProbeSeedsResult(IReadOnlyList<int> Seeds, SpreadResult Dra
 [JsonSerializable(typeof(SweepPointResult[]))]
 [JsonSerializable(typeof(ProbeSeedsResult))]
 [JsonSerializable(typeof(LeakageCache))]
+[JsonSerializable(typeof(ControlsResult))]
+[JsonSerializable(typeof(ControlProbesCache))]
 [JsonSerializable(typeof(Leakage.Compute.Provenance))]
 public sealed partial class ResultsJsonContext : JsonSerializerContext;
 

@@ -19,11 +19,25 @@ public sealed class TransferStep(ExperimentRun run, AdversarialKind kind) : IDis
     TransferOutcome? _outcome;
 
     /// <summary>Its entry of the <see cref="StepCatalog"/>.</summary>
-    public StepInfo Info => kind == AdversarialKind.Random ? StepCatalog.TransferRand : StepCatalog.TransferDet;
+    public StepInfo Info => kind switch
+    {
+        AdversarialKind.Random => StepCatalog.TransferRand,
+        AdversarialKind.Deterministic => StepCatalog.TransferDet,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Table 1's transfer step covers D_rand and D_det; the controls train D_other's model (ControlsStep)."),
+    };
+
+    /// <summary>Artifact folder of the model trained on <paramref name="kind"/>.</summary>
+    public static string Folder(AdversarialKind kind) => kind switch
+    {
+        AdversarialKind.Random => "transfer_rand",
+        AdversarialKind.Deterministic => "transfer_det",
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Table 1's transfer step covers D_rand and D_det."),
+    };
 
     /// <summary>
-    /// The recipe for <paramref name="kind"/>: the standard recipe with <c>transfer.*</c>'s epochs,
-    /// batch size, learning rate (<c>lrRand</c> / <c>lrDet</c>) and augmentation, and seed + 1.
+    /// The recipe for a set made by the target rule of <paramref name="kind"/>: the standard recipe with
+    /// <c>transfer.*</c>'s epochs, batch size, learning rate (<c>lrRand</c> for the random rules of D_rand
+    /// and D_other, <c>lrDet</c> for D_det's) and augmentation, and seed + 1.
     /// </summary>
     public static TrainingOptions Options(ExperimentSettings settings, AdversarialKind kind)
     {
@@ -32,9 +46,29 @@ public sealed class TransferStep(ExperimentRun run, AdversarialKind kind) : IDis
         {
             Epochs = t.Epochs,
             BatchSize = t.BatchSize,
-            LearningRate = kind == AdversarialKind.Random ? t.LrRand : t.LrDet,
+            LearningRate = kind == AdversarialKind.Deterministic ? t.LrDet : t.LrRand,
             Augmentation = StandardStep.Augmenting(settings, t.Augment),
             Seed = settings.Seed + 1,
+        };
+    }
+
+    /// <summary>The setting behind <see cref="Options"/>'s learning rate for <paramref name="kind"/>'s target rule.</summary>
+    public static string LrSetting(AdversarialKind kind) => kind == AdversarialKind.Deterministic ? "transfer.lrDet" : "transfer.lrRand";
+
+    /// <summary>
+    /// A transfer model of the run's recipe (<see cref="Options"/> for <paramref name="rule"/>, <c>transfer.arch</c>
+    /// and <c>transfer.width</c>) trained on a relabelled set, cached in <paramref name="folder"/>: valid for the
+    /// recipe, the clean data it was made from (<paramref name="data"/>) and the set's images and labels
+    /// (<paramref name="set"/>, their fingerprint).
+    /// </summary>
+    public static ModelJob Job(ExperimentSettings settings, AdversarialKind rule, string folder, string title, string? data, string set, string progressKey)
+    {
+        var training = Options(settings, rule);
+        var identity = new JsonObject { ["training"] = Artifacts.ToNode(training), ["data"] = data, ["adversarial"] = set };
+        return new ModelJob(folder, title, "training", training, identity, progressKey, LrSetting(rule))
+        {
+            Arch = settings.Transfer.Arch,
+            Width = TransferWidth(settings),
         };
     }
 
@@ -47,11 +81,9 @@ public sealed class TransferStep(ExperimentRun run, AdversarialKind kind) : IDis
     {
         if (_outcome != null) return _outcome;
         var data = run.AdversarialSet(kind, ct);
-        var training = Options(run.Settings, kind);
-        var identity = new JsonObject { ["training"] = Artifacts.ToNode(training), ["data"] = (string?)data.Settings["data"], ["adversarial"] = Fingerprint.Of(data.Images, data.Targets) };
         var name = AdversarialDatasets.Name(kind);
-        var job = new ModelJob(kind == AdversarialKind.Random ? "transfer_rand" : "transfer_det", $"Transfer model on {name}", "training", training, identity,
-            Info.Key, kind == AdversarialKind.Random ? "transfer.lrRand" : "transfer.lrDet") { Arch = run.Settings.Transfer.Arch, Width = TransferWidth(run.Settings) };
+        var job = Job(run.Settings, kind, Folder(kind), $"Transfer model on {name}", (string?)data.Settings["data"], Fingerprint.Of(data.Images, data.Targets), Info.Key);
+        var training = job.Training;
         var (model, history, seconds, cached) = ModelCache.TrainOrLoad(run, job, data.Images, data.Targets, ct);
         double test = Evaluation.Accuracy(model, run.Test.Images, run.Test.Labels, run.Device);
         double train = Evaluation.Accuracy(model, data.Images, data.Targets, run.Device);
