@@ -63,6 +63,7 @@ public static class ModelFlops
         return ModelFactory.Canonical(arch) switch
         {
             ModelFactory.SmallCnnArch => SmallCnnLayers(width, classes),
+            ModelFactory.AirbenchArch => AirbenchLayers(width, classes),
             _ => ResNet18Layers(width, classes),
         };
     }
@@ -84,6 +85,21 @@ public static class ModelFlops
         new("conv3", 2 * w, 4 * w, 3, 8),
         new("conv4", 4 * w, 8 * w, 3, 4),
         new("fc", 8 * w, classes, 1, 1),
+    ];
+
+    // airbench94: a 2x2 whitening conv to 24 channels at 31 pixels (no padding); three groups whose
+    // first 3x3 conv runs before the 2x2 max-pool (31, 15, 7 pixels) and second after it (15, 7, 3);
+    // widths w, 4w, 4w; a 3x3 max-pool; linear 4w -> classes.
+    static List<MacLayer> AirbenchLayers(int w, int classes) =>
+    [
+        new("whiten", CifarStats.Channels, 24, 2, 31),
+        new("group1.conv1", 24, w, 3, 31),
+        new("group1.conv2", w, w, 3, 15),
+        new("group2.conv1", w, 4 * w, 3, 15),
+        new("group2.conv2", 4 * w, 4 * w, 3, 7),
+        new("group3.conv1", 4 * w, 4 * w, 3, 7),
+        new("group3.conv2", 4 * w, 4 * w, 3, 3),
+        new("head", 4 * w, classes, 1, 1),
     ];
 
     // CIFAR ResNet-18: 3x3 stem at 32; four stages of two basic blocks (two 3x3 convs each) with widths

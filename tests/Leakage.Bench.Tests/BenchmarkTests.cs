@@ -40,11 +40,20 @@ public sealed class BenchmarkTests
         Assert.Equal(555_422_720, ModelFlops.ForwardMacs(ModelFactory.ResNet18Arch, 64));
     }
 
+    [Fact]
+    public void Airbench94_costs_the_0_24_billion_floating_point_operations_its_author_quotes()
+    {
+        // 0.118 billion multiply-adds = 0.236 GFLOP per image forward (Keller Jordan: about 0.24).
+        Assert.Equal(118_147_360, ModelFlops.ForwardMacs(ModelFactory.AirbenchArch, 64));
+    }
+
     [Theory]
     [InlineData(ModelFactory.SmallCnnArch, 8)]
     [InlineData(ModelFactory.SmallCnnArch, 24)]
     [InlineData(ModelFactory.ResNet18Arch, 4)]
     [InlineData(ModelFactory.ResNet18Arch, 64)]
+    [InlineData(ModelFactory.AirbenchArch, 16)]
+    [InlineData(ModelFactory.AirbenchArch, 64)]
     public void Counted_layers_are_exactly_the_models_convolutions_and_linear_layers(string arch, int width)
     {
         using var model = ModelFactory.Create(arch, seed: 0, width: width);
@@ -57,7 +66,7 @@ public sealed class BenchmarkTests
             })
             .OfType<string>().Order().ToList();
         var counted = ModelFlops.Layers(arch, width)
-            .Select(l => l.Kernel == 1 && l.OutputSize == 1 && l.Name is "fc" or "linear"
+            .Select(l => l.Kernel == 1 && l.OutputSize == 1 && l.Name is "fc" or "linear" or "head"
                 ? $"{l.OutChannels}x{l.InChannels}"
                 : $"{l.OutChannels}x{l.InChannels}x{l.Kernel}x{l.Kernel}")
             .Order().ToList();
