@@ -91,8 +91,8 @@ public sealed class AirbenchNet : Module<Tensor, Tensor>, ICifarClassifier, IFea
             {
                 var w = conv.weight!;
                 long n = Math.Min(w.shape[0], w.shape[1]);
-                using var head = w.narrow(0, 0, n);
-                nn.init.dirac_(head);
+                using var identity = w.narrow(0, 0, n);
+                nn.init.dirac_(identity);
             }
     }
 
