@@ -129,8 +129,8 @@ static class ExperimentCommand
         });
         using var run = ExperimentRun.Open(settings, dataDir, outDir, observer);
         var report = Leakage.Experiment.Scaling.ShardWorker.Run(run, shard, ct);
-        Console.WriteLine($"Shard {shard} done: D_rand {report.DRand.Computed} chunk(s) computed, {report.DRand.AlreadyDone} already done, {report.DRand.HeldByOthers} held by others; " +
-            $"D_det {report.DDet.Computed} / {report.DDet.AlreadyDone} / {report.DDet.HeldByOthers}; " +
+        var chunks = report.Sets.Select(s => $"{s.Set.Name} {s.Outcome.Computed} computed, {s.Outcome.AlreadyDone} already done, {s.Outcome.HeldByOthers} held by others");
+        Console.WriteLine($"Shard {shard} done: chunks of {string.Join("; ", chunks)}; " +
             $"training units {(report.Trainings.Count == 0 ? "none" : string.Join(", ", report.Trainings))}. A plain 'experiment' on {Path.GetFullPath(outDir)} finishes the run.");
         return 0;
     }

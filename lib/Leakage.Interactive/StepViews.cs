@@ -88,7 +88,7 @@ public static class AttackViews
     {
         ArgumentNullException.ThrowIfNull(set);
         ArgumentNullException.ThrowIfNull(train);
-        var name = AdversarialDatasets.Name(set.Kind);
+        var name = AdversarialSet.Of(set.Kind).Name;
         using var scope = NewDisposeScope();
         Check.Equal($"{name}: images", set.Count, (long)train.Count);
         Check.That(set.Labels.eq(train.Labels).all().item<bool>(), $"{name}: the original labels differ from the training labels (the set was built from other data).");

@@ -92,6 +92,60 @@ public class ExportTests
     }
 
     [Fact]
+    public async Task A_run_with_a_finished_D_other_exports_it_beside_D_rand_and_D_det_bit_for_bit()
+    {
+        using var dir = new TempDir();
+        var reference = await TestRuns.Reference;
+        // A copy of the reference run with a finished control set in d_other/ (D_rand's files stand in for it:
+        // the export reads whatever finished set the folder holds).
+        var run = dir["run"];
+        foreach (var file in Directory.EnumerateFiles(reference, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(run, Path.GetRelativePath(reference, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+        foreach (var file in Directory.EnumerateFiles(Path.Combine(run, AdversarialSet.DRand.Folder), "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(run, AdversarialSet.DOther.Folder, Path.GetRelativePath(Path.Combine(run, AdversarialSet.DRand.Folder), file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+        var outcome = await CliProcess.RunAsync(["export", "--out", run, "--to", dir["export"]], TestRuns.Cache);
+        Assert.True(outcome.ExitCode == 0, outcome.ToString());
+
+        using var original = AdversarialDataset.Load(Path.Combine(run, AdversarialSet.DOther.Folder));
+        var folder = Path.Combine(dir["export"], ReleasedDatasets.ReleaseFolder, AdversarialSet.DOther.ExportFolder);
+        var images = TorchSaveFile.ReadTensors(Path.Combine(folder, ReleasedDatasets.ImagesFile));
+        var labels = TorchSaveFile.ReadTensors(Path.Combine(folder, ReleasedDatasets.LabelsFile));
+        try
+        {
+            using var x = cat(images, 0);
+            using var y = cat(labels, 0);
+            Assert.True(x.equal(original.Images).all().item<bool>(), "D_other's images differ after the export");
+            Assert.True(y.equal(original.Targets).all().item<bool>(), "D_other's labels are not its target labels");
+        }
+        finally
+        {
+            foreach (var t in images.Concat(labels)) t.Dispose();
+        }
+        var meta = JsonNode.Parse(File.ReadAllText(Path.Combine(dir["export"], "metadata.json")))!;
+        Assert.True(meta["settings"]![AdversarialSet.DOther.ResultsKey] is JsonObject { Count: > 0 }, "metadata.json lacks D_other's settings");
+        var files = meta["files"]!.AsObject().Select(f => f.Key).ToList();
+        foreach (var set in AdversarialSet.All)
+            foreach (var file in new[] { ReleasedDatasets.ImagesFile, ReleasedDatasets.LabelsFile })
+                Assert.Contains($"{ReleasedDatasets.ReleaseFolder}/{set.ExportFolder}/{file}", files);
+        Assert.Contains(AdversarialSet.DOther.ExportFolder, outcome.Stdout);
+    }
+
+    [Fact]
+    public void The_exported_folders_of_the_paper_sets_are_the_ones_Ilyas_et_al_s_release_uses()
+    {
+        foreach (var (set, kind) in new[] { (AdversarialSet.DRand, ReleasedDatasetKind.DRand), (AdversarialSet.DDet, ReleasedDatasetKind.DDet) })
+            Assert.Equal(ReleasedDatasets.FolderName(kind), set.ExportFolder);
+    }
+
+    [Fact]
     public async Task Export_of_a_folder_that_is_not_a_finished_run_fails_with_one_line_naming_what_is_missing()
     {
         using var dir = new TempDir();

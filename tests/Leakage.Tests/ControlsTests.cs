@@ -47,7 +47,7 @@ public sealed class ControlsTests(ToyModelFixture toy) : IClassFixture<ToyModelF
         // Its own stream: not D_rand's draw with the source excluded, though the rule is the same.
         var drand = AdversarialDatasets.DrawTargets(AdversarialKind.Random, y, Quick with { RandomTargetExcludesSource = true }, chunk: 0);
         Assert.InRange(Fraction(t.eq(drand)), 1 / 9.0 - 0.01, 1 / 9.0 + 0.01);
-        Assert.Equal("D_other", AdversarialDatasets.Name(AdversarialKind.Other));
+        Assert.Equal("D_other", AdversarialSet.Of(AdversarialKind.Other).Name);
         Assert.Equal("d_other", AdversarialStep.Folder(AdversarialKind.Other));
         Assert.Equal("dother", StepCatalog.SetKey(AdversarialKind.Other));
     }

@@ -15,9 +15,12 @@ using static TorchSharp.torch;
 // attack variant and prints the targeted success rate. With --transfer, each variant also trains the
 // transfer models on the subset's D_rand and D_det (the run's transfer recipe, or the variant's) and
 // tests them on the clean test split. One JSON line per variant goes to --log.
+// With --from-run true, nothing is attacked: the subset's rows are taken from the run's finished
+// D_rand and D_det (d_rand/, d_det/; the attack they were built with is recorded, the variant's attack
+// spec is ignored), so transfer recipes can be compared on the run's own data sets.
 //
 //   dotnet run --project tools/fidelity -c Release -- --data DIR --run DIR [--profile cpu] [--set k=v]...
-//       [--images 2000] [--split train|test] [--variants "10x0.1;30x0.1;10x0.1:lrRand=0.1"] [--transfer true] [--log levers.jsonl]
+//       [--images 2000] [--split train|test] [--variants "10x0.1;30x0.1;10x0.1:lrRand=0.1"] [--transfer true] [--from-run true] [--log levers.jsonl]
 //
 // A variant is STEPSxSTEP (eps from attack.eps) or STEPSxFIRST>LAST (step size falling from FIRST to
 // LAST on a cosine schedule, within the same eps), optionally followed by ':' and comma-separated
@@ -38,7 +41,10 @@ string log = opts.Get("--log", Path.Combine(run.OutDirectory, "levers.jsonl"));
 string split = opts.Get("--split", "train");
 if (split is not ("train" or "test")) throw new ArgumentException($"--split must be train or test, got '{split}'.");
 if (split == "test" && transfer) throw new ArgumentException("--transfer needs --split train: the transfer models are tested on the test split.");
+bool fromRun = bool.Parse(opts.Get("--from-run", "false"));
+if (fromRun && split == "test") throw new ArgumentException("--from-run takes the run's D_rand and D_det, which attack training images: use --split train.");
 using var subset = (split == "test" ? run.Test : run.Train).Subset(n, 12345);
+using var subsetRows = torch.tensor(run.Train.SubsetRows(n, 12345), dtype: ScalarType.Int64);
 var attack = ExperimentRun.AttackOptions(settings);
 using var bf16 = Precisions.AttackModel(standard.Model, settings.Compute.Precision, run.Device);
 var attacked = bf16 ?? standard.Model;
@@ -73,14 +79,36 @@ foreach (var variant in variants)
         string cacheKey = $"{attackSpec}/{key}";
         if (!attacks.TryGetValue(cacheKey, out var done))
         {
-            var targets = AdversarialDatasets.DrawTargets(kind, subset.Labels, attack, 0);
-            var clock = Stopwatch.StartNew();
-            var result = L2Pgd.Attack(attacked, subset.Images, targets, pgd, run.Device, settings.Attack.BatchSize);
-            attacks[cacheKey] = done = (result, targets, clock.Elapsed.TotalSeconds);
+            if (fromRun)
+            {
+                // The run's own set, restricted to the subset's rows (the sets keep the training split's order).
+                var dir = Path.Combine(run.OutDirectory, AdversarialSet.Of(kind).Folder);
+                using var finished = AdversarialDataset.Load(dir);
+                if (finished.Count != run.Train.Count || (int?)finished.Settings["steps"] != settings.Attack.Steps
+                    || (double?)finished.Settings["stepSize"] != settings.Attack.Step || (double?)finished.Settings["eps"] != settings.Attack.Eps)
+                    throw new InvalidDataException($"{dir}: not the set these settings build ({finished.Count:N0} images, attack {finished.Settings["steps"]} x {finished.Settings["stepSize"]}); give the run's --profile and --set.");
+                var result = new PgdResult(finished.Images.index_select(0, subsetRows), finished.Success.index_select(0, subsetRows), empty(0));
+                attacks[cacheKey] = done = (result, finished.Targets.index_select(0, subsetRows), 0);
+            }
+            else
+            {
+                var targets = AdversarialDatasets.DrawTargets(kind, subset.Labels, attack, 0);
+                var clock = Stopwatch.StartNew();
+                var result = L2Pgd.Attack(attacked, subset.Images, targets, pgd, run.Device, settings.Attack.BatchSize);
+                attacks[cacheKey] = done = (result, targets, clock.Elapsed.TotalSeconds);
+            }
         }
         line[$"success_{key}"] = done.Result.Success.to_type(ScalarType.Float64).mean().item<double>();
-        line[$"attackSeconds_{key}"] = done.Seconds;
-        line[$"imageStepsPerSecond_{key}"] = n * (double)pgd.Steps / done.Seconds;
+        if (fromRun)
+        {
+            line["attack"] = "the run's";
+            (line["steps"], line["step"]) = (settings.Attack.Steps, settings.Attack.Step);
+        }
+        else
+        {
+            line[$"attackSeconds_{key}"] = done.Seconds;
+            line[$"imageStepsPerSecond_{key}"] = n * (double)pgd.Steps / done.Seconds;
+        }
         if (!transfer) continue;
         var options = TransferRecipe.Of(settings, kind, recipe);
         // keep=success (a diagnostic, not Ilyas's recipe): train only on the images whose attack reached its target.

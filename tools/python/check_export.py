@@ -63,7 +63,9 @@ def main():
     model = leakage_models.load(os.path.join(args.export, "standard_model.pt"), meta_path)
     c = leakage_models.linear_classifier(os.path.join(args.export, "robust_linear.pt"))
 
-    for kind in ("drand_CIFAR", "ddet_CIFAR"):
+    # D_rand and D_det always; D_other when the run built it (its leakage controls).
+    sets = ["drand_CIFAR", "ddet_CIFAR"] + [k for k in ("dother_CIFAR",) if f"release_datasets/{k}/CIFAR_ims" in loaded]
+    for kind in sets:
         ims = torch.cat(loaded[f"release_datasets/{kind}/CIFAR_ims"])
         lab = torch.cat(loaded[f"release_datasets/{kind}/CIFAR_lab"])
         if ims.dtype != torch.float32 or ims.dim() != 4 or tuple(ims.shape[1:]) != (3, 32, 32):

@@ -87,12 +87,12 @@ public static class AdversarialDatasets
 
         if (Artifacts.TryValidate(dir, AdversarialDataset.ArtifactKind, settings, out var reason))
         {
-            log($"Reusing the {Name(kind)} data set in {dir}.");
+            log($"Reusing the {AdversarialSet.Of(kind).Name} data set in {dir}.");
             return (shard is null ? AdversarialDataset.Load(dir) : null, new ShardOutcome(chunks, 0, chunks, 0, true));
         }
         if (File.Exists(Path.Combine(dir, Artifacts.MetadataFile)))
         {
-            log($"Regenerating the {Name(kind)} data set in {dir}: {reason}.");
+            log($"Regenerating the {AdversarialSet.Of(kind).Name} data set in {dir}: {reason}.");
             try { File.Delete(Path.Combine(dir, Artifacts.MetadataFile)); } catch (FileNotFoundException) { }
         }
 
@@ -100,7 +100,7 @@ public static class AdversarialDatasets
         RemoveStrayChunks(chunkRoot, chunks, log);
         var board = new UnitBoard(dir, log);
         var fingerprint = UnitBoard.FingerprintOf(settings.ToJsonString());
-        board.Plan(Name(kind), [.. Enumerable.Range(0, chunks).Select(ChunkUnit)], fingerprint);
+        board.Plan(AdversarialSet.Of(kind).Name, [.. Enumerable.Range(0, chunks).Select(ChunkUnit)], fingerprint);
         var clock = Stopwatch.StartNew();
         long done = 0, successes = 0, attackedThisSession = 0;
         int reused = 0, computed = 0, byOthers = 0;
@@ -109,7 +109,7 @@ public static class AdversarialDatasets
         {
             if (resumeLogged || reused == 0) return;
             resumeLogged = true;
-            log($"Resuming the {Name(kind)} data set in {dir}: {reused} of {chunks} chunks were already complete; {next}.");
+            log($"Resuming the {AdversarialSet.Of(kind).Name} data set in {dir}: {reused} of {chunks} chunks were already complete; {next}.");
         }
         var attack = options.Attack;
         var pending = Enumerable.Range(0, chunks).Where(c => shard?.Owns(c) ?? true).ToList();
@@ -183,7 +183,7 @@ public static class AdversarialDatasets
             if (pending.Count == 0) break;
             if (shard is not null)
             {
-                log($"{Name(kind)} shard {shard}: {pending.Count} chunk(s) of this shard are held by other live workers; leaving them to them.");
+                log($"{AdversarialSet.Of(kind).Name} shard {shard}: {pending.Count} chunk(s) of this shard are held by other live workers; leaving them to them.");
                 break;
             }
             // A plain build waits for chunks that live workers hold, then takes over whatever is left.
@@ -193,7 +193,7 @@ public static class AdversarialDatasets
         var outcome = new ShardOutcome(chunks, computed, reused + byOthers, pending.Count, false);
         if (shard is not null)
         {
-            log($"{Name(kind)} shard {shard}: computed {computed} chunk(s), {reused + byOthers} were done already, {pending.Count} held by others; the data set is assembled by a plain run.");
+            log($"{AdversarialSet.Of(kind).Name} shard {shard}: computed {computed} chunk(s), {reused + byOthers} were done already, {pending.Count} held by others; the data set is assembled by a plain run.");
             return (null, outcome);
         }
 
@@ -209,7 +209,7 @@ public static class AdversarialDatasets
             }
             if (Artifacts.TryValidate(dir, AdversarialDataset.ArtifactKind, settings, out _)) break;
             Assemble(dir, chunkRoot, chunks, labels, settings, kind, model);
-            log($"{Name(kind)} data set complete in {dir}: {n} images, attack success {(double)successes / n:P1}.");
+            log($"{AdversarialSet.Of(kind).Name} data set complete in {dir}: {n} images, attack success {(double)successes / n:P1}.");
             Artifacts.Delete(chunkRoot);
             break;
         }
@@ -250,15 +250,6 @@ public static class AdversarialDatasets
         }
         return t.MoveToOuterDisposeScope();
     }
-
-    /// <summary>"D_rand", "D_det" or "D_other".</summary>
-    public static string Name(AdversarialKind kind) => kind switch
-    {
-        AdversarialKind.Random => "D_rand",
-        AdversarialKind.Deterministic => "D_det",
-        AdversarialKind.Other => "D_other",
-        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown adversarial data set kind"),
-    };
 
     /// <summary>
     /// The identity of a data set: kind, attack, seed, chunking, and fingerprints of the source model's
@@ -331,7 +322,7 @@ public static class AdversarialDatasets
         TensorFile.Save(Path.Combine(dir, AdversarialDataset.SuccessFile), allSuccess);
         var extra = new JsonObject
         {
-            ["name"] = Name(kind),
+            ["name"] = AdversarialSet.Of(kind).Name,
             ["successRate"] = allSuccess.to_type(ScalarType.Float64).mean().item<double>(),
             ["sourceModel"] = model is ICifarClassifier c2 ? c2.Arch : model.GetType().Name,
         };

@@ -65,7 +65,7 @@ public sealed class LeakageOnlyDataset : IDisposable
     public double SuccessRate => Success.to_type(ScalarType.Float64).mean().item<double>();
 
     /// <summary>"leakage-only D_rand rule", "leakage-only D_det rule" or "leakage-only D_other rule".</summary>
-    public static string Name(AdversarialKind rule) => $"leakage-only {AdversarialDatasets.Name(rule)} rule";
+    public static string Name(AdversarialKind rule) => $"leakage-only {AdversarialSet.Of(rule).Name} rule";
 
     /// <summary>Loads a complete set from <paramref name="dir"/>, verifying every checksum.</summary>
     /// <exception cref="InvalidDataException">Missing, incomplete or corrupt; the message says which file and why.</exception>

@@ -158,11 +158,5 @@ public static class StepCatalog
     public static string Title(string key) => Find(key)?.Title ?? key;
 
     /// <summary>How results.json names a set: <c>drand</c>, <c>ddet</c> or <c>dother</c>.</summary>
-    public static string SetKey(AdversarialKind kind) => kind switch
-    {
-        AdversarialKind.Random => "drand",
-        AdversarialKind.Deterministic => "ddet",
-        AdversarialKind.Other => "dother",
-        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown adversarial data set kind"),
-    };
+    public static string SetKey(AdversarialKind kind) => AdversarialSet.Of(kind).ResultsKey;
 }

@@ -19,7 +19,12 @@ namespace Leakage.Export;
 public sealed record CleanTestSet(Tensor Images, Tensor Labels, string DataIdentity, string Source);
 
 /// <summary>What <see cref="PyTorchExport.Write"/> wrote, relative to the export folder.</summary>
-public sealed record ExportResult(string Directory, IReadOnlyList<string> Files, string Arch, int Width, long DRandCount, long DDetCount);
+/// <param name="Sets">The data sets written and their sizes: D_rand and D_det, and D_other when the run built it (the leakage controls).</param>
+public sealed record ExportResult(string Directory, IReadOnlyList<string> Files, string Arch, int Width, IReadOnlyList<(AdversarialSet Set, long Count)> Sets)
+{
+    /// <summary>The number of images exported of <paramref name="set"/>, 0 when it was not.</summary>
+    public long Count(AdversarialSet set) => Sets.FirstOrDefault(s => s.Set == set).Count;
+}
 
 /// <summary>
 /// Exports a finished run's artifacts as files PyTorch reads with <c>torch.load</c>, so a PyTorch
@@ -30,7 +35,8 @@ public sealed record ExportResult(string Directory, IReadOnlyList<string> Files,
 /// normalisation is inside the model (its <c>normalize.mean</c>/<c>normalize.std</c> buffers).</item>
 /// <item><c>robust_linear.pt</c>: C's state_dict, <c>weight</c> (10 x 3072) and <c>bias</c> (10), for
 /// <c>torch.nn.Linear(3072, 10)</c> applied to <c>x.flatten(1)</c> with x in [0, 1] (no normalisation).</item>
-/// <item><c>release_datasets/drand_CIFAR/</c> and <c>release_datasets/ddet_CIFAR/</c>: <c>CIFAR_ims</c>
+/// <item><c>release_datasets/drand_CIFAR/</c> and <c>release_datasets/ddet_CIFAR/</c> (and <c>dother_CIFAR/</c>
+/// when the run built D_other with the leakage controls; <see cref="AdversarialSet.ExportFolder"/>): <c>CIFAR_ims</c>
 /// (float32 N x 3 x 32 x 32 in [0, 1]) and <c>CIFAR_lab</c> (int64 target labels, the labels to train
 /// on), each a list of chunks as in Ilyas et al.'s release: <c>torch.cat(torch.load(path))</c>; the
 /// images are grouped by class, in the order of the run's training set.</item>
@@ -116,8 +122,11 @@ public static class PyTorchExport
         // Load and verify everything first, so a bad run leaves no half-written export.
         using var model = LoadStandardModel(runDirectory);
         using var linear = LoadRobustLinear(runDirectory);
-        using var drand = LoadDataset(runDirectory, AdversarialKind.Random);
-        using var ddet = LoadDataset(runDirectory, AdversarialKind.Deterministic);
+        // D_rand and D_det always; a control set (D_other) when the run has a finished one.
+        var sets = new List<(AdversarialSet Set, AdversarialDataset Data)>();
+        using var release = new DisposeAll(() => sets.ForEach(s => s.Data.Dispose()));
+        foreach (var set in AdversarialSet.All.Where(s => !s.Control || File.Exists(Path.Combine(runDirectory, s.Folder, Artifacts.MetadataFile))))
+            sets.Add((set, LoadDataset(runDirectory, set)));
 
         Directory.CreateDirectory(toDirectory);
         var meta = Path.Combine(toDirectory, Artifacts.MetadataFile);
@@ -132,9 +141,9 @@ public static class PyTorchExport
         files.Add(RobustLinearFile);
         log?.Invoke($"{RobustLinearFile}: weight {linear.Classes} x {linear.Dimension} and bias of C");
 
-        foreach (var (data, kind) in new[] { (drand, ReleasedDatasetKind.DRand), (ddet, ReleasedDatasetKind.DDet) })
+        foreach (var (set, data) in sets)
         {
-            var folder = Path.Combine(ReleasedDatasets.ReleaseFolder, ReleasedDatasets.FolderName(kind));
+            var folder = Path.Combine(ReleasedDatasets.ReleaseFolder, set.ExportFolder);
             Directory.CreateDirectory(Path.Combine(toDirectory, folder));
             WriteChunked(Path.Combine(toDirectory, folder, ReleasedDatasets.ImagesFile), data.Images);
             WriteChunked(Path.Combine(toDirectory, folder, ReleasedDatasets.LabelsFile), data.Targets);
@@ -158,9 +167,8 @@ public static class PyTorchExport
         {
             ["standardModel"] = standardSettings.DeepClone(),
             ["robustLinear"] = linearSettings.DeepClone(),
-            ["drand"] = drand.Settings.DeepClone(),
-            ["ddet"] = ddet.Settings.DeepClone(),
         };
+        foreach (var (set, data) in sets) settings[set.ResultsKey] = data.Settings.DeepClone();
         if (test is not null) settings["test"] = new JsonObject { ["data"] = test.DataIdentity, ["images"] = test.Images.shape[0] };
         var extra = new JsonObject
         {
@@ -173,7 +181,7 @@ public static class PyTorchExport
         };
         Artifacts.Commit(toDirectory, ArtifactKind, settings, files, extra);
         log?.Invoke($"{Artifacts.MetadataFile}: the settings that made each file, and checksums");
-        return new ExportResult(toDirectory, files, (string)standardSettings["arch"]!, (int)standardSettings["width"]!, drand.Count, ddet.Count);
+        return new ExportResult(toDirectory, files, (string)standardSettings["arch"]!, (int)standardSettings["width"]!, [.. sets.Select(s => (s.Set, s.Data.Count))]);
     }
 
     /// <summary>The folder of the clean test set under <see cref="ReleasedDatasets.ReleaseFolder"/>.</summary>
@@ -187,12 +195,18 @@ public static class PyTorchExport
         _ => "ResNet18",
     };
 
-    static AdversarialDataset LoadDataset(string runDirectory, AdversarialKind kind)
+    static AdversarialDataset LoadDataset(string runDirectory, AdversarialSet set)
     {
-        var dir = Path.Combine(runDirectory, kind == AdversarialKind.Random ? "d_rand" : "d_det");
+        var dir = Path.Combine(runDirectory, set.Folder);
         if (!File.Exists(Path.Combine(dir, Artifacts.MetadataFile)))
-            throw new InvalidDataException($"{dir}: no finished {kind} data set here (no {Artifacts.MetadataFile}); finish the run first.");
+            throw new InvalidDataException($"{dir}: no finished {set.Name} data set here (no {Artifacts.MetadataFile}); finish the run first.");
         return AdversarialDataset.Load(dir);
+    }
+
+    /// <summary>Runs <paramref name="dispose"/> once, at the end of a <c>using</c> (the data sets loaded so far, also when a later one fails to load).</summary>
+    sealed class DisposeAll(Action dispose) : IDisposable
+    {
+        public void Dispose() => dispose();
     }
 
     static void WriteChunked(string path, Tensor t)

@@ -9,16 +9,15 @@ namespace Leakage.Experiment.Scaling;
 /// <summary>What one shard worker did.</summary>
 /// <param name="Shard">The shard.</param>
 /// <param name="TrainedStandardModel">Whether this worker trained the standard model (rather than loading it).</param>
-/// <param name="DRand">D_rand's chunks of this shard.</param>
-/// <param name="DDet">D_det's chunks of this shard.</param>
+/// <param name="Sets">The chunks of this shard of each data set it attacked (D_rand, D_det, and D_other with the controls), in <see cref="AdversarialSet.All"/> order.</param>
 /// <param name="Trainings">The training units of C that fell to this shard (<c>robust_linear</c>, <c>sweep/radius-r</c>, ...), trained now or found done.</param>
-public sealed record ShardReport(Shard Shard, bool TrainedStandardModel, ShardOutcome DRand, ShardOutcome DDet, IReadOnlyList<string> Trainings);
+public sealed record ShardReport(Shard Shard, bool TrainedStandardModel, IReadOnlyList<(AdversarialSet Set, ShardOutcome Outcome)> Sets, IReadOnlyList<string> Trainings);
 
 /// <summary>
 /// <c>experiment --shard k/n</c>: one worker of several on a shared run folder. It obtains the
 /// standard model (the first worker to claim the unit <c>standard</c> trains it; the others wait
-/// for it), then attacks the chunks of D_rand and D_det that fall to its shard, each claimed as a
-/// work unit, then trains the robust linear classifiers that fall to it: C (and C in pixel units) by
+/// for it), then attacks the chunks of each data set (<see cref="Sets"/>) that fall to its shard, each
+/// claimed as a work unit, then trains the robust linear classifiers that fall to it: C (and C in pixel units) by
 /// the hash of their folder, C at the i-th radius of <c>beyond.sweepRadii</c> and with the i-th seed
 /// of <c>beyond.seeds</c> when i mod n = k. A plain <c>experiment</c> on the folder afterwards (the finishing job) reuses all of
 /// it, waits for chunks a live worker still holds, and runs the remaining steps.
@@ -29,25 +28,30 @@ public static class ShardWorker
     {
         ArgumentNullException.ThrowIfNull(run);
         var log = run.Observer.Log;
-        log($"Shard {shard}: standard model, then chunks c with c mod {shard.Count} = {shard.Index} of D_rand and D_det.");
+        var sets = Sets(run.Settings);
+        log($"Shard {shard}: standard model, then chunks c with c mod {shard.Count} = {shard.Index} of {string.Join(", ", sets)}.");
         // The standard model is a training unit (TrainingUnits): the first shard trains it, the others wait for it.
         bool trained = !run.StandardModel(ct).Cached;
         var standard = run.StandardModel(ct).Model;
         // The same model the plain run attacks (a bfloat16 copy where compute.precision asks for one).
         using var copy = Precisions.AttackModel(standard, run.Settings.Compute.Precision, run.Device, run.Settings.Compute.FoldBatchNorm);
         var model = copy ?? standard;
-        var outcomes = new Dictionary<AdversarialKind, ShardOutcome>();
-        foreach (var kind in new[] { AdversarialKind.Random, AdversarialKind.Deterministic })
+        var outcomes = new List<(AdversarialSet, ShardOutcome)>();
+        foreach (var set in sets)
         {
-            var dir = Path.Combine(run.OutDirectory, kind == AdversarialKind.Random ? "d_rand" : "d_det");
-            var step = kind == AdversarialKind.Random ? "dRand" : "dDet";
-            var progress = new SyncProgress<AdversarialProgress>(p => run.Observer.Progress(new StepProgress(step, p.Images == 0 ? 1 : (double)p.ImagesDone / p.Images,
+            var originals = AdversarialStep.Originals(run, set.Kind);
+            var progress = new SyncProgress<AdversarialProgress>(p => run.Observer.Progress(new StepProgress(set.StepKey, p.Images == 0 ? 1 : (double)p.ImagesDone / p.Images,
                 $"shard {shard}, chunk {p.Chunk}/{p.Chunks}, {p.ImagesDone:N0}/{p.Images:N0} images")));
-            outcomes[kind] = AdversarialDatasets.BuildShard(kind, model, run.Train.Images, run.Train.Labels, run.AttackOptions(), dir, run.Device, shard, progress, ct, log);
+            outcomes.Add((set, AdversarialDatasets.BuildShard(set.Kind, model, originals.Images, originals.Labels, run.AttackOptions(),
+                run.Folder(set.Folder), run.Device, shard, progress, ct, log)));
         }
         var trainings = TrainRobust(run, shard, ct);
-        return new ShardReport(shard, trained, outcomes[AdversarialKind.Random], outcomes[AdversarialKind.Deterministic], trainings);
+        return new ShardReport(shard, trained, outcomes, trainings);
     }
+
+    /// <summary>The data sets the shards attack: D_rand and D_det, and D_other when the leakage controls are on (<c>controls.enabled</c>).</summary>
+    public static IReadOnlyList<AdversarialSet> Sets(ExperimentSettings settings) =>
+        [.. AdversarialSet.All.Where(s => !s.Control || settings.Controls.Enabled)];
 
     /// <summary>
     /// The training runs of C that fall to <paramref name="shard"/>: they need only the clean training

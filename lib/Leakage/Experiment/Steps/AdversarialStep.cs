@@ -20,13 +20,8 @@ public sealed class AdversarialStep(ExperimentRun run, AdversarialKind kind) : I
     public AdversarialKind Kind => kind;
 
     /// <summary>Its entry of the <see cref="StepCatalog"/>.</summary>
-    public StepInfo Info => kind switch
-    {
-        AdversarialKind.Random => StepCatalog.DRand,
-        AdversarialKind.Deterministic => StepCatalog.DDet,
-        AdversarialKind.Other => StepCatalog.DOther,
-        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown adversarial data set kind"),
-    };
+    public StepInfo Info => StepCatalog.Find(AdversarialSet.Of(kind).StepKey)
+        ?? throw new InvalidOperationException($"{AdversarialSet.Of(kind).Name} has no attack step in the StepCatalog (key {AdversarialSet.Of(kind).StepKey}).");
 
     /// <summary>The D_rand / D_det generation settings that <paramref name="settings"/> describe (also used by <c>bench</c>).</summary>
     public static AdversarialOptions Options(ExperimentSettings settings) => new()
@@ -42,13 +37,7 @@ public sealed class AdversarialStep(ExperimentRun run, AdversarialKind kind) : I
     };
 
     /// <summary>Artifact folder name inside the run folder.</summary>
-    public static string Folder(AdversarialKind kind) => kind switch
-    {
-        AdversarialKind.Random => "d_rand",
-        AdversarialKind.Deterministic => "d_det",
-        AdversarialKind.Other => "d_other",
-        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown adversarial data set kind"),
-    };
+    public static string Folder(AdversarialKind kind) => AdversarialSet.Of(kind).Folder;
 
     /// <summary>
     /// The clean images the set attacks: the run's training split, or for D_other, a control, the
@@ -85,7 +74,7 @@ public sealed class AdversarialStep(ExperimentRun run, AdversarialKind kind) : I
             seconds = clock.Elapsed.TotalSeconds;
             if (!existed) AtomicFile.WriteAllText(timing, new JsonObject { ["seconds"] = seconds }.ToJsonString());
         }
-        run.Observer.Log($"{AdversarialDatasets.Name(kind)}: {data.Count:N0} images, attack success {data.SuccessRate:P2}, target = original label for {data.TargetEqualsLabelRate:P2}.");
+        run.Observer.Log($"{AdversarialSet.Of(kind).Name}: {data.Count:N0} images, attack success {data.SuccessRate:P2}, target = original label for {data.TargetEqualsLabelRate:P2}.");
         var a = run.Settings.Attack;
         run.Results.Set(Info.ResultsKey, ResultsJson.Node(new AdversarialResult(data.Count, data.SuccessRate, data.TargetEqualsLabelRate, a.Eps, a.Step, a.Steps)));
         run.Results.SetSeconds(Info, seconds);

@@ -57,14 +57,21 @@ public sealed class ControlsStep(ExperimentRun run)
 
     static readonly Spec[] Specs =
     [
-        new(ControlKind.DRand, "D_rand", AdversarialKind.Random, true, "transfer_drand"),
-        new(ControlKind.DRandLeakageOnly, LeakageOnlyDataset.Name(AdversarialKind.Random), AdversarialKind.Random, false, "transfer_drand_leakage_only", "leakage_only_drand"),
-        new(ControlKind.DRandSuccessful, "D_rand, successful attacks only", AdversarialKind.Random, true, "transfer_drand_successful"),
-        new(ControlKind.DOther, "D_other", AdversarialKind.Other, true, "transfer_dother"),
-        new(ControlKind.DDet, "D_det", AdversarialKind.Deterministic, true, "transfer_ddet"),
-        new(ControlKind.DDetLeakageOnly, LeakageOnlyDataset.Name(AdversarialKind.Deterministic), AdversarialKind.Deterministic, false, "transfer_ddet_leakage_only", "leakage_only_ddet"),
-        new(ControlKind.DDetSuccessful, "D_det, successful attacks only", AdversarialKind.Deterministic, true, "transfer_ddet_successful"),
+        Whole(ControlKind.DRand, AdversarialSet.DRand),
+        LeakageOnly(ControlKind.DRandLeakageOnly, AdversarialSet.DRand),
+        Successful(ControlKind.DRandSuccessful, AdversarialSet.DRand),
+        Whole(ControlKind.DOther, AdversarialSet.DOther),
+        Whole(ControlKind.DDet, AdversarialSet.DDet),
+        LeakageOnly(ControlKind.DDetLeakageOnly, AdversarialSet.DDet),
+        Successful(ControlKind.DDetSuccessful, AdversarialSet.DDet),
     ];
+
+    // A control's folders are named after its set's results key (transfer_drand, leakage_only_ddet, ...): cache identities, kept stable.
+    static Spec Whole(ControlKind kind, AdversarialSet set) => new(kind, set.Name, set.Kind, true, $"transfer_{set.ResultsKey}");
+    static Spec Successful(ControlKind kind, AdversarialSet set) =>
+        new(kind, $"{set.Name}, successful attacks only", set.Kind, true, $"transfer_{set.ResultsKey}_successful");
+    static Spec LeakageOnly(ControlKind kind, AdversarialSet set) =>
+        new(kind, LeakageOnlyDataset.Name(set.Kind), set.Kind, false, $"transfer_{set.ResultsKey}_leakage_only", $"leakage_only_{set.ResultsKey}");
 
     /// <summary>
     /// A control measured but not yet probed: its size, success and transfer model's accuracies, and for the
@@ -96,13 +103,11 @@ public sealed class ControlsStep(ExperimentRun run)
                 "Each control trains one more transfer model; controls.trainCount limits the images they use.");
         var clock = Stopwatch.StartNew();
         var standard = run.StandardModel(ct).Model;
-        var drand = run.AdversarialSet(AdversarialKind.Random, ct);
-        var ddet = run.AdversarialSet(AdversarialKind.Deterministic, ct);
-        run.EnsureOriginals(drand);
-        run.EnsureOriginals(ddet);
-        var dother = run.AdversarialSet(AdversarialKind.Other, ct);
+        // The attacked sets by target rule: the main steps' D_rand and D_det, and D_other on the controls' images.
+        var attacked = AdversarialSet.All.ToDictionary(s => s.Kind, s => run.AdversarialSet(s.Kind, ct));
+        foreach (var set in AdversarialSet.Paper) run.EnsureOriginals(attacked[set.Kind]);
         var images = run.ControlImages;
-        EnsureOriginals(dother, images);
+        EnsureOriginals(attacked[AdversarialKind.Other], images);
         var robust = run.RobustModel(ct);
 
         using var w = robust.Weights.detach().to(CPU);
@@ -120,10 +125,10 @@ public sealed class ControlsStep(ExperimentRun run)
                 ct.ThrowIfCancellationRequested();
                 if (Reused(spec, images))
                 {
-                    measured.Add(FromMainSteps(spec, spec.Rule == AdversarialKind.Random ? drand : ddet, ct));
+                    measured.Add(FromMainSteps(spec, attacked[spec.Rule], ct));
                     continue;
                 }
-                using var set = Source(spec, drand, ddet, dother, standard, images, patterns);
+                using var set = Source(spec, attacked, standard, images, patterns);
                 measured.Add(Measure(spec, new ProgressPart(part++, trainings + 1, spec.Name), set, w, clean, ct));
             }
             run.Observer.Progress(new StepProgress(StepCatalog.Controls.Key, (trainings + 0.5) / (trainings + 1), "probes against their matched nulls"));
@@ -174,21 +179,21 @@ public sealed class ControlsStep(ExperimentRun run)
         public void Dispose() { foreach (var o in owned) o.Dispose(); }
     }
 
-    Set Source(Spec spec, AdversarialDataset drand, AdversarialDataset ddet, AdversarialDataset dother, nn.Module<Tensor, Tensor> standard,
+    Set Source(Spec spec, IReadOnlyDictionary<AdversarialKind, AdversarialDataset> attacked, nn.Module<Tensor, Tensor> standard,
         ControlImages images, LeakageOnlyOptions patterns)
     {
         switch (spec.Kind)
         {
             case ControlKind.DOther:
             {
+                var dother = attacked[AdversarialKind.Other];
                 var all = arange(images.Count, dtype: ScalarType.Int64);
                 return new Set(dother.Images, dother.Targets, all, dother.Success, all);
             }
             case ControlKind.DRandLeakageOnly or ControlKind.DDetLeakageOnly:
             {
                 // The attacked set's own targets on these images: the two sets differ only in the perturbation.
-                var reference = spec.Rule == AdversarialKind.Random ? drand : ddet;
-                using var targets = reference.Targets.index_select(0, images.Rows);
+                using var targets = attacked[spec.Rule].Targets.index_select(0, images.Rows);
                 var set = LeakageOnlyDatasets.Build(spec.Rule, standard, images.Split.Images, images.Split.Labels, targets,
                     patterns, run.Folder(Path.Combine(Folder, spec.LeakageOnly!)), run.Device, run.Observer.Log);
                 var all = arange(images.Count, dtype: ScalarType.Int64);
@@ -196,7 +201,7 @@ public sealed class ControlsStep(ExperimentRun run)
             }
             default:
             {
-                var source = spec.Rule == AdversarialKind.Random ? drand : ddet;
+                var source = attacked[spec.Rule];
                 // Rows of the training split; their places among the controls' images follow from the sorted rows.
                 using var trainRows = spec.Kind is ControlKind.DRandSuccessful or ControlKind.DDetSuccessful
                     ? source.SuccessfulRows(images.Rows) : images.Rows.clone();

@@ -81,7 +81,7 @@ public sealed class TransferStep(ExperimentRun run, AdversarialKind kind) : IDis
     {
         if (_outcome != null) return _outcome;
         var data = run.AdversarialSet(kind, ct);
-        var name = AdversarialDatasets.Name(kind);
+        var name = AdversarialSet.Of(kind).Name;
         var job = Job(run.Settings, kind, Folder(kind), $"Transfer model on {name}", (string?)data.Settings["data"], Fingerprint.Of(data.Images, data.Targets), Info.Key);
         var training = job.Training;
         var (model, history, seconds, cached) = ModelCache.TrainOrLoad(run, job, data.Images, data.Targets, ct);
