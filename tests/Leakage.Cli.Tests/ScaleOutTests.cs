@@ -50,6 +50,30 @@ public class ScaleOutTests
         Results.AssertSame(await TestRuns.Reference, shared);
     }
 
+    /// <summary>
+    /// With the leakage controls on, D_other's chunks are work units like D_rand's: two shards attack
+    /// every one of them exactly once (on the controls' 300 images: 5 chunks of 60), and status lists them done.
+    /// </summary>
+    [Fact]
+    public async Task With_the_controls_on_shard_workers_attack_D_other_chunk_by_chunk_too()
+    {
+        using var dir = new TempDir();
+        var shared = dir["shared"];
+        var shards = await Task.WhenAll(Enumerable.Range(0, 2).Select(k =>
+            CliProcess.RunAsync(TestRuns.Experiment(shared, "controls.enabled=true", "controls.trainCount=300").Concat(["--shard", $"{k}/2"]),
+                TestRuns.Cache, TimeSpan.FromMinutes(8))));
+        foreach (var s in shards) Assert.True(s.ExitCode == 0, s.ToString());
+        Assert.All(shards, s => Assert.Contains("D_other", s.Stdout.Split('\n').Single(l => l.Contains("done: chunks of"))));
+        var chunks = Directory.GetDirectories(Path.Combine(shared, "d_other"), "chunk-*", SearchOption.AllDirectories)
+            .Where(d => File.Exists(Path.Combine(d, "metadata.json"))).Select(Path.GetFileName).Order().ToList();
+        Assert.Equal(["chunk-00000", "chunk-00001", "chunk-00002", "chunk-00003", "chunk-00004"], chunks);
+
+        var status = await CliProcess.RunAsync(["status", "--out", shared], TestRuns.Cache);
+        Assert.True(status.ExitCode == 0, status.ToString());
+        Assert.Contains("d_other/chunk-00004", status.Stdout);
+        Assert.Contains("0 missing", status.Stdout);
+    }
+
     static readonly string[] Sweep = ["--sweep", "0.1,0.5"];
     const string Trains = "Training robust linear classifier";
     static int Count(string text, string what) => text.Split('\n').Count(l => l.Contains(what));

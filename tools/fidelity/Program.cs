@@ -110,6 +110,8 @@ foreach (var variant in variants)
             line[$"imageStepsPerSecond_{key}"] = n * (double)pgd.Steps / done.Seconds;
         }
         if (!transfer) continue;
+        // only=drand / only=ddet: this variant's transfer model for one set (the other's is skipped).
+        if (recipe.Split(',').FirstOrDefault(x => x.StartsWith("only=")) is { } only && only != $"only={key}") continue;
         var options = TransferRecipe.Of(settings, kind, recipe);
         // keep=success (a diagnostic, not Ilyas's recipe): train only on the images whose attack reached its target.
         bool successOnly = recipe.Split(',').Contains("keep=success");
@@ -136,7 +138,8 @@ foreach (var (result, targets, _) in attacks.Values) { result.Dispose(); targets
 /// <summary>
 /// The transfer model of a variant: the run's recipe (<see cref="TransferStep.Options"/>),
 /// changed by comma-separated key=value: lrRand, lrDet, epochs, aug (None, Flip, CropFlip; both sets),
-/// augRand, augDet, arch, width, seed (of the fresh model and its data order); keep=success trains on the successful attacks only (a diagnostic).
+/// augRand, augDet, arch, width, seed (of the fresh model and its data order); keep=success trains on the successful attacks only (a diagnostic);
+/// only=drand or only=ddet trains the variant's transfer model for that set alone.
 /// </summary>
 static class TransferRecipe
 {
@@ -157,8 +160,8 @@ static class TransferRecipe
                 case "arch": o = o with { Arch = kv[1] }; break;
                 case "width": o = o with { Width = int.Parse(kv[1]) }; break;
                 case "seed": o = o with { ModelSeed = long.Parse(kv[1]) }; training = training with { Seed = long.Parse(kv[1]) }; break;
-                case "keep": break;
-                default: throw new ArgumentException($"unknown transfer-recipe key {kv[0]} (lrRand, lrDet, epochs, aug, augRand, augDet, arch, width, seed, keep)");
+                case "keep" or "only": break;
+                default: throw new ArgumentException($"unknown transfer-recipe key {kv[0]} (lrRand, lrDet, epochs, aug, augRand, augDet, arch, width, seed, keep, only)");
             }
         return o with { Training = training };
     }
