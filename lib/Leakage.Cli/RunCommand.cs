@@ -98,7 +98,7 @@ static class RunCommand
         var resultsPath = Path.Combine(outDir, ResultsFile.FileName);
         if (!File.Exists(resultsPath))
             throw new InvalidOperationException($"The notebooks ran but wrote no {ResultsFile.FileName} in {outDir}; do they open the run with ExperimentRun.Open?");
-        ExperimentCommand.PrintSummary(new ResultsFile(outDir).Read(), resultsPath);
+        ExperimentCommand.PrintSummary(ResultsFile.Load(resultsPath), resultsPath);
         AnsiConsole.MarkupLine($"Wrote [green]{Markup.Escape(report)}[/] ({results.Count} notebooks in {clock.Elapsed.TotalMinutes:0.0} min)");
         return 0;
     }

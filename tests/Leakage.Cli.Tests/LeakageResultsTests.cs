@@ -35,7 +35,7 @@ public class LeakageResultsTests
         var output = TestRuns.OutputOf(run);
         var answer = output.IndexOf("Did robust features leak?", StringComparison.Ordinal);
         Assert.True(answer >= 0 && answer < output.IndexOf("All results", StringComparison.Ordinal), $"the answer comes first:\n{output}");
-        var expected = Leakage.Experiment.RunAnswer.Of(results);
+        var expected = Leakage.Experiment.RunAnswer.Of(Leakage.Experiment.ResultsUpgrade.Read(results));
         Assert.Equal(2, expected.Leakage.Count);
         foreach (var row in expected.Leakage)
         {
