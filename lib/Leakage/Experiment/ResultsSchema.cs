@@ -5,7 +5,7 @@ using System.Text.Json.Schema;
 
 namespace Leakage.Experiment;
 
-/// <summary>A results member that is a fraction in [0, 1] (an accuracy, a share, a p-value); on a list, each item is.</summary>
+/// <summary>A results member that is a fraction in [0, 1] (an accuracy, a share, a p-value).</summary>
 [AttributeUsage(AttributeTargets.Property)]
 public sealed class FractionAttribute : Attribute;
 
@@ -48,6 +48,8 @@ public static class ResultsSchema
             body.Remove(key);
             schema[key] = value;
         }
+        schema["type"] = "object"; // the file itself is never null
+        schema["required"] = new JsonArray(RunResultsRecord.PathOf(nameof(RunResultsRecord.Profile)), RunResultsRecord.PathOf(nameof(RunResultsRecord.Settings)));
         return schema;
     }
 
@@ -62,15 +64,22 @@ public static class ResultsSchema
     {
         if (schema is not JsonObject node) return schema;
         var info = context.TypeInfo;
-        if (info.Kind == System.Text.Json.Serialization.Metadata.JsonTypeInfoKind.Object && !context.IsDictionaryValue() && node.ContainsKey("properties"))
-            node["additionalProperties"] = false;
         var type = Nullable.GetUnderlyingType(info.Type) ?? info.Type;
+        // A number is a JSON number: the named literals (NaN, Infinity) the serialiser could read are never written.
+        if (type == typeof(double) || type == typeof(float))
+            node = new JsonObject { ["type"] = Nullable.GetUnderlyingType(info.Type) is null ? "number" : new JsonArray("number", "null") };
+        if (info.Kind == System.Text.Json.Serialization.Metadata.JsonTypeInfoKind.Object && node.ContainsKey("properties"))
+        {
+            node["additionalProperties"] = false;
+            // Optional in the file: runs written by earlier versions lack members added since (readers that need a whole section check it).
+            node.Remove("required");
+        }
         if (type == typeof(int) || type == typeof(long)) node["minimum"] = 0;
         if (context.IsDictionaryValue() && type == typeof(double)) node["minimum"] = 0;
         var attributes = context.PropertyInfo?.AttributeProvider;
         if (attributes?.IsDefined(typeof(FractionAttribute), true) == true)
         {
-            var target = node["items"] as JsonObject ?? node;
+            var target = node;
             target["minimum"] = 0;
             target["maximum"] = 1;
         }
