@@ -1,6 +1,4 @@
 using System.CommandLine;
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using Leakage.Data;
 using Leakage.Experiment;
 using Leakage.Export;

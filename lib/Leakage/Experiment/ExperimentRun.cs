@@ -1,6 +1,5 @@
 using Leakage.Attacks;
 using System.Diagnostics;
-using System.Text.Json.Nodes;
 using Leakage.Adversarial;
 using Leakage.Checkpoints;
 using Leakage.Compute;

@@ -1,5 +1,4 @@
 using Leakage.Scale;
-using System.Text.Json.Nodes;
 using Leakage.Experiment;
 using Leakage.IO;
 

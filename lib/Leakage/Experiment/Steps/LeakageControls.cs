@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Leakage.Probes;
 
 namespace Leakage.Experiment;
