@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Text.Json.Nodes;
 using Leakage.Data;
 using Leakage.Experiment;
 using Leakage.IO;
@@ -136,9 +135,9 @@ static class ExperimentCommand
     }
 
     /// <summary>Runs all steps with a Spectre progress display (plain lines when output is redirected).</summary>
-    internal static JsonObject RunWithProgress(ExperimentSettings settings, string dataDir, string outDir, CancellationToken ct)
+    internal static RunResultsRecord RunWithProgress(ExperimentSettings settings, string dataDir, string outDir, CancellationToken ct)
     {
-        JsonObject? results = null;
+        RunResultsRecord? results = null;
         if (!AnsiConsole.Profile.Capabilities.Interactive)
         {
             var last = new Dictionary<string, DateTime>();
@@ -176,7 +175,7 @@ static class ExperimentCommand
     }
 
     /// <summary>The answer first: Goh's probes against their nulls with the verdict, then which profile this is beside the paper.</summary>
-    static void PrintAnswer(RunAnswer answer)
+    static void PrintAnswer(RunAnswer answer, IAnsiConsole console)
     {
         if (answer.Leakage.Count > 0)
         {
@@ -184,14 +183,14 @@ static class ExperimentCommand
                 .AddColumn("probe trained on").AddColumn(new TableColumn("probe").RightAligned()).AddColumn(new TableColumn("null").RightAligned())
                 .AddColumn(new TableColumn("excess, points").RightAligned()).AddColumn("verdict").AddColumn(new TableColumn("Goh").RightAligned());
             foreach (var row in answer.Leakage)
-                table.AddRow(Markup.Escape(row.Set), P(row.Probe), P(row.Null), Markup.Escape(row.ExcessText), Markup.Escape(row.Verdict), Markup.Escape(Published.Percent(row.Goh)));
-            AnsiConsole.Write(table);
-            AnsiConsole.WriteLine("null: the same probe on the clean originals with the same labels" +
+                table.AddRow(Markup.Escape(row.Set), $"{row.Probe:P2}", $"{row.Null:P2}", Markup.Escape(row.ExcessText), Markup.Escape(row.Verdict), Markup.Escape(Published.Percent(row.Goh)));
+            console.Write(table);
+            console.WriteLine("null: the same probe on the clean originals with the same labels" +
                                   (answer.Leakage[0].IntervalCovers is { } covers ? "; interval over " + covers : "") + ".");
-            foreach (var row in answer.Leakage) AnsiConsole.WriteLine(RunAnswer.Meaning(row));
+            foreach (var row in answer.Leakage) console.WriteLine(RunAnswer.Meaning(row));
         }
-        AnsiConsole.WriteLine(answer.Setting);
-        AnsiConsole.WriteLine();
+        console.WriteLine(answer.Setting);
+        console.WriteLine();
     }
 
     /// <summary>
@@ -199,7 +198,7 @@ static class ExperimentCommand
     /// their typed records. Short labels and unbroken numbers, so that each row's first line holds them
     /// in a terminal's 80 columns; only the excess's interval wraps.
     /// </summary>
-    static void PrintControls(ControlsResult? controls)
+    static void PrintControls(ControlsResult? controls, IAnsiConsole console)
     {
         if (controls is null) return;
         static string P1(double? v) => v is double d ? (100 * d).ToString("0.0", System.Globalization.CultureInfo.InvariantCulture) + "%" : "-";
@@ -210,63 +209,58 @@ static class ExperimentCommand
         foreach (var row in controls.Rows)
             table.AddRow(Markup.Escape(row.Label), P1(row.AttackSuccess), P1(row.TransferAccuracy), P1(row.Probe?.Accuracy), P1(row.Probe?.NullAccuracy),
                 Markup.Escape(row.ExcessText), row.Probe is null ? "-" : Markup.Escape(row.Verdict));
-        AnsiConsole.Write(table);
-        AnsiConsole.WriteLine($"On {controls.TrainImages:N0} of the {controls.TrainSplit:N0} training images ({string.Join(", ", controls.Rows.Select(r => $"{r.Label} {r.Images:N0}"))}). " +
+        console.Write(table);
+        console.WriteLine($"On {controls.TrainImages:N0} of the {controls.TrainSplit:N0} training images ({string.Join(", ", controls.Rows.Select(r => $"{r.Label} {r.Images:N0}"))}). " +
             "success: share the standard model classifies as the target; leak-only: no attack, each clean image plus a fixed random pattern of L2 norm " +
             $"{controls.PatternNorm} for its target class; successes: only the images whose attack reached the target; transfer: clean test accuracy of a model " +
             "trained on the set; probe: Goh's probe, against the same probe on the clean originals (null); excess in points with its 95% interval.");
-        foreach (var row in controls.Rows.Where(r => r.NotMeasured is not null)) AnsiConsole.WriteLine($"{row.Set}: {row.NotMeasured}");
-        AnsiConsole.WriteLine();
+        foreach (var row in controls.Rows.Where(r => r.NotMeasured is not null)) console.WriteLine($"{row.Set}: {row.NotMeasured}");
+        console.WriteLine();
     }
 
-    static string P(JsonNode? n) => n is null ? "-" : $"{(double)n:P2}";
-    static string P(double? v) => v is double d ? $"{d:P2}" : "-";
+    static string P(double? v) => v is double d ? HeadlineRow.Percent(d) : "-";
+    static string Interval(IReadOnlyList<double>? ci) => ci is { Count: 2 } ? $" [{HeadlineRow.Percent(ci[0])}, {HeadlineRow.Percent(ci[1])}]" : "";
+    static string Gammas(IReadOnlyList<double>? g) => string.Join(" ", (g ?? []).Select(x => x.ToString("0.000", System.Globalization.CultureInfo.InvariantCulture)));
 
-    internal static void PrintSummary(JsonObject r, string path)
+    /// <summary>
+    /// The summary of a run: the answer, the controls, then every headline number beside its published value
+    /// (<see cref="HeadlineRow.Of"/>, the rows the notebooks and the report show) and what only the console adds.
+    /// </summary>
+    internal static void PrintSummary(RunResultsRecord r, string path, IAnsiConsole? console = null)
     {
-        PrintAnswer(RunAnswer.Of(r));
-        PrintControls(ControlsResult.Read(r, path));
+        console ??= AnsiConsole.Console;
+        PrintAnswer(RunAnswer.Of(r), console);
+        PrintControls(r.Controls, console);
         var table = new Table().Title("All results").AddColumn("measure").AddColumn(new TableColumn("ours").RightAligned()).AddColumn(new TableColumn("published").RightAligned());
         void Row(string a, string b, string c) => table.AddRow(Markup.Escape(a), Markup.Escape(b), Markup.Escape(c));
-        // The catalog's headline numbers of the main steps beside their published values (SeedStudy and the report read the same list).
-        foreach (var h in StepCatalog.Headlines.Where(h => h.Key is "standardModel.testAccuracy" or "transfer.drand" or "transfer.ddet"))
-            Row(h.Title, P(SeedStudy.Value(r, h.Key)), h.Published ?? "");
-        var rm = r["robustModel"];
-        Row($"robust C: Spec 2 at {rm?["certRadius"]} ({rm?["radiusUnits"]})", P(rm?["spec2"]), StepCatalog.Robust.Headlines[0].Published ?? "");
-        Row($"robust C: Spec 2 ({rm?["otherUnits"]?["radiusUnits"]} units)", P(rm?["otherUnits"]?["spec2"]), "");
-        var g = rm?["gamma"]?.AsArray().Select(x => (double)x!).ToArray() ?? [];
-        Row($"gamma_i ({rm?["radiusUnits"]})", string.Join(" ", g.Select(x => x.ToString("0.000"))), string.Join(" ", Published.GohGamma.Select(x => x.ToString("0.000"))));
-        var go = rm?["otherUnits"]?["gamma"]?.AsArray().Select(x => (double)x!).ToArray() ?? [];
-        Row($"gamma_i ({rm?["otherUnits"]?["radiusUnits"]})", string.Join(" ", go.Select(x => x.ToString("0.000"))), "");
-        if (r["fidelity"] is JsonObject fi && fi["gammaMaxAbsDiff"] is JsonNode gd)
-            Row("gamma against Goh's table (normalised): largest difference, Pearson r", $"{(double)gd:0.000}, r = {(double?)fi["gammaPearson"]:0.00}", "");
-        var lk = r["leakage"];
-        string Ci(string k) => lk?["intervals"]?[k] is JsonArray a ? $" [{(double)a[0]!:P1}, {(double)a[1]!:P1}]" : "";
-        foreach (var h in StepCatalog.Leakage.Headlines.Where(h => h.Value != null))
-            Row(h.Title, P(SeedStudy.Value(r, h.Key)) + Ci(h.Key[(h.Key.LastIndexOf('.') + 1)..]), h.Published ?? "");
-        if (r[LeakageControls.ResultsKey] is JsonObject lc) // matched nulls
+        foreach (var h in HeadlineRow.Of(r)) Row(h.Label, h.Text, h.Published);
+        if (r.RobustModel is { } rm)
         {
-            Row("same D_rand labels on clean images", P(lc["drandClean"]?["accuracy"]), "");
-            Row("same D_det labels on clean images", P(lc["ddetClean"]?["accuracy"]), "");
+            Row($"gamma_i ({rm.RadiusUnits})", Gammas(rm.Gamma), Gammas(Published.GohGamma));
+            if (rm.OtherUnits is { } o) Row($"gamma_i ({o.RadiusUnits})", Gammas(o.Gamma), "");
         }
-        if (r["beyond"]?["nonlinear"] is JsonObject nl)
+        if (r.Fidelity is { GammaMaxAbsDiff: double gd } fi)
+            Row("gamma against Goh's table (normalised): largest difference, Pearson r", $"{gd:0.000}, r = {fi.GammaPearson:0.00}", "");
+        if (r.LeakageControls is { } lc) // matched nulls
         {
-            Row($"robust CNN: clean / PGD accuracy at {nl["radius"]} ({nl["robustEvaluatedImages"]} test images)", $"{P(nl["cleanAccuracyOnAttacked"])} / {P(nl["robustAccuracy"])}", "");
-            if (nl["standardModelUnderAttack"] is JsonObject sm)
-                Row("standard model: clean / PGD accuracy, same attack", $"{P(sm["cleanAccuracy"])} / {P(sm["attackedAccuracy"])}", "");
-            foreach (var e in nl["probes"]?.AsArray() ?? [])
-                Row($"probe: {(string?)e?["name"]}", $"{P(e?["accuracy"])} [{(double?)e?["lo"]:P1}, {(double?)e?["hi"]:P1}]", "");
+            Row("same D_rand labels on clean images", P(lc.DrandClean?.Accuracy), "");
+            Row("same D_det labels on clean images", P(lc.DdetClean?.Accuracy), "");
         }
-        foreach (var p in r["beyond"]?["radiusSweep"]?.AsArray() ?? [])
-            Row($"sweep r={p?["radius"]} ({p?["units"]}): Spec 2 / leakage D_rand / D_det",
-                $"{P(p?["spec2"])} / {P(p?["leakageDrand"]?["accuracy"])} / {P(p?["leakageDdet"]?["accuracy"])}", "");
-        if (r["beyond"]?["probeSeeds"] is JsonObject ps)
-            foreach (var k in new[] { "drand", "ddet" })
-                Row($"leakage {k} over {ps["seeds"]?.AsArray().Count} seeds of C: mean ± sd",
-                    $"{P(ps[k]?["mean"])} ± {((double?)ps[k]?["sd"])?.ToString("P2") ?? "-"}", "");
-        foreach (var (k, v) in r["beyond"]?["released"] as JsonObject ?? [])
-            if (v is JsonObject e) Row($"released {k}: probe on robust features", $"{P(e["accuracy"])} [{(double?)e["lo"]:P1}, {(double?)e["hi"]:P1}]", "");
-        AnsiConsole.Write(table);
-        AnsiConsole.MarkupLine($"Wrote [green]{Markup.Escape(path)}[/]");
+        if (r.Beyond?.Nonlinear is { } nl)
+        {
+            Row($"robust CNN: clean / PGD accuracy at {nl.Radius} ({nl.RobustEvaluatedImages} test images)", $"{P(nl.CleanAccuracyOnAttacked)} / {P(nl.RobustAccuracy)}", "");
+            if (nl.StandardModelUnderAttack is { } sm)
+                Row("standard model: clean / PGD accuracy, same attack", $"{P(sm.CleanAccuracy)} / {P(sm.AttackedAccuracy)}", "");
+            foreach (var e in nl.Probes ?? []) Row($"probe: {e.Name}", P(e.Accuracy) + Interval([e.Lo, e.Hi]), "");
+        }
+        foreach (var p in r.Beyond?.RadiusSweep ?? [])
+            Row($"sweep r={p.Radius} ({p.Units}): Spec 2 / leakage D_rand / D_det", $"{P(p.Spec2)} / {P(p.LeakageDrand?.Accuracy)} / {P(p.LeakageDdet?.Accuracy)}", "");
+        if (r.Beyond?.ProbeSeeds is { } ps)
+            foreach (var (k, spread) in new[] { ("drand", ps.Drand), ("ddet", ps.Ddet) })
+                Row($"leakage {k} over {ps.Seeds.Count} seeds of C: mean ± sd", $"{P(spread?.Mean)} ± {P(spread?.Sd)}", "");
+        foreach (var set in r.Beyond?.Released ?? [])
+            Row($"released {set.Set}: probe on robust features", P(set.Probe.Accuracy) + Interval([set.Probe.Lo, set.Probe.Hi]), "");
+        console.Write(table);
+        console.MarkupLine($"Wrote [green]{Markup.Escape(path)}[/]");
     }
 }

@@ -1,6 +1,4 @@
 using System.CommandLine;
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using Leakage.Data;
 using Leakage.Experiment;
 using Leakage.Export;
@@ -71,12 +69,10 @@ static class ExportCommand
         var resultsPath = Path.Combine(run, ResultsFile.FileName);
         if (!File.Exists(resultsPath)) return null; // PyTorchExport.Write says what is missing
         var results = ResultsFile.Load(resultsPath);
-        var settings = results["settings"] is JsonObject stored
-            ? stored.Deserialize<ExperimentSettings>(Artifacts.Json) ?? throw new InvalidDataException($"{resultsPath}: its settings block is empty.")
-            : throw new InvalidDataException($"{resultsPath}: no settings block; is it the results.json of a run?");
+        var settings = results.Settings ?? throw new InvalidDataException($"{resultsPath}: no settings block; is it the results.json of a run?");
         var candidates = explicitData is { Length: > 0 }
             ? [explicitData]
-            : new[] { CifarLoader.ResolveFolder(null), (string?)results["data"]?["source"] }.OfType<string>().Distinct().ToArray();
+            : new[] { CifarLoader.ResolveFolder(null), results.Data?.Source }.OfType<string>().Distinct().ToArray();
         var folder = candidates.FirstOrDefault(Cli.HasData);
         if (folder is null)
         {

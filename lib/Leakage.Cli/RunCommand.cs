@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Reflection;
-using System.Text.Json.Nodes;
 using Leakage.Data;
 using Leakage.Experiment;
 using Leakage.Interactive;
@@ -98,7 +97,7 @@ static class RunCommand
         var resultsPath = Path.Combine(outDir, ResultsFile.FileName);
         if (!File.Exists(resultsPath))
             throw new InvalidOperationException($"The notebooks ran but wrote no {ResultsFile.FileName} in {outDir}; do they open the run with ExperimentRun.Open?");
-        ExperimentCommand.PrintSummary(new ResultsFile(outDir).Read(), resultsPath);
+        ExperimentCommand.PrintSummary(ResultsFile.Load(resultsPath), resultsPath);
         AnsiConsole.MarkupLine($"Wrote [green]{Markup.Escape(report)}[/] ({results.Count} notebooks in {clock.Elapsed.TotalMinutes:0.0} min)");
         return 0;
     }

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using Leakage.Data;
 using Leakage.Experiment;
-using System.Text.Json.Nodes;
 using Spectre.Console;
 
 namespace Leakage.Cli;
@@ -45,7 +44,7 @@ static class SeedsCommand
             await Cli.EnsureDataAsync(data, parse.GetValue(Cli.DownloadOption), ct); // before any run folder is made
             var outDir = parse.GetValue(ExperimentCommand.OutOption) ?? Path.Combine("runs", $"{settings.Profile}-seeds");
             void Log(string m) => AnsiConsole.MarkupLine($"[bold]{Markup.Escape(m)}[/]");
-            JsonObject RunOne(ExperimentSettings s, string folder) => ExperimentCommand.RunWithProgress(s, data, folder, ct);
+            RunResultsRecord RunOne(ExperimentSettings s, string folder) => ExperimentCommand.RunWithProgress(s, data, folder, ct);
             if (shard is { } part)
             {
                 var ran = Leakage.Experiment.Scaling.SeedUnits.RunShard(settings, seeds, outDir, part, RunOne, Log, ct);

@@ -28,13 +28,13 @@ public sealed class ControlsView
     public static ControlsView Read(ResultsFile file)
     {
         ArgumentNullException.ThrowIfNull(file);
-        return new ControlsView(ControlsResult.Read(file.Read(), file.Path), file.Path);
+        return new ControlsView(file.Record().Controls, file.Path);
     }
 
     /// <summary>The controls in a results.json file (e.g. a recorded run under docs/results).</summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="InvalidDataException">It is not a JSON object, or its controls are malformed; the message names the file.</exception>
-    public static ControlsView Load(string path) => new(ControlsResult.Read(ResultsFile.Load(path), path), path);
+    public static ControlsView Load(string path) => new(ResultsFile.Load(path).Controls, path);
 
     /// <summary>
     /// When there are controls: every control once, in the table's order; every share a fraction; the

@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Leakage.Experiment;
 using Leakage.Probes;
 using Plotly.NET;
@@ -54,39 +53,28 @@ public sealed record LeakageView(ProbeEntry DRand, ProbeEntry DDet, ProbeEntry C
     }
 
     /// <summary>The view of the leakage step as results.json records it, or null when the step has not run.</summary>
-    /// <param name="results">The content of results.json.</param>
+    /// <param name="results">The results, as read from results.json.</param>
     /// <param name="source">The file, for error messages.</param>
-    /// <exception cref="InvalidDataException">A recorded value is missing or malformed; the message names the file and the key.</exception>
-    public static LeakageView? Read(JsonObject results, string source)
+    /// <exception cref="InvalidDataException">A recorded value is missing; the message names the file and its path.</exception>
+    public static LeakageView? Read(RunResultsRecord results, string source)
     {
         ArgumentNullException.ThrowIfNull(results);
-        if (results["leakage"] is not JsonObject leakage) return null;
-        var r = new ResultsReader(source);
-        var controls = r.Object(leakage, "leakage.controls");
-        var nulls = r.Object(results, LeakageControls.ResultsKey);
-        var comparisons = r.Object(leakage, "leakage.comparisons");
-        int testPoints = r.Int(leakage, "leakage.testImages");
-        int features = r.Int(leakage, "leakage.features");
-        var intervals = r.Object(leakage, "leakage.intervals");
-        var trainImages = r.Object(leakage, "leakage.trainImages");
-        ProbeEntry Probe(string key)
-        {
-            var c = r.Object(comparisons, $"leakage.comparisons.{key}");
-            var (lo, hi) = r.Pair(intervals, $"leakage.intervals.{key}");
-            return new ProbeEntry(r.String(c, $"leakage.comparisons.{key}.name"), r.Number(leakage, $"leakage.{key}"), lo, hi,
-                r.Int(trainImages, $"leakage.trainImages.{key}"), testPoints, features)
-            { Converged = r.OptionalBool(c, "converged"), Iterations = r.OptionalInt(c, "iterations") };
-        }
-        var drand = Probe("drand");
-        var ddet = Probe("ddet");
-        var notLabel = r.Entry(controls, "leakage.controls.drandTargetNotLabel");
-        return new LeakageView(drand, ddet, r.Entry(controls, "leakage.controls.cleanD"), r.Entry(controls, "leakage.controls.drandRandomFeatures"),
-            r.Entry(controls, "leakage.controls.ddetRandomFeatures"), notLabel, r.Entry(controls, "leakage.controls.chance"),
-            r.Entry(controls, "leakage.controls.majorityClass"),
+        if (results.Leakage is not { } recorded) return null;
+        var leakage = ResultsUpgrade.Whole(recorded, StepCatalog.Leakage.ResultsKey, source);
+        var nulls = ResultsUpgrade.Whole(results.LeakageControls ?? throw new InvalidDataException($"{source}: {LeakageControls.ResultsKey} is missing."),
+            LeakageControls.ResultsKey, source);
+        var (comparisons, controls, intervals) = (leakage.Comparisons, leakage.Controls, leakage.Intervals);
+        ProbeEntry Probe(ComparisonResult c, double accuracy, IReadOnlyList<double> interval, long trainImages) =>
+            new(c.Name, accuracy, interval[0], interval[1], (int)trainImages, leakage.TestImages, leakage.Features) { Converged = c.Converged, Iterations = c.Iterations };
+        var drand = Probe(comparisons.Drand, leakage.Drand, intervals.Drand, leakage.TrainImages.Drand);
+        var ddet = Probe(comparisons.Ddet, leakage.Ddet, intervals.Ddet, leakage.TrainImages.Ddet);
+        var notLabel = controls.DrandTargetNotLabel.ToEntry();
+        return new LeakageView(drand, ddet, controls.CleanD.ToEntry(), controls.DrandRandomFeatures.ToEntry(), controls.DdetRandomFeatures.ToEntry(), notLabel,
+            controls.Chance.ToEntry(), controls.MajorityClass.ToEntry(),
             new LeakageComparisons(
-                r.Comparison(comparisons, "leakage.comparisons.drand", drand, r.Entry(nulls, $"{LeakageControls.ResultsKey}.drandClean")),
-                r.Comparison(comparisons, "leakage.comparisons.ddet", ddet, r.Entry(nulls, $"{LeakageControls.ResultsKey}.ddetClean")),
-                r.Comparison(comparisons, "leakage.comparisons.drandTargetNotLabel", notLabel, r.Entry(nulls, $"{LeakageControls.ResultsKey}.drandTargetNotLabelClean"))));
+                comparisons.Drand.ToComparison(drand, nulls.DrandClean.ToEntry()),
+                comparisons.Ddet.ToComparison(ddet, nulls.DdetClean.ToEntry()),
+                comparisons.DrandTargetNotLabel.ToComparison(notLabel, nulls.DrandTargetNotLabelClean.ToEntry())));
     }
 
     /// <summary>

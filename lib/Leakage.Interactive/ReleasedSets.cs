@@ -22,10 +22,10 @@ public static class ReleasedSets
             ("layout looked for", $"<folder>/{ReleasedDatasets.ReleaseFolder}/{{{string.Join(", ", kinds.Select(ReleasedDatasets.FolderName))}}}/{{{ReleasedDatasets.ImagesFile}, {ReleasedDatasets.LabelsFile}}}"),
             ("to run it", "extract datasets.tar, then add --released <folder> to the run or experiment command, or set LEAKAGE_SETTINGS=beyond.releasedData=<folder>"),
         };
-        if (recorded.Beyond is { Released.Count: > 0 } b)
+        if (recorded.Beyond?.Released is { Count: > 0 } released)
         {
-            foreach (var (kind, accuracy) in b.Released) Check.Fraction($"recorded probe on released {kind}", accuracy);
-            rows.Add(("recorded by an earlier run", $"{string.Join(", ", b.Released.Select(r => $"{r.Kind} {r.Accuracy:P1}"))} (sets under {b.ReleasedRoot})"));
+            foreach (var r in released) Check.Fraction($"recorded probe on released {r.Set}", r.Probe.Accuracy);
+            rows.Add(("recorded by an earlier run", $"{string.Join(", ", released.Select(r => $"{r.Set} {r.Probe.Accuracy:P1}"))} (sets under {recorded.Record.Settings?.Beyond.ReleasedData})"));
         }
         return Tables.KeyValue(rows, "(d) Released data sets");
     }

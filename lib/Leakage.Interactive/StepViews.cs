@@ -127,7 +127,7 @@ public static class AttackViews
         ArgumentNullException.ThrowIfNull(results);
         SetSummary Row(string name, AdversarialDataset s, string step) =>
             new(name, s.Count, 100 * s.SuccessRate, 100 * s.TargetEqualsLabelRate, attack.Eps, attack.Step, attack.Steps, results.Seconds(step) ?? 0);
-        return Tables.ToHtml(new[] { Row("D_rand", drand, "dRand"), Row("D_det", ddet, "dDet") });
+        return Tables.ToHtml(new[] { Row("D_rand", drand, StepCatalog.DRand.Key), Row("D_det", ddet, StepCatalog.DDet.Key) });
     }
 }
 

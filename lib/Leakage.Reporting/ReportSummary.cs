@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using System.Text.Json.Nodes;
 using Leakage.Data;
 using Leakage.Experiment;
 using Leakage.Export;
@@ -32,23 +31,21 @@ public static class ReportSummary
         var html = new StringBuilder();
         html.Append("<section class=\"summary\" id=\"").Append(Id).Append("\"><h2>Summary</h2>");
         html.Append(Answer(RunAnswer.Of(results)));
-        html.Append(Controls(ControlsResult.Read(results, resultsPath)));
-        html.Append("<p>This run (profile <code>").Append(Encode((string?)results["profile"] ?? "?")).Append("</code>, from <code>")
+        html.Append(Controls(results.Controls));
+        html.Append("<p>This run (profile <code>").Append(Encode(results.Profile ?? "?")).Append("</code>, from <code>")
             .Append(Encode(Path.GetFileName(resultsPath))).Append("</code>) beside the published numbers; the sections below show how each was made.</p>");
 
         html.Append("<table class=\"summary-table\"><thead><tr><th>measure</th><th>this run</th><th>published</th></tr></thead><tbody>");
-        foreach (var h in StepCatalog.Headlines)
+        foreach (var row in HeadlineRow.Of(results))
         {
-            if (Number(results, h.Key) is not double v) continue;
-            var cell = Percent(v);
-            if (h.Key is "leakage.drand" or "leakage.ddet" && results["leakage"]?["intervals"]?[h.Key[8..]] is JsonArray { Count: 2 } ci
-                && Value(ci[0]) is double lo && Value(ci[1]) is double hi)
-                cell += $" <span class=\"ci\">[{Percent(lo)}, {Percent(hi)}]</span>";
-            html.Append("<tr><td>").Append(Encode(h.Title)).Append("</td><td class=\"num\">").Append(cell)
-                .Append("</td><td class=\"num\">").Append(Encode(h.Published ?? "")).Append("</td></tr>");
+            // The value, its interval (when recorded) set apart: the same text as the CLI summary and the notebooks show.
+            var split = row.Text.IndexOf(" [", StringComparison.Ordinal);
+            var cell = split < 0 ? Encode(row.Text) : $"{Encode(row.Text[..split])} <span class=\"ci\">{Encode(row.Text[(split + 1)..])}</span>";
+            html.Append("<tr><td>").Append(Encode(row.Label)).Append("</td><td class=\"num\">").Append(cell)
+                .Append("</td><td class=\"num\">").Append(Encode(row.Published)).Append("</td></tr>");
         }
         html.Append("</tbody></table>");
-        var level = Number(results, "leakage.intervals.level");
+        var level = results.Leakage?.Intervals?.Level;
         html.Append("<p class=\"note\">Percent of the clean test set (attack success: of the attacked training images); brackets: ")
             .Append(level is double l ? $"{100 * l:0}% " : "").Append("bootstrap intervals of the leakage probes.</p>");
 
@@ -129,36 +126,26 @@ public static class ReportSummary
         }
     }
 
-    static string GammaTable(JsonObject results)
+    static string GammaTable(RunResultsRecord results)
     {
-        if (results["robustModel"]?["gamma"] is not JsonArray gamma || gamma.Count != Published.GohGamma.Count) return "";
-        var other = results["robustModel"]?["otherUnits"]?["gamma"] as JsonArray;
-        var units = (string?)results["robustModel"]?["radiusUnits"] ?? "configured";
-        var otherUnits = (string?)results["robustModel"]?["otherUnits"]?["radiusUnits"] ?? "other";
+        if (results.RobustModel is not { } robust || robust.Gamma is not { } gamma || gamma.Count != Published.GohGamma.Count) return "";
+        var other = robust.OtherUnits?.Gamma;
+        var units = robust.RadiusUnits ?? "configured";
+        var otherUnits = robust.OtherUnits?.RadiusUnits ?? "other";
         var html = new StringBuilder("<h3>γ of each feature beside Goh's</h3><table class=\"summary-table\"><thead><tr><th>class</th>");
         html.Append("<th>γ (").Append(Encode(units)).Append(" units)</th>");
         if (other is { Count: 10 }) html.Append("<th>γ (").Append(Encode(otherUnits)).Append(" units)</th>");
         html.Append("<th>Goh</th></tr></thead><tbody>");
         for (int i = 0; i < gamma.Count; i++)
         {
-            html.Append("<tr><td>").Append(i).Append(' ').Append(Encode(Cifar10.ClassNames[i])).Append("</td><td class=\"num\">").Append(Fixed(Value(gamma[i]))).Append("</td>");
-            if (other is { Count: 10 }) html.Append("<td class=\"num\">").Append(Fixed(Value(other[i]))).Append("</td>");
+            html.Append("<tr><td>").Append(i).Append(' ').Append(Encode(Cifar10.ClassNames[i])).Append("</td><td class=\"num\">").Append(Fixed(gamma[i])).Append("</td>");
+            if (other is { Count: 10 }) html.Append("<td class=\"num\">").Append(Fixed(other[i])).Append("</td>");
             html.Append("<td class=\"num\">").Append(Fixed(Published.GohGamma[i])).Append("</td></tr>");
         }
         return html.Append("</tbody></table>").ToString();
     }
 
-    static double? Number(JsonObject root, string dottedKey)
-    {
-        JsonNode? node = root;
-        foreach (var part in dottedKey.Split('.')) node = node?[part];
-        return Value(node);
-    }
-
-    static double? Value(JsonNode? node) =>
-        node is JsonValue v && v.TryGetValue<double>(out var d) && double.IsFinite(d) ? d : null;
-
-    static string Percent(double v) => (100 * v).ToString("0.0", CultureInfo.InvariantCulture) + "%";
+    static string Percent(double v) => HeadlineRow.Percent(v);
 
     static string Percent(double? v) => v is double d ? Percent(d) : "–";
 

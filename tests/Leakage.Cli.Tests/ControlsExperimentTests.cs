@@ -20,10 +20,10 @@ public class ControlsExperimentTests
         var path = Path.Combine(dir["run"], "results.json");
         var results = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
 
-        var errors = ResultsSchema.Errors(path);
+        var errors = Support.ResultsSchema.Errors(path);
         Assert.True(errors.Count == 0, $"{path}:\n{string.Join("\n", errors)}");
 
-        var table = ControlsResult.Read(results, path)!;
+        var table = ResultsFile.Load(path).Controls!;
         Assert.Equal(Enum.GetValues<ControlKind>(), table.Rows.Select(r => r.Kind));
         Assert.Equal((int)results["data"]!["train"]!, table.TrainImages);
         // Every training image: D_rand and D_det are the main steps' rows, not measured twice.

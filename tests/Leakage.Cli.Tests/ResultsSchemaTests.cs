@@ -2,9 +2,55 @@ using Leakage.Cli.Tests.Support;
 
 namespace Leakage.Cli.Tests;
 
-/// <summary>results.json as written by runs follows docs/results.schema.json.</summary>
+/// <summary>results.json as written by runs follows docs/results.schema.json, which is generated from the records.</summary>
 public class ResultsSchemaTests
 {
+    /// <summary>Set to 1 to rewrite docs/results.schema.json from the records instead of checking it.</summary>
+    public const string WriteVariable = "LEAKAGE_WRITE_SCHEMA";
+
+    [Fact]
+    public void The_committed_schema_is_the_one_generated_from_the_records()
+    {
+        var path = ResultsSchema.RepoFile(Leakage.Experiment.ResultsSchema.RepositoryPath);
+        var generated = Leakage.Experiment.ResultsSchema.Text();
+        if (Environment.GetEnvironmentVariable(WriteVariable) == "1") File.WriteAllText(path, generated);
+        Assert.True(File.ReadAllText(path).ReplaceLineEndings("\n") == generated,
+            $"{path} is not the schema the records generate; rerun this test with {WriteVariable}=1 to rewrite it (docs/architecture.md).");
+    }
+
+    /// <summary>Every results.json recorded under docs/.</summary>
+    public static TheoryData<string> Recorded()
+    {
+        var docs = ResultsSchema.RepoFile("docs");
+        var data = new TheoryData<string>();
+        foreach (var f in Directory.EnumerateFiles(docs, "results.json", SearchOption.AllDirectories).Order()) data.Add(Path.GetRelativePath(docs, f));
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Recorded))]
+    public void Every_recorded_run_follows_the_schema(string relative)
+    {
+        var path = ResultsSchema.RepoFile("docs", relative);
+        var errors = ResultsSchema.Errors(path);
+        Assert.True(errors.Count == 0, $"{path}:\n{string.Join("\n", errors)}");
+    }
+
+    [Fact]
+    public void The_choice_settings_and_profiles_are_the_schemas_enums()
+    {
+        var schema = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(ResultsSchema.RepoFile(Leakage.Experiment.ResultsSchema.RepositoryPath)))!;
+        var settings = schema["properties"]!["settings"]!["properties"]!;
+        foreach (var (key, valid) in Leakage.Experiment.Choices.Valid)
+        {
+            var parts = key.Split('.');
+            var node = parts.Skip(1).Aggregate(settings[parts[0]]!, (n, part) => n["properties"]![part]!);
+            var names = node["enum"]!.AsArray().Select(v => (string?)v).OfType<string>();
+            Assert.Equal(valid, names);
+        }
+        Assert.Equal(Leakage.Experiment.Profiles.Names, schema["properties"]!["profile"]!["enum"]!.AsArray().Select(v => (string)v!));
+    }
+
     [Fact]
     public async Task The_results_of_a_run_follow_the_schema()
     {

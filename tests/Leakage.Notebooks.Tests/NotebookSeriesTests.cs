@@ -183,14 +183,16 @@ public class NotebookSeriesTests(NotebookSeriesFixture run, ITestOutputHelper ou
 
         var doc = ExecutedNotebook.Read(Assert.Single(results).ExecutedPath);
         Assert.Null(ExecutedNotebook.FindFirstError(doc));
-        var r = JsonNode.Parse(File.ReadAllText(Path.Combine(copy, ResultsFile.FileName)))!.AsObject();
-        var probes = r["beyond"]!["released"]!;
-        Assert.Equal(7, (int)probes["DRand"]!["nTrain"]!);                     // the fixture's sizes (tests/Leakage.Tests/Fixtures/released/README.md)
-        Assert.Equal(3, (int)probes["DDet"]!["nTrain"]!);
-        Assert.Equal(10, (int)probes["DRand"]!["features"]!);
-        Assert.Equal(Path.GetFullPath(released), (string?)probes["root"]);
-        Assert.NotNull(r["standardModel"]);                                      // the main results are kept
-        Assert.NotNull(r["beyond"]!["nonlinear"]);                               // and so are the other extensions
+        var r = ResultsFile.Load(Path.Combine(copy, ResultsFile.FileName));
+        var probes = r.Beyond!.Released!.ToDictionary(s => s.Set, s => s.Probe);
+        Assert.Equal(7, probes["DRand"].NTrain);                                 // the fixture's sizes (tests/Leakage.Tests/Fixtures/released/README.md)
+        Assert.Equal(3, probes["DDet"].NTrain);
+        Assert.Equal(10, probes["DRand"].Features);
+        Assert.Equal(released, r.Settings!.Beyond.ReleasedData);                 // where the sets came from: the settings, not a results entry
+        var raw = JsonNode.Parse(File.ReadAllText(Path.Combine(copy, ResultsFile.FileName)))!;
+        Assert.DoesNotContain(Path.GetFullPath(released), raw["beyond"]!.ToJsonString());
+        Assert.NotNull(r.StandardModel);                                         // the main results are kept
+        Assert.NotNull(r.Beyond.Nonlinear);                                      // and so are the other extensions
         Assert.Contains("D_rand (released)", File.ReadAllText(results[0].ExecutedPath));
     }
 

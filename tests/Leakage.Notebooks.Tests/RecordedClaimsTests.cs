@@ -21,7 +21,7 @@ public class RecordedClaimsTests
     {
         var results = ResultsFile.Load(Path.Combine(Repo.Root, "docs", "results", "cpu", "results.json"));
         var answer = RunAnswer.Of(results);
-        var leakage = System.Text.Json.JsonSerializer.Deserialize(results["leakage"], ResultsJsonContext.Default.LeakageResult)!;
+        var leakage = results.Leakage!;
         var rows = answer.Leakage.ToDictionary(r => r.Set);
         Assert.Equal("above", rows["D_rand"].Verdict);
         Assert.Equal("undecided", rows["D_det"].Verdict);

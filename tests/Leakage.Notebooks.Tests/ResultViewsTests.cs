@@ -14,6 +14,7 @@ public class ResultViewsTests
 {
     static string Recorded(string run) => Path.Combine(Repo.Root, "docs", "results", run, ResultsFile.FileName);
     static JsonObject Json(string run) => JsonNode.Parse(File.ReadAllText(Recorded(run)))!.AsObject();
+    static RunResultsRecord Record(JsonObject json) => ResultsUpgrade.Read(json);
     static double D(JsonNode? n) => (double)n!;
     static string Pct(double share, string format = "0.00") => (100 * share).ToString(format, CultureInfo.InvariantCulture);
 
@@ -21,7 +22,7 @@ public class ResultViewsTests
     public void The_leakage_view_reads_each_probe_its_null_and_their_comparison_from_results_json()
     {
         var json = Json("cpu");
-        var view = LeakageView.Read(json, Recorded("cpu"))!;
+        var view = LeakageView.Read(Record(json), Recorded("cpu"))!;
         var leakage = json["leakage"]!;
         Assert.Equal(D(leakage["drand"]), view.DRand.Accuracy);
         Assert.Equal(D(leakage["ddet"]), view.DDet.Accuracy);
@@ -60,7 +61,7 @@ public class ResultViewsTests
     public void The_probe_table_shows_each_probe_and_its_null_with_the_values_of_the_file()
     {
         var json = Json("cpu");
-        var view = LeakageView.Read(json, Recorded("cpu"))!;
+        var view = LeakageView.Read(Record(json), Recorded("cpu"))!;
         var table = view.ToHtml().Markup;
         Assert.Contains("D_rand, robust features", table);
         Assert.Contains(Pct(D(json["leakage"]!["drand"])), table);
@@ -82,7 +83,7 @@ public class ResultViewsTests
     public void The_reading_words_the_recorded_comparisons()
     {
         var json = Json("cpu");
-        var view = LeakageView.Read(json, Recorded("cpu"))!;
+        var view = LeakageView.Read(Record(json), Recorded("cpu"))!;
         var reading = view.Reading(D(json["adversarial"]!["drand"]!["targetEqualsLabel"]), (int)json["adversarial"]!["drand"]!["images"]!).Markup;
         Assert.Contains($"{view.DRand.Show()}: above chance, above its clean-image null {view.DRandNull.Show()}", reading);
         // The gap to Goh on the draw-adjusted scale: mean null over the draws plus the excess, with its standard error.
@@ -115,7 +116,7 @@ public class ResultViewsTests
     public void A_comparison_written_by_this_version_reads_back_with_its_own_variance_verdict_shift_and_mcnemar()
     {
         var json = Json("cpu");
-        var first = LeakageView.Read(json, Recorded("cpu"))!.Comparisons.DRand;
+        var first = LeakageView.Read(Record(json), Recorded("cpu"))!.Comparisons.DRand;
         // The recorded D_rand comparison as this version writes it: excesses over fresh draws, a feature shift.
         double[] drawExcess = [0.041, 0.063, 0.049, 0.058, 0.037, 0.066, 0.052, 0.045, 0.060, 0.055];
         var c = first with
@@ -133,7 +134,7 @@ public class ResultViewsTests
         Assert.Equal("test points only, fits fixed", ((string?)written["mcnemarCovers"])![^28..]);
         Assert.Equal(c.DrawAdjusted!.Accuracy, D(written["drawAdjusted"]!["accuracy"]), 12);
         json["leakage"]!["comparisons"]!["drand"] = written;
-        var back = LeakageView.Read(json, Recorded("cpu"))!.Comparisons.DRand;
+        var back = LeakageView.Read(Record(json), Recorded("cpu"))!.Comparisons.DRand;
         Assert.False(back.FirstPass);
         Assert.Equal(c.McNemarP, back.McNemarP);
         Assert.Equal(c.PValue, back.PValue, 12);
@@ -151,7 +152,7 @@ public class ResultViewsTests
     [Fact]
     public void The_view_of_the_step_outcome_finds_every_control_the_step_names()
     {
-        var file = LeakageView.Read(Json("cpu"), Recorded("cpu"))!;
+        var file = LeakageView.Read(Record(Json("cpu")), Recorded("cpu"))!;
         var outcome = new LeakageOutcome(file.DRand, file.DDet,
             [file.CleanD, file.DRandRandomFeatures, file.DDetRandomFeatures, file.DRandTargetNotLabel, file.Chance, file.MajorityClass,
              file.DRandNull, file.DRandTargetNotLabelNull, file.DDetNull], 1.0) { Comparisons = file.Comparisons };
@@ -165,7 +166,7 @@ public class ResultViewsTests
     public void The_leakage_checks_pass_on_the_recorded_run_and_name_what_disagrees()
     {
         var json = Json("cpu");
-        var view = LeakageView.Read(json, Recorded("cpu"))!;
+        var view = LeakageView.Read(Record(json), Recorded("cpu"))!;
         int test = (int)json["data"]!["test"]!, train = (int)json["data"]!["train"]!;
         int notLabel = (int)json["leakage"]!["controls"]!["drandTargetNotLabel"]!["nTrain"]!;
         int draws = (int)json["settings"]!["probe"]!["nullDraws"]!;
@@ -182,10 +183,12 @@ public class ResultViewsTests
         var results = RunResults.Load(Recorded("cpu"));
         string P(JsonNode? n) => D(n).ToString("P1", CultureInfo.InvariantCulture);
         var html = results.ToHtml().Markup;
-        Assert.Contains(P(json["standardModel"]!["testAccuracy"]), html);
-        Assert.Contains(P(json["transfer"]!["drand"]), html);
-        Assert.Contains(P(json["transfer"]!["ddet"]), html);
-        Assert.Contains(P(json["robustModel"]!["spec2"]), html);
+        // The headline numbers as every summary shows them (HeadlineRow.Percent), the matched nulls as the notebooks do.
+        string H(JsonNode? n) => HeadlineRow.Percent(D(n));
+        Assert.Contains(H(json["standardModel"]!["testAccuracy"]), html);
+        Assert.Contains(H(json["transfer"]!["drand"]), html);
+        Assert.Contains(H(json["transfer"]!["ddet"]), html);
+        Assert.Contains(H(json["robustModel"]!["spec2"]), html);
         Assert.Contains($"{P(json["leakageControls"]!["drandClean"]!["accuracy"])} / {P(json["leakageControls"]!["ddetClean"]!["accuracy"])}", html);
         Assert.Contains($"Goh: {Published.Percent(Published.LeakageDRand)}", html);
         Assert.Equal(D(json["seconds"]!["dRand"]), results.Seconds("dRand"));
@@ -203,18 +206,18 @@ public class ResultViewsTests
         var b = results.Beyond!;
         Assert.Equal(D(beyond["nonlinear"]!["robustAccuracy"]), b.Nonlinear!.RobustAccuracy);
         Assert.Equal(beyond["nonlinear"]!["probes"]!.AsArray().Count, b.Nonlinear.Probes.Count);
-        Assert.Equal(beyond["radiusSweep"]!.AsArray().Select(p => D(p!["radius"])), b.RadiusSweep.Select(p => p.Radius));
-        Assert.Equal(D(beyond["radiusSweep"]![0]!["leakageDrand"]!["accuracy"]), b.RadiusSweep[0].DRand);
-        Assert.Equal(beyond["probeSeeds"]!["seeds"]!.AsArray().Count, b.ProbeSeeds!.Seeds);
-        Assert.Equal(D(beyond["probeSeeds"]!["drand"]!["mean"]), b.ProbeSeeds.DRandMean);
-        Assert.Empty(b.Released);
+        Assert.Equal(beyond["radiusSweep"]!.AsArray().Select(p => D(p!["radius"])), b.RadiusSweep!.Select(p => p.Radius));
+        Assert.Equal(D(beyond["radiusSweep"]![0]!["leakageDrand"]!["accuracy"]), b.RadiusSweep![0].LeakageDrand.Accuracy);
+        Assert.Equal(beyond["probeSeeds"]!["seeds"]!.AsArray().Count, b.ProbeSeeds!.Seeds.Count);
+        Assert.Equal(D(beyond["probeSeeds"]!["drand"]!["mean"]), b.ProbeSeeds.Drand.Mean);
+        Assert.Null(b.Released);
         // This run predates the comparisons with the nulls: the headline numbers are there, the full view is not.
         Assert.Null(results.Leakage);
         Assert.Equal(D(json["leakage"]!["drand"]), results.LeakageDRand);
         Assert.Null(results.ExcessDRand);
 
         var html = results.BeyondTable().Markup;
-        Assert.Contains($"{b.ProbeSeeds.Seeds} seeds of C", html);
+        Assert.Contains($"{b.ProbeSeeds.Seeds.Count} seeds of C", html);
         Assert.Contains(D(beyond["probeSeeds"]!["drand"]!["mean"]).ToString("P1", CultureInfo.InvariantCulture), html);
         foreach (var p in b.RadiusSweep) Assert.Contains($"radius {p.Radius} ({p.Units})", html);
         Assert.Contains(b.Nonlinear.Probe("D_rand, robust CNN logits")!.Accuracy.ToString("P1", CultureInfo.InvariantCulture), html);
@@ -228,7 +231,7 @@ public class ResultViewsTests
         List<double> Values(string set) => seeds[set]!["values"]!.AsArray().Select(D).ToList();
         var study = new ProbeSeedStudy(seeds["seeds"]!.AsArray().Select(n => (int)n!).ToList(), Values("drand"), Values("ddet"));
         // The single probe's interval comes from the recorded run with the comparisons (docs/results/cpu).
-        var linear = LeakageView.Read(Json("cpu"), Recorded("cpu"))!;
+        var linear = LeakageView.Read(Record(Json("cpu")), Recorded("cpu"))!;
         var view = new SeedsView(study, linear).Check(study.Seeds.Count, study.Seeds[0]);
         var rows = view.Rows();
         Assert.Equal(100 * D(seeds["drand"]!["mean"]), rows[0].MeanPercent, 9);
@@ -272,6 +275,7 @@ public class ResultViewsTests
         Assert.Null(results.StandardAccuracy);
         Assert.Null(results.Leakage);
         var html = results.ToHtml().Markup;
-        Assert.Equal(10, html.Split("not run").Length - 1);   // every number of the glance table
+        Assert.Empty(results.Headlines);                      // no headline number is shown before its step has run
+        Assert.Equal(4, html.Split("not run").Length - 1);    // every number of the glance table: the two nulls and the two excesses
     }
 }

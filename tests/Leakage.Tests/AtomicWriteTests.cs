@@ -105,8 +105,8 @@ public class AtomicWriteTests
     {
         using var dir = new TempDir();
         var settings = Profiles.Get("quick");
-        SeedStudy.Write(dir.Path, SeedStudy.Aggregate(settings, [(0, "seed-0", JsonNode.Parse("""{"leakage":{"drand":0.2}}""")!.AsObject())]));
-        var next = SeedStudy.Aggregate(settings, [(0, "seed-0", JsonNode.Parse("""{"leakage":{"drand":0.2}}""")!.AsObject()), (1, "seed-1", JsonNode.Parse("""{"leakage":{"drand":0.3}}""")!.AsObject())]);
+        SeedStudy.Write(dir.Path, SeedStudy.Aggregate(settings, [(0, "seed-0", ResultsUpgrade.Read(JsonNode.Parse("""{"leakage":{"drand":0.2}}""")!.AsObject()))]));
+        var next = SeedStudy.Aggregate(settings, [(0, "seed-0", ResultsUpgrade.Read(JsonNode.Parse("""{"leakage":{"drand":0.2}}""")!.AsObject())), (1, "seed-1", ResultsUpgrade.Read(JsonNode.Parse("""{"leakage":{"drand":0.3}}""")!.AsObject()))]);
         AssertReplacedAtomically(dir[SeedStudy.FileName], () => SeedStudy.Write(dir.Path, next));
         AssertReplacedAtomically(dir[SeedStudy.TableFileName], () => SeedStudy.Write(dir.Path, SeedStudy.Aggregate(settings, [])));
     }

@@ -53,6 +53,24 @@ public sealed class ControlsTests(ToyModelFixture toy) : IClassFixture<ToyModelF
     }
 
     [Fact]
+    public void Every_data_set_descriptor_names_its_own_members_of_the_results_record_and_its_own_attack_step()
+    {
+        Assert.Equal(Enum.GetValues<AdversarialKind>().Order(), AdversarialSet.All.Select(s => s.Kind).Order());
+        foreach (var set in AdversarialSet.All)
+        {
+            Assert.Same(set, AdversarialSet.Of(set.Kind));
+            // The JSON name of the AdversarialSection member of the same name: the one results.json writes under adversarial.*.
+            var member = Assert.Single(typeof(AdversarialSection).GetProperties(), p => p.Name.Equals(set.ResultsKey, StringComparison.OrdinalIgnoreCase));
+            Assert.Equal(RunResultsRecord.PathOf(member.Name), set.ResultsKey);
+            var step = StepCatalog.Find(set.StepKey);
+            Assert.NotNull(step);
+            Assert.Equal($"adversarial.{set.ResultsKey}", step.ResultsKey);
+        }
+        Assert.Equal(AdversarialSet.All.Count, AdversarialSet.All.Select(s => s.Folder).Distinct().Count());
+        Assert.Equal(AdversarialSet.All.Count, AdversarialSet.All.Select(s => s.ExportFolder).Distinct().Count());
+    }
+
+    [Fact]
     public void D_other_is_built_by_the_attack_with_its_own_identity()
     {
         using var dir = new TempDir();
@@ -325,7 +343,7 @@ public sealed class ControlsTests(ToyModelFixture toy) : IClassFixture<ToyModelF
         var results = new JsonObject { [ControlsStep.ResultsKey] = ResultsJson.Node(table) };
         // Round trip through the file's text, as every reader sees it.
         var text = results.ToJsonString();
-        var read = ControlsResult.Read(JsonNode.Parse(text)!.AsObject())!;
+        var read = ResultsUpgrade.Read(JsonNode.Parse(text)!.AsObject()).Controls!;
         Assert.Equal(ResultsJson.Node(table).ToJsonString(), ResultsJson.Node(read).ToJsonString());
         Assert.Equal(Enum.GetValues<ControlKind>(), read.Rows.Select(r => r.Kind));
         Assert.Equal("dother", (string?)results[ControlsStep.ResultsKey]!["rows"]![3]!["kind"]);
@@ -334,11 +352,11 @@ public sealed class ControlsTests(ToyModelFixture toy) : IClassFixture<ToyModelF
         Assert.Equal("+5.0 [+3.0, +7.0]", read.Row(ControlKind.DRand)!.ExcessText);
         Assert.False(read.Row(ControlKind.DRand)!.FromMainSteps);
 
-        Assert.Null(ControlsResult.Read(new JsonObject()));
+        Assert.Null(ResultsUpgrade.Read(new JsonObject()).Controls);
         var broken = new JsonObject { [ControlsStep.ResultsKey] = new JsonObject { ["rows"] = "none" } };
-        var e = Assert.Throws<InvalidDataException>(() => ControlsResult.Read(broken, "runs/x/results.json"));
+        var e = Assert.Throws<InvalidDataException>(() => ResultsUpgrade.Read(broken, "runs/x/results.json"));
         Assert.Contains("runs/x/results.json", e.Message);
-        Assert.Contains("'controls'", e.Message);
+        Assert.Contains("controls.rows is not an array", e.Message);
     }
 }
 
@@ -364,7 +382,7 @@ public sealed class ControlsRunTests
         using (var run = ExperimentRun.Open(settings, dir["data"], dir["run"]))
         {
             var results = run.RunAll();
-            table = ControlsResult.Read(results)!;
+            table = results.Controls!;
             Assert.NotNull(table);
             Assert.Equal(200, table.TrainImages);
             Assert.Equal(300, table.TrainSplit);
@@ -397,10 +415,10 @@ public sealed class ControlsRunTests
             Assert.Equal(3, table.Row(ControlKind.DOther)!.Probe!.NullDraws!.K);
             Assert.Null(table.Row(ControlKind.DDetLeakageOnly)!.Probe!.NullDraws);
             // D_other: the attack's results under its own key, on the controls' images.
-            var dother = results["adversarial"]!["dother"]!;
-            Assert.Equal(200, (long)dother["images"]!);
-            Assert.Equal(0, (double)dother["targetEqualsLabel"]!);
-            Assert.True(results["seconds"]!["controls"] is not null && results["seconds"]!["dOther"] is not null);
+            var dother = results.Adversarial!.Dother!;
+            Assert.Equal(200, dother.Images);
+            Assert.Equal(0, dother.TargetEqualsLabel);
+            Assert.True(results.SecondsOf("controls") is not null && results.SecondsOf("dOther") is not null);
             // Each leakage-only set's metadata says what made it.
             var meta = JsonFile.ReadObject(Path.Combine(dir["run"], "controls", "leakage_only_ddet", Artifacts.MetadataFile))["settings"]!;
             Assert.Equal("deterministic", (string?)meta["rule"]);

@@ -6,7 +6,9 @@ namespace Leakage.Tests;
 
 public class FidelityTests
 {
-    static JsonObject Results(double[] normalisedGamma, string units = "normalised")
+    static RunResultsRecord Results(double[] normalisedGamma, string units = "normalised") => ResultsUpgrade.Read(Node(normalisedGamma, units));
+
+    static JsonObject Node(double[] normalisedGamma, string units = "normalised")
     {
         var gamma = new JsonArray(normalisedGamma.Select(g => (JsonNode)g).ToArray());
         var other = new JsonArray(normalisedGamma.Select(g => (JsonNode)(-g)).ToArray());
@@ -25,8 +27,8 @@ public class FidelityTests
     public void Goh_table_against_itself_has_no_gap_and_perfect_correlation()
     {
         var block = Fidelity.Compute(Results([.. Published.GohGamma]));
-        Assert.Equal(0, (double)block["gammaMaxAbsDiff"]!, 12);
-        Assert.Equal(1, (double)block["gammaPearson"]!, 12);
+        Assert.Equal(0, block.GammaMaxAbsDiff!.Value, 12);
+        Assert.Equal(1, block.GammaPearson!.Value, 12);
     }
 
     [Theory]
@@ -37,28 +39,34 @@ public class FidelityTests
         // An affine copy of Goh's table: r stays 1, the largest gap is the shift at the largest value.
         var shifted = Published.GohGamma.Select(g => 0.5 * g + 0.01).ToArray();
         var block = Fidelity.Compute(Results(shifted, units));
-        Assert.Equal("normalised", (string)block["gammaUnits"]!);
-        Assert.Equal(1, (double)block["gammaPearson"]!, 9);
-        Assert.Equal(Published.GohGamma.Zip(shifted, (a, b) => Math.Abs(a - b)).Max(), (double)block["gammaMaxAbsDiff"]!, 12);
+        Assert.Equal("normalised", block.GammaUnits);
+        Assert.Equal(1, block.GammaPearson!.Value, 9);
+        Assert.Equal(Published.GohGamma.Zip(shifted, (a, b) => Math.Abs(a - b)).Max(), block.GammaMaxAbsDiff!.Value, 12);
     }
 
     [Fact]
     public void Transfer_gap_is_ours_minus_table_1_and_attack_success_is_copied()
     {
         var block = Fidelity.Compute(Results([.. Published.GohGamma]));
-        Assert.Equal(0.55 - 0.633, (double)block["transferGap"]!["drand"]!, 12);
-        Assert.Equal(0.30 - 0.437, (double)block["transferGap"]!["ddet"]!, 12);
-        Assert.Equal(0.97, (double)block["attackSuccess"]!["drand"]!);
-        Assert.Equal(0.96, (double)block["attackSuccess"]!["ddet"]!);
+        Assert.Equal(0.55 - 0.633, block.TransferGap!.Drand!.Value, 12);
+        Assert.Equal(0.30 - 0.437, block.TransferGap!.Ddet!.Value, 12);
+        Assert.Equal(0.97, block.AttackSuccess!.Drand!.Value);
+        Assert.Equal(0.96, block.AttackSuccess!.Ddet!.Value);
     }
 
     [Fact]
     public void Missing_steps_leave_their_entries_out()
     {
-        var block = Fidelity.Compute(new JsonObject { ["transfer"] = new JsonObject { ["drand"] = 0.5 } });
-        Assert.Null(block["gammaMaxAbsDiff"]);
-        Assert.Null(block["attackSuccess"]);
-        Assert.NotNull(block["transferGap"]!["drand"]);
-        Assert.Null(block["transferGap"]!["ddet"]);
+        var block = Fidelity.Compute(ResultsUpgrade.Read(new JsonObject { ["transfer"] = new JsonObject { ["drand"] = 0.5 } }));
+        Assert.Null(block.GammaMaxAbsDiff);
+        Assert.Null(block.AttackSuccess);
+        Assert.NotNull(block.TransferGap!.Drand);
+        Assert.Null(block.TransferGap!.Ddet);
+        // As results.json records it: the entries left out, not written as null.
+        var json = ResultsJson.Node(block);
+        Assert.Null(json["gammaMaxAbsDiff"]);
+        Assert.Null(json["attackSuccess"]);
+        Assert.NotNull(json["transferGap"]!["drand"]);
+        Assert.False(json["transferGap"]!.AsObject().ContainsKey("ddet"));
     }
 }

@@ -5,7 +5,9 @@ namespace Leakage.Tests;
 
 public class RunComparisonTests
 {
-    static JsonObject Results(double standard, double drand, double success, int epochs = 24, double standardSeconds = 800) => new()
+    static RunResultsRecord Results(double standard, double drand, double success, int epochs = 24, double standardSeconds = 800) => ResultsUpgrade.Read(Node(standard, drand, success, epochs, standardSeconds));
+
+    static JsonObject Node(double standard, double drand, double success, int epochs = 24, double standardSeconds = 800) => new()
     {
         ["settings"] = new JsonObject { ["profile"] = "cpu", ["standard"] = new JsonObject { ["epochs"] = epochs } },
         ["data"] = new JsonObject { ["train"] = 50000, ["test"] = 10000 },
@@ -68,9 +70,9 @@ public class RunComparisonTests
     [Fact]
     public void A_results_file_without_its_point_counts_is_refused_naming_the_missing_key()
     {
-        var broken = Results(0.844, 0.135, 0.694);
+        var broken = Node(0.844, 0.135, 0.694);
         broken["data"]!.AsObject().Remove("test");
-        var e = Assert.Throws<ArgumentException>(() => RunComparison.Compare(broken, Results(0.844, 0.135, 0.694)));
+        var e = Assert.Throws<ArgumentException>(() => RunComparison.Compare(ResultsUpgrade.Read(broken), Results(0.844, 0.135, 0.694)));
         Assert.Contains("data.test", e.Message);
     }
 

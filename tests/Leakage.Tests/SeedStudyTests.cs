@@ -6,15 +6,16 @@ namespace Leakage.Tests;
 
 public class SeedStudyTests
 {
-    static JsonObject Results(double standard, double drand, double? ddet = null)
+    /// <summary>A run's results; <paramref name="transferDdet"/> is recorded only when given (a transfer step the run has not reached).</summary>
+    static RunResultsRecord Results(double standard, double drand, double? transferDdet = null)
     {
         var r = new JsonObject
         {
             ["standardModel"] = new JsonObject { ["testAccuracy"] = standard },
             ["leakage"] = new JsonObject { ["drand"] = drand, ["controls"] = new JsonObject { ["cleanD"] = new JsonObject { ["accuracy"] = 0.4 } } },
         };
-        if (ddet is double d) r["leakage"]!["ddet"] = d;
-        return r;
+        if (transferDdet is double d) r["transfer"] = new JsonObject { ["ddet"] = d };
+        return ResultsUpgrade.Read(r);
     }
 
     static readonly ExperimentSettings Quick = Profiles.Get("quick");
@@ -39,14 +40,14 @@ public class SeedStudyTests
     [Fact]
     public void A_number_missing_from_some_runs_is_aggregated_over_the_runs_that_have_it()
     {
-        var study = SeedStudy.Aggregate(Quick, [(0, "a", Results(0.5, 0.2, ddet: 0.05)), (1, "b", Results(0.6, 0.3))]);
-        var det = study["leakage.ddet"]!;
+        var study = SeedStudy.Aggregate(Quick, [(0, "a", Results(0.5, 0.2, transferDdet: 0.05)), (1, "b", Results(0.6, 0.3))]);
+        var det = study["transfer.ddet"]!;
         Assert.Equal(1, det.Count);
         Assert.Equal([0L], det.Seeds);
         Assert.True(double.IsNaN(det.StandardDeviation), "one value has no spread");
         Assert.Null(study["transfer.drand"]);
         var json = study.ToJson();
-        Assert.Null(json["statistics"]!["leakage.ddet"]!["standardDeviation"]); // undefined, not zero
+        Assert.Null(json["statistics"]!["transfer.ddet"]!["standardDeviation"]); // undefined, not zero
         Assert.Equal(0.55, (double)json["statistics"]!["standardModel.testAccuracy"]!["mean"]!, 12);
         Assert.False(json["settings"]!.AsObject().ContainsKey("seed"));
     }

@@ -1,6 +1,5 @@
 using Leakage.Attacks;
 using System.Diagnostics;
-using System.Text.Json.Nodes;
 using Leakage.Adversarial;
 using Leakage.Checkpoints;
 using Leakage.Compute;
@@ -113,17 +112,18 @@ public sealed class ExperimentRun : IDisposable
         Results.Update(root =>
         {
             bool changed = false;
-            if (standard is not null && (string?)root["standardModel"]?["checkpoint"]?["sha256"] is { } s && s != standard.Info.Sha256)
+            var recorded = ResultsUpgrade.Read(root, Results.Path);
+            if (standard is not null && recorded.StandardModel?.Checkpoint?.Sha256 is { } s && s != standard.Info.Sha256)
             {
-                foreach (var key in root.Select(kv => kv.Key).Where(k => k is not ("profile" or "settings")).ToList()) root.Remove(key);
+                var keep = new[] { RunResultsRecord.PathOf(nameof(RunResultsRecord.Profile)), RunResultsRecord.PathOf(nameof(RunResultsRecord.Settings)) };
+                foreach (var key in root.Select(kv => kv.Key).Where(k => !keep.Contains(k)).ToList()) root.Remove(key);
                 messages.Add($"{Results.Path} holds the results of another file at {standard.Info.Path} (sha256 {s[..12]}, now {standard.Info.Sha256[..12]}); it starts over.");
                 changed = true;
             }
-            if (robust is not null && root["beyond"]?["nonlinear"] is JsonObject nl && (string?)nl["checkpoint"]?["sha256"] is { } r && r != robust.Info.Sha256)
+            if (robust is not null && recorded.Beyond?.Nonlinear?.Checkpoint?.Sha256 is { } r && r != robust.Info.Sha256)
             {
-                root["beyond"]!.AsObject().Remove("nonlinear");
+                changed |= ResultsFile.Remove(root, StepCatalog.Nonlinear.ResultsKey);
                 messages.Add($"{Results.Path}: the nonlinear extension's results were for another file at {robust.Info.Path}; they are dropped.");
-                changed = true;
             }
             return changed;
         });
@@ -173,8 +173,8 @@ public sealed class ExperimentRun : IDisposable
         (_train, _test) = Splits(_data, Settings);
         Observer.Log($"Data: {_train.Count:N0} training and {_test.Count:N0} test images ({_data.Format}, {_data.Source}).");
         var source = CifarLoader.AsNamed(DataDirectory, _data.Source);
-        Results.Set("data", ResultsJson.Node(new DataResult(source, _data.Format.ToString(), _train.Count, _test.Count)));
-        Results.Set("seconds.data", clock.Elapsed.TotalSeconds);
+        Results.Set(RunResultsRecord.PathOf(nameof(RunResultsRecord.Data)), ResultsJson.Node(new DataResult(source, _data.Format.ToString(), _train.Count, _test.Count)));
+        Results.SetSeconds(DataSecondsKey, clock.Elapsed.TotalSeconds);
     }
 
     /// <summary>
@@ -236,20 +236,22 @@ public sealed class ExperimentRun : IDisposable
     }
 
     /// <summary>Key of <see cref="Compute.Provenance"/> in results.json.</summary>
-    public const string ProvenanceKey = "provenance";
+    public static string ProvenanceKey { get; } = RunResultsRecord.PathOf(nameof(RunResultsRecord.Provenance));
 
-    /// <summary>Runs every step (and the enabled extensions) in catalog order and returns the final results.json content.</summary>
-    public JsonObject RunAll(CancellationToken ct = default)
+    /// <summary>Keys under <c>seconds</c> beside the steps': loading the data, this invocation, and the sum of the steps.</summary>
+    public const string DataSecondsKey = "data", InvocationSecondsKey = "thisInvocation", TotalSecondsKey = "total";
+
+    /// <summary>Runs every step (and the enabled extensions) in catalog order and returns the final results.</summary>
+    public RunResultsRecord RunAll(CancellationToken ct = default)
     {
         var clock = Stopwatch.StartNew();
         // Which machine computed this invocation (bit-identical reruns need the same CPU class and threads).
         Results.Set(ProvenanceKey, ResultsJson.Node(Compute.Provenance.Current(Device, Settings.Compute.Precision)));
         foreach (var step in StepCatalog.For(Settings)) Run(step, ct);
-        Results.Set("seconds.thisInvocation", clock.Elapsed.TotalSeconds);
-        var seconds = Results.Read()["seconds"] as JsonObject;
-        double total = seconds?.Where(kv => kv.Key is not ("total" or "thisInvocation")).Sum(kv => (double?)kv.Value ?? 0) ?? 0;
-        Results.Set("seconds.total", total);
-        return Results.Read();
+        Results.SetSeconds(InvocationSecondsKey, clock.Elapsed.TotalSeconds);
+        var seconds = Results.Record().Seconds ?? new Dictionary<string, double>();
+        Results.SetSeconds(TotalSecondsKey, seconds.Where(kv => kv.Key is not (TotalSecondsKey or InvocationSecondsKey)).Sum(kv => kv.Value));
+        return Results.Record();
     }
 
     // ---------------------------------------------------------------- shared by the steps
@@ -335,7 +337,7 @@ public sealed class ExperimentRun : IDisposable
     /// Rewrites the <see cref="Fidelity"/> block from results.json; called by every step that adds one of
     /// its inputs (attack success, transfer, C), so a run driven by the notebooks has it as well.
     /// </summary>
-    internal void UpdateFidelity() => Results.Set(Fidelity.ResultsKey, Fidelity.Compute(Results.Read()));
+    internal void UpdateFidelity() => Results.Set(Fidelity.ResultsKey, ResultsJson.Node(Fidelity.Compute(Results.Record())));
 
     public void Dispose()
     {

@@ -20,14 +20,15 @@ public sealed class ResultsFile
 
     /// <summary>
     /// A finished run's results.json (or any file of that shape, e.g. a recorded run under docs/results),
-    /// read for comparison or display.
+    /// read through <see cref="RunResultsRecord"/> for comparison or display.
     /// </summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
-    /// <exception cref="InvalidDataException">It is not valid JSON, or not a JSON object; the message names the file.</exception>
-    public static JsonObject Load(string path)
-    {
-        return JsonFile.ReadObject(path);
-    }
+    /// <exception cref="InvalidDataException">It is not valid JSON, not a JSON object, or a value has the wrong type; the message names the file.</exception>
+    public static RunResultsRecord Load(string path) => ResultsUpgrade.Read(JsonFile.ReadObject(path), path);
+
+    /// <summary>The current content as the record (an empty record when the file does not exist yet).</summary>
+    /// <exception cref="InvalidDataException">The file is damaged or a value has the wrong type; the message names the file.</exception>
+    public RunResultsRecord Record() => ResultsUpgrade.Read(Read(), Path);
 
     /// <summary>The current content (an empty object when the file does not exist yet).</summary>
     public JsonObject Read()
@@ -59,6 +60,24 @@ public sealed class ResultsFile
     /// <summary>Records the compute time of <paramref name="step"/> (<see cref="StepInfo.SecondsKey"/>).</summary>
     public void SetSeconds(StepInfo step, double seconds) => Set(step.SecondsKey, seconds);
 
+    /// <summary>Records the compute time under <paramref name="key"/> of <c>seconds</c> (<see cref="RunResultsRecord.Seconds"/>).</summary>
+    public void SetSeconds(string key, double seconds) => Set(SecondsPath(key), seconds);
+
+    /// <summary>The dotted path of the compute time <paramref name="key"/>.</summary>
+    public static string SecondsPath(string key) => $"{RunResultsRecord.PathOf(nameof(RunResultsRecord.Seconds))}.{key}";
+
+    /// <summary>Removes the value at dotted path <paramref name="key"/> from <paramref name="root"/>; returns whether there was one.</summary>
+    public static bool Remove(JsonObject root, string key)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        var parts = key.Split('.');
+        var parent = parts[..^1].Aggregate((JsonNode?)root, (node, part) => node?[part]) as JsonObject;
+        return parent?.Remove(parts[^1]) == true;
+    }
+
+    static readonly string ProfileKey = RunResultsRecord.PathOf(nameof(RunResultsRecord.Profile));
+    static readonly string SettingsKey = RunResultsRecord.PathOf(nameof(RunResultsRecord.Settings));
+
     /// <summary>
     /// Prepares the file for a run with <paramref name="settings"/>: when it holds other settings, or is
     /// damaged, it starts over (artifacts are still reused step by step where their own settings match);
@@ -79,14 +98,14 @@ public sealed class ResultsFile
         var wanted = Artifacts.ToNode(settings);
         // The extensions (beyond.*) and the controls (controls.*) only add results: not part of the identity.
         static JsonNode? Identity(JsonNode? s) => ControlsResults.Identity(BeyondResults.Identity(s));
-        var diff = existing.Count == 0 ? null : Artifacts.Diff(Identity(existing["settings"]), Identity(wanted), "");
+        var diff = existing.Count == 0 ? null : Artifacts.Diff(Identity(existing[SettingsKey]), Identity(wanted), "");
         if (existing.Count == 0 || diff != null)
         {
             if (diff != null) log($"Settings differ from the previous run in {System.IO.Path.GetDirectoryName(Path)} ({diff}); results.json starts over.");
             AtomicFile.WriteAllText(Path, new JsonObject
             {
-                ["profile"] = settings.Profile,
-                ["settings"] = wanted.DeepClone(),
+                [ProfileKey] = settings.Profile,
+                [SettingsKey] = wanted.DeepClone(),
             }.ToJsonString(Artifacts.Json));
             return;
         }

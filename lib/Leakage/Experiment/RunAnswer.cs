@@ -1,7 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
-using System.Text.Json.Nodes;
-using System.Text.Json.Serialization.Metadata;
 using Leakage.Probes;
 
 namespace Leakage.Experiment;
@@ -35,10 +32,11 @@ public sealed record AnswerRow(string Set, double Probe, double Null, double Exc
 public sealed record RunAnswer(string Setting, IReadOnlyList<AnswerRow> Leakage)
 {
     /// <summary>The answer of <paramref name="results"/>; rows the run has not produced yet are left out.</summary>
-    public static RunAnswer Of(JsonObject results)
+    public static RunAnswer Of(RunResultsRecord results)
     {
+        ArgumentNullException.ThrowIfNull(results);
         var rows = new List<AnswerRow>();
-        var leakage = Read(results["leakage"], ResultsJsonContext.Default.LeakageResult);
+        var leakage = results.Leakage;
         if (leakage?.Comparisons is { } c)
         {
             foreach (var (set, comparison, goh) in new[] { ("D_rand", c.Drand, Published.LeakageDRand), ("D_det", c.Ddet, Published.LeakageDDet) })
@@ -46,7 +44,7 @@ public sealed record RunAnswer(string Setting, IReadOnlyList<AnswerRow> Leakage)
                     rows.Add(new AnswerRow(set, comparison.Accuracy, comparison.NullAccuracy, comparison.ExcessOverNull,
                         comparison.ExcessInterval[0], comparison.ExcessInterval[1], comparison.IntervalCovers, Verdict(comparison), goh));
         }
-        else if (leakage is not null && Read(results[LeakageControls.ResultsKey], ResultsJsonContext.Default.LeakageControlsResult) is { } nulls)
+        else if (leakage is not null && results.LeakageControls is { } nulls)
         {
             // An older results.json: the probes and their nulls, without a comparison of the two.
             foreach (var (set, probe, @null, goh) in new[] { ("D_rand", leakage.Drand, nulls.DrandClean, Published.LeakageDRand), ("D_det", leakage.Ddet, nulls.DdetClean, Published.LeakageDDet) })
@@ -80,26 +78,19 @@ public sealed record RunAnswer(string Setting, IReadOnlyList<AnswerRow> Leakage)
     /// <summary>
     /// The run's profile, data, attacked model and attack beside the paper's, and what the profile is for.
     /// </summary>
-    static string SettingLine(JsonObject results)
+    static string SettingLine(RunResultsRecord results)
     {
-        var profile = (string?)results["profile"] ?? "custom";
+        var profile = results.Profile ?? "custom";
         var parts = new List<string>();
-        if (Read(results["data"], ResultsJsonContext.Default.DataResult) is { } data)
+        if (results.Data is { } data)
             parts.Add($"{data.Train.ToString("N0", CultureInfo.InvariantCulture)} training images");
-        if (Read(results["standardModel"], ResultsJsonContext.Default.StandardModelResult) is { } model)
+        if (results.StandardModel is { } model)
             parts.Add($"{model.Arch} at {Percent(model.TestAccuracy)}");
-        if (Read(results["adversarial"]?["drand"], ResultsJsonContext.Default.AdversarialResult) is { } attack)
+        if (results.Adversarial?.Drand is { } attack)
             parts.Add($"{attack.Steps} PGD steps of {Number(attack.Step)} at eps {Number(attack.Eps)} ({Percent(attack.AttackSuccess)} reach the target)");
         var ours = parts.Count == 0 ? "" : $": {string.Join(", ", parts)}";
         return $"Profile {profile}{ours}. The paper: 50,000 training images, ResNet-50 at {Published.Percent(Published.StandardAccuracy)}, " +
                $"100 PGD steps of 0.1 at eps 0.5. {Profiles.Purpose(profile)}";
-    }
-
-    static T? Read<T>(JsonNode? node, JsonTypeInfo<T> type) where T : class
-    {
-        if (node is not JsonObject) return null;
-        try { return node.Deserialize(type); }
-        catch (JsonException) { return null; } // an older file without this section's shape: the row is left out
     }
 
     static string Percent(double v) => (100 * v).ToString("0.0", CultureInfo.InvariantCulture) + "%";

@@ -70,19 +70,19 @@ public sealed class RunComparison
     /// <summary>Whether every headline number agrees within its noise.</summary>
     public bool AllWithinNoise => Rows.All(r => r.WithinNoise);
 
-    /// <summary>Compares two results.json contents.</summary>
+    /// <summary>Compares two runs' results.</summary>
     /// <param name="reference">The recorded run.</param>
     /// <param name="other">The run compared with it.</param>
     /// <param name="seedStudy">A <c>seeds.json</c> content of the same profile, whose standard deviations become the yardstick; optional.</param>
     /// <exception cref="ArgumentException">A run without the number of points a headline is measured on, or with a different one.</exception>
-    public static RunComparison Compare(JsonObject reference, JsonObject other, JsonObject? seedStudy = null)
+    public static RunComparison Compare(RunResultsRecord reference, RunResultsRecord other, JsonObject? seedStudy = null)
     {
         ArgumentNullException.ThrowIfNull(reference);
         ArgumentNullException.ThrowIfNull(other);
         var rows = new List<HeadlineDifference>();
         foreach (var h in StepCatalog.Headlines)
         {
-            if (SeedStudy.Value(reference, h.Key) is not double a || SeedStudy.Value(other, h.Key) is not double b) continue;
+            if (h.Read(reference) is not double a || h.Read(other) is not double b) continue;
             int n = Count(reference, h, "reference"), m = Count(other, h, "compared");
             if (m != n)
                 throw new ArgumentException($"{h.Title}: the runs measured it on different numbers of points ({n} against {m}); compare runs of one data set.");
@@ -90,19 +90,16 @@ public sealed class RunComparison
             rows.Add(new HeadlineDifference(h, a, b, n, sd));
         }
         var differences = new List<string>();
-        Diff(reference["settings"], other["settings"], "settings", differences);
+        var settingsKey = RunResultsRecord.PathOf(nameof(RunResultsRecord.Settings));
+        Diff(SettingsNode(reference), SettingsNode(other), settingsKey, differences);
         var seconds = StepCatalog.All
-            .Select(s => (Step: s, A: SeedStudy.Value(reference, s.SecondsKey), B: SeedStudy.Value(other, s.SecondsKey)))
+            .Select(s => (Step: s, A: reference.SecondsOf(s.Key), B: other.SecondsOf(s.Key)))
             .Where(t => t.A is double && t.B is double)
             .Select(t => (t.Step, t.A!.Value, t.B!.Value)).ToList();
-        return new RunComparison(rows, differences, seconds) { Machines = (MachineOf(reference), MachineOf(other)) };
+        return new RunComparison(rows, differences, seconds) { Machines = (reference.Provenance, other.Provenance) };
     }
 
-    static Compute.Provenance? MachineOf(JsonObject results)
-    {
-        try { return results[ExperimentRun.ProvenanceKey]?.Deserialize<Compute.Provenance>(IO.Artifacts.Json); }
-        catch (JsonException) { return null; }
-    }
+    static JsonNode? SettingsNode(RunResultsRecord r) => r.Settings is { } s ? JsonSerializer.SerializeToNode(s, ResultsJsonContext.Default.ExperimentSettings) : null;
 
     /// <summary>One line naming a machine: CPU, core generation, threads.</summary>
     public static string Describe(Compute.Provenance? p) =>
@@ -110,10 +107,10 @@ public sealed class RunComparison
 
     /// <summary>Reads two results.json files (and optionally a seeds.json); a missing or malformed file is named in the message.</summary>
     public static RunComparison Compare(string referenceFile, string otherFile, string? seedStudyFile = null) =>
-        Compare(ResultsFile.Load(referenceFile), ResultsFile.Load(otherFile), seedStudyFile is null ? null : ResultsFile.Load(seedStudyFile));
+        Compare(ResultsFile.Load(referenceFile), ResultsFile.Load(otherFile), seedStudyFile is null ? null : JsonFile.ReadObject(seedStudyFile));
 
-    static int Count(JsonObject results, Headline h, string which) =>
-        SeedStudy.Value(results, h.CountKey) is double d && d >= 1 ? (int)d
+    static int Count(RunResultsRecord results, Headline h, string which) =>
+        h.Count(results) is long d && d >= 1 ? (int)d
             : throw new ArgumentException($"The {which} results.json has {h.Key} but no {h.CountKey} (how many points it is measured on); it is not a results.json of this project.");
 
     static void Diff(JsonNode? a, JsonNode? b, string path, List<string> into)

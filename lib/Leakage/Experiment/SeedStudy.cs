@@ -159,27 +159,14 @@ public static class SeedStudy
         static bool TryParse(string s, out long v) => long.TryParse(s.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out v);
     }
 
-    /// <summary>The number at dotted path <paramref name="key"/> in <paramref name="results"/>, or null when absent or not a number.</summary>
-    public static double? Value(JsonObject results, string key)
-    {
-        JsonNode? node = results;
-        foreach (var part in key.Split('.'))
-        {
-            if (node is not JsonObject o || !o.TryGetPropertyValue(part, out node)) return null;
-        }
-        // Any JSON number (a parsed file's, or an int or long put in by code), read through its text.
-        return node is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.Number
-            ? double.Parse(v.ToJsonString(), CultureInfo.InvariantCulture) : null;
-    }
-
     /// <summary>Statistics of every headline number over the given runs' results.json contents.</summary>
     /// <param name="settings">The shared settings (any seed).</param>
-    /// <param name="runs">Seed, run folder and results.json content of each run, in study order.</param>
-    public static SeedStudyResult Aggregate(ExperimentSettings settings, IEnumerable<(long Seed, string Folder, JsonObject Results)> runs)
+    /// <param name="runs">Seed, run folder and results of each run, in study order.</param>
+    public static SeedStudyResult Aggregate(ExperimentSettings settings, IEnumerable<(long Seed, string Folder, RunResultsRecord Results)> runs)
     {
         ArgumentNullException.ThrowIfNull(settings);
         var seedRuns = runs.Select(r => new SeedRun(r.Seed, r.Folder,
-            Headlines.Select(h => (h.Key, Value: Value(r.Results, h.Key)))
+            Headlines.Select(h => (h.Key, Value: h.Read(r.Results)))
                 .Where(t => t.Value is double d && double.IsFinite(d))
                 .ToDictionary(t => t.Key, t => t.Value!.Value))).ToList();
         var statistics = new List<SeedStatistic>();
@@ -216,11 +203,11 @@ public static class SeedStudy
     /// <param name="settings">Settings of every run; only <see cref="ExperimentSettings.Seed"/> changes.</param>
     /// <param name="seeds">Seeds to run.</param>
     /// <param name="outDirectory">Study folder; seed n runs in <see cref="SeedFolder"/>.</param>
-    /// <param name="runOne">Runs the experiment with the given settings in the given folder and returns its results.json content.</param>
+    /// <param name="runOne">Runs the experiment with the given settings in the given folder and returns its results.</param>
     /// <param name="log">Receives one line per seed.</param>
     /// <param name="cancellationToken">Checked between seeds (pass the same token to <paramref name="runOne"/>).</param>
     public static SeedStudyResult Run(ExperimentSettings settings, IReadOnlyList<long> seeds, string outDirectory,
-        Func<ExperimentSettings, string, JsonObject> runOne, Action<string>? log = null, CancellationToken cancellationToken = default)
+        Func<ExperimentSettings, string, RunResultsRecord> runOne, Action<string>? log = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(seeds);
@@ -230,7 +217,7 @@ public static class SeedStudy
         SettingsOverrides.Validate(settings);
         var full = Path.GetFullPath(outDirectory);
         Directory.CreateDirectory(full);
-        var done = new List<(long, string, JsonObject)>();
+        var done = new List<(long, string, RunResultsRecord)>();
         SeedStudyResult? result = null;
         for (int i = 0; i < seeds.Count; i++)
         {

@@ -2,18 +2,62 @@ using Leakage.Adversarial;
 
 namespace Leakage.Experiment;
 
-/// <summary>A headline number of a run: where it lives in <c>results.json</c>, what it is called, and the published value it is compared with.</summary>
-/// <param name="Key">Dotted path into results.json, e.g. <c>leakage.drand</c>.</param>
-/// <param name="Title">Short description for tables.</param>
+/// <summary>
+/// A headline number of a run: its key, its label, how it is read from the typed results, and the
+/// published value it is compared with. The CLI summary, the notebooks' summary, the report, the seed
+/// study and <c>compare</c> all show these rows (<see cref="HeadlineRow"/>).
+/// </summary>
+/// <param name="Key">Its results.json path (<see cref="RunResultsRecord.PathOf"/>), e.g. <c>leakage.drand</c>: the key of seeds.json and comparison.json.</param>
+/// <param name="Title">Its label in tables.</param>
+/// <param name="Read">Its value in a run's results, null until the step has run.</param>
 /// <param name="Value">The published value (from <see cref="Experiment.Published"/>), or null.</param>
 /// <param name="Relation">How a run's value should relate to it, shown before it: "" (compare) or "&gt;= " (a minimum).</param>
-public sealed record Headline(string Key, string Title, PublishedValue? Value = null, string Relation = "")
+public sealed record Headline(string Key, string Title, Func<RunResultsRecord, double?> Read, PublishedValue? Value = null, string Relation = "")
 {
     /// <summary>The published value as tables show it (e.g. "63.3%", "&gt;= 80%"), or null.</summary>
     public string? Published => Value is null ? null : Relation + Experiment.Published.Percent(Value);
 
-    /// <summary>Dotted path in results.json of how many points the fraction is measured on (the test set unless said otherwise).</summary>
-    public string CountKey { get; init; } = "data.test";
+    /// <summary>How many points the fraction is measured on (the test set unless said otherwise).</summary>
+    public Func<RunResultsRecord, long?> Count { get; init; } = r => r.Data?.Test;
+
+    /// <summary>The results.json path of <see cref="Count"/>.</summary>
+    public string CountKey { get; init; } = RunResultsRecord.PathOf(nameof(RunResultsRecord.Data), nameof(DataResult.Test));
+
+    /// <summary>The interval shown beside the value ([lo, hi]), when the run records one.</summary>
+    public Func<RunResultsRecord, IReadOnlyList<double>?>? Interval { get; init; }
+
+    /// <summary>The row of this number in <paramref name="results"/>, null when the run has not recorded it.</summary>
+    public HeadlineRow? Row(RunResultsRecord results)
+    {
+        ArgumentNullException.ThrowIfNull(results);
+        if (Read(results) is not double v || !double.IsFinite(v)) return null;
+        var text = HeadlineRow.Percent(v);
+        if (Interval?.Invoke(results) is { Count: 2 } ci) text += $" [{HeadlineRow.Percent(ci[0])}, {HeadlineRow.Percent(ci[1])}]";
+        return new HeadlineRow(this, v, text);
+    }
+}
+
+/// <summary>One headline number of a run as every summary table shows it.</summary>
+/// <param name="Headline">Which number.</param>
+/// <param name="Value">Its value (a fraction in [0, 1]).</param>
+/// <param name="Text">Its value as the tables show it: percent with one decimal, and its interval when recorded, e.g. "18.1% [17.3%, 18.8%]".</param>
+public sealed record HeadlineRow(Headline Headline, double Value, string Text)
+{
+    /// <summary>The label.</summary>
+    public string Label => Headline.Title;
+
+    /// <summary>The published value as tables show it, "" when there is none.</summary>
+    public string Published => Headline.Published ?? "";
+
+    /// <summary>Where the published value comes from, "" when there is none.</summary>
+    public string Source => Headline.Value?.Source ?? "";
+
+    /// <summary>A fraction as the summary tables show it, e.g. "18.1%".</summary>
+    public static string Percent(double v) => (100 * v).ToString("0.0", System.Globalization.CultureInfo.InvariantCulture) + "%";
+
+    /// <summary>The rows of every headline number <paramref name="results"/> records, in catalog order.</summary>
+    public static IReadOnlyList<HeadlineRow> Of(RunResultsRecord results) =>
+        StepCatalog.Headlines.Select(h => h.Row(results)).OfType<HeadlineRow>().ToList();
 }
 
 /// <summary>One step of a run, as every reader of a run knows it.</summary>
@@ -38,7 +82,7 @@ public sealed record StepInfo(string Key, string Title, string ResultsKey)
     public Action<ExperimentRun, CancellationToken>? Execute { get; init; }
 
     /// <summary>Dotted path of its compute time in results.json.</summary>
-    public string SecondsKey => $"seconds.{Key}";
+    public string SecondsKey => ResultsFile.SecondsPath(Key);
 
     /// <summary>Whether a run with <paramref name="settings"/> runs it.</summary>
     public bool Runs(ExperimentSettings settings) => (IsOn is null || IsOn(settings.Beyond)) && (OptIn is null || OptIn(settings));
@@ -52,84 +96,91 @@ public sealed record StepInfo(string Key, string Title, string ResultsKey)
 /// </summary>
 public static class StepCatalog
 {
-    public static StepInfo Standard { get; } = new("standardModel", "standard model", "standardModel")
+    static string At(params string[] members) => RunResultsRecord.PathOf(members);
+
+    public static StepInfo Standard { get; } = new("standardModel", "standard model", At(nameof(RunResultsRecord.StandardModel)))
     {
         Execute = (r, ct) => r.StandardModel(ct),
-        Headlines = [new("standardModel.testAccuracy", "standard model, clean test accuracy", Published.StandardAccuracy)],
+        Headlines = [new(At(nameof(RunResultsRecord.StandardModel), nameof(StandardModelResult.TestAccuracy)), "standard model, clean test accuracy",
+            r => r.StandardModel?.TestAccuracy, Published.StandardAccuracy)],
     };
-    public static StepInfo DRand { get; } = new("dRand", "D_rand (targeted PGD)", "adversarial.drand")
+    public static StepInfo DRand { get; } = new("dRand", "D_rand (targeted PGD)", SetPath(nameof(RunResultsRecord.Adversarial), AdversarialKind.Random))
     {
         Execute = (r, ct) => r.AdversarialSet(AdversarialKind.Random, ct),
-        Headlines = [new("adversarial.drand.attackSuccess", "targeted PGD success, D_rand") { CountKey = "adversarial.drand.images" }],
+        Headlines = [AttackSuccess(AdversarialKind.Random, "targeted PGD success, D_rand", a => a.Drand)],
     };
-    public static StepInfo DDet { get; } = new("dDet", "D_det (targeted PGD)", "adversarial.ddet")
+    public static StepInfo DDet { get; } = new("dDet", "D_det (targeted PGD)", SetPath(nameof(RunResultsRecord.Adversarial), AdversarialKind.Deterministic))
     {
         Execute = (r, ct) => r.AdversarialSet(AdversarialKind.Deterministic, ct),
-        Headlines = [new("adversarial.ddet.attackSuccess", "targeted PGD success, D_det") { CountKey = "adversarial.ddet.images" }],
+        Headlines = [AttackSuccess(AdversarialKind.Deterministic, "targeted PGD success, D_det", a => a.Ddet)],
     };
-    public static StepInfo TransferRand { get; } = new("transferRand", "training on D_rand", "transfer.drand")
+    public static StepInfo TransferRand { get; } = new("transferRand", "training on D_rand", SetPath(nameof(RunResultsRecord.Transfer), AdversarialKind.Random))
     {
         Execute = (r, ct) => r.TransferModel(AdversarialKind.Random, ct),
-        Headlines = [new("transfer.drand", "trained on D_rand, clean test accuracy", Published.TransferDRand)],
+        Headlines = [new(SetPath(nameof(RunResultsRecord.Transfer), AdversarialKind.Random), "trained on D_rand, clean test accuracy", r => r.Transfer?.Drand, Published.TransferDRand)],
     };
-    public static StepInfo TransferDet { get; } = new("transferDet", "training on D_det", "transfer.ddet")
+    public static StepInfo TransferDet { get; } = new("transferDet", "training on D_det", SetPath(nameof(RunResultsRecord.Transfer), AdversarialKind.Deterministic))
     {
         Execute = (r, ct) => r.TransferModel(AdversarialKind.Deterministic, ct),
-        Headlines = [new("transfer.ddet", "trained on D_det, clean test accuracy", Published.TransferDDet)],
+        Headlines = [new(SetPath(nameof(RunResultsRecord.Transfer), AdversarialKind.Deterministic), "trained on D_det, clean test accuracy", r => r.Transfer?.Ddet, Published.TransferDDet)],
     };
-    public static StepInfo Robust { get; } = new("robustModel", "robust linear classifier C", "robustModel")
+    public static StepInfo Robust { get; } = new("robustModel", "robust linear classifier C", At(nameof(RunResultsRecord.RobustModel)))
     {
         Execute = (r, ct) => r.RobustModel(ct),
         Headlines =
         [
-            new("robustModel.spec2", "robust C: Spec 2 (configured units)", Published.Spec2Minimum, ">= "),
-            new("robustModel.otherUnits.spec2", "robust C: Spec 2 (other units)"),
+            new(At(nameof(RunResultsRecord.RobustModel), nameof(CertificateResult.Spec2)), "robust C: Spec 2 (configured units)",
+                r => r.RobustModel?.Spec2, Published.Spec2Minimum, ">= "),
+            new(At(nameof(RunResultsRecord.RobustModel), nameof(CertificateResult.OtherUnits), nameof(CertificateResult.Spec2)), "robust C: Spec 2 (other units)",
+                r => r.RobustModel?.OtherUnits?.Spec2),
         ],
     };
-    public static StepInfo Leakage { get; } = new("leakage", "leakage probes", "leakage")
+    public static StepInfo Leakage { get; } = new("leakage", "leakage probes", At(nameof(RunResultsRecord.Leakage)))
     {
         Execute = (r, ct) => r.Leakage(ct),
         Headlines =
         [
-            new("leakage.drand", "leakage probe on D_rand", Published.LeakageDRand),
-            new("leakage.ddet", "leakage probe on D_det", Published.LeakageDDet),
-            new("leakage.controls.cleanD.accuracy", "control: probe on clean D"),
-            new("leakage.controls.drandRandomFeatures.accuracy", "control: D_rand, random features"),
-            new("leakage.controls.ddetRandomFeatures.accuracy", "control: D_det, random features"),
-            new("leakage.controls.drandTargetNotLabel.accuracy", "control: D_rand with target ≠ label"),
-            new("leakage.controls.majorityClass.accuracy", "control: majority class"),
+            new(At(nameof(RunResultsRecord.Leakage), nameof(LeakageResult.Drand)), "leakage probe on D_rand", r => r.Leakage?.Drand, Published.LeakageDRand)
+                { Interval = r => r.Leakage?.Intervals?.Drand },
+            new(At(nameof(RunResultsRecord.Leakage), nameof(LeakageResult.Ddet)), "leakage probe on D_det", r => r.Leakage?.Ddet, Published.LeakageDDet)
+                { Interval = r => r.Leakage?.Intervals?.Ddet },
+            LeakageControl(nameof(LeakageControlsSet.CleanD), "control: probe on clean D", c => c.CleanD),
+            LeakageControl(nameof(LeakageControlsSet.DrandRandomFeatures), "control: D_rand, random features", c => c.DrandRandomFeatures),
+            LeakageControl(nameof(LeakageControlsSet.DdetRandomFeatures), "control: D_det, random features", c => c.DdetRandomFeatures),
+            LeakageControl(nameof(LeakageControlsSet.DrandTargetNotLabel), "control: D_rand with target ≠ label", c => c.DrandTargetNotLabel),
+            LeakageControl(nameof(LeakageControlsSet.MajorityClass), "control: majority class", c => c.MajorityClass),
         ],
     };
-    public static StepInfo DOther { get; } = new("dOther", "D_other (targeted PGD, control)", "adversarial.dother")
+    public static StepInfo DOther { get; } = new("dOther", "D_other (targeted PGD, control)", SetPath(nameof(RunResultsRecord.Adversarial), AdversarialKind.Other))
     {
         Execute = (r, ct) => r.AdversarialSet(AdversarialKind.Other, ct),
         OptIn = s => s.Controls.Enabled,
-        Headlines = [new("adversarial.dother.attackSuccess", "targeted PGD success, D_other (control)") { CountKey = "adversarial.dother.images" }],
+        Headlines = [AttackSuccess(AdversarialKind.Other, "targeted PGD success, D_other (control)", a => a.Dother)],
     };
     public static StepInfo Controls { get; } = new("controls", "leakage controls", ControlsStep.ResultsKey)
     {
         Execute = (r, ct) => r.Controls(ct),
         OptIn = s => s.Controls.Enabled,
     };
-    public static StepInfo Nonlinear { get; } = new("nonlinear", "robust CNN (adversarial training)", "beyond.nonlinear")
+    public static StepInfo Nonlinear { get; } = new("nonlinear", "robust CNN (adversarial training)", At(nameof(RunResultsRecord.Beyond), nameof(BeyondSection.Nonlinear)))
     {
         Execute = (r, ct) => r.NonlinearFeatures(ct),
         BeyondSettings = ["nonlinear", "nonlinearRadius", "nonlinearEpochs", "nonlinearPgdSteps"],
         IsOn = b => b.Nonlinear,
     };
-    public static StepInfo RadiusSweep { get; } = new("radiusSweep", "radius sweep of C", "beyond.radiusSweep")
+    public static StepInfo RadiusSweep { get; } = new("radiusSweep", "radius sweep of C", At(nameof(RunResultsRecord.Beyond), nameof(BeyondSection.RadiusSweep)))
     {
         Execute = (r, ct) => r.RadiusSweep(ct),
         BeyondSettings = ["sweepRadii"],
         IsOn = b => b.SweepRadii.Length > 0,
     };
-    public static StepInfo Released { get; } = new("released", "released data sets", "beyond.released")
+    public static StepInfo Released { get; } = new("released", "released data sets", At(nameof(RunResultsRecord.Beyond), nameof(BeyondSection.Released)))
     {
         Execute = (r, ct) => r.ReleasedLeakage(ct),
         BeyondSettings = ["releasedData"],
         IsOn = b => b.ReleasedData != null,
     };
-    public static StepInfo ProbeSeeds { get; } = new("probeSeeds", "probe over seeds of C", "beyond.probeSeeds")
+    public static StepInfo ProbeSeeds { get; } = new("probeSeeds", "probe over seeds of C", At(nameof(RunResultsRecord.Beyond), nameof(BeyondSection.ProbeSeeds)))
     {
         Execute = (r, ct) => r.ProbeSeeds(ct),
         BeyondSettings = ["seeds"],
@@ -157,6 +208,21 @@ public static class StepCatalog
     /// <summary>The readable title of progress key <paramref name="key"/> (the key itself when unknown).</summary>
     public static string Title(string key) => Find(key)?.Title ?? key;
 
-    /// <summary>How results.json names a set: <c>drand</c>, <c>ddet</c> or <c>dother</c>.</summary>
+    /// <summary>How results.json names a set: <c>drand</c>, <c>ddet</c> or <c>dother</c> (<see cref="AdversarialSet.ResultsKey"/>, the JSON names of <see cref="AdversarialSection"/>'s members).</summary>
     public static string SetKey(AdversarialKind kind) => AdversarialSet.Of(kind).ResultsKey;
+
+    /// <summary>The path of <paramref name="kind"/>'s entry in the per-set section <paramref name="section"/> (a <see cref="RunResultsRecord"/> member).</summary>
+    public static string SetPath(string section, AdversarialKind kind) => $"{RunResultsRecord.PathOf(section)}.{SetKey(kind)}";
+
+    static Headline AttackSuccess(AdversarialKind kind, string title, Func<AdversarialSection, AdversarialResult?> set) =>
+        new($"{SetPath(nameof(RunResultsRecord.Adversarial), kind)}.{RunResultsRecord.PathOf(nameof(AdversarialResult.AttackSuccess))}", title,
+            r => r.Adversarial is { } a ? set(a)?.AttackSuccess : null)
+        {
+            Count = r => r.Adversarial is { } a ? set(a)?.Images : null,
+            CountKey = $"{SetPath(nameof(RunResultsRecord.Adversarial), kind)}.{RunResultsRecord.PathOf(nameof(AdversarialResult.Images))}",
+        };
+
+    static Headline LeakageControl(string member, string title, Func<LeakageControlsSet, EntryResult?> entry) =>
+        new(At(nameof(RunResultsRecord.Leakage), nameof(LeakageResult.Controls), member, nameof(EntryResult.Accuracy)), title,
+            r => r.Leakage?.Controls is { } c ? entry(c)?.Accuracy : null);
 }

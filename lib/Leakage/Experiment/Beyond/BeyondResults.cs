@@ -23,7 +23,7 @@ namespace Leakage.Experiment;
 public static class BeyondResults
 {
     /// <summary>Name of the settings section and of the results section.</summary>
-    public const string Section = "beyond";
+    public static string Section { get; } = RunResultsRecord.PathOf(nameof(RunResultsRecord.Beyond));
 
     /// <summary>The settings that identify a run's results: all but the <c>beyond</c> section.</summary>
     public static JsonNode? Identity(JsonNode? settings)
@@ -45,7 +45,7 @@ public static class BeyondResults
         ArgumentNullException.ThrowIfNull(results);
         ArgumentNullException.ThrowIfNull(settings);
         var wanted = Artifacts.ToNode(settings.Beyond).AsObject();
-        if (results["settings"] is not JsonObject recordedSettings)
+        if (results[RunResultsRecord.PathOf(nameof(RunResultsRecord.Settings))] is not JsonObject recordedSettings)
             throw new ArgumentException("results.json has no settings object to reconcile.", nameof(results));
         var recorded = recordedSettings[Section] as JsonObject;
         if (recorded is null) recordedSettings[Section] = recorded = new JsonObject();
@@ -53,11 +53,10 @@ public static class BeyondResults
         foreach (var extension in StepCatalog.Extensions)
         {
             if (!extension.Runs(settings)) continue;
-            var key = extension.ResultsKey[(Section.Length + 1)..];
             var changed = extension.BeyondSettings.Where(k => !JsonNode.DeepEquals(recorded[k], wanted[k])).ToList();
             if (changed.Count == 0) continue;
-            bool hadResults = (results[Section] as JsonObject)?.Remove(key) == true;
-            (results["seconds"] as JsonObject)?.Remove(extension.Key);
+            bool hadResults = ResultsFile.Remove(results, extension.ResultsKey);
+            ResultsFile.Remove(results, extension.SecondsKey);
             if (hadResults)
                 removed.Add($"{extension.ResultsKey}: made with other settings ({string.Join(", ", changed.Select(k =>
                     $"{Section}.{k}: {recorded[k]?.ToJsonString() ?? "unset"} -> {wanted[k]?.ToJsonString() ?? "null"}"))}), removed from results.json");

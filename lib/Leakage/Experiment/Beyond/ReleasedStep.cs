@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text.Json.Nodes;
 using Leakage.Probes;
 using Leakage.Released;
 using static TorchSharp.torch;
@@ -37,10 +36,9 @@ public sealed class ReleasedStep(ExperimentRun run)
             run.WarnUnconverged(entry);
             results.Add(new ReleasedProbe(f.Path, f.Kind, data.Count, entry));
         }
-        // One entry per set found, named by its kind (or folder): the keys depend on what was released.
-        var json = new JsonObject { ["root"] = Data.CifarLoader.AsNamed(root, Path.GetFullPath(root)) }; // as the user named it: relative stays relative
-        foreach (var r in results) json[r.Kind?.ToString() ?? Path.GetFileName(r.Folder)] = ResultsJson.Node(EntryResult.Of(r.Entry));
-        run.Results.Set(StepCatalog.Released.ResultsKey, json);
+        // One entry per set found, named by its kind (or folder); the folder they came from is settings.beyond.releasedData.
+        run.Results.Set(StepCatalog.Released.ResultsKey,
+            ResultsJson.Node(results.Select(r => new ReleasedSetResult(r.Kind?.ToString() ?? Path.GetFileName(r.Folder), EntryResult.Of(r.Entry))).ToArray()));
         run.Results.SetSeconds(StepCatalog.Released, clock.Elapsed.TotalSeconds);
         return results;
     }

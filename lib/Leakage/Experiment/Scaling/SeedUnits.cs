@@ -1,5 +1,4 @@
 using Leakage.Scale;
-using System.Text.Json.Nodes;
 using Leakage.Experiment;
 using Leakage.IO;
 
@@ -26,7 +25,7 @@ public static class SeedUnits
 
     /// <summary>Runs the seeds of <paramref name="shard"/> (by position in <paramref name="seeds"/>) and returns the seeds it ran.</summary>
     public static IReadOnlyList<long> RunShard(ExperimentSettings settings, IReadOnlyList<long> seeds, string outDirectory, Shard shard,
-        Func<ExperimentSettings, string, JsonObject> runOne, Action<string>? log = null, CancellationToken ct = default)
+        Func<ExperimentSettings, string, RunResultsRecord> runOne, Action<string>? log = null, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(runOne);
         if (seeds.Count == 0) throw new ArgumentException("A seed study needs at least one seed.", nameof(seeds));
@@ -53,8 +52,8 @@ public static class SeedUnits
     /// Wraps the single run of a plain study: a seed a live worker holds is waited for, then run
     /// (which reuses the finished folder); any other seed is claimed while it runs.
     /// </summary>
-    public static Func<ExperimentSettings, string, JsonObject> Cooperative(ExperimentSettings settings, IReadOnlyList<long> seeds, string outDirectory,
-        Func<ExperimentSettings, string, JsonObject> runOne, Action<string>? log = null, CancellationToken ct = default)
+    public static Func<ExperimentSettings, string, RunResultsRecord> Cooperative(ExperimentSettings settings, IReadOnlyList<long> seeds, string outDirectory,
+        Func<ExperimentSettings, string, RunResultsRecord> runOne, Action<string>? log = null, CancellationToken ct = default)
     {
         var board = Board(settings, seeds, Path.GetFullPath(outDirectory), log);
         return (s, folder) =>

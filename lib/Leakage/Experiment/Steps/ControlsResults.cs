@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Leakage.Adversarial;
@@ -43,8 +42,8 @@ public enum ControlKind
 /// <param name="TransferAccuracy">Clean test accuracy of the transfer model trained on the set; null when not measured.</param>
 /// <param name="TransferTrainAccuracy">Share of the set's own (target) labels that model fits; null when not measured.</param>
 /// <param name="Probe">Goh's probe on the set against the same probe on the clean originals with the same labels; null when not measured.</param>
-public sealed record ControlRow(ControlKind Kind, string Set, string Rule, bool Attacked, long Images, double AttackSuccess,
-    double? TransferAccuracy, double? TransferTrainAccuracy, ComparisonResult? Probe)
+public sealed record ControlRow(ControlKind Kind, string Set, string Rule, bool Attacked, long Images, [property: Fraction] double AttackSuccess,
+    [property: Fraction] double? TransferAccuracy, [property: Fraction] double? TransferTrainAccuracy, ComparisonResult? Probe)
 {
     /// <summary>
     /// True when the row is D_rand or D_det on all training images, taken from the main steps
@@ -99,21 +98,6 @@ public sealed record ControlsResult(int TrainImages, int TrainSplit, int TestIma
 {
     /// <summary>The row of <paramref name="kind"/>, or null when the run has none.</summary>
     public ControlRow? Row(ControlKind kind) => Rows.FirstOrDefault(r => r.Kind == kind);
-
-    /// <summary>
-    /// The controls of a results.json, read through the records that wrote them; null when the run has
-    /// none (controls off, or a file from before they existed).
-    /// </summary>
-    /// <param name="results">The file's content.</param>
-    /// <param name="source">The file, named in the error.</param>
-    /// <exception cref="InvalidDataException">The section is not a controls table of this version; the message names the file.</exception>
-    public static ControlsResult? Read(JsonObject results, string source = ResultsFile.FileName)
-    {
-        ArgumentNullException.ThrowIfNull(results);
-        if (results[ControlsStep.ResultsKey] is not JsonObject node) return null;
-        try { return node.Deserialize(ResultsJsonContext.Default.ControlsResult) ?? throw new JsonException("empty"); }
-        catch (JsonException e) { throw new InvalidDataException($"{source}: '{ControlsStep.ResultsKey}' is not a controls table of this version ({e.Message}).", e); }
-    }
 }
 
 /// <summary>What the controls step keeps in <c>controls/probes/probes.json</c>: each control's probe against its null, and the seconds they took.</summary>
@@ -133,7 +117,7 @@ public sealed record ControlProbe(ControlKind Kind, ComparisonResult Comparison)
 public static class ControlsResults
 {
     /// <summary>Name of the settings section of the controls.</summary>
-    public const string SettingsSection = "controls";
+    public static string SettingsSection { get; } = RunResultsRecord.PathOf(nameof(ExperimentSettings.Controls));
 
     /// <summary>The settings that identify a run's main results: all but the controls' section.</summary>
     public static JsonNode? Identity(JsonNode? settings)
@@ -156,7 +140,7 @@ public static class ControlsResults
         ArgumentNullException.ThrowIfNull(results);
         ArgumentNullException.ThrowIfNull(settings);
         if (!settings.Controls.Enabled) return [];
-        if (results["settings"] is not JsonObject recorded)
+        if (results[RunResultsRecord.PathOf(nameof(RunResultsRecord.Settings))] is not JsonObject recorded)
             throw new ArgumentException("results.json has no settings object to reconcile.", nameof(results));
         var wanted = Artifacts.ToNode(settings.Controls);
         if (JsonNode.DeepEquals(recorded[SettingsSection], wanted)) return [];
@@ -165,10 +149,8 @@ public static class ControlsResults
         bool had = false;
         foreach (var step in StepCatalog.ControlSteps)
         {
-            var parts = step.ResultsKey.Split('.');
-            var parent = parts[..^1].Aggregate((JsonNode?)results, (node, key) => node?[key]) as JsonObject;
-            had |= parent?.Remove(parts[^1]) == true;
-            (results["seconds"] as JsonObject)?.Remove(step.Key);
+            had |= ResultsFile.Remove(results, step.ResultsKey);
+            ResultsFile.Remove(results, step.SecondsKey);
         }
         return had ? [$"{ControlsStep.ResultsKey}: made with other settings ({SettingsSection}: {before} -> {wanted.ToJsonString()}), removed from results.json with D_other's results"] : [];
     }

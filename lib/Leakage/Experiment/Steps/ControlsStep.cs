@@ -36,7 +36,7 @@ public sealed record ControlsOutcome(ControlsResult Result, double Seconds);
 public sealed class ControlsStep(ExperimentRun run)
 {
     /// <summary>Key of the controls in results.json.</summary>
-    public const string ResultsKey = "controls";
+    public static string ResultsKey { get; } = RunResultsRecord.PathOf(nameof(RunResultsRecord.Controls));
 
     /// <summary>
     /// The fewest images a control needs for its transfer model and probe (two per class); a smaller set

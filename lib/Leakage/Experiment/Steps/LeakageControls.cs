@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Leakage.Probes;
 
 namespace Leakage.Experiment;
@@ -31,7 +30,7 @@ public sealed record UnperturbedControls(ProbeEntry DRand, ProbeEntry DRandTarge
 public static class LeakageControls
 {
     /// <summary>Key of the controls in results.json.</summary>
-    public const string ResultsKey = "leakageControls";
+    public static string ResultsKey { get; } = RunResultsRecord.PathOf(nameof(RunResultsRecord.LeakageControls));
 
     /// <summary>
     /// The matched nulls of <see cref="ExperimentRun.Leakage"/>: the same probe (features, settings, seed)

@@ -16,7 +16,7 @@ namespace Leakage.Experiment;
 public sealed record DataResult(string Source, string Format, long Train, long Test);
 
 /// <summary><c>standardModel</c>: step 1.</summary>
-public sealed record StandardModelResult(string Arch, int Width, double TestAccuracy, double TrainAccuracy, int Epochs)
+public sealed record StandardModelResult(string Arch, int Width, [property: Fraction] double TestAccuracy, [property: Fraction] double TrainAccuracy, int Epochs)
 {
     /// <summary>The PyTorch checkpoint the model was read from (<c>standard.checkpoint</c>); absent when it was trained.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public CheckpointResult? Checkpoint { get; init; }
@@ -31,22 +31,22 @@ public sealed record CheckpointResult(string Path, string Sha256, long Bytes, st
 }
 
 /// <summary><c>adversarial.drand</c> / <c>adversarial.ddet</c>: step 2.</summary>
-public sealed record AdversarialResult(long Images, double AttackSuccess, double TargetEqualsLabel, double Eps, double Step, int Steps);
+public sealed record AdversarialResult(long Images, [property: Fraction] double AttackSuccess, [property: Fraction] double TargetEqualsLabel, double Eps, double Step, int Steps);
 
 /// <summary><c>transferDetails.drand</c> / <c>.ddet</c>: how the transfer model of that set was trained.</summary>
-public sealed record TransferDetails(double TrainAccuracyOnTargets, double Lr, int Epochs, bool Augment);
+public sealed record TransferDetails([property: Fraction] double TrainAccuracyOnTargets, double Lr, int Epochs, bool Augment);
 
 /// <summary>
 /// Certificates of a linear classifier at one radius (<c>robustModel</c> and the blocks inside it):
 /// accuracies, Spec 1 and 2, gamma and rho of the ten features, the median certified radius.
 /// </summary>
-public sealed record CertificateResult(double Radius, double CleanAccuracy, double CertifiedAccuracy, double Spec2, bool Spec1,
+public sealed record CertificateResult(double Radius, [property: Fraction] double CleanAccuracy, [property: Fraction] double CertifiedAccuracy, [property: Fraction] double Spec2, bool Spec1,
     IReadOnlyList<double> Gamma, int FeaturesRobustForSomeClass, IReadOnlyList<double> Rho, double MedianCertifiedRadius)
 {
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? TrainRadius { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? CertRadius { get; init; }
     /// <summary><c>pixel</c> or <c>normalised</c>.</summary>
-    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? RadiusUnits { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull), ChoiceOf("robust.units")] public string? RadiusUnits { get; init; }
     /// <summary>The same C certified in the other units.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public CertificateResult? OtherUnits { get; init; }
     /// <summary>At the attack's radius (pixel units).</summary>
@@ -76,9 +76,12 @@ public sealed record CertificateResult(double Radius, double CleanAccuracy, doub
 }
 
 /// <summary>A probe entry: accuracy with its bootstrap interval, sizes, and whether the fit converged (null for baselines).</summary>
-public sealed record EntryResult(string Name, double Accuracy, double Lo, double Hi, int NTrain, int NTest, int Features, bool? Converged, int? Iterations)
+public sealed record EntryResult(string Name, [property: Fraction] double Accuracy, [property: Fraction] double Lo, [property: Fraction] double Hi, int NTrain, int NTest, int Features, bool? Converged, int? Iterations)
 {
     public static EntryResult Of(ProbeEntry e) => new(e.Name, e.Accuracy, e.Lo, e.Hi, e.NTrain, e.NTest, e.Features, e.Converged, e.Iterations);
+
+    /// <summary>The probe entry this records.</summary>
+    public ProbeEntry ToEntry() => new(Name, Accuracy, Lo, Hi, NTrain, NTest, Features) { Converged = Converged, Iterations = Iterations };
 }
 
 /// <summary>Counts of test points only one of two probes gets right.</summary>
@@ -104,8 +107,8 @@ public sealed record DrawAdjustedResult(double Accuracy, double Se);
 /// pass's rule (McNemar and interval), and the readers take the verdict from its recorded interval
 /// (<see cref="LeakageComparison.FirstPass"/>).
 /// </summary>
-public sealed record ComparisonResult(string Name, double Accuracy, string NullName, double NullAccuracy, double ExcessOverNull,
-    IReadOnlyList<double> ExcessInterval, string IntervalCovers, double PValue, string Test, Discordant Discordant,
+public sealed record ComparisonResult(string Name, [property: Fraction] double Accuracy, string NullName, [property: Fraction] double NullAccuracy, double ExcessOverNull,
+    IReadOnlyList<double> ExcessInterval, string IntervalCovers, [property: Fraction] double PValue, string Test, Discordant Discordant,
     IReadOnlyList<double> PairedInterval, bool Above, bool? Converged, int? Iterations, bool? NullConverged, int? NullIterations)
 {
     /// <summary>The test of <c>pValue</c> for results written by this version.</summary>
@@ -113,7 +116,7 @@ public sealed record ComparisonResult(string Name, double Accuracy, string NullN
     /// <summary>What McNemar's test sees.</summary>
     public const string McNemarCoversText = "McNemar exact, two-sided: test points only, fits fixed";
 
-    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? McnemarP { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull), Fraction] public double? McnemarP { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? McnemarCovers { get; init; }
     /// <summary>"above", "below" or "undecided".</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Verdict { get; init; }
@@ -133,9 +136,46 @@ public sealed record ComparisonResult(string Name, double Accuracy, string NullN
     /// <summary>The excess over each emulated fresh target draw (same draws as <c>nullDraws</c>).</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public NullDrawsResult? DrawExcess { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? ExcessOverDrawMean { get; init; }
-    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? PValueDraws { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull), Fraction] public double? PValueDraws { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public FeatureShiftResult? FeatureShift { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public DrawAdjustedResult? DrawAdjusted { get; init; }
+
+    /// <summary>
+    /// The comparison this records, with <paramref name="probe"/> and <paramref name="nullEntry"/> its
+    /// two fits. A file with <c>mcnemarP</c> carries the excess's own uncertainty (<c>excessSe</c>,
+    /// <c>excessDf</c>) behind <c>excessInterval</c>, <c>pValue</c> and <c>verdict</c>. A first-pass file
+    /// (no <c>mcnemarP</c>) is read as it was written: its <c>pValue</c> is McNemar's, its
+    /// <c>excessInterval</c> the normal interval of a training bootstrap, and the comparison is marked
+    /// <see cref="LeakageComparison.FirstPass"/>, so that its verdict and p-value come from that recorded
+    /// interval (<see cref="ExcessUncertainty.FromFirstPass"/>).
+    /// </summary>
+    public LeakageComparison ToComparison(ProbeEntry probe, ProbeEntry nullEntry)
+    {
+        const double level = 0.95;
+        bool firstPass = McnemarP is null;
+        var paired = new PairedComparison(probe.Accuracy - nullEntry.Accuracy, new ConfidenceInterval(PairedInterval[0], PairedInterval[1], level),
+            Discordant.ProbeOnly, Discordant.NullOnly, McnemarP ?? PValue);
+        ConfidenceInterval? training = TrainingResamples is null ? null
+            : firstPass ? new ConfidenceInterval(ExcessInterval[0], ExcessInterval[1], level)
+            : BootstrapInterval is { } b ? new ConfidenceInterval(b[0], b[1], level) : null;
+        var comparison = new LeakageComparison(probe, nullEntry, paired, training, Strata ?? 0, TrainingResamples ?? 0, RefitsNotConverged ?? 0,
+            NullDraws is { } d ? new NullDraws(d.Values) : null)
+        {
+            FirstPass = firstPass,
+            BootstrapSe = BootstrapSe,
+            DrawExcesses = DrawExcess?.Values,
+            Shift = FeatureShift is { } s ? new FeatureShift(s.Mean, s.Lower, s.Upper, s.Images) : null,
+        };
+        if (firstPass) return comparison;
+        double excess = probe.Accuracy - nullEntry.Accuracy, se = ExcessSe ?? throw new InvalidDataException($"{Name}: excessSe is missing.");
+        return comparison with
+        {
+            // No excessDf: infinite degrees of freedom (a normal quantile), which JSON cannot write as a number.
+            Uncertainty = new ExcessUncertainty(excess, se, ExcessDf ?? double.PositiveInfinity, level, se > 0 ? (ExcessInterval[1] - ExcessInterval[0]) / (2 * se) : 0,
+                IntervalMonteCarloError ?? throw new InvalidDataException($"{Name}: intervalMonteCarloError is missing."),
+                UncertaintySource ?? throw new InvalidDataException($"{Name}: uncertaintySource is missing."), IntervalCovers),
+        };
+    }
 
     static NullDrawsResult Spread(IReadOnlyList<double> v) => new(v.Count, SampleStatistics.Mean(v), v.Count < 2 ? null : SampleStatistics.Sd(v), v.Min(), v.Max(), v);
 
@@ -176,8 +216,8 @@ public sealed record ComparisonResult(string Name, double Accuracy, string NullN
 }
 
 /// <summary>An extension's probe against its matched null, paired on the test points (the fits held fixed).</summary>
-public sealed record PairedResult(string Name, double Accuracy, string NullName, double NullAccuracy, double ExcessOverNull,
-    IReadOnlyList<double> ExcessInterval, string IntervalCovers, double PValue, Discordant Discordant, bool Above, bool? Converged, bool? NullConverged)
+public sealed record PairedResult(string Name, [property: Fraction] double Accuracy, string NullName, [property: Fraction] double NullAccuracy, double ExcessOverNull,
+    IReadOnlyList<double> ExcessInterval, string IntervalCovers, [property: Fraction] double PValue, Discordant Discordant, bool Above, bool? Converged, bool? NullConverged)
 {
     public static PairedResult Of(ProbeEntry probe, ProbeEntry baseline, PairedComparison c) => new(probe.Name, probe.Accuracy, baseline.Name, baseline.Accuracy,
         c.Difference, [c.Interval.Lo, c.Interval.Hi], "test points", c.PValue, new Discordant(c.FirstOnly, c.SecondOnly),
@@ -185,7 +225,7 @@ public sealed record PairedResult(string Name, double Accuracy, string NullName,
 }
 
 /// <summary><c>leakage.intervals</c>.</summary>
-public sealed record LeakageIntervals(IReadOnlyList<double> Drand, IReadOnlyList<double> Ddet, double Level, int Resamples);
+public sealed record LeakageIntervals(IReadOnlyList<double> Drand, IReadOnlyList<double> Ddet, [property: Fraction] double Level, int Resamples);
 
 /// <summary><c>leakage.comparisons</c>.</summary>
 public sealed record LeakageComparisonsResult(ComparisonResult Drand, ComparisonResult Ddet, ComparisonResult DrandTargetNotLabel);
@@ -198,7 +238,7 @@ public sealed record LeakageControlsSet(EntryResult CleanD, EntryResult DrandRan
 public sealed record PerSet(long Drand, long Ddet);
 
 /// <summary><c>leakage</c>: step 4, Goh's probe on D_rand and D_det with intervals, comparisons with the nulls and controls.</summary>
-public sealed record LeakageResult(double Drand, double Ddet, LeakageIntervals Intervals, LeakageComparisonsResult Comparisons,
+public sealed record LeakageResult([property: Fraction] double Drand, [property: Fraction] double Ddet, LeakageIntervals Intervals, LeakageComparisonsResult Comparisons,
     LeakageControlsSet Controls, int Features, PerSet TrainImages, int TestImages)
 {
     /// <param name="c">The three comparisons.</param>
@@ -224,19 +264,26 @@ public sealed record LeakageControlsResult(EntryResult DrandClean, EntryResult D
 }
 
 /// <summary>Clean and attacked accuracy of a model under the same attack.</summary>
-public sealed record UnderAttackResult(double CleanAccuracy, double AttackedAccuracy);
+public sealed record UnderAttackResult([property: Fraction] double CleanAccuracy, [property: Fraction] double AttackedAccuracy);
 
 /// <summary><c>beyond.nonlinear</c>.</summary>
-public sealed record NonlinearResult(string Arch, int Width, double Radius, int TrainPgdSteps, int Epochs, double CleanAccuracy, double RobustAccuracy,
-    double CleanAccuracyOnAttacked, int RobustEvaluatedImages, int EvalPgdSteps, UnderAttackResult StandardModelUnderAttack,
+public sealed record NonlinearResult(string Arch, int Width, double Radius, int TrainPgdSteps, int Epochs, [property: Fraction] double CleanAccuracy, [property: Fraction] double RobustAccuracy,
+    [property: Fraction] double CleanAccuracyOnAttacked, int RobustEvaluatedImages, int EvalPgdSteps, UnderAttackResult StandardModelUnderAttack,
     IReadOnlyList<EntryResult> Probes, IReadOnlyList<PairedResult> Comparisons)
 {
     /// <summary>The checkpoint the robust model was read from (<c>beyond.nonlinearCheckpoint</c>); absent when it was trained.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public CheckpointResult? Checkpoint { get; init; }
+
+    /// <summary>The probe whose name starts with <paramref name="prefix"/>, null when none (or several) do.</summary>
+    public EntryResult? Probe(string prefix)
+    {
+        var found = Probes.Where(e => e.Name.StartsWith(prefix, StringComparison.Ordinal)).ToList();
+        return found.Count == 1 ? found[0] : null;
+    }
 }
 
 /// <summary>One radius of <c>beyond.radiusSweep</c>.</summary>
-public sealed record SweepPointResult(double Radius, string Units, IReadOnlyList<double> Gamma, double Spec2, double CleanAccuracy, double CertifiedAccuracy,
+public sealed record SweepPointResult(double Radius, [property: ChoiceOf("robust.units")] string Units, IReadOnlyList<double> Gamma, [property: Fraction] double Spec2, [property: Fraction] double CleanAccuracy, [property: Fraction] double CertifiedAccuracy,
     EntryResult LeakageDrand, EntryResult LeakageDdet, EntryResult LeakageDrandClean, EntryResult LeakageDdetClean, PairedResult ExcessDrand, PairedResult ExcessDdet);
 
 /// <summary>Values over seeds with their mean, standard deviation (null below two values) and range.</summary>
@@ -251,6 +298,7 @@ public sealed record ProbeSeedsResult(IReadOnlyList<int> Seeds, SpreadResult Dra
 /// <summary>The System.Text.Json source-generated serialisers of the results and of the leakage cache.</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true,
     NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
+[JsonSerializable(typeof(RunResultsRecord))]
 [JsonSerializable(typeof(DataResult))]
 [JsonSerializable(typeof(StandardModelResult))]
 [JsonSerializable(typeof(AdversarialResult))]
@@ -262,6 +310,8 @@ public sealed record ProbeSeedsResult(IReadOnlyList<int> Seeds, SpreadResult Dra
 [JsonSerializable(typeof(NonlinearResult))]
 [JsonSerializable(typeof(SweepPointResult[]))]
 [JsonSerializable(typeof(ProbeSeedsResult))]
+[JsonSerializable(typeof(FidelityResult))]
+[JsonSerializable(typeof(ReleasedSetResult[]))]
 [JsonSerializable(typeof(LeakageCache))]
 [JsonSerializable(typeof(ControlsResult))]
 [JsonSerializable(typeof(ControlProbesCache))]
