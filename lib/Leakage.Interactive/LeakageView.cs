@@ -41,15 +41,13 @@ public sealed record LeakageView(ProbeEntry DRand, ProbeEntry DDet, ProbeEntry C
         [("D_rand", Comparisons.DRand), ("D_rand, target ≠ label", Comparisons.DRandTargetNotLabel), ("D_det", Comparisons.DDet)];
 
     /// <summary>The view of the leakage step's outcome.</summary>
-    /// <exception cref="NotebookCheckException">The outcome lacks its comparisons or a control.</exception>
+    /// <exception cref="NotebookCheckException">The outcome lacks its comparisons.</exception>
     public static LeakageView Of(LeakageOutcome outcome)
     {
         ArgumentNullException.ThrowIfNull(outcome);
         var comparisons = outcome.Comparisons ?? throw new NotebookCheckException("The leakage step returned no comparisons with its nulls.");
-        ProbeEntry Control(string prefix) => outcome.Controls.SingleOrDefault(e => e.Name.StartsWith(prefix, StringComparison.Ordinal))
-            ?? throw new NotebookCheckException($"The leakage step has no control named '{prefix}...'; its controls are: {string.Join("; ", outcome.Controls.Select(e => e.Name))}.");
-        return new LeakageView(outcome.DRand, outcome.DDet, Control("clean D"), Control("D_rand, random features"), Control("D_det, random features"),
-            Control("D_rand with target"), Control("chance"), Control("majority class"), comparisons);
+        var c = outcome.Controls;
+        return new LeakageView(outcome.DRand, outcome.DDet, c.CleanD, c.DRandRandomFeatures, c.DDetRandomFeatures, c.DRandTargetNotLabel, c.Chance, c.MajorityClass, comparisons);
     }
 
     /// <summary>The view of the leakage step as results.json records it, or null when the step has not run.</summary>

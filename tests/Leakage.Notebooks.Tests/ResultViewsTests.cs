@@ -150,15 +150,18 @@ public class ResultViewsTests
     }
 
     [Fact]
-    public void The_view_of_the_step_outcome_finds_every_control_the_step_names()
+    public void The_view_of_the_step_outcome_is_the_view_of_the_recorded_file_and_reads_its_controls_by_name()
     {
         var file = LeakageView.Read(Record(Json("cpu")), Recorded("cpu"))!;
-        var outcome = new LeakageOutcome(file.DRand, file.DDet,
-            [file.CleanD, file.DRandRandomFeatures, file.DDetRandomFeatures, file.DRandTargetNotLabel, file.Chance, file.MajorityClass,
-             file.DRandNull, file.DRandTargetNotLabelNull, file.DDetNull], 1.0) { Comparisons = file.Comparisons };
+        var controls = new LeakageProbeControls(file.CleanD, file.DRandRandomFeatures, file.DDetRandomFeatures, file.DRandTargetNotLabel, file.Chance, file.MajorityClass);
+        var outcome = new LeakageOutcome(file.DRand, file.DDet, controls, 1.0) { Comparisons = file.Comparisons };
         Assert.Equal(file, LeakageView.Of(outcome));
-        var missing = new LeakageOutcome(file.DRand, file.DDet, [file.CleanD], 1.0) { Comparisons = file.Comparisons };
-        Assert.Contains("D_rand, random features", Assert.Throws<NotebookCheckException>(() => LeakageView.Of(missing)).Message);
+        // The step's cache keeps the controls by name: the same view after a round trip through leakage.json's records.
+        var json = System.Text.Json.JsonSerializer.Serialize(outcome, ResultsJsonContext.Default.LeakageOutcome);
+        Assert.Contains("\"majorityClass\"", json);
+        var back = System.Text.Json.JsonSerializer.Deserialize(json, ResultsJsonContext.Default.LeakageOutcome)!;
+        Assert.Equal(controls, back.Controls);
+        Assert.Equal(controls.All.Select(e => e.Name), LeakageView.Of(back).Entries.Skip(2).Take(6).Select(e => e.Name));
         Assert.Contains("no comparisons", Assert.Throws<NotebookCheckException>(() => LeakageView.Of(outcome with { Comparisons = null })).Message);
     }
 

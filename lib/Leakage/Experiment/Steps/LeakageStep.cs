@@ -10,8 +10,8 @@ using static TorchSharp.torch;
 
 namespace Leakage.Experiment;
 
-/// <summary>The leakage probe results (Goh) and their controls (the matched nulls last).</summary>
-public sealed record LeakageOutcome(ProbeEntry DRand, ProbeEntry DDet, IReadOnlyList<ProbeEntry> Controls, double Seconds)
+/// <summary>The leakage probe results (Goh) and their controls; the matched nulls are in <see cref="Comparisons"/>.</summary>
+public sealed record LeakageOutcome(ProbeEntry DRand, ProbeEntry DDet, LeakageProbeControls Controls, double Seconds)
 {
     /// <summary>Each probe against its matched null: excess with its uncertainty, McNemar test, null over target draws, feature shift.</summary>
     public LeakageComparisons? Comparisons { get; init; }
@@ -23,6 +23,21 @@ public sealed record LeakageComparisons(LeakageComparison DRand, LeakageComparis
     /// <summary>The three in order.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public IReadOnlyList<LeakageComparison> All => [DRand, DDet, DRandTargetNotLabel];
+}
+
+/// <summary>The probes that make Goh's two readable, each by name (results.json <c>leakage.controls</c>).</summary>
+/// <param name="CleanD">The probe on the clean training images with their true labels: the most the ten features can do.</param>
+/// <param name="DRandRandomFeatures">Ten random directions with the w_i's norms, trained on D_rand.</param>
+/// <param name="DDetRandomFeatures">The same on D_det.</param>
+/// <param name="DRandTargetNotLabel">D_rand without the images whose target equals their label.</param>
+/// <param name="Chance">1 / classes.</param>
+/// <param name="MajorityClass">Always the test set's most frequent class.</param>
+public sealed record LeakageProbeControls(ProbeEntry CleanD, ProbeEntry DRandRandomFeatures, ProbeEntry DDetRandomFeatures, ProbeEntry DRandTargetNotLabel,
+    ProbeEntry Chance, ProbeEntry MajorityClass)
+{
+    /// <summary>The six in table order.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public IReadOnlyList<ProbeEntry> All => [CleanD, DRandRandomFeatures, DDetRandomFeatures, DRandTargetNotLabel, Chance, MajorityClass];
 }
 
 /// <summary>What the leakage step keeps in <c>leakage/leakage.json</c>: the outcome and its results.json sections.</summary>
@@ -48,7 +63,7 @@ public sealed class LeakageStep(ExperimentRun run)
     public const string ArtifactKind = "leakage-probes";
     const string Folder = "leakage", FileName = "leakage.json";
     /// <summary>Version of the step's statistics in the cache identity: probes fitted under another are refitted.</summary>
-    public const int StatisticsVersion = 2;
+    public const int StatisticsVersion = 3;
 
     LeakageOutcome? _outcome;
 
@@ -73,7 +88,7 @@ public sealed class LeakageStep(ExperimentRun run)
             ["robustFeatures"] = Fingerprint.Of(w),
             ["drand"] = Fingerprint.Of(drand.Images, drand.Targets),
             ["ddet"] = Fingerprint.Of(ddet.Images, ddet.Targets),
-            // 2: the excess's uncertainty from emulated fresh draws, p-values from it, feature shifts.
+            // 2: the excess's uncertainty from emulated fresh draws, p-values from it, feature shifts; 3: the controls by name in leakage.json.
             ["statistics"] = StatisticsVersion,
         };
         // A work unit: a second worker on the run folder waits for these probes and loads them.
@@ -96,7 +111,7 @@ public sealed class LeakageStep(ExperimentRun run)
             return fitted;
         }
         var o = cache.Outcome;
-        foreach (var e in o.Controls.Take(o.Controls.Count - 3).Prepend(o.DDet).Prepend(o.DRand)) { run.Observer.Log($"Leakage probe: {e}"); run.WarnUnconverged(e); }
+        foreach (var e in o.Controls.All.Prepend(o.DDet).Prepend(o.DRand)) { run.Observer.Log($"Leakage probe: {e}"); run.WarnUnconverged(e); }
         foreach (var c in o.Comparisons!.All) { run.Observer.Log($"Leakage against the null: {c}"); run.WarnUnconverged(c.Null); }
         run.Results.Set(StepCatalog.Leakage.ResultsKey, ResultsJson.Node(cache.Leakage));
         run.Results.Set(LeakageControls.ResultsKey, ResultsJson.Node(cache.Controls));
@@ -156,15 +171,13 @@ public sealed class LeakageStep(ExperimentRun run)
             with { Shift = LeakageStatistics.Shift(fRand.index_select(0, keep), fClean.index_select(0, keep), train.Labels.index_select(0, keep), drand.Targets.index_select(0, keep), fClean, probe.Options.Level) };
         var comparisons = new LeakageComparisons(rand, det, notLabel);
 
-        var controls = new List<ProbeEntry>
-        {
+        var chance = probe.Chance(testY);
+        var controls = new LeakageProbeControls(
             probe.RunOnFeatures("clean D, robust features", fClean, train.Labels, fTest, testY),
             probe.RunRandomDirections("D_rand, random features", w, drand.Images, drand.Targets, testX, testY),
             probe.RunRandomDirections("D_det, random features", w, ddet.Images, ddet.Targets, testX, testY),
-            notLabel.Probe,
-        };
-        controls.AddRange(probe.Chance(testY));
-        var outcome = new LeakageOutcome(rand.Probe, det.Probe, [.. controls, rand.Null, notLabel.Null, det.Null], 0) { Comparisons = comparisons };
+            notLabel.Probe, chance[0], chance[1]);
+        var outcome = new LeakageOutcome(rand.Probe, det.Probe, controls, 0) { Comparisons = comparisons };
         return (outcome, LeakageResult.Of(comparisons, controls, probe.Options), LeakageControlsResult.Of(comparisons));
     }
 }

@@ -242,16 +242,16 @@ public sealed record LeakageResult([property: Fraction] double Drand, [property:
     LeakageControlsSet Controls, int Features, PerSet TrainImages, int TestImages)
 {
     /// <param name="c">The three comparisons.</param>
-    /// <param name="controls">clean D, D_rand random features, D_det random features, D_rand with target ≠ label, chance, majority class.</param>
+    /// <param name="controls">The probes beside Goh's two.</param>
     /// <param name="options">The probe's options (interval level and resamples).</param>
-    public static LeakageResult Of(LeakageComparisons c, IReadOnlyList<ProbeEntry> controls, LeakageProbeOptions options)
+    public static LeakageResult Of(LeakageComparisons c, LeakageProbeControls controls, LeakageProbeOptions options)
     {
         var (rand, det) = (c.DRand.Probe, c.DDet.Probe);
         return new LeakageResult(rand.Accuracy, det.Accuracy,
             new LeakageIntervals([rand.Lo, rand.Hi], [det.Lo, det.Hi], options.Level, options.BootstrapResamples),
             new LeakageComparisonsResult(ComparisonResult.Of(c.DRand), ComparisonResult.Of(c.DDet), ComparisonResult.Of(c.DRandTargetNotLabel)),
-            new LeakageControlsSet(EntryResult.Of(controls[0]), EntryResult.Of(controls[1]), EntryResult.Of(controls[2]), EntryResult.Of(controls[3]),
-                EntryResult.Of(controls[4]), EntryResult.Of(controls[5])),
+            new LeakageControlsSet(EntryResult.Of(controls.CleanD), EntryResult.Of(controls.DRandRandomFeatures), EntryResult.Of(controls.DDetRandomFeatures),
+                EntryResult.Of(controls.DRandTargetNotLabel), EntryResult.Of(controls.Chance), EntryResult.Of(controls.MajorityClass)),
             rand.Features, new PerSet(rand.NTrain, det.NTrain), rand.NTest);
     }
 }
