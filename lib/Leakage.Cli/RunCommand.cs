@@ -35,7 +35,7 @@ static class RunCommand
     /// </summary>
     internal const string PartialReportFileName = "report.partial.html";
 
-    /// <summary>The file the notebooks load with #r; the command makes sure it is built.</summary>
+    /// <summary>The library the notebooks reference (notebooks/setup.csx); the command makes sure it is built.</summary>
     internal static readonly string InteractiveBuild = Path.Combine("lib", "Leakage.Interactive", "bin", "Release", "net10.0", "Leakage.Interactive.dll");
 
     public static Command Create()

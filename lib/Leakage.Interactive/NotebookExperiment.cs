@@ -26,8 +26,8 @@ public static class NotebookExperiment
         ExperimentSettings profile;
         try { profile = Profiles.Get(settings.Profile); }
         catch (ArgumentException e) { throw new ArgumentException($"{NotebookSettings.ProfileVariable}: {e.Message}", e); }
-        // The same parser and checks as --set: the overrides as key=value entries (SettingsOverrides.Parse of their JSON).
-        try { return SettingsOverrides.Apply(profile with { Device = settings.Device, Threads = settings.Threads }, SettingsOverrides.Parse(settings.Overrides.ToJsonString(), NotebookSettings.SettingsVariable)); }
+        // The one applier of --set, on the entries SettingsOverrides.Parse read from the variable.
+        try { return SettingsOverrides.Apply(profile with { Device = settings.Device, Threads = settings.Threads }, settings.Overrides); }
         catch (ArgumentException e) { throw new ArgumentException($"{NotebookSettings.SettingsVariable}: {e.Message}", e); }
     }
 
@@ -126,14 +126,13 @@ public static class NotebookExperiment
     {
         ArgumentNullException.ThrowIfNull(run);
         ArgumentNullException.ThrowIfNull(config);
-        var overrides = config.Settings.Overrides;
         var table = Tables.KeyValue(
         [
             ("profile", run.Settings.Profile),
             ("device", Leakage.Compute.Devices.Describe(run.Device)),
             ("data folder", config.Show(run.DataDirectory)),
             ("run folder", config.Show(run.OutDirectory)),
-            ("overrides", overrides.Count == 0 ? "none" : overrides.ToJsonString()),
+            ("overrides", config.Settings.OverridesText),
         ], "Run");
         return Html.Concat([table, SettingsTable(run.Settings, sections)]);
     }

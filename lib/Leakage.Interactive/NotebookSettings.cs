@@ -1,10 +1,8 @@
 using System.Globalization;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Leakage.Compute;
 using Leakage.Experiment;
-using Leakage.IO;
 
 namespace Leakage.Interactive;
 
@@ -20,7 +18,9 @@ namespace Leakage.Interactive;
 /// <param name="OutDirectory">Absolute path where this profile's artifacts and outputs go.</param>
 /// <param name="Device">Device choice: auto, cpu or cuda (resolved by <see cref="NotebookSetup.Init"/>).</param>
 /// <param name="Threads">libtorch CPU threads; 0 keeps libtorch's default.</param>
-/// <param name="Overrides">Setting overrides (nested JSON object), applied per notebook with <see cref="Apply{T}"/>.</param>
+/// <param name="Overrides">The overrides of <see cref="SettingsVariable"/> as <c>key=value</c> entries, in order
+/// (<see cref="SettingsOverrides.Parse"/>); <see cref="NotebookExperiment.ExperimentSettings(NotebookSettings)"/> applies
+/// them with <see cref="SettingsOverrides.Apply"/>, the one applier of <c>--set</c>.</param>
 /// <param name="Headless">True when a runner executes the notebook (fewer progress updates).</param>
 /// <param name="RepositoryRoot">Absolute path of the repository root.</param>
 public sealed record NotebookSettings(
@@ -30,7 +30,7 @@ public sealed record NotebookSettings(
     string OutDirectory,
     string Device,
     int Threads,
-    JsonObject Overrides,
+    IReadOnlyList<string> Overrides,
     bool Headless,
     string RepositoryRoot)
 {
@@ -89,7 +89,7 @@ public sealed record NotebookSettings(
         if (Get(ThreadsVariable) is { } t && (!int.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out threads) || threads > 4096))
             throw new ArgumentException($"{ThreadsVariable}='{t}' is not a thread count: use a whole number >= 0 (0 = libtorch's default).");
 
-        var overrides = Get(SettingsVariable) is { } s ? ParseOverrides(s) : new JsonObject();
+        var overrides = SettingsOverrides.Parse(Get(SettingsVariable), SettingsVariable);
 
         var headless = Get(HeadlessVariable) is { } h && h is "1" or "true" or "yes";
 
@@ -107,85 +107,30 @@ public sealed record NotebookSettings(
         [OutVariable] = OutDirectory,
         [DeviceVariable] = Device,
         [ThreadsVariable] = Threads.ToString(CultureInfo.InvariantCulture),
-        [SettingsVariable] = Overrides.ToJsonString(),
+        [SettingsVariable] = OverridesJson(Overrides),
         [HeadlessVariable] = Headless ? "1" : "0",
     };
 
     /// <summary>
-    /// Parses <see cref="SettingsVariable"/> with the one override syntax of the library
-    /// (<see cref="SettingsOverrides.Parse"/>, as <c>--set</c>): a JSON object (<c>{"train": {"epochs": 2}}</c>)
-    /// or a key=value list (<c>train.epochs=2, probe.lr=0.01</c>), nested by dotted keys. Values are JSON
-    /// literals where they parse as one (numbers, true/false, null, quoted strings, arrays), otherwise plain strings.
+    /// <paramref name="overrides"/> (<c>key=value</c> entries) as the text of <see cref="SettingsVariable"/>
+    /// that <see cref="SettingsOverrides.Parse"/> reads back to the same entries: a JSON object of dotted
+    /// keys and string values, so a value keeps its commas, quotes and brackets.
     /// </summary>
-    /// <exception cref="ArgumentException">Malformed input; the message names the variable and the entry.</exception>
-    public static JsonObject ParseOverrides(string text)
+    static string OverridesJson(IEnumerable<string> overrides)
     {
-        var result = new JsonObject();
-        foreach (var entry in SettingsOverrides.Parse(text, SettingsVariable))
+        ArgumentNullException.ThrowIfNull(overrides);
+        var json = new JsonObject();
+        foreach (var entry in overrides)
         {
             int eq = entry.IndexOf('=');
-            var path = entry[..eq].Split('.');
-            var node = result;
-            foreach (var part in path[..^1])
-            {
-                if (node[part] is not JsonObject child) node[part] = child = new JsonObject();
-                node = child;
-            }
-            node[path[^1]] = ParseValue(entry[(eq + 1)..]);
+            if (eq <= 0) throw new ArgumentException($"Override '{entry}' is not of the form key=value.", nameof(overrides));
+            json[entry[..eq]] = entry[(eq + 1)..];
         }
-        return result;
+        return json.ToJsonString();
     }
 
-    static JsonNode? ParseValue(string value)
-    {
-        try { return JsonNode.Parse(value); }
-        catch (JsonException) { return JsonValue.Create(value); }
-    }
-
-    /// <summary>
-    /// Returns <paramref name="defaults"/> with the overrides under <paramref name="section"/>
-    /// applied (section null: the top level). Names match the camelCase JSON names of the settings
-    /// record, case-insensitively; nested records take dotted keys. An unknown name or a value of the
-    /// wrong type is an error, so a typo never silently runs with the default.
-    /// </summary>
-    /// <typeparam name="T">A settings record that round-trips through System.Text.Json.</typeparam>
-    /// <exception cref="ArgumentException">An override does not fit <typeparamref name="T"/>.</exception>
-    public T Apply<T>(T defaults, string? section = null) where T : notnull
-    {
-        JsonObject? source = section is null ? Overrides : FindCaseInsensitive(Overrides, section) as JsonObject;
-        if (source is null || source.Count == 0) return defaults;
-        var target = Artifacts.ToNode(defaults).DeepClone() as JsonObject
-                     ?? throw new ArgumentException($"{typeof(T).Name} does not serialise to a JSON object.");
-        Merge(target, source, section ?? "", typeof(T).Name);
-        try
-        {
-            return target.Deserialize<T>(Artifacts.Json)
-                   ?? throw new ArgumentException($"{SettingsVariable}: the overrides turned {typeof(T).Name} into null.");
-        }
-        catch (JsonException e)
-        {
-            throw new ArgumentException($"{SettingsVariable}: an override has the wrong type for {typeof(T).Name} ({e.Message}).", e);
-        }
-    }
-
-    static void Merge(JsonObject target, JsonObject source, string prefix, string typeName)
-    {
-        foreach (var (key, value) in source)
-        {
-            var name = target.Select(kv => kv.Key).FirstOrDefault(k => string.Equals(k, key, StringComparison.OrdinalIgnoreCase));
-            var path = prefix.Length == 0 ? key : $"{prefix}.{key}";
-            if (name is null)
-                throw new ArgumentException(
-                    $"{SettingsVariable}: unknown setting '{path}' for {typeName}. Known: {string.Join(", ", target.Select(kv => kv.Key))}.");
-            if (value is JsonObject sub && target[name] is JsonObject existing)
-                Merge(existing, sub, path, typeName);
-            else
-                target[name] = value?.DeepClone();
-        }
-    }
-
-    static JsonNode? FindCaseInsensitive(JsonObject obj, string key) =>
-        obj.FirstOrDefault(kv => string.Equals(kv.Key, key, StringComparison.OrdinalIgnoreCase)).Value;
+    /// <summary>The overrides as a notebook shows them: <c>key=value, ...</c>, or "none".</summary>
+    public string OverridesText => Overrides.Count == 0 ? "none" : string.Join(", ", Overrides);
 
     /// <summary>
     /// The nearest ancestor of <paramref name="start"/> (inclusive) holding <see cref="SolutionFile"/>;

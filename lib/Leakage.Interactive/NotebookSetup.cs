@@ -123,9 +123,6 @@ public sealed record NotebookConfig(
     /// <summary>libtorch's current CPU thread count.</summary>
     public int TorchThreads => torch.get_num_threads();
 
-    /// <summary>Applies this run's overrides to a settings record (see <see cref="NotebookSettings.Apply{T}"/>).</summary>
-    public T Apply<T>(T defaults, string? section = null) where T : notnull => Settings.Apply(defaults, section);
-
     /// <summary>How this run's paths are shown (relative to the repository, or by the variable that chose them).</summary>
     public DisplayPaths Paths => new(Settings.RepositoryRoot, OutDirectory, DataDirectory);
 
@@ -142,7 +139,7 @@ public sealed record NotebookConfig(
             ("torch threads", TorchThreads.ToString(System.Globalization.CultureInfo.InvariantCulture)),
             ("data", $"{Show(DataDirectory)}{(Settings.DataFound ? "" : " (not present yet)")}"),
             ("out", Show(OutDirectory)),
-            ("overrides", Settings.Overrides.Count == 0 ? "none" : Settings.Overrides.ToJsonString()),
+            ("overrides", Settings.OverridesText),
             ("headless", Settings.Headless ? "yes" : "no"),
             ("TorchSharp native", Paths.ShowIn(TorchNativeStatus)),
         };

@@ -69,7 +69,7 @@ public sealed class NotebookRunException : Exception
 /// Runs notebooks headlessly with dotnet-repl, in order, and stops at the first failure.
 /// <para>
 /// Each notebook runs in a fresh kernel whose working directory is the notebook's folder (so
-/// relative <c>#r "../lib/..."</c> paths resolve as in VS Code), via the repository's local tool
+/// <c>#load "setup.csx"</c> and other relative paths resolve as in Jupyter and VS Code), via the repository's local tool
 /// manifest (<c>.config/dotnet-tools.json</c>). The executed copy, with outputs, is written to
 /// <c>&lt;out&gt;/notebooks/&lt;name&gt;.ipynb</c> (moved into place complete). A run fails on the first cell
 /// with an error output, on a non-zero exit or on a timeout, with a message naming the notebook,

@@ -1,5 +1,6 @@
-using System.Text.Json.Nodes;
+using Leakage.Experiment;
 using Leakage.Interactive;
+using Leakage.IO;
 
 namespace Leakage.Notebooks.Tests;
 
@@ -7,11 +8,6 @@ public class InteractiveSettingsTests
 {
     static NotebookSettings Read(Dictionary<string, string> env, string notebookDir) =>
         NotebookSettings.FromEnvironment(name => env.TryGetValue(name, out var v) ? v : null, notebookDir);
-
-    public sealed record TrainSettings(int Epochs, double LearningRate, string Model, OptimizerSettings Optimizer);
-    public sealed record OptimizerSettings(double Momentum, int[] Milestones);
-
-    static readonly TrainSettings Defaults = new(10, 0.1, "small-cnn", new OptimizerSettings(0.9, [50, 100]));
 
     [Fact]
     public void Without_variables_the_quick_profile_writes_below_the_repository_runs_folder()
@@ -67,7 +63,7 @@ public class InteractiveSettingsTests
         Assert.Equal(Path.Combine(tmp.Path, "out"), s.OutDirectory);
         Assert.Equal("cpu", s.Device);
         Assert.Equal(2, s.Threads);
-        Assert.Equal(3, (int)s.Overrides["train"]!["epochs"]!);
+        Assert.Equal(["train.epochs=3"], s.Overrides);
         Assert.True(s.Headless);
     }
 
@@ -80,14 +76,15 @@ public class InteractiveSettingsTests
             [NotebookSettings.ProfileVariable] = "cpu",
             [NotebookSettings.DeviceVariable] = "cpu",
             [NotebookSettings.ThreadsVariable] = "1",
-            [NotebookSettings.SettingsVariable] = """{"train": {"epochs": 2, "model": "wide"}}""",
+            [NotebookSettings.SettingsVariable] = """{"train": {"epochs": 2, "model": "wide"}, "note": "a, b; [c]", "quoted": "\"x\""}""",
         }, tmp.Path);
 
         var env = original.ToEnvironment();
         var again = Read(env.ToDictionary(kv => kv.Key, kv => kv.Value), Path.Combine(tmp.Path, "elsewhere"));
 
         Assert.Equal(original with { Overrides = again.Overrides }, again);
-        Assert.True(JsonNode.DeepEquals(original.Overrides, again.Overrides));
+        Assert.Equal(["train.epochs=2", "train.model=wide", "note=a, b; [c]", "quoted=\"x\""], original.Overrides);
+        Assert.Equal(original.Overrides, again.Overrides);
     }
 
     [Theory]
@@ -106,50 +103,60 @@ public class InteractiveSettingsTests
         Assert.Contains(named, e.Message);
     }
 
+    // LEAKAGE_SETTINGS reaches the experiment settings through the one applier of --set
+    // (SettingsOverrides.Apply, by NotebookExperiment.ExperimentSettings), with its checks.
+
+    static ExperimentSettings Apply(string overrides) =>
+        Read(new() { [NotebookSettings.SettingsVariable] = overrides }, Repo.Notebooks).ExperimentSettings();
+
     [Fact]
     public void Key_value_overrides_nest_dotted_keys_and_keep_arrays_and_strings()
     {
-        var o = NotebookSettings.ParseOverrides("train.epochs=3; train.model=wide-cnn, probe.milestones=[5,10]\nseed=7");
+        const string text = "standard.epochs=3; standard.arch=airbench, beyond.sweepRadii=[5,10]\nseed=7";
+        Assert.Equal(["standard.epochs=3", "standard.arch=airbench", "beyond.sweepRadii=[5,10]", "seed=7"],
+            Read(new() { [NotebookSettings.SettingsVariable] = text }, Repo.Notebooks).Overrides);
 
-        Assert.Equal(3, (int)o["train"]!["epochs"]!);
-        Assert.Equal("wide-cnn", (string)o["train"]!["model"]!);
-        Assert.Equal(new[] { 5, 10 }, o["probe"]!["milestones"]!.AsArray().Select(n => (int)n!));
-        Assert.Equal(7, (int)o["seed"]!);
+        var s = Apply(text);
+
+        Assert.Equal(3, s.Standard.Epochs);
+        Assert.Equal("airbench", s.Standard.Arch);
+        Assert.Equal([5.0, 10.0], s.Beyond.SweepRadii);
+        Assert.Equal(7, s.Seed);
     }
 
     [Fact]
     public void Overrides_replace_only_the_named_settings_of_a_section()
     {
-        var s = WithOverrides("train.epochs=2, train.optimizer.milestones=[1,2,3], probe.lr=5");
+        var quick = Profiles.Get("quick");
 
-        var t = s.Apply(Defaults, "train");
+        var s = Apply("standard.epochs=2, standard.checkpointMean=[0.1,0.2,0.3], probe.l2=5");
 
-        Assert.Equal(2, t.Epochs);
-        Assert.Equal(0.1, t.LearningRate);
-        Assert.Equal("small-cnn", t.Model);
-        Assert.Equal(0.9, t.Optimizer.Momentum);
-        Assert.Equal(new[] { 1, 2, 3 }, t.Optimizer.Milestones);
-        Assert.Same(Defaults, s.Apply(Defaults, "evaluation"));
+        Assert.Equal(2, s.Standard.Epochs);
+        Assert.Equal(quick.Standard.Lr, s.Standard.Lr);
+        Assert.Equal(quick.Standard.Arch, s.Standard.Arch);
+        Assert.Equal(quick.Standard.Momentum, s.Standard.Momentum);
+        Assert.Equal([0.1, 0.2, 0.3], s.Standard.CheckpointMean);
+        Assert.Equal(5, s.Probe.L2);
+        Assert.Equal(quick.Probe.Bootstrap, s.Probe.Bootstrap);
+        Assert.Null(Artifacts.Diff(Artifacts.ToNode(quick.Attack), Artifacts.ToNode(s.Attack), ""));
+        Assert.Null(Artifacts.Diff(Artifacts.ToNode(quick), Artifacts.ToNode(Apply("")), ""));
     }
 
     [Fact]
     public void A_misspelt_override_is_an_error_listing_the_known_names()
     {
-        var s = WithOverrides("train.epoch=2");
-        var e = Assert.Throws<ArgumentException>(() => s.Apply(Defaults, "train"));
-        Assert.Contains("train.epoch", e.Message);
-        Assert.Contains("epochs", e.Message);
-        Assert.Contains("learningRate", e.Message);
+        var e = Assert.Throws<ArgumentException>(() => Apply("standard.epoch=2"));
+        Assert.Contains(NotebookSettings.SettingsVariable, e.Message);
+        Assert.Contains("standard.epoch", e.Message);
+        Assert.Contains("standard.epochs", e.Message);
+        Assert.Contains("standard.lr", e.Message);
     }
 
     [Fact]
     public void An_override_of_the_wrong_type_is_an_error()
     {
-        var s = WithOverrides("train.epochs=many");
-        var e = Assert.Throws<ArgumentException>(() => s.Apply(Defaults, "train"));
+        var e = Assert.Throws<ArgumentException>(() => Apply("standard.epochs=many"));
         Assert.Contains(NotebookSettings.SettingsVariable, e.Message);
+        Assert.Contains("standard.epochs", e.Message);
     }
-
-    static NotebookSettings WithOverrides(string text) =>
-        new("quick", "/data", false, "/out", "cpu", 0, NotebookSettings.ParseOverrides(text), false, "/repo");
 }

@@ -227,6 +227,43 @@ public class NotebookRunnerFailureTests
         }
     }
 
+    [SkippableFact]
+    public void Without_the_build_the_shared_setup_stops_in_the_first_cell_and_says_how_to_build()
+    {
+        Skip.IfNot(File.Exists(Repo.InteractiveBuild), $"{Repo.InteractiveBuild} is missing.");
+        using var tmp = new TempDir();
+        // A copy of the series' setup files below the repository (tool manifest) with no build beside it:
+        // ../lib/... from there does not exist, as in a fresh checkout.
+        var dir = Directory.CreateDirectory(Path.Combine(AppContext.BaseDirectory, "unbuilt-" + Guid.NewGuid().ToString("N")[..8], "notebooks")).FullName;
+        try
+        {
+            foreach (var file in new[] { "setup-check.csx", "setup.csx" })
+                File.Copy(Path.Combine(Repo.Notebooks, file), Path.Combine(dir, file));
+            var series = ExecutedNotebook.Read(Path.Combine(Repo.Notebooks, "01-data.ipynb")).Elements.Where(c => !ExecutedNotebook.IsMarkdown(c)).ToList();
+            var nb = new SyntheticNotebook()
+                .Markdown("# Unbuilt")
+                .Code(series[0].Contents)
+                .Code(series[1].Contents)
+                .Write(Path.Combine(dir, "unbuilt.ipynb"));
+            var e = Assert.Throws<NotebookRunException>(() => NotebookRunner.RunAll(new NotebookRunOptions
+            {
+                Notebooks = [nb],
+                OutputDirectory = tmp.Path,
+                TimeoutPerNotebook = TimeSpan.FromMinutes(5),
+                RestoreTools = false,
+            }));
+            Assert.NotNull(e.CellError);
+            Assert.Equal(1, e.CellError!.CodeCellNumber);
+            var missing = Path.GetFullPath(Path.Combine(dir, "..", "lib", "Leakage.Interactive", "bin", "Release", "net10.0"));
+            Assert.Contains($"The notebook helpers are not built ({missing})", e.CellError.ErrorText);
+            Assert.Contains("Run 'dotnet build -c Release' in the repository root", e.CellError.ErrorText);
+        }
+        finally
+        {
+            Directory.Delete(Path.GetDirectoryName(dir)!, recursive: true);
+        }
+    }
+
     [Fact]
     public void A_missing_notebook_is_refused_before_anything_runs()
     {

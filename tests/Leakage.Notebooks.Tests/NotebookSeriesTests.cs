@@ -415,12 +415,64 @@ public class NotebookConventionsTests
         Assert.True(ExecutedNotebook.IsMarkdown(cells[1]));
         Assert.StartsWith("**References**", cells[1].Contents);
         var code = cells.Where(c => !ExecutedNotebook.IsMarkdown(c)).ToList();
-        Assert.Contains("Leakage.Interactive.dll", code[0].Contents);                   // the build check
+        Assert.Equal(NotebookSetupFiles.CheckCell, code[0].Contents.Trim());           // the build check
+        Assert.StartsWith(NotebookSetupFiles.LoadLine, code[1].Contents);                // the helpers, from the shared setup
         Assert.Single(code, c => c.Contents.Contains("NotebookSetup.Init()"));          // one configuration cell
         Assert.Contains("ExperimentRun.Open(config.ExperimentSettings()", code[1].Contents);
         Assert.Contains("new RunProgress()", code[1].Contents);
         // Markdown between the steps: no two code cells in a row without text, except a chart after its table.
         Assert.True(cells.Count(ExecutedNotebook.IsMarkdown) >= code.Count / 2, $"{notebook} has too little text between its steps.");
         Assert.True(code.Skip(2).All(c => !c.Contents.Contains("Console.Write")), "cells end with a value instead of printing");
+    }
+}
+
+/// <summary>
+/// The one shared setup of the series (notebooks/setup-check.csx and notebooks/setup.csx): every
+/// notebook opens with the same two cells that load them, and only setup.csx names the build folder.
+/// </summary>
+public class NotebookSetupFiles
+{
+    /// <summary>The first code cell of every notebook.</summary>
+    public const string CheckCell = "#load \"setup-check.csx\"";
+
+    /// <summary>The first line of every notebook's configuration cell.</summary>
+    public const string LoadLine = "#load \"setup.csx\"";
+
+    static string SetupFile => Path.Combine(Repo.Notebooks, "setup.csx");
+
+    /// <summary>The files setup.csx references, resolved against its folder (as the kernel resolves them).</summary>
+    public static IReadOnlyList<string> References() =>
+        File.ReadLines(SetupFile).Where(l => l.StartsWith("#r \"", StringComparison.Ordinal))
+            .Select(l => Path.GetFullPath(Path.Combine(Repo.Notebooks, l[4..l.LastIndexOf('"')]))).ToList();
+
+    public static TheoryData<string> Series => new(NotebookRunner.FindNotebooks(Repo.Notebooks).Select(Path.GetFileName)!);
+
+    [Theory]
+    [MemberData(nameof(Series))]
+    public void Each_notebook_opens_with_the_two_shared_setup_cells_and_references_nothing_itself(string notebook)
+    {
+        var code = ExecutedNotebook.Read(Path.Combine(Repo.Notebooks, notebook)).Elements.Where(c => !ExecutedNotebook.IsMarkdown(c)).ToList();
+        Assert.Equal(CheckCell, code[0].Contents.Trim());
+        Assert.StartsWith(LoadLine + "\n", code[1].Contents);
+        Assert.Contains("NotebookSetup.Init()", code[1].Contents);
+        Assert.All(code, c => Assert.DoesNotContain("#r ", c.Contents));
+        Assert.All(code, c => Assert.DoesNotContain("bin/Release", c.Contents));
+        Assert.All(code, c => Assert.DoesNotContain("\"Release\"", c.Contents));
+    }
+
+    [Fact]
+    public void Setup_csx_is_the_one_file_that_names_the_build_and_references_the_helpers_the_notebooks_use()
+    {
+        var references = References();
+        Assert.Equal(["Leakage.dll", "Leakage.Interactive.dll", "TorchSharp.dll", "Plotly.NET.dll", "Microsoft.Data.Analysis.dll"],
+            references.Select(Path.GetFileName));
+        Assert.All(references, r => Assert.Equal(Path.GetDirectoryName(Repo.InteractiveBuild), Path.GetDirectoryName(r)));
+        var naming = Directory.EnumerateFiles(Repo.Notebooks).Concat(Directory.EnumerateFiles(Repo.TestNotebooks))
+            .Where(f => Path.GetExtension(f) is ".ipynb" or ".csx" && File.ReadAllText(f).Contains("bin/Release")).Select(Path.GetFileName);
+        Assert.Equal(["setup.csx"], naming);
+        // The check reads the #r lines of setup.csx instead of naming the folder again.
+        var check = File.ReadAllText(Path.Combine(Repo.Notebooks, "setup-check.csx"));
+        Assert.Contains("\"setup.csx\"", check);
+        Assert.Contains("dotnet build -c Release", check);
     }
 }
