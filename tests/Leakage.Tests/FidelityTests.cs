@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Leakage.Experiment;
+using Leakage.Tests.Support;
 using Xunit;
 
 namespace Leakage.Tests;
@@ -21,6 +22,22 @@ public class FidelityTests
             ["adversarial"] = new JsonObject { ["drand"] = new JsonObject { ["attackSuccess"] = 0.97 }, ["ddet"] = new JsonObject { ["attackSuccess"] = 0.96 } },
             ["transfer"] = new JsonObject { ["drand"] = 0.55, ["ddet"] = 0.30 },
         };
+    }
+
+    [Fact]
+    public void The_run_rewrites_the_block_whenever_one_of_its_inputs_is_recorded_and_only_then()
+    {
+        using var dir = new TempDir();
+        using var run = ExperimentRun.Open(Profiles.Get("quick") with { Device = "cpu" }, dir["no-data-needed"], dir.Path, new RunObserver(_ => { }));
+        run.Results.Set("seconds.standardModel", 1.0);
+        Assert.Null(run.Results.Record().Fidelity);
+        run.Results.Set("adversarial.drand", new JsonObject { ["images"] = 10, ["attackSuccess"] = 0.9, ["targetEqualsLabel"] = 0.1, ["eps"] = 0.5, ["step"] = 0.1, ["steps"] = 10 });
+        Assert.Equal(0.9, run.Results.Record().Fidelity?.AttackSuccess?.Drand);
+        run.Results.Set("transfer.ddet", 0.3);
+        var block = run.Results.Record().Fidelity!;
+        Assert.Equal(0.3 - Published.TransferDDet.Value, block.TransferGap!.Ddet!.Value, 12);
+        Assert.Equal(0.9, block.AttackSuccess!.Drand);
+        Assert.True(Fidelity.DependsOn("robustModel.gamma") && Fidelity.DependsOn("transfer") && !Fidelity.DependsOn("transferDetails.drand") && !Fidelity.DependsOn("fidelity"));
     }
 
     [Fact]

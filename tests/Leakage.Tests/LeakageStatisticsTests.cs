@@ -297,7 +297,7 @@ public class LeakageStatisticsTests
             Shift = new FeatureShift(0.1, 0.09, 0.11, 1000),
         };
         var comparisons = new Leakage.Experiment.LeakageComparisons(c, c, c);
-        var controls = Enumerable.Repeat(probe, 6).ToList();
+        var controls = new Leakage.Experiment.LeakageProbeControls(probe, probe, probe, probe, probe, probe);
         var cache = new Leakage.Experiment.LeakageCache(new Leakage.Experiment.LeakageOutcome(probe, probe, controls, 1) { Comparisons = comparisons },
             Leakage.Experiment.LeakageResult.Of(comparisons, controls, new LeakageProbeOptions()), Leakage.Experiment.LeakageControlsResult.Of(comparisons));
         var json = System.Text.Json.JsonSerializer.Serialize(cache, Leakage.Experiment.ResultsJsonContext.Default.LeakageCache);

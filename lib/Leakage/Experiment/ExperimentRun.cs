@@ -58,6 +58,8 @@ public sealed class ExperimentRun : IDisposable
         Device = Devices.Select(settings.DeviceKind);
         Directory.CreateDirectory(OutDirectory);
         Results = new ResultsFile(OutDirectory);
+        // The fidelity block derives from attack success, transfer and C: rewritten whenever a step records one of them.
+        Results.Written += key => { if (Fidelity.DependsOn(key)) UpdateFidelity(); };
         _standard = new StandardStep(this, imported);
         AdversarialKind[] kinds = [AdversarialKind.Random, AdversarialKind.Deterministic];
         _adversarial = kinds.Append(AdversarialKind.Other).ToDictionary(k => k, k => new AdversarialStep(this, k));
@@ -334,10 +336,10 @@ public sealed class ExperimentRun : IDisposable
     }
 
     /// <summary>
-    /// Rewrites the <see cref="Fidelity"/> block from results.json; called by every step that adds one of
-    /// its inputs (attack success, transfer, C), so a run driven by the notebooks has it as well.
+    /// Rewrites the <see cref="Fidelity"/> block from results.json, whenever a step records one of its
+    /// inputs (<see cref="Fidelity.DependsOn"/>), so a run driven by the notebooks has it as well.
     /// </summary>
-    internal void UpdateFidelity() => Results.Set(Fidelity.ResultsKey, ResultsJson.Node(Fidelity.Compute(Results.Record())));
+    void UpdateFidelity() => Results.Set(Fidelity.ResultsKey, ResultsJson.Node(Fidelity.Compute(Results.Record())));
 
     public void Dispose()
     {

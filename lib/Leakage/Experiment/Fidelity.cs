@@ -40,6 +40,13 @@ public static class Fidelity
     /// <summary>Path of the block in results.json.</summary>
     public static string ResultsKey { get; } = RunResultsRecord.PathOf(nameof(RunResultsRecord.Fidelity));
 
+    /// <summary>The results.json sections <see cref="Compute"/> reads: attack success, transfer and C.</summary>
+    static readonly string[] Inputs =
+        [.. new[] { nameof(RunResultsRecord.Adversarial), nameof(RunResultsRecord.Transfer), nameof(RunResultsRecord.RobustModel) }.Select(m => RunResultsRecord.PathOf(m))];
+
+    /// <summary>Whether writing results.json key <paramref name="key"/> (a dotted path) can change the block.</summary>
+    public static bool DependsOn(string key) => Inputs.Any(i => key == i || key.StartsWith(i + ".", StringComparison.Ordinal));
+
     /// <summary>The block for <paramref name="results"/>; entries whose inputs are missing are left out.</summary>
     public static FidelityResult Compute(RunResultsRecord results)
     {

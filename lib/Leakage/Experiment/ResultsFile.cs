@@ -39,8 +39,17 @@ public sealed class ResultsFile
         }
     }
 
+    /// <summary>Raised after <see cref="Set"/> wrote <c>key</c>: what derives a section from others (<see cref="Fidelity"/>) listens here.</summary>
+    public event Action<string>? Written;
+
     /// <summary>Sets <paramref name="key"/> (dotted path) to <paramref name="value"/> and writes the file atomically.</summary>
     public void Set(string key, JsonNode? value)
+    {
+        Write(key, value);
+        Written?.Invoke(key);
+    }
+
+    void Write(string key, JsonNode? value)
     {
         lock (_gate)
         {

@@ -78,7 +78,6 @@ public sealed class AdversarialStep(ExperimentRun run, AdversarialKind kind) : I
         var a = run.Settings.Attack;
         run.Results.Set(Info.ResultsKey, ResultsJson.Node(new AdversarialResult(data.Count, data.SuccessRate, data.TargetEqualsLabelRate, a.Eps, a.Step, a.Steps)));
         run.Results.SetSeconds(Info, seconds);
-        run.UpdateFidelity();
         return _data = data;
     }
 

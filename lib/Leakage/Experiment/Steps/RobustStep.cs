@@ -90,7 +90,6 @@ public sealed class RobustStep(ExperimentRun run) : IDisposable
         }
         run.Results.Set(StepCatalog.Robust.ResultsKey, ResultsJson.Node(CertificateResult.Of(outcome, options, atAttack, pixelTrained)));
         run.Results.SetSeconds(StepCatalog.Robust, outcome.Seconds);
-        run.UpdateFidelity();
         return _outcome = outcome;
     }
 

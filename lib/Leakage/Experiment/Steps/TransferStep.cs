@@ -92,7 +92,6 @@ public sealed class TransferStep(ExperimentRun run, AdversarialKind kind) : IDis
         run.Results.Set(StepCatalog.SetPath(nameof(RunResultsRecord.TransferDetails), kind),
             ResultsJson.Node(new TransferDetails(train, training.LearningRate, training.Epochs, run.Settings.Transfer.Augment)));
         run.Results.SetSeconds(Info, seconds);
-        run.UpdateFidelity();
         return _outcome = new TransferOutcome(kind, model, test, train, history, seconds, cached);
     }
 
