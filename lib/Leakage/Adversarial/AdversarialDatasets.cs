@@ -111,7 +111,6 @@ public static class AdversarialDatasets
             resumeLogged = true;
             log($"Resuming the {AdversarialSet.Of(kind).Name} data set in {dir}: {reused} of {chunks} chunks were already complete; {next}.");
         }
-        var attack = options.Attack;
         var pending = Enumerable.Range(0, chunks).Where(c => shard?.Owns(c) ?? true).ToList();
         bool ChunkDone(int c, out string why) =>
             Artifacts.TryValidate(ChunkDir(chunkRoot, c), ChunkKind, ChunkSettings(settings, c, (long)c * options.ChunkSize,
@@ -148,27 +147,15 @@ public static class AdversarialDatasets
                     Artifacts.Delete(chunkDir);
                 }
 
-                using var scope = NewDisposeScope();
                 var unitClock = Stopwatch.StartNew();
-                var x = images.narrow(0, start, count);
-                var y = labels.narrow(0, start, count);
-                var targets = DrawTargets(kind, y, options, c);
                 long before = done;
                 var batchProgress = progress is null ? null : new SyncProgress<long>(k =>
                     progress.Report(new AdversarialProgress(c + 1, chunks, before + k, n,
                         done == 0 ? double.NaN : (double)successes / done,
                         (attackedThisSession + k) / Math.Max(clock.Elapsed.TotalSeconds, 1e-9))));
-                using var result = L2Pgd.Attack(model, x, targets, attack, device, options.BatchSize,
-                    (long)Seeds.Derive(options.Seed, c, 1), batchProgress, cancellationToken);
-                long chunkSuccesses = result.Success.sum().item<long>();
-
-                AtomicFile.CreateFolder(chunkDir);
-                TensorFile.Save(Path.Combine(chunkDir, AdversarialDataset.ImagesFile), result.Adversarial);
-                TensorFile.Save(Path.Combine(chunkDir, AdversarialDataset.TargetsFile), targets);
-                TensorFile.Save(Path.Combine(chunkDir, AdversarialDataset.SuccessFile), result.Success);
-                Artifacts.Commit(chunkDir, ChunkKind, chunkSettings,
-                    [AdversarialDataset.ImagesFile, AdversarialDataset.TargetsFile, AdversarialDataset.SuccessFile],
-                    new JsonObject { ["successes"] = chunkSuccesses });
+                using var x = images.narrow(0, start, count);
+                using var y = labels.narrow(0, start, count);
+                long chunkSuccesses = AttackChunk(kind, model, x, y, options, c, chunkDir, chunkSettings, device, batchProgress, cancellationToken);
                 board.MarkDone(ChunkUnit(c), fingerprint, unitClock.Elapsed.TotalSeconds);
 
                 successes += chunkSuccesses;
@@ -214,6 +201,30 @@ public static class AdversarialDatasets
             break;
         }
         return (AdversarialDataset.Load(dir), outcome with { Complete = true });
+    }
+
+    /// <summary>
+    /// The attack itself, for chunk <paramref name="chunk"/> of images <paramref name="x"/> labelled
+    /// <paramref name="y"/>: its targets, targeted L2 PGD from a seed of the chunk's own, and the chunk
+    /// committed to <paramref name="chunkDir"/> (images, targets, success flags). Returns its successes.
+    /// Everything else in <see cref="Work"/> decides which chunks to attack and when.
+    /// </summary>
+    static long AttackChunk(AdversarialKind kind, nn.Module<Tensor, Tensor> model, Tensor x, Tensor y, AdversarialOptions options, int chunk,
+        string chunkDir, JsonObject chunkSettings, Device device, IProgress<long>? progress, CancellationToken cancellationToken)
+    {
+        using var scope = NewDisposeScope();
+        var targets = DrawTargets(kind, y, options, chunk);
+        using var result = L2Pgd.Attack(model, x, targets, options.Attack, device, options.BatchSize,
+            (long)Seeds.Derive(options.Seed, chunk, 1), progress, cancellationToken);
+        long successes = result.Success.sum().item<long>();
+        AtomicFile.CreateFolder(chunkDir);
+        TensorFile.Save(Path.Combine(chunkDir, AdversarialDataset.ImagesFile), result.Adversarial);
+        TensorFile.Save(Path.Combine(chunkDir, AdversarialDataset.TargetsFile), targets);
+        TensorFile.Save(Path.Combine(chunkDir, AdversarialDataset.SuccessFile), result.Success);
+        Artifacts.Commit(chunkDir, ChunkKind, chunkSettings,
+            [AdversarialDataset.ImagesFile, AdversarialDataset.TargetsFile, AdversarialDataset.SuccessFile],
+            new JsonObject { ["successes"] = successes });
+        return successes;
     }
 
     /// <summary>
