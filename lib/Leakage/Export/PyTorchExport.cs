@@ -20,11 +20,7 @@ public sealed record CleanTestSet(Tensor Images, Tensor Labels, string DataIdent
 
 /// <summary>What <see cref="PyTorchExport.Write"/> wrote, relative to the export folder.</summary>
 /// <param name="Sets">The data sets written and their sizes: D_rand and D_det, and D_other when the run built it (the leakage controls).</param>
-public sealed record ExportResult(string Directory, IReadOnlyList<string> Files, string Arch, int Width, IReadOnlyList<(AdversarialSet Set, long Count)> Sets)
-{
-    /// <summary>The number of images exported of <paramref name="set"/>, 0 when it was not.</summary>
-    public long Count(AdversarialSet set) => Sets.FirstOrDefault(s => s.Set == set).Count;
-}
+public sealed record ExportResult(string Directory, IReadOnlyList<string> Files, string Arch, int Width, IReadOnlyList<(AdversarialSet Set, long Count)> Sets);
 
 /// <summary>
 /// Exports a finished run's artifacts as files PyTorch reads with <c>torch.load</c>, so a PyTorch
