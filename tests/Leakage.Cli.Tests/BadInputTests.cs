@@ -116,7 +116,7 @@ public class BadInputTests
     }
 
     [Theory]
-    [InlineData("--profile", "huge", "Unknown profile 'huge'. Valid profiles: quick, cpu, cpu-airbench, paper.")]
+    [InlineData("--profile", "huge", "Unknown profile 'huge'. Valid profiles: quick, cpu, cpu-small, paper.")]
     [InlineData("--set", "robust.units=meters", "Valid choices: pixel, normalised.")]
     [InlineData("--set", "standard.arch=vgg", "Valid choices: small-cnn, resnet18, airbench.")]
     [InlineData("--set", "attack.stepz=3", "Unknown setting 'attack.stepz'. Valid settings here: attack.eps, attack.step, attack.steps")]

@@ -36,7 +36,7 @@ public class NotebookExperimentTests
     {
         var profile = Assert.Throws<ArgumentException>(() => Read(new Dictionary<string, string> { [NotebookSettings.ProfileVariable] = "test" }).ExperimentSettings());
         Assert.Contains(NotebookSettings.ProfileVariable, profile.Message);
-        Assert.Contains("quick, cpu, cpu-airbench, paper", profile.Message);
+        Assert.Contains("quick, cpu, cpu-small, paper", profile.Message);
 
         var key = Assert.Throws<ArgumentException>(() => Read(new Dictionary<string, string> { [NotebookSettings.SettingsVariable] = "attack.stepz=3" }).ExperimentSettings());
         Assert.Contains(NotebookSettings.SettingsVariable, key.Message);

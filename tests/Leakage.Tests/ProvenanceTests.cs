@@ -53,4 +53,18 @@ public class ProvenanceTests
         Assert.All(p.VectorExtensions, e => Assert.Contains(e, flags));
         Assert.Equal(Provenance.Extensions.Where(flags.Contains), p.VectorExtensions);
     }
+
+    [SkippableFact]
+    public void Libtorch_names_its_oneDNN_build_and_the_instruction_set_of_its_own_kernels()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux() && System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.X64,
+            "libtorch's C++ strings are read on x86-64 Linux only.");
+        var p = Provenance.Current(CPU, "fp32");
+        // at::get_mkldnn_version: "Intel(R) MKL-DNN v3.x.y (Git Hash ...)" in libtorch 2.x.
+        Assert.Matches(@"v\d+\.\d+(\.\d+)? \(Git Hash [0-9a-f]+\)", p.OneDnn);
+        // ATen's capability can never exceed what the CPU reports.
+        Assert.Contains(p.CpuCapability, new[] { "DEFAULT", "AVX2", "AVX512", "ZVECTOR", "SVE256", "VSX" });
+        if (p.CpuCapability == "AVX512") Assert.Contains("avx512f", p.VectorExtensions);
+        if (p.CpuCapability == "AVX2") Assert.Contains("avx2", p.VectorExtensions);
+    }
 }

@@ -9,7 +9,7 @@ public class SettingsTests
     public void An_unknown_profile_lists_the_valid_profiles()
     {
         var e = Assert.Throws<ArgumentException>(() => Profiles.Get("huge"));
-        Assert.Contains("quick, cpu, cpu-airbench, paper", e.Message);
+        Assert.Contains("quick, cpu, cpu-small, paper", e.Message);
     }
 
     [Fact]

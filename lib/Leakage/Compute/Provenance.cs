@@ -33,6 +33,18 @@ public sealed record Provenance(string CpuModel, IReadOnlyList<string> VectorExt
     /// <summary>Vendor, family and model from /proc/cpuinfo with the core generation where known, e.g. "AuthenticAMD family 23 model 1 (Zen 1)"; null when unknown (and in results written before it existed).</summary>
     public string? CpuCore { get; init; }
 
+    /// <summary>The oneDNN build libtorch runs its convolutions with (<see cref="Native.LibtorchBuild.OneDnn"/>); null when unknown.</summary>
+    public string? OneDnn { get; init; }
+
+    /// <summary>The instruction set of ATen's own vectorised CPU kernels here ("AVX2", "AVX512"; <see cref="Native.LibtorchBuild.CpuCapability"/>); null when unknown.</summary>
+    public string? CpuCapability { get; init; }
+
+    /// <summary>
+    /// oneDNN picks the widest instruction set among <see cref="VectorExtensions"/> unless ONEDNN_MAX_CPU_ISA
+    /// (or DNNL_MAX_CPU_ISA) caps it: that cap as set in the environment, null when none is.
+    /// </summary>
+    public string? OneDnnIsaCap { get; init; }
+
     /// <summary>This machine and process, for a run on <paramref name="device"/> with attack precision <paramref name="precision"/>.</summary>
     public static Provenance Current(Device device, string precision)
     {
@@ -42,7 +54,13 @@ public sealed record Provenance(string CpuModel, IReadOnlyList<string> VectorExt
         return new Provenance(model ?? RuntimeInformation.ProcessArchitecture.ToString(), Extensions.Where(flags.Contains).ToArray(),
             Environment.ProcessorCount, get_num_threads(), device.type.ToString().ToLowerInvariant(), __version__,
             typeof(torch).Assembly.GetName().Version?.ToString() ?? "unknown", $"{precision} (attacks {attack.ToString().ToLowerInvariant()})",
-            RuntimeInformation.OSDescription, RuntimeInformation.FrameworkDescription) { CpuCore = ReadCpuCore("/proc/cpuinfo") };
+            RuntimeInformation.OSDescription, RuntimeInformation.FrameworkDescription)
+        {
+            CpuCore = ReadCpuCore("/proc/cpuinfo"),
+            OneDnn = Native.LibtorchBuild.OneDnn,
+            CpuCapability = Native.LibtorchBuild.CpuCapability,
+            OneDnnIsaCap = Environment.GetEnvironmentVariable("ONEDNN_MAX_CPU_ISA") ?? Environment.GetEnvironmentVariable("DNNL_MAX_CPU_ISA"),
+        };
     }
 
     /// <summary>The first processor's vendor, family and model in <paramref name="path"/> (/proc/cpuinfo format), with its core generation where the table knows it.</summary>
