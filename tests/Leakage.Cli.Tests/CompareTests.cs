@@ -12,14 +12,14 @@ public class CompareTests
     public async Task A_run_against_itself_is_within_noise_and_two_different_commands_are_not()
     {
         using var dir = new TempDir();
-        var same = await CliProcess.RunAsync(["compare", Path.Combine(Docs, "cpu"), Path.Combine(Docs, "cpu", "results.json"), "--out", dir["same"]], dir.Path, TimeSpan.FromMinutes(2));
+        var same = await CliProcess.RunAsync(["compare", Path.Combine(Docs, "cpu-2026-12-01"), Path.Combine(Docs, "cpu-2026-12-01", "results.json"), "--out", dir["same"]], dir.Path, TimeSpan.FromMinutes(2));
         Assert.True(same.ExitCode == 0, same.ToString());
         Assert.Contains("Same settings", same.Stdout);
         Assert.Contains("Every headline number is within noise.", same.Stdout);
         Assert.True(File.Exists(Path.Combine(dir["same"], "comparison.json")) && File.Exists(Path.Combine(dir["same"], "comparison.md")));
 
         // 12 against 24 epochs of the standard model: the setting is named and attack success moved beyond noise.
-        var different = await CliProcess.RunAsync(["compare", Path.Combine(Docs, "cpu-2026-11-30"), Path.Combine(Docs, "cpu")], dir.Path, TimeSpan.FromMinutes(2));
+        var different = await CliProcess.RunAsync(["compare", Path.Combine(Docs, "cpu-2026-11-30"), Path.Combine(Docs, "cpu-2026-12-01")], dir.Path, TimeSpan.FromMinutes(2));
         Assert.True(different.ExitCode == 1, different.ToString());
         Assert.Contains("settings.standard.epochs: 12 -> 24", different.Stdout);
         Assert.Contains("| targeted PGD success, D_rand | 63.98% | 69.42% | +5.45 |", different.Stdout);
@@ -30,7 +30,7 @@ public class CompareTests
     {
         using var dir = new TempDir();
         var missing = dir["nowhere.json"];
-        var outcome = await CliProcess.RunAsync(["compare", Path.Combine(Docs, "cpu"), missing], dir.Path, TimeSpan.FromMinutes(2));
+        var outcome = await CliProcess.RunAsync(["compare", Path.Combine(Docs, "cpu-2026-12-01"), missing], dir.Path, TimeSpan.FromMinutes(2));
         Assert.Equal(1, outcome.ExitCode);
         var line = Assert.Single(outcome.ErrorLines);
         Assert.StartsWith("error: ", line);

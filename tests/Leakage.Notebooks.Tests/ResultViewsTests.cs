@@ -21,8 +21,8 @@ public class ResultViewsTests
     [Fact]
     public void The_leakage_view_reads_each_probe_its_null_and_their_comparison_from_results_json()
     {
-        var json = Json("cpu");
-        var view = LeakageView.Read(Record(json), Recorded("cpu"))!;
+        var json = Json("cpu-2026-12-01");
+        var view = LeakageView.Read(Record(json), Recorded("cpu-2026-12-01"))!;
         var leakage = json["leakage"]!;
         Assert.Equal(D(leakage["drand"]), view.DRand.Accuracy);
         Assert.Equal(D(leakage["ddet"]), view.DDet.Accuracy);
@@ -60,8 +60,8 @@ public class ResultViewsTests
     [Fact]
     public void The_probe_table_shows_each_probe_and_its_null_with_the_values_of_the_file()
     {
-        var json = Json("cpu");
-        var view = LeakageView.Read(Record(json), Recorded("cpu"))!;
+        var json = Json("cpu-2026-12-01");
+        var view = LeakageView.Read(Record(json), Recorded("cpu-2026-12-01"))!;
         var table = view.ToHtml().Markup;
         Assert.Contains("D_rand, robust features", table);
         Assert.Contains(Pct(D(json["leakage"]!["drand"])), table);
@@ -82,8 +82,8 @@ public class ResultViewsTests
     [Fact]
     public void The_reading_words_the_recorded_comparisons()
     {
-        var json = Json("cpu");
-        var view = LeakageView.Read(Record(json), Recorded("cpu"))!;
+        var json = Json("cpu-2026-12-01");
+        var view = LeakageView.Read(Record(json), Recorded("cpu-2026-12-01"))!;
         var reading = view.Reading(D(json["adversarial"]!["drand"]!["targetEqualsLabel"]), (int)json["adversarial"]!["drand"]!["images"]!).Markup;
         Assert.Contains($"{view.DRand.Show()}: above chance, above its clean-image null {view.DRandNull.Show()}", reading);
         // The gap to Goh on the draw-adjusted scale: mean null over the draws plus the excess, with its standard error.
@@ -115,8 +115,8 @@ public class ResultViewsTests
     [Fact]
     public void A_comparison_written_by_this_version_reads_back_with_its_own_variance_verdict_shift_and_mcnemar()
     {
-        var json = Json("cpu");
-        var first = LeakageView.Read(Record(json), Recorded("cpu"))!.Comparisons.DRand;
+        var json = Json("cpu-2026-12-01");
+        var first = LeakageView.Read(Record(json), Recorded("cpu-2026-12-01"))!.Comparisons.DRand;
         // The recorded D_rand comparison as this version writes it: excesses over fresh draws, a feature shift.
         double[] drawExcess = [0.041, 0.063, 0.049, 0.058, 0.037, 0.066, 0.052, 0.045, 0.060, 0.055];
         var c = first with
@@ -134,7 +134,7 @@ public class ResultViewsTests
         Assert.Equal("test points only, fits fixed", ((string?)written["mcnemarCovers"])![^28..]);
         Assert.Equal(c.DrawAdjusted!.Accuracy, D(written["drawAdjusted"]!["accuracy"]), 12);
         json["leakage"]!["comparisons"]!["drand"] = written;
-        var back = LeakageView.Read(Record(json), Recorded("cpu"))!.Comparisons.DRand;
+        var back = LeakageView.Read(Record(json), Recorded("cpu-2026-12-01"))!.Comparisons.DRand;
         Assert.False(back.FirstPass);
         Assert.Equal(c.McNemarP, back.McNemarP);
         Assert.Equal(c.PValue, back.PValue, 12);
@@ -152,7 +152,7 @@ public class ResultViewsTests
     [Fact]
     public void The_view_of_the_step_outcome_is_the_view_of_the_recorded_file_and_reads_its_controls_by_name()
     {
-        var file = LeakageView.Read(Record(Json("cpu")), Recorded("cpu"))!;
+        var file = LeakageView.Read(Record(Json("cpu-2026-12-01")), Recorded("cpu-2026-12-01"))!;
         var controls = new LeakageProbeControls(file.CleanD, file.DRandRandomFeatures, file.DDetRandomFeatures, file.DRandTargetNotLabel, file.Chance, file.MajorityClass);
         var outcome = new LeakageOutcome(file.DRand, file.DDet, controls, 1.0) { Comparisons = file.Comparisons };
         Assert.Equal(file, LeakageView.Of(outcome));
@@ -168,8 +168,8 @@ public class ResultViewsTests
     [Fact]
     public void The_leakage_checks_pass_on_the_recorded_run_and_name_what_disagrees()
     {
-        var json = Json("cpu");
-        var view = LeakageView.Read(Record(json), Recorded("cpu"))!;
+        var json = Json("cpu-2026-12-01");
+        var view = LeakageView.Read(Record(json), Recorded("cpu-2026-12-01"))!;
         int test = (int)json["data"]!["test"]!, train = (int)json["data"]!["train"]!;
         int notLabel = (int)json["leakage"]!["controls"]!["drandTargetNotLabel"]!["nTrain"]!;
         int draws = (int)json["settings"]!["probe"]!["nullDraws"]!;
@@ -182,8 +182,8 @@ public class ResultViewsTests
     [Fact]
     public void The_run_results_show_the_headline_numbers_of_the_file_beside_the_published_ones()
     {
-        var json = Json("cpu");
-        var results = RunResults.Load(Recorded("cpu"));
+        var json = Json("cpu-2026-12-01");
+        var results = RunResults.Load(Recorded("cpu-2026-12-01"));
         string P(JsonNode? n) => D(n).ToString("P1", CultureInfo.InvariantCulture);
         var html = results.ToHtml().Markup;
         // The headline numbers as every summary shows them (HeadlineRow.Percent), the matched nulls as the notebooks do.
@@ -234,7 +234,7 @@ public class ResultViewsTests
         List<double> Values(string set) => seeds[set]!["values"]!.AsArray().Select(D).ToList();
         var study = new ProbeSeedStudy(seeds["seeds"]!.AsArray().Select(n => (int)n!).ToList(), Values("drand"), Values("ddet"));
         // The single probe's interval comes from the recorded run with the comparisons (docs/results/cpu).
-        var linear = LeakageView.Read(Record(Json("cpu")), Recorded("cpu"))!;
+        var linear = LeakageView.Read(Record(Json("cpu-2026-12-01")), Recorded("cpu-2026-12-01"))!;
         var view = new SeedsView(study, linear).Check(study.Seeds.Count, study.Seeds[0]);
         var rows = view.Rows();
         Assert.Equal(100 * D(seeds["drand"]!["mean"]), rows[0].MeanPercent, 9);
@@ -253,7 +253,7 @@ public class ResultViewsTests
     public void A_malformed_results_file_is_named_with_the_key_that_is_wrong()
     {
         using var tmp = new TempDir();
-        var json = Json("cpu");
+        var json = Json("cpu-2026-12-01");
         json["leakage"]!["drand"] = "high";
         var path = Path.Combine(tmp.Path, ResultsFile.FileName);
         File.WriteAllText(path, json.ToJsonString());
@@ -261,7 +261,7 @@ public class ResultViewsTests
         Assert.Contains(path, e.Message);
         Assert.Contains("leakage.drand is not a number", e.Message);
 
-        json = Json("cpu");
+        json = Json("cpu-2026-12-01");
         json["leakage"]!["comparisons"]!["ddet"]!.AsObject().Remove("discordant");
         File.WriteAllText(path, json.ToJsonString());
         Assert.Contains("leakage.comparisons.ddet.discordant is missing", Assert.Throws<InvalidDataException>(() => RunResults.Load(path)).Message);

@@ -109,6 +109,21 @@ public class BeyondResultsTests
     }
 
     [Fact]
+    public void A_tool_that_opens_a_run_under_other_settings_with_its_own_results_file_leaves_the_runs_results_json_as_it_was()
+    {
+        using var dir = new TempDir();
+        Open(dir, Main, r => r.Set("standardModel", new JsonObject { ["testAccuracy"] = 0.5 }));
+        var before = File.ReadAllText(Path.Combine(dir.Path, ResultsFile.FileName));
+
+        var other = Main with { Compute = Main.Compute with { Precision = "bf16" }, Attack = Main.Attack with { Steps = 1 } };
+        using (var tool = ExperimentRun.Open(other, dir["no-data-needed"], dir.Path, resultsFileName: "fidelity-results.json"))
+            tool.Results.Set("standardModel", new JsonObject { ["testAccuracy"] = 0.25 });
+
+        Assert.Equal(before, File.ReadAllText(Path.Combine(dir.Path, ResultsFile.FileName)));
+        Assert.Equal(0.25, (double)new ResultsFile(dir.Path, "fidelity-results.json").Read()["standardModel"]!["testAccuracy"]!);
+    }
+
+    [Fact]
     public void Extensions_switched_on_for_notebook_07_keep_every_value_the_user_chose()
     {
         var chosen = Main with

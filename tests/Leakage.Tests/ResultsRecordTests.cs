@@ -114,11 +114,11 @@ public class ResultsRecordTests
     [Fact]
     public void A_value_of_the_wrong_type_is_named_by_its_path_and_the_type_the_record_expects()
     {
-        var raw = Raw(Path.Combine("results", "cpu", ResultsFile.FileName));
+        var raw = Raw(Path.Combine("results", "cpu-2026-12-01", ResultsFile.FileName));
         raw["leakage"]!["intervals"]!["drand"] = "narrow";
         var e = Assert.Throws<InvalidDataException>(() => ResultsUpgrade.Read(raw, "runs/x/results.json"));
         Assert.StartsWith("runs/x/results.json: leakage.intervals.drand is not an array", e.Message);
-        raw = Raw(Path.Combine("results", "cpu", ResultsFile.FileName));
+        raw = Raw(Path.Combine("results", "cpu-2026-12-01", ResultsFile.FileName));
         raw["robustModel"]!["spec1"] = 1;
         Assert.Contains("robustModel.spec1 is not true or false", Assert.Throws<InvalidDataException>(() => ResultsUpgrade.Read(raw)).Message);
     }
@@ -126,7 +126,7 @@ public class ResultsRecordTests
     [Fact]
     public void A_whole_section_is_checked_to_the_last_member()
     {
-        var record = ResultsFile.Load(Path.Combine(Docs, "results", "cpu", ResultsFile.FileName));
+        var record = ResultsFile.Load(Path.Combine(Docs, "results", "cpu-2026-12-01", ResultsFile.FileName));
         Assert.Same(record.Leakage, ResultsUpgrade.Whole(record.Leakage!, "leakage", "f"));
         var broken = record.Leakage! with { Controls = record.Leakage.Controls with { Chance = null! } };
         Assert.Equal("f: leakage.controls.chance is missing.", Assert.Throws<InvalidDataException>(() => ResultsUpgrade.Whole(broken, "leakage", "f")).Message);

@@ -80,7 +80,7 @@ public class RunComparisonTests
     public void The_recorded_runs_compare_and_name_the_one_setting_that_differs()
     {
         var docs = Path.Combine(RepositoryRoot.Find(AppContext.BaseDirectory)!, "docs", "results");
-        var c = RunComparison.Compare(Path.Combine(docs, "cpu-2026-11-30", "results.json"), Path.Combine(docs, "cpu", "results.json"));
+        var c = RunComparison.Compare(Path.Combine(docs, "cpu-2026-11-30", "results.json"), Path.Combine(docs, "cpu-2026-12-01", "results.json"));
 
         Assert.Contains(c.SettingsDifferences, d => d.StartsWith("settings.standard.epochs: 12 -> 24", StringComparison.Ordinal));
         Assert.All(new[] { "standardModel.testAccuracy", "adversarial.drand.attackSuccess", "transfer.drand", "leakage.drand", "robustModel.spec2" },
@@ -97,7 +97,7 @@ public class RunComparisonTests
     public void The_recorded_reruns_of_run_A_reproduce_every_headline_exactly(string rerun)
     {
         var docs = Path.Combine(RepositoryRoot.Find(AppContext.BaseDirectory)!, "docs", "results");
-        var c = RunComparison.Compare(Path.Combine(docs, "cpu", "results.json"), Path.Combine(docs, rerun, "results.json"));
+        var c = RunComparison.Compare(Path.Combine(docs, "cpu-2026-12-01", "results.json"), Path.Combine(docs, rerun, "results.json"));
 
         Assert.Empty(c.SettingsDifferences);
         Assert.NotEmpty(c.Rows);
@@ -108,7 +108,7 @@ public class RunComparisonTests
     public void The_recorded_epoch_levers_cost_attack_success_and_leave_transfer_and_leakage_within_noise()
     {
         var docs = Path.Combine(RepositoryRoot.Find(AppContext.BaseDirectory)!, "docs", "results");
-        var c = RunComparison.Compare(Path.Combine(docs, "cpu", "results.json"), Path.Combine(docs, "cpu-levers-2026-12-01", "results.json"));
+        var c = RunComparison.Compare(Path.Combine(docs, "cpu-2026-12-01", "results.json"), Path.Combine(docs, "cpu-levers-2026-12-01", "results.json"));
 
         Assert.Equal(2, c.SettingsDifferences.Count);
         HeadlineDifference Row(string key) => c.Rows.Single(r => r.Headline.Key == key);

@@ -29,8 +29,10 @@ using static TorchSharp.torch;
 // Training is cached in --run like any experiment step.
 var opts = Args.Parse(args);
 var settings = SettingsOverrides.Apply(Profiles.Get(opts.Get("--profile", "cpu")), opts.All("--set"));
+// Its own results file: --run is often a finished (or running) experiment whose results.json must survive
+// the tool's other settings.
 using var run = ExperimentRun.Open(settings, opts.Get("--data", "data"), opts.Get("--run", "runs/fidelity"),
-    new RunObserver(Console.WriteLine, p => { }));
+    new RunObserver(Console.WriteLine, p => { }), resultsFileName: "fidelity-results.json");
 if (opts.Pairs.Any(p => p.Name == "--robust")) { RobustRecipes.Run(run, opts.Get("--robust", ""), opts.Get("--log", Path.Combine(run.OutDirectory, "robust-recipes.jsonl"))); return; }
 var standard = run.StandardModel();
 Console.WriteLine($"standard model: test {standard.TestAccuracy:P2}, train {standard.TrainAccuracy:P2}, {standard.Seconds:0} s training");

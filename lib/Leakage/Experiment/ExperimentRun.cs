@@ -48,7 +48,8 @@ public sealed class ExperimentRun : IDisposable
     readonly ControlsStep _controls;
     readonly NonlinearStep _nonlinear;
 
-    ExperimentRun(ExperimentSettings settings, string dataDir, string outDir, IRunObserver observer, ImportedModel? imported, ImportedModel? importedRobust)
+    ExperimentRun(ExperimentSettings settings, string dataDir, string outDir, IRunObserver observer, ImportedModel? imported, ImportedModel? importedRobust,
+        string resultsFileName)
     {
         Settings = settings;
         DataDirectory = dataDir;
@@ -57,7 +58,7 @@ public sealed class ExperimentRun : IDisposable
         Devices.SetThreads(settings.Threads);
         Device = Devices.Select(settings.DeviceKind);
         Directory.CreateDirectory(OutDirectory);
-        Results = new ResultsFile(OutDirectory);
+        Results = new ResultsFile(OutDirectory, resultsFileName);
         // The fidelity block derives from attack success, transfer and C: rewritten whenever a step records one of them.
         Results.Written += key => { if (Fidelity.DependsOn(key)) UpdateFidelity(); };
         _standard = new StandardStep(this, imported);
@@ -76,8 +77,12 @@ public sealed class ExperimentRun : IDisposable
     /// step where their own settings match). The extension settings (<c>beyond.*</c>) are the
     /// exception: they only add results, so a change of them keeps the results of the main steps
     /// (see <see cref="BeyondResults"/>). Temporary files left by an interrupted run are removed.
+    /// <paramref name="resultsFileName"/> names the results file in the folder: a tool that reuses a
+    /// run's models and data sets under its own settings passes its own, so that the run's
+    /// <c>results.json</c> is never started over.
     /// </summary>
-    public static ExperimentRun Open(ExperimentSettings settings, string dataDirectory, string outDirectory, IRunObserver? observer = null)
+    public static ExperimentRun Open(ExperimentSettings settings, string dataDirectory, string outDirectory, IRunObserver? observer = null,
+        string resultsFileName = ResultsFile.FileName)
     {
         SettingsOverrides.Validate(settings);
         // A checkpoint is read, and refused when bad, before the run folder is touched.
@@ -87,7 +92,7 @@ public sealed class ExperimentRun : IDisposable
         {
             if (settings.Standard.Checkpoint is { } checkpoint) imported = CheckpointImport.Load(checkpoint, ImportOptions(settings));
             if (settings.Beyond.NonlinearCheckpoint is { } robust) importedRobust = CheckpointImport.Load(robust, ImportOptions(settings) with { Arch = CheckpointImport.AutoArch });
-            run = new ExperimentRun(settings, dataDirectory, outDirectory, observer ?? RunObserver.Silent, imported, importedRobust);
+            run = new ExperimentRun(settings, dataDirectory, outDirectory, observer ?? RunObserver.Silent, imported, importedRobust, resultsFileName);
         }
         catch
         {

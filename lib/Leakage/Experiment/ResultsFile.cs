@@ -16,7 +16,9 @@ public sealed class ResultsFile
 
     public string Path { get; }
 
-    public ResultsFile(string runFolder) => Path = System.IO.Path.Combine(runFolder, FileName);
+    /// <param name="runFolder">The run folder.</param>
+    /// <param name="fileName">The file in it: <see cref="FileName"/>, or another name for a tool that shares a run's artifacts but must never rewrite its results (tools/fidelity).</param>
+    public ResultsFile(string runFolder, string fileName = FileName) => Path = System.IO.Path.Combine(runFolder, fileName);
 
     /// <summary>
     /// A finished run's results.json (or any file of that shape, e.g. a recorded run under docs/results),
