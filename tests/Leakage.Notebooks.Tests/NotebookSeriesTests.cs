@@ -145,6 +145,11 @@ public class NotebookSeriesTests(NotebookSeriesFixture run, ITestOutputHelper ou
             foreach (var set in new[] { "D_rand", "D_det", "clean D", "clean images, D_rand labels", "clean images, D_det labels" })
                 Assert.Contains($"{set}, {view}", names);
         Assert.Contains("D_rand, standard model logits (non-robust)", names);
+        // Each entry carries its kind, which made its name: readers address the probes by it.
+        Assert.All(nonlinear["probes"]!.AsArray(), p => Assert.True(p!["view"] is not null && p["set"] is not null, $"{p["name"]}: written without its kind"));
+        var typed = ResultsUpgrade.Read(r).Beyond!.Nonlinear!.Probes;
+        Assert.Equal(NonlinearProbeKind.All, typed.Select(p => p.Kind));
+        Assert.All(typed, p => Assert.Equal(p.Kind.Name, p.Name));
 
         var sweep = beyond["radiusSweep"]!.AsArray();
         Assert.Equal([0.1, 0.5], sweep.Select(p => (double)p!["radius"]!));    // the command's radii, not the notebook's defaults

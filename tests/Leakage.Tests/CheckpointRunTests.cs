@@ -94,7 +94,12 @@ public class CheckpointRunTests
         Assert.Equal(Artifacts.Sha256(robust), (string?)record["checkpoint"]!["sha256"]);
         Assert.Equal([0.5f, 0.45f, 0.4f], outcome.Model is CifarResNet ? record["checkpoint"]!["mean"]!.AsArray().Select(v => (float)v!).ToArray() : []);
         Assert.False(Directory.Exists(Path.Combine(dir["run"], "robust_cnn"))); // nothing trained
-        Assert.Contains(outcome.Probes, p => p.Name.StartsWith("D_rand, robust CNN penultimate features", StringComparison.Ordinal));
+        Assert.StartsWith("D_rand, robust CNN penultimate features", outcome.Probe(FeatureView.RobustPenultimate, ProbeSet.DRand).Name, StringComparison.Ordinal);
+        // Every probe is addressed by its kind, in the outcome and in results.json alike.
+        Assert.Equal(NonlinearProbeKind.All, outcome.Probes.Select(p => p.Kind));
+        var recorded = ResultsFile.Load(run.Results.Path).Beyond!.Nonlinear!;
+        Assert.Equal(NonlinearProbeKind.All, recorded.Probes.Select(p => p.Kind));
+        foreach (var p in outcome.Probes) Assert.Equal(p.Entry.Accuracy, recorded.Probe(p.Kind.View, p.Kind.Set)!.Accuracy);
     }
 
     [Theory]

@@ -145,4 +145,40 @@ public class ResultsRecordTests
         Assert.Equal(0.2, released[0].Probe.Accuracy);
         Assert.Equal("/data/release", (string?)old["beyond"]!["released"]!["root"]); // the file's content is left as it was
     }
+
+    [Fact]
+    public void Nonlinear_probes_recorded_by_name_alone_are_read_by_their_kind()
+    {
+        var old = new JsonObject
+        {
+            ["beyond"] = new JsonObject
+            {
+                ["nonlinear"] = new JsonObject
+                {
+                    ["probes"] = new JsonArray(NonlinearProbeKind.All.Select((k, i) =>
+                        ResultsJson.Node(new EntryResult(k.Name, 0.01 * (i + 1), 0, 0.5, 100, 50, 10, true, 7))).ToArray()),
+                },
+            },
+        };
+        var probes = ResultsUpgrade.Read(old).Beyond!.Nonlinear!.Probes;
+        Assert.Equal(NonlinearProbeKind.All, probes.Select(p => p.Kind));
+        Assert.Equal("clean images, D_det labels, robust CNN penultimate features", probes.Single(p => p.Kind == new NonlinearProbeKind(FeatureView.RobustPenultimate, ProbeSet.DDetNull)).Name);
+        Assert.Equal("robustLogits", (string?)ResultsJson.Node(probes[0])["view"]);
+        Assert.Equal("drandNull", (string?)ResultsJson.Node(probes[3])["set"]);
+        Assert.Equal("D_rand, robust CNN logits", (string?)old["beyond"]!["nonlinear"]!["probes"]![0]!["name"]); // the file's content is left as it was
+
+        old["beyond"]!["nonlinear"]!["probes"]![0]!["name"] = "D_rand, some other features";
+        Assert.Contains("'D_rand, some other features' is not the name of a nonlinear probe", Assert.Throws<InvalidDataException>(() => ResultsUpgrade.Read(old)).Message);
+    }
+
+    [Fact]
+    public void Each_nonlinear_probe_kind_makes_its_own_name_and_has_a_null_when_it_probes_an_attacked_set()
+    {
+        Assert.Equal(12, NonlinearProbeKind.All.Count);
+        Assert.Equal(NonlinearProbeKind.All.Count, NonlinearProbeKind.All.Select(k => k.Name).Distinct().Count());
+        Assert.Equal("D_rand, standard model logits (non-robust)", new NonlinearProbeKind(FeatureView.StandardLogits, ProbeSet.DRand).Name);
+        Assert.Equal(new NonlinearProbeKind(FeatureView.RobustLogits, ProbeSet.DDetNull), new NonlinearProbeKind(FeatureView.RobustLogits, ProbeSet.DDet).Null);
+        Assert.Null(new NonlinearProbeKind(FeatureView.StandardLogits, ProbeSet.DRand).Null);
+        Assert.Null(new NonlinearProbeKind(FeatureView.RobustLogits, ProbeSet.CleanD).Null);
+    }
 }
