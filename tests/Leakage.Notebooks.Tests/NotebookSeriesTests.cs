@@ -193,9 +193,12 @@ public class NotebookSeriesTests(NotebookSeriesFixture run, ITestOutputHelper ou
         Assert.Equal(7, probes["DRand"].NTrain);                                 // the fixture's sizes (tests/Leakage.Tests/Fixtures/released/README.md)
         Assert.Equal(3, probes["DDet"].NTrain);
         Assert.Equal(10, probes["DRand"].Features);
-        Assert.Equal(released, r.Settings!.Beyond.ReleasedData);                 // where the sets came from: the settings, not a results entry
+        // Where the sets came from: the settings, not a results entry, by folder name and content (RecordedPaths), never by a machine path.
+        Assert.Equal(RecordedPaths.Settings(settings, copy).Beyond.ReleasedData, r.Settings!.Beyond.ReleasedData);
+        Assert.StartsWith("zip" + RecordedPaths.FingerprintPrefix, r.Settings.Beyond.ReleasedData);
         var raw = JsonNode.Parse(File.ReadAllText(Path.Combine(copy, ResultsFile.FileName)))!;
         Assert.DoesNotContain(Path.GetFullPath(released), raw["beyond"]!.ToJsonString());
+        Assert.DoesNotContain(Path.GetFullPath(released), raw.ToJsonString());
         Assert.NotNull(r.StandardModel);                                         // the main results are kept
         Assert.NotNull(r.Beyond.Nonlinear);                                      // and so are the other extensions
         Assert.Contains("D_rand (released)", File.ReadAllText(results[0].ExecutedPath));

@@ -165,7 +165,7 @@ public static class StepCatalog
     public static StepInfo Nonlinear { get; } = new("nonlinear", "robust CNN (adversarial training)", At(nameof(RunResultsRecord.Beyond), nameof(BeyondSection.Nonlinear)))
     {
         Execute = (r, ct) => r.NonlinearFeatures(ct),
-        BeyondSettings = ["nonlinear", "nonlinearRadius", "nonlinearEpochs", "nonlinearPgdSteps"],
+        BeyondSettings = ["nonlinear", "nonlinearRadius", "nonlinearEpochs", "nonlinearPgdSteps", "nonlinearCheckpoint"],
         IsOn = b => b.Nonlinear,
     };
     public static StepInfo RadiusSweep { get; } = new("radiusSweep", "radius sweep of C", At(nameof(RunResultsRecord.Beyond), nameof(BeyondSection.RadiusSweep)))

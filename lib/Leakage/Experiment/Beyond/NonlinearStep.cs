@@ -163,7 +163,7 @@ public sealed class NonlinearStep(ExperimentRun run, Checkpoints.ImportedModel? 
             info is null ? b.NonlinearPgdSteps : 0, info is null ? b.NonlinearEpochs : 0, clean, robustEval.AttackedAccuracy, robustEval.CleanAccuracy, n, robustEval.Steps,
             new UnderAttackResult(standardEval.CleanAccuracy, standardEval.AttackedAccuracy), probes.Select(NonlinearProbeResult.Of).ToArray(), comparisons)
         {
-            Checkpoint = info is null ? null : CheckpointResult.Of(info),
+            Checkpoint = info is null ? null : CheckpointResult.Of(info, run.OutDirectory),
         }));
         run.Results.SetSeconds(StepCatalog.Nonlinear, total);
         return _outcome = new NonlinearOutcome(model, b.NonlinearRadius, clean, robustEval, standardEval, probes, total);

@@ -22,12 +22,15 @@ public sealed record StandardModelResult(string Arch, int Width, [property: Frac
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public CheckpointResult? Checkpoint { get; init; }
 }
 
-/// <summary><c>standardModel.checkpoint</c>, <c>beyond.nonlinear.checkpoint</c>: which file, by content, and how it was read.</summary>
+/// <summary>
+/// <c>standardModel.checkpoint</c>, <c>beyond.nonlinear.checkpoint</c>: which file, by content, and how
+/// it was read. <see cref="Path"/> is its name (<see cref="RecordedPaths.Name"/>), never a machine path.
+/// </summary>
 public sealed record CheckpointResult(string Path, string Sha256, long Bytes, string Layout, long Parameters, IReadOnlyList<float> Mean, IReadOnlyList<float> Std, string Normalization)
 {
-    /// <summary>The record of <paramref name="info"/>.</summary>
-    public static CheckpointResult Of(Checkpoints.CheckpointInfo info) =>
-        new(info.Path, info.Sha256, info.Bytes, info.Layout, info.Parameters, info.Mean, info.Std, info.Normalization);
+    /// <summary>The record of <paramref name="info"/>, read by the run in <paramref name="runFolder"/>.</summary>
+    public static CheckpointResult Of(Checkpoints.CheckpointInfo info, string runFolder) =>
+        new(RecordedPaths.Name(info.Path, runFolder), info.Sha256, info.Bytes, info.Layout, info.Parameters, info.Mean, info.Std, info.Normalization);
 }
 
 /// <summary><c>adversarial.drand</c> / <c>adversarial.ddet</c>: step 2.</summary>
