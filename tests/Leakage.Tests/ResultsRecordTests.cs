@@ -110,7 +110,7 @@ public class ResultsRecordTests
         Assert.All(new[] { LeakageControls.ResultsKey, ControlsStep.ResultsKey, Fidelity.ResultsKey, ExperimentRun.ProvenanceKey, BeyondResults.Section },
             k => Assert.True(Resolves(k), k));
         Assert.Equal("adversarial.dother", StepCatalog.DOther.ResultsKey);
-        Assert.Equal("transferDetails.ddet", StepCatalog.SetPath(nameof(RunResultsRecord.TransferDetails), Adversarial.AdversarialKind.Deterministic));
+        Assert.Equal("transferDetails.ddet", RunResultsRecord.PathOf(nameof(RunResultsRecord.TransferDetails), Adversarial.AdversarialSet.Of(Adversarial.AdversarialKind.Deterministic).ResultsKey));
     }
 
     [Fact]

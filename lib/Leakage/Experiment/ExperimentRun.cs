@@ -305,24 +305,6 @@ public sealed class ExperimentRun : IDisposable
     });
 
     /// <summary>
-    /// D_rand targets for the run's training labels drawn by the attack's rule (uniform, or uniform over
-    /// the other classes with <c>attack.randomTargetExcludesSource</c>), chunk by chunk, from <paramref name="seed"/>
-    /// instead of the run's seed: a fresh draw of the labels D_rand was made with.
-    /// </summary>
-    public Tensor DrawRandomTargets(long seed)
-    {
-        var options = AttackOptions() with { Seed = seed };
-        var y = Train.Labels.cpu();
-        long n = y.shape[0];
-        var parts = new List<Tensor>();
-        for (long start = 0, c = 0; start < n; start += options.ChunkSize, c++)
-            parts.Add(AdversarialDatasets.DrawTargets(AdversarialKind.Random, y.narrow(0, start, Math.Min(options.ChunkSize, n - start)), options, (int)c));
-        var t = cat(parts);
-        foreach (var part in parts) part.Dispose();
-        return t;
-    }
-
-    /// <summary>
     /// Checks that <paramref name="set"/> holds attacked copies of the run's training images, in
     /// order (same count, same original labels), so that the training images are its clean originals.
     /// </summary>
