@@ -294,7 +294,7 @@ public static class WorkerBench
         {
             long warm = Math.Min(settings.Attack.BatchSize, x.shape[0]);
             var wy = y.narrow(0, 0, warm);
-            var targets = AdversarialDatasets.DrawTargets(AdversarialKind.Random, wy, settings.Attack, 0);
+            var targets = AdversarialSet.DRand.DrawTargets(wy, settings.Attack, 0);
             using var _ = L2Pgd.Attack(attacked, x.narrow(0, 0, warm), targets, settings.Attack.Attack with { Steps = 1 }, device, settings.Attack.BatchSize, 0, null, ct);
         }
         File.WriteAllText(Path.Combine(start.Pass, ReadyPrefix + start.Shard.Index), "");

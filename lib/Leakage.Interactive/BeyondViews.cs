@@ -92,28 +92,23 @@ public sealed record NonlinearView(NonlinearOutcome Outcome, double StandardTest
     /// </summary>
     public NonlinearView CheckProbes(long drandImages, long ddetImages, long trainImages)
     {
-        foreach (var e in Outcome.Probes)
-            Interactive.Check.Entry(e, e.Name.StartsWith("D_rand", StringComparison.Ordinal) ? drandImages
-                : e.Name.StartsWith("D_det", StringComparison.Ordinal) ? ddetImages : trainImages, TestPoints);
+        foreach (var p in Outcome.Probes)
+            Interactive.Check.Entry(p.Entry, p.Kind.Set switch { ProbeSet.DRand => drandImages, ProbeSet.DDet => ddetImages, _ => trainImages }, TestPoints);
         long penultimate = ((IFeatureModel)Outcome.Model).FeatureCount;
-        foreach (var (view, width) in new[] { (LogitsView, 10L), (PenultimateView, penultimate) })
-            foreach (var set in new[] { "D_rand", "D_det", "clean D", "clean images, D_rand labels", "clean images, D_det labels" })
-                Interactive.Check.Equal($"{set}, {view}: features", (long)Outcome.Probe($"{set}, {view}").Features, width);
-        Interactive.Check.Equal("D_rand, standard model logits: features", Outcome.Probe("D_rand, standard model logits").Features, 10);
+        var width = new Dictionary<FeatureView, long> { [FeatureView.RobustLogits] = 10, [FeatureView.RobustPenultimate] = penultimate, [FeatureView.StandardLogits] = 10 };
+        Interactive.Check.Equal("nonlinear probes", Outcome.Probes.Count, NonlinearProbeKind.All.Count);
+        foreach (var kind in NonlinearProbeKind.All)
+            Interactive.Check.Equal($"{kind}: features", (long)Outcome.Probe(kind).Features, width[kind.View]);
         return this;
     }
 
-    /// <summary>Name of the robust CNN's logits view in its probe names.</summary>
-    public const string LogitsView = Leakage.Experiment.NonlinearStep.LogitsView;
-    /// <summary>Name of the robust CNN's penultimate view in its probe names.</summary>
-    public const string PenultimateView = Leakage.Experiment.NonlinearStep.PenultimateView;
-
     /// <summary>One of the robust CNN's views with its nulls and ceiling.</summary>
-    public FeatureSet Features(string view) => new(view, Outcome.Probe($"D_rand, {view}"), Outcome.Probe($"D_det, {view}"),
-        Outcome.Probe($"clean images, D_rand labels, {view}"), Outcome.Probe($"clean images, D_det labels, {view}"), Outcome.Probe($"clean D, {view}"));
+    public FeatureSet Features(FeatureView view) => new(NonlinearProbeKind.ViewName(view), Outcome.Probe(view, ProbeSet.DRand), Outcome.Probe(view, ProbeSet.DDet),
+        Outcome.Probe(view, ProbeSet.DRandNull), Outcome.Probe(view, ProbeSet.DDetNull), Outcome.Probe(view, ProbeSet.CleanD));
 
     /// <summary>The standard model's logits on D_rand and D_det (no nulls).</summary>
-    public FeatureSet StandardLogits => new("standard model logits (non-robust)", Outcome.Probe("D_rand, standard model logits"), Outcome.Probe("D_det, standard model logits"), null, null, null);
+    public FeatureSet StandardLogits => new(NonlinearProbeKind.ViewName(FeatureView.StandardLogits),
+        Outcome.Probe(FeatureView.StandardLogits, ProbeSet.DRand), Outcome.Probe(FeatureView.StandardLogits, ProbeSet.DDet), null, null, null);
 
     static string Kept(PgdEvaluation e) => e.CleanAccuracy == 0 ? "-" : $"{e.AttackedAccuracy / e.CleanAccuracy:P0}";
 

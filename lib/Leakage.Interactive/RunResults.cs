@@ -113,8 +113,8 @@ public sealed class RunResults
         if (b.Nonlinear is { } n)
         {
             rows.Add(($"robust CNN: clean / under PGD at {n.Radius} ({StepCatalog.Nonlinear.ResultsKey})", $"{P(n.CleanAccuracyOnAttacked)} / {P(n.RobustAccuracy)}"));
-            rows.Add(("probe on robust CNN logits, D_rand / D_det", $"{P(n.Probe($"D_rand, {NonlinearStep.LogitsView}")?.Accuracy)} / {P(n.Probe($"D_det, {NonlinearStep.LogitsView}")?.Accuracy)}"));
-            rows.Add(("probe on standard model logits, D_rand / D_det", $"{P(n.Probe("D_rand, standard model logits")?.Accuracy)} / {P(n.Probe("D_det, standard model logits")?.Accuracy)}"));
+            rows.Add(("probe on robust CNN logits, D_rand / D_det", $"{P(n.Probe(FeatureView.RobustLogits, ProbeSet.DRand)?.Accuracy)} / {P(n.Probe(FeatureView.RobustLogits, ProbeSet.DDet)?.Accuracy)}"));
+            rows.Add(("probe on standard model logits, D_rand / D_det", $"{P(n.Probe(FeatureView.StandardLogits, ProbeSet.DRand)?.Accuracy)} / {P(n.Probe(FeatureView.StandardLogits, ProbeSet.DDet)?.Accuracy)}"));
         }
         foreach (var p in b.RadiusSweep ?? [])
             rows.Add(($"radius {p.Radius} ({p.Units}): Spec 2 / D_rand / D_det ({StepCatalog.RadiusSweep.ResultsKey})", $"{P(p.Spec2)} / {P(p.LeakageDrand.Accuracy)} / {P(p.LeakageDdet.Accuracy)}"));

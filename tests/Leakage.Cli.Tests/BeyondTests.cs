@@ -59,5 +59,13 @@ public class BeyondTests
         Assert.True(released.ContainsKey("DRand") && released.ContainsKey("DDet"), beyond["released"]!.ToJsonString());
         Assert.Equal(7, released["DRand"].NTrain); // the fixture's sizes (see Fixtures/released/README.md)
         Assert.Equal(3, released["DDet"].NTrain);
+
+        // --released took an absolute folder; results.json names it by its name and content, never by a machine path.
+        var all = Results.Read(run);
+        all["data"]!.AsObject().Remove("source"); // the data folder as --data named it (CifarLoader.AsNamed): here an absolute one
+        Assert.Empty(Results.MachinePaths(all));
+        Assert.DoesNotContain(Path.GetDirectoryName(ReleasedFixture())!, all.ToJsonString());
+        Assert.Matches("^zip sha256:[0-9a-f]{64}$", (string?)all["settings"]!["beyond"]!["releasedData"]);
+        Assert.All(probes, p => Assert.True(p!["view"] is not null && p["set"] is not null, $"{p["name"]}: written without its kind"));
     }
 }

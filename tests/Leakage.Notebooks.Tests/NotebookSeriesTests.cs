@@ -145,6 +145,11 @@ public class NotebookSeriesTests(NotebookSeriesFixture run, ITestOutputHelper ou
             foreach (var set in new[] { "D_rand", "D_det", "clean D", "clean images, D_rand labels", "clean images, D_det labels" })
                 Assert.Contains($"{set}, {view}", names);
         Assert.Contains("D_rand, standard model logits (non-robust)", names);
+        // Each entry carries its kind, which made its name: readers address the probes by it.
+        Assert.All(nonlinear["probes"]!.AsArray(), p => Assert.True(p!["view"] is not null && p["set"] is not null, $"{p["name"]}: written without its kind"));
+        var typed = ResultsUpgrade.Read(r).Beyond!.Nonlinear!.Probes;
+        Assert.Equal(NonlinearProbeKind.All, typed.Select(p => p.Kind));
+        Assert.All(typed, p => Assert.Equal(p.Kind.Name, p.Name));
 
         var sweep = beyond["radiusSweep"]!.AsArray();
         Assert.Equal([0.1, 0.5], sweep.Select(p => (double)p!["radius"]!));    // the command's radii, not the notebook's defaults
@@ -188,9 +193,12 @@ public class NotebookSeriesTests(NotebookSeriesFixture run, ITestOutputHelper ou
         Assert.Equal(7, probes["DRand"].NTrain);                                 // the fixture's sizes (tests/Leakage.Tests/Fixtures/released/README.md)
         Assert.Equal(3, probes["DDet"].NTrain);
         Assert.Equal(10, probes["DRand"].Features);
-        Assert.Equal(released, r.Settings!.Beyond.ReleasedData);                 // where the sets came from: the settings, not a results entry
+        // Where the sets came from: the settings, not a results entry, by folder name and content (RecordedPaths), never by a machine path.
+        Assert.Equal(RecordedPaths.Settings(settings, copy).Beyond.ReleasedData, r.Settings!.Beyond.ReleasedData);
+        Assert.StartsWith("zip" + RecordedPaths.FingerprintPrefix, r.Settings.Beyond.ReleasedData);
         var raw = JsonNode.Parse(File.ReadAllText(Path.Combine(copy, ResultsFile.FileName)))!;
         Assert.DoesNotContain(Path.GetFullPath(released), raw["beyond"]!.ToJsonString());
+        Assert.DoesNotContain(Path.GetFullPath(released), raw.ToJsonString());
         Assert.NotNull(r.StandardModel);                                         // the main results are kept
         Assert.NotNull(r.Beyond.Nonlinear);                                      // and so are the other extensions
         Assert.Contains("D_rand (released)", File.ReadAllText(results[0].ExecutedPath));

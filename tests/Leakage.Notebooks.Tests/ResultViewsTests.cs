@@ -209,6 +209,9 @@ public class ResultViewsTests
         var b = results.Beyond!;
         Assert.Equal(D(beyond["nonlinear"]!["robustAccuracy"]), b.Nonlinear!.RobustAccuracy);
         Assert.Equal(beyond["nonlinear"]!["probes"]!.AsArray().Count, b.Nonlinear.Probes.Count);
+        // Recorded before the probes carried their kind: the upgrader gives each the kind its name was made from.
+        foreach (var kind in NonlinearProbeKind.All)
+            Assert.Equal(D(beyond["nonlinear"]!["probes"]!.AsArray().Single(p => (string)p!["name"]! == kind.Name)!["accuracy"]), b.Nonlinear.Probe(kind.View, kind.Set)!.Accuracy);
         Assert.Equal(beyond["radiusSweep"]!.AsArray().Select(p => D(p!["radius"])), b.RadiusSweep!.Select(p => p.Radius));
         Assert.Equal(D(beyond["radiusSweep"]![0]!["leakageDrand"]!["accuracy"]), b.RadiusSweep![0].LeakageDrand.Accuracy);
         Assert.Equal(beyond["probeSeeds"]!["seeds"]!.AsArray().Count, b.ProbeSeeds!.Seeds.Count);
@@ -223,7 +226,7 @@ public class ResultViewsTests
         Assert.Contains($"{b.ProbeSeeds.Seeds.Count} seeds of C", html);
         Assert.Contains(D(beyond["probeSeeds"]!["drand"]!["mean"]).ToString("P1", CultureInfo.InvariantCulture), html);
         foreach (var p in b.RadiusSweep) Assert.Contains($"radius {p.Radius} ({p.Units})", html);
-        Assert.Contains(b.Nonlinear.Probe("D_rand, robust CNN logits")!.Accuracy.ToString("P1", CultureInfo.InvariantCulture), html);
+        Assert.Contains(b.Nonlinear.Probe(FeatureView.RobustLogits, ProbeSet.DRand)!.Accuracy.ToString("P1", CultureInfo.InvariantCulture), html);
         Assert.Contains("not run", results.ToHtml().Markup);   // no excess over the null recorded
     }
 

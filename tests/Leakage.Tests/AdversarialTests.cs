@@ -38,7 +38,7 @@ public sealed class AdversarialTests(ToyModelFixture toy) : IClassFixture<ToyMod
     {
         using var scope = NewDisposeScope();
         var y = arange(0, 10, dtype: ScalarType.Int64).repeat(3);
-        var t = AdversarialDatasets.DrawTargets(AdversarialKind.Deterministic, y, Quick, chunk: 0);
+        var t = AdversarialSet.Of(AdversarialKind.Deterministic).DrawTargets(y, Quick, chunk: 0);
         Assert.Equal(new long[] { 1, 2, 3, 4, 5, 6, 7, 8, 9, 0 }, t.narrow(0, 0, 10).data<long>().ToArray());
         Assert.True(t.eq((y + 1).remainder(10)).all().item<bool>());
     }
@@ -49,7 +49,7 @@ public sealed class AdversarialTests(ToyModelFixture toy) : IClassFixture<ToyMod
         using var scope = NewDisposeScope();
         const int n = 50_000;
         var y = Labels(n, seed: 1);
-        var t = AdversarialDatasets.DrawTargets(AdversarialKind.Random, y, Quick, chunk: 3);
+        var t = AdversarialSet.Of(AdversarialKind.Random).DrawTargets(y, Quick, chunk: 3);
         // Binomial(50000, 0.1): standard deviation 0.0013, so +-0.006 is more than 4 sigma.
         Assert.InRange(Fraction(t.eq(y)), 0.094, 0.106);
         for (int k = 0; k < 10; k++) Assert.InRange(Fraction(t.eq(k)), 0.094, 0.106);
@@ -62,7 +62,7 @@ public sealed class AdversarialTests(ToyModelFixture toy) : IClassFixture<ToyMod
         using var scope = NewDisposeScope();
         const int n = 45_000;
         var y = Labels(n, seed: 2);
-        var t = AdversarialDatasets.DrawTargets(AdversarialKind.Random, y, Quick with { RandomTargetExcludesSource = true }, chunk: 0);
+        var t = AdversarialSet.Of(AdversarialKind.Random).DrawTargets(y, Quick with { RandomTargetExcludesSource = true }, chunk: 0);
         Assert.False(t.eq(y).any().item<bool>());
         var offset = (t - y + 10).remainder(10);
         for (int d = 1; d < 10; d++) Assert.InRange(Fraction(offset.eq(d)), 1 / 9.0 - 0.007, 1 / 9.0 + 0.007);
@@ -74,10 +74,10 @@ public sealed class AdversarialTests(ToyModelFixture toy) : IClassFixture<ToyMod
     {
         using var scope = NewDisposeScope();
         var y = Labels(500, seed: 3);
-        var a = AdversarialDatasets.DrawTargets(AdversarialKind.Random, y, Quick, chunk: 1);
-        var b = AdversarialDatasets.DrawTargets(AdversarialKind.Random, y, Quick, chunk: 1);
-        var c = AdversarialDatasets.DrawTargets(AdversarialKind.Random, y, Quick, chunk: 2);
-        var d = AdversarialDatasets.DrawTargets(AdversarialKind.Random, y, Quick with { Seed = 6 }, chunk: 1);
+        var a = AdversarialSet.Of(AdversarialKind.Random).DrawTargets(y, Quick, chunk: 1);
+        var b = AdversarialSet.Of(AdversarialKind.Random).DrawTargets(y, Quick, chunk: 1);
+        var c = AdversarialSet.Of(AdversarialKind.Random).DrawTargets(y, Quick, chunk: 2);
+        var d = AdversarialSet.Of(AdversarialKind.Random).DrawTargets(y, Quick with { Seed = 6 }, chunk: 1);
         Assert.True(a.eq(b).all().item<bool>());
         Assert.False(a.eq(c).all().item<bool>());
         Assert.False(a.eq(d).all().item<bool>());
@@ -140,6 +140,27 @@ public sealed class AdversarialTests(ToyModelFixture toy) : IClassFixture<ToyMod
         Assert.True(resumed.Targets.eq(reference.Targets).all().item<bool>());
         Assert.True(resumed.Success.eq(reference.Success).all().item<bool>());
         Assert.True(resumed.Labels.eq(reference.Labels).all().item<bool>());
+    }
+
+    [Fact]
+    public void A_sets_rule_draws_for_all_images_the_targets_its_attack_drew_chunk_by_chunk()
+    {
+        var x = toy.Images.narrow(0, 0, 40);  // chunks of 16, 16 and 8 images
+        var y = toy.Labels.narrow(0, 0, 40);
+        foreach (var set in AdversarialSet.All)
+        {
+            using var built = AdversarialDatasets.Build(set.Kind, toy.Model, x, y, Quick with { Steps = 1 }, Path.Combine(root, set.Folder), CPU);
+            using var drawn = set.DrawTargets(y, Quick);
+            Assert.True(drawn.eq(built.Targets).all().item<bool>(), $"{set}: the whole-set draw differs from the attack's targets");
+            // Another seed: a fresh draw by the same rule, chunk by chunk (the leakage step's null over target draws).
+            using var fresh = set.DrawTargets(y, Quick with { Seed = 99 });
+            for (int c = 0; c < 3; c++)
+            {
+                using var part = set.DrawTargets(y.narrow(0, 16 * c, Math.Min(16, 40 - 16 * c)), Quick with { Seed = 99 }, chunk: c);
+                Assert.True(fresh.narrow(0, 16 * c, part.shape[0]).eq(part).all().item<bool>(), $"{set}: chunk {c} of a fresh draw");
+            }
+            if (set.Kind != AdversarialKind.Deterministic) Assert.False(fresh.eq(built.Targets).all().item<bool>(), $"{set}: another seed drew the same targets");
+        }
     }
 
     [Fact]

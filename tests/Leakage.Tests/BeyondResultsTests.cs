@@ -146,4 +146,11 @@ public class BeyondResultsTests
     }
 
     static string Artifacts(ExperimentSettings s) => Leakage.IO.Artifacts.ToNode(s).ToJsonString();
+
+    [Fact]
+    public void Every_extension_setting_belongs_to_an_extension_so_that_the_recorded_settings_describe_its_results()
+    {
+        var keys = Leakage.IO.Artifacts.ToNode(new BeyondSettings()).AsObject().Select(kv => kv.Key).Order();
+        Assert.Equal(keys, StepCatalog.Extensions.SelectMany(e => e.BeyondSettings).Order());
+    }
 }

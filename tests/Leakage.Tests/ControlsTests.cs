@@ -35,7 +35,7 @@ public sealed class ControlsTests(ToyModelFixture toy) : IClassFixture<ToyModelF
         using var scope = NewDisposeScope();
         const int n = 45_000;
         var y = Labels(n, seed: 4);
-        var t = AdversarialDatasets.DrawTargets(AdversarialKind.Other, y, Quick, chunk: 0);
+        var t = AdversarialSet.Of(AdversarialKind.Other).DrawTargets(y, Quick, chunk: 0);
         Assert.False(t.eq(y).any().item<bool>());
         // Binomial(45000, 1/9): standard deviation 0.0015, so +-0.007 is more than 4 sigma.
         var offset = (t - y + 10).remainder(10);
@@ -45,11 +45,11 @@ public sealed class ControlsTests(ToyModelFixture toy) : IClassFixture<ToyModelF
         var t0 = t.masked_select(y0);
         for (int k = 1; k < 10; k++) Assert.InRange(Fraction(t0.eq(k)), 1 / 9.0 - 0.025, 1 / 9.0 + 0.025);
         // Its own stream: not D_rand's draw with the source excluded, though the rule is the same.
-        var drand = AdversarialDatasets.DrawTargets(AdversarialKind.Random, y, Quick with { RandomTargetExcludesSource = true }, chunk: 0);
+        var drand = AdversarialSet.Of(AdversarialKind.Random).DrawTargets(y, Quick with { RandomTargetExcludesSource = true }, chunk: 0);
         Assert.InRange(Fraction(t.eq(drand)), 1 / 9.0 - 0.01, 1 / 9.0 + 0.01);
         Assert.Equal("D_other", AdversarialSet.Of(AdversarialKind.Other).Name);
-        Assert.Equal("d_other", AdversarialStep.Folder(AdversarialKind.Other));
-        Assert.Equal("dother", StepCatalog.SetKey(AdversarialKind.Other));
+        Assert.Equal("d_other", AdversarialSet.Of(AdversarialKind.Other).Folder);
+        Assert.Equal("dother", AdversarialSet.Of(AdversarialKind.Other).ResultsKey);
     }
 
     [Fact]
@@ -121,7 +121,7 @@ public sealed class ControlsTests(ToyModelFixture toy) : IClassFixture<ToyModelF
         var saturated = (rand([40, 3, 32, 32], generator: g) > 0.5f).to_type(ScalarType.Float32);
         var x = cat([mid, saturated], 0);
         var y = Labels(80, seed: 5);
-        var t = AdversarialDatasets.DrawTargets(AdversarialKind.Random, y, Quick, chunk: 0);
+        var t = AdversarialSet.Of(AdversarialKind.Random).DrawTargets(y, Quick, chunk: 0);
         var p = LeakageOnlyDatasets.Patterns(eps, seed: 2);
         var images = LeakageOnlyDatasets.Apply(x, t, p, batchSize: 7);
 
@@ -151,7 +151,7 @@ public sealed class ControlsTests(ToyModelFixture toy) : IClassFixture<ToyModelF
         using var dir = new TempDir();
         var x = toy.Images.narrow(0, 0, 50);
         var y = toy.Labels.narrow(0, 0, 50);
-        using var next = AdversarialDatasets.DrawTargets(AdversarialKind.Deterministic, y, Quick, chunk: 0);
+        using var next = AdversarialSet.Of(AdversarialKind.Deterministic).DrawTargets(y, Quick, chunk: 0);
         var options = new LeakageOnlyOptions { Eps = 0.5, Seed = 9 };
         var log = new List<string>();
         using (var set = LeakageOnlyDatasets.Build(AdversarialKind.Deterministic, toy.Model, x, y, next, options, dir["det"], CPU, log.Add))
@@ -194,7 +194,7 @@ public sealed class ControlsTests(ToyModelFixture toy) : IClassFixture<ToyModelF
         using var data = CifarLoader.Load(shared!);
         using var part = data.Train.Subset(2_000, seed: 1);
         using var scope = NewDisposeScope();
-        var t = AdversarialDatasets.DrawTargets(AdversarialKind.Deterministic, part.Labels, Quick, chunk: 0);
+        var t = AdversarialSet.Of(AdversarialKind.Deterministic).DrawTargets(part.Labels, Quick, chunk: 0);
         var p = LeakageOnlyDatasets.Patterns(0.5, seed: 0);
         var images = LeakageOnlyDatasets.Apply(part.Images, t, p);
         var norms = (images - part.Images).flatten(1).norm(1);

@@ -60,16 +60,18 @@ public class ResultsRecordTests
         }
     }
 
+    /// <summary>Every string of <paramref name="results"/> that is a machine path (rooted, a drive, or under ~), as "path holds the absolute path text".</summary>
+    public static IEnumerable<string> MachinePaths(JsonNode? results) =>
+        Leaves(results).Where(l => l.Value.GetValueKind() == JsonValueKind.String)
+            .Select(l => (l.Path, Text: l.Value.GetValue<string>()))
+            .Where(l => Path.IsPathRooted(l.Text) || (l.Text.Length > 2 && l.Text[1] == ':' && l.Text[2] is '\\' or '/') || l.Text.StartsWith('~'))
+            .Select(l => $"{l.Path} holds the absolute path {l.Text}");
+
     [Theory]
     [MemberData(nameof(Recorded))]
     public void No_recorded_run_holds_a_machine_path(string relative)
     {
-        foreach (var (path, value) in Leaves(Raw(relative)).Where(l => l.Value.GetValueKind() == JsonValueKind.String))
-        {
-            var text = value.GetValue<string>();
-            Assert.False(Path.IsPathRooted(text) || (text.Length > 2 && text[1] == ':' && text[2] is '\\' or '/') || text.StartsWith('~'),
-                $"{relative}: {path} holds the absolute path {text}");
-        }
+        foreach (var found in MachinePaths(Raw(relative))) Assert.Fail($"{relative}: {found}");
     }
 
     [Theory]
@@ -108,7 +110,7 @@ public class ResultsRecordTests
         Assert.All(new[] { LeakageControls.ResultsKey, ControlsStep.ResultsKey, Fidelity.ResultsKey, ExperimentRun.ProvenanceKey, BeyondResults.Section },
             k => Assert.True(Resolves(k), k));
         Assert.Equal("adversarial.dother", StepCatalog.DOther.ResultsKey);
-        Assert.Equal("transferDetails.ddet", StepCatalog.SetPath(nameof(RunResultsRecord.TransferDetails), Adversarial.AdversarialKind.Deterministic));
+        Assert.Equal("transferDetails.ddet", RunResultsRecord.PathOf(nameof(RunResultsRecord.TransferDetails), Adversarial.AdversarialSet.Of(Adversarial.AdversarialKind.Deterministic).ResultsKey));
     }
 
     [Fact]
@@ -144,5 +146,41 @@ public class ResultsRecordTests
         Assert.Equal(["DRand", "my_set"], released.Select(r => r.Set));
         Assert.Equal(0.2, released[0].Probe.Accuracy);
         Assert.Equal("/data/release", (string?)old["beyond"]!["released"]!["root"]); // the file's content is left as it was
+    }
+
+    [Fact]
+    public void Nonlinear_probes_recorded_by_name_alone_are_read_by_their_kind()
+    {
+        var old = new JsonObject
+        {
+            ["beyond"] = new JsonObject
+            {
+                ["nonlinear"] = new JsonObject
+                {
+                    ["probes"] = new JsonArray(NonlinearProbeKind.All.Select((k, i) =>
+                        ResultsJson.Node(new EntryResult(k.Name, 0.01 * (i + 1), 0, 0.5, 100, 50, 10, true, 7))).ToArray()),
+                },
+            },
+        };
+        var probes = ResultsUpgrade.Read(old).Beyond!.Nonlinear!.Probes;
+        Assert.Equal(NonlinearProbeKind.All, probes.Select(p => p.Kind));
+        Assert.Equal("clean images, D_det labels, robust CNN penultimate features", probes.Single(p => p.Kind == new NonlinearProbeKind(FeatureView.RobustPenultimate, ProbeSet.DDetNull)).Name);
+        Assert.Equal("robustLogits", (string?)ResultsJson.Node(probes[0])["view"]);
+        Assert.Equal("drandNull", (string?)ResultsJson.Node(probes[3])["set"]);
+        Assert.Equal("D_rand, robust CNN logits", (string?)old["beyond"]!["nonlinear"]!["probes"]![0]!["name"]); // the file's content is left as it was
+
+        old["beyond"]!["nonlinear"]!["probes"]![0]!["name"] = "D_rand, some other features";
+        Assert.Contains("'D_rand, some other features' is not the name of a nonlinear probe", Assert.Throws<InvalidDataException>(() => ResultsUpgrade.Read(old)).Message);
+    }
+
+    [Fact]
+    public void Each_nonlinear_probe_kind_makes_its_own_name_and_has_a_null_when_it_probes_an_attacked_set()
+    {
+        Assert.Equal(12, NonlinearProbeKind.All.Count);
+        Assert.Equal(NonlinearProbeKind.All.Count, NonlinearProbeKind.All.Select(k => k.Name).Distinct().Count());
+        Assert.Equal("D_rand, standard model logits (non-robust)", new NonlinearProbeKind(FeatureView.StandardLogits, ProbeSet.DRand).Name);
+        Assert.Equal(new NonlinearProbeKind(FeatureView.RobustLogits, ProbeSet.DDetNull), new NonlinearProbeKind(FeatureView.RobustLogits, ProbeSet.DDet).Null);
+        Assert.Null(new NonlinearProbeKind(FeatureView.StandardLogits, ProbeSet.DRand).Null);
+        Assert.Null(new NonlinearProbeKind(FeatureView.RobustLogits, ProbeSet.CleanD).Null);
     }
 }

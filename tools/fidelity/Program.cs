@@ -94,7 +94,7 @@ foreach (var variant in variants)
             }
             else
             {
-                var targets = AdversarialDatasets.DrawTargets(kind, subset.Labels, attack, 0);
+                var targets = AdversarialSet.Of(kind).DrawTargets(subset.Labels, attack, 0);
                 var clock = Stopwatch.StartNew();
                 var result = L2Pgd.Attack(attacked, subset.Images, targets, pgd, run.Device, settings.Attack.BatchSize);
                 attacks[cacheKey] = done = (result, targets, clock.Elapsed.TotalSeconds);

@@ -213,7 +213,7 @@ public static class AdversarialDatasets
         string chunkDir, JsonObject chunkSettings, Device device, IProgress<long>? progress, CancellationToken cancellationToken)
     {
         using var scope = NewDisposeScope();
-        var targets = DrawTargets(kind, y, options, chunk);
+        var targets = AdversarialSet.Of(kind).DrawTargets(y, options, chunk);
         using var result = L2Pgd.Attack(model, x, targets, options.Attack, device, options.BatchSize,
             (long)Seeds.Derive(options.Seed, chunk, 1), progress, cancellationToken);
         long successes = result.Success.sum().item<long>();
@@ -225,41 +225,6 @@ public static class AdversarialDatasets
             [AdversarialDataset.ImagesFile, AdversarialDataset.TargetsFile, AdversarialDataset.SuccessFile],
             new JsonObject { ["successes"] = successes });
         return successes;
-    }
-
-    /// <summary>
-    /// The target labels of chunk <paramref name="chunk"/> for images labelled <paramref name="labels"/>
-    /// (int64, CPU). D_det: (y + 1) mod 10. D_rand: uniform over the 10 classes, or over the 9 classes
-    /// other than y when <see cref="AdversarialOptions.RandomTargetExcludesSource"/> is set. D_other:
-    /// uniform over the 9 classes other than y. The random rules draw from a generator seeded with
-    /// (<see cref="AdversarialOptions.Seed"/>, chunk) alone (D_other from another stream than D_rand).
-    /// </summary>
-    public static Tensor DrawTargets(AdversarialKind kind, Tensor labels, AdversarialOptions options, int chunk)
-    {
-        TorchNative.Ensure();
-        using var scope = NewDisposeScope();
-        var y = labels.cpu().to_type(ScalarType.Int64);
-        const int k = CifarStats.Classes;
-        Tensor t;
-        switch (kind)
-        {
-            case AdversarialKind.Deterministic:
-                t = (y + 1).remainder(k);
-                break;
-            case AdversarialKind.Random or AdversarialKind.Other:
-                // D_other draws from a stream of its own, so that its targets are independent of D_rand's on the same images.
-                using (var g = new Generator(Seeds.Derive(options.Seed, chunk, kind == AdversarialKind.Other ? 2 : 0), CPU))
-                {
-                    // An offset in 1..9 from the label never lands on it and reaches each other class equally often.
-                    t = kind == AdversarialKind.Other || options.RandomTargetExcludesSource
-                        ? (y + randint(1, k, [y.shape[0]], generator: g)).remainder(k)
-                        : randint(0, k, [y.shape[0]], generator: g);
-                }
-                break;
-            default:
-                throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown adversarial data set kind");
-        }
-        return t.MoveToOuterDisposeScope();
     }
 
     /// <summary>

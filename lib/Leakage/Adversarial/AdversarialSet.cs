@@ -1,3 +1,8 @@
+using Leakage.Models;
+using Leakage.Native;
+using Leakage.Randomness;
+using static TorchSharp.torch;
+
 namespace Leakage.Adversarial;
 
 /// <summary>
@@ -6,7 +11,7 @@ namespace Leakage.Adversarial;
 /// export. Every place that tells D_rand, D_det and D_other apart reads it here, so a new set is one
 /// more entry of <see cref="All"/>.
 /// </summary>
-/// <param name="Kind">The target rule it is built with (<see cref="AdversarialDatasets.DrawTargets"/>).</param>
+/// <param name="Kind">The target rule it is built with (<see cref="DrawTargets(Tensor, AdversarialOptions, int)"/>).</param>
 /// <param name="Name">How people write it: <c>D_rand</c>.</param>
 /// <param name="Folder">Its cache folder inside a run folder: <c>d_rand</c>.</param>
 /// <param name="ResultsKey">How results.json names it (<c>adversarial.drand</c>, <c>transfer.drand</c>, ...): <c>drand</c>.</param>
@@ -35,6 +40,64 @@ public sealed record AdversarialSet(AdversarialKind Kind, string Name, string Fo
     /// <summary>The set built with target rule <paramref name="kind"/>.</summary>
     public static AdversarialSet Of(AdversarialKind kind) =>
         All.FirstOrDefault(s => s.Kind == kind) ?? throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown adversarial data set kind");
+
+    /// <summary>
+    /// The target labels of chunk <paramref name="chunk"/> for images labelled <paramref name="labels"/>
+    /// (int64, CPU), by this set's rule: the targets the attack draws (<see cref="AdversarialDatasets"/>).
+    /// D_det: (y + 1) mod 10. D_rand: uniform over the 10 classes, or over the 9 classes other than y
+    /// when <see cref="AdversarialOptions.RandomTargetExcludesSource"/> is set. D_other: uniform over
+    /// the 9 classes other than y. The random rules draw from a generator seeded with
+    /// (<see cref="AdversarialOptions.Seed"/>, chunk) alone (D_other from another stream than D_rand).
+    /// </summary>
+    public Tensor DrawTargets(Tensor labels, AdversarialOptions options, int chunk)
+    {
+        ArgumentNullException.ThrowIfNull(labels);
+        ArgumentNullException.ThrowIfNull(options);
+        TorchNative.Ensure();
+        using var scope = NewDisposeScope();
+        var y = labels.cpu().to_type(ScalarType.Int64);
+        const int k = CifarStats.Classes;
+        Tensor t;
+        switch (Kind)
+        {
+            case AdversarialKind.Deterministic:
+                t = (y + 1).remainder(k);
+                break;
+            case AdversarialKind.Random or AdversarialKind.Other:
+                // D_other draws from a stream of its own, so that its targets are independent of D_rand's on the same images.
+                using (var g = new Generator(Seeds.Derive(options.Seed, chunk, Kind == AdversarialKind.Other ? 2 : 0), CPU))
+                {
+                    // An offset in 1..9 from the label never lands on it and reaches each other class equally often.
+                    t = Kind == AdversarialKind.Other || options.RandomTargetExcludesSource
+                        ? (y + randint(1, k, [y.shape[0]], generator: g)).remainder(k)
+                        : randint(0, k, [y.shape[0]], generator: g);
+                }
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(Kind), Kind, "unknown adversarial data set kind");
+        }
+        return t.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The target labels of every image labelled <paramref name="labels"/>, drawn chunk by chunk exactly
+    /// as the attack draws them (chunk c: images c x <see cref="AdversarialOptions.ChunkSize"/> onwards).
+    /// With the seed of the build, the set's own targets; with another <see cref="AdversarialOptions.Seed"/>,
+    /// a fresh draw of them (the leakage step's null over target draws).
+    /// </summary>
+    public Tensor DrawTargets(Tensor labels, AdversarialOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(labels);
+        ArgumentNullException.ThrowIfNull(options);
+        TorchNative.Ensure();
+        using var scope = NewDisposeScope();
+        var y = labels.cpu();
+        long n = y.shape[0];
+        var parts = new List<Tensor>();
+        for (long start = 0, c = 0; start < n; start += options.ChunkSize, c++)
+            parts.Add(DrawTargets(y.narrow(0, start, Math.Min(options.ChunkSize, n - start)), options, (int)c));
+        return cat(parts).MoveToOuterDisposeScope();
+    }
 
     public override string ToString() => Name;
 }

@@ -100,8 +100,9 @@ public sealed class ExperimentRun : IDisposable
             importedRobust?.Dispose();
             throw;
         }
-        run.Results.Start(settings, run.Observer.Log);
+        // A changed checkpoint is named first; then results.json records the settings, paths as RecordedPaths names them.
         run.ForgetOtherCheckpoints(imported, importedRobust);
+        run.Results.Start(RecordedPaths.Settings(settings, run.OutDirectory, imported?.Info, importedRobust?.Info), run.Observer.Log);
         foreach (var orphan in AtomicFile.RemoveOrphans(run.OutDirectory))
             run.Observer.Log($"Removed {orphan}: a partial write of an interrupted run.");
         run.Observer.Log($"Run folder {run.OutDirectory}; {Devices.Describe(run.Device)}.");
@@ -109,14 +110,23 @@ public sealed class ExperimentRun : IDisposable
     }
 
     /// <summary>
-    /// Same settings, other file: when results.json holds the results of a checkpoint with another
-    /// SHA-256 at the same path, they are dropped (every result for the standard model, or the
-    /// nonlinear extension's section), so results.json never mixes two checkpoints.
+    /// Other file: when results.json holds the results of a checkpoint with another SHA-256, they are
+    /// dropped (every result for the standard model, or the nonlinear extension's section) and the log
+    /// says which file changed, so results.json never mixes two checkpoints. The recorded settings name
+    /// a checkpoint outside the run folder by its content as well (<see cref="RecordedPaths"/>), so
+    /// <see cref="ResultsFile.Start"/> then records the new one; one inside it is known by its path
+    /// alone, and this is what tells the two files apart. A damaged results.json is left to
+    /// <see cref="ResultsFile.Start"/>, which starts it over.
     /// </summary>
     void ForgetOtherCheckpoints(ImportedModel? standard, ImportedModel? robust)
     {
+        if (standard is null && robust is null) return;
         var messages = new List<string>();
-        Results.Update(root =>
+        try { Forget(); }
+        catch (InvalidDataException) { return; }
+        foreach (var m in messages) Observer.Log(m);
+
+        void Forget() => Results.Update(root =>
         {
             bool changed = false;
             var recorded = ResultsUpgrade.Read(root, Results.Path);
@@ -134,7 +144,6 @@ public sealed class ExperimentRun : IDisposable
             }
             return changed;
         });
-        foreach (var m in messages) Observer.Log(m);
     }
 
     // ---------------------------------------------------------------- data
@@ -299,24 +308,6 @@ public sealed class ExperimentRun : IDisposable
         BootstrapResamples = Settings.Probe.Bootstrap,
         Seed = checked(Settings.IntSeed + seedOffset),
     });
-
-    /// <summary>
-    /// D_rand targets for the run's training labels drawn by the attack's rule (uniform, or uniform over
-    /// the other classes with <c>attack.randomTargetExcludesSource</c>), chunk by chunk, from <paramref name="seed"/>
-    /// instead of the run's seed: a fresh draw of the labels D_rand was made with.
-    /// </summary>
-    public Tensor DrawRandomTargets(long seed)
-    {
-        var options = AttackOptions() with { Seed = seed };
-        var y = Train.Labels.cpu();
-        long n = y.shape[0];
-        var parts = new List<Tensor>();
-        for (long start = 0, c = 0; start < n; start += options.ChunkSize, c++)
-            parts.Add(AdversarialDatasets.DrawTargets(AdversarialKind.Random, y.narrow(0, start, Math.Min(options.ChunkSize, n - start)), options, (int)c));
-        var t = cat(parts);
-        foreach (var part in parts) part.Dispose();
-        return t;
-    }
 
     /// <summary>
     /// Checks that <paramref name="set"/> holds attacked copies of the run's training images, in

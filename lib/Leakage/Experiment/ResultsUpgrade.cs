@@ -15,8 +15,11 @@ public static class ResultsUpgrade
 {
     /// <summary>
     /// Brings <paramref name="results"/> to the current shape, in place: <c>beyond.released</c> as a
-    /// list of sets (it was an object with a <c>root</c> folder and one entry per set).
+    /// list of sets (it was an object with a <c>root</c> folder and one entry per set), and each entry
+    /// of <c>beyond.nonlinear.probes</c> with its kind (<c>view</c>, <c>set</c>), which earlier files
+    /// left to its name.
     /// </summary>
+    /// <exception cref="InvalidDataException">A nonlinear probe of an earlier file has a name no probe kind makes.</exception>
     public static JsonObject Upgrade(JsonObject results)
     {
         ArgumentNullException.ThrowIfNull(results);
@@ -25,7 +28,28 @@ public static class ResultsUpgrade
         if (results[beyondKey] is JsonObject beyond && beyond[releasedKey] is JsonObject old)
             beyond[releasedKey] = new JsonArray(old.Where(kv => kv.Value is JsonObject)
                 .Select(kv => (JsonNode)new JsonObject { ["set"] = kv.Key, ["probe"] = kv.Value!.DeepClone() }).ToArray());
+        var nonlinearKey = RunResultsRecord.PathOf(nameof(BeyondSection.Nonlinear));
+        var probesKey = RunResultsRecord.PathOf(nameof(NonlinearResult.Probes));
+        if (results[beyondKey]?[nonlinearKey]?[probesKey] is JsonArray probes)
+            for (int i = 0; i < probes.Count; i++)
+                if (probes[i] is JsonObject entry && entry[RunResultsRecord.PathOf(nameof(NonlinearProbeResult.View))] is null)
+                    probes[i] = WithKind(entry);
         return results;
+    }
+
+    /// <summary>A nonlinear probe entry of an earlier file with the kind its name was made from, first, as the record writes it.</summary>
+    static JsonObject WithKind(JsonObject entry)
+    {
+        var name = entry[RunResultsRecord.PathOf(nameof(NonlinearProbeResult.Name))]?.GetValue<string>();
+        var kind = NonlinearProbeKind.All.Cast<NonlinearProbeKind?>().FirstOrDefault(k => k!.Value.Name == name)
+            ?? throw new InvalidDataException($"beyond.nonlinear.probes: '{name}' is not the name of a nonlinear probe ({string.Join("; ", NonlinearProbeKind.All)}).");
+        var upgraded = new JsonObject
+        {
+            [RunResultsRecord.PathOf(nameof(NonlinearProbeResult.View))] = ResultsJson.Node(kind.View),
+            [RunResultsRecord.PathOf(nameof(NonlinearProbeResult.Set))] = ResultsJson.Node(kind.Set),
+        };
+        foreach (var (key, value) in entry) upgraded[key] = value?.DeepClone();
+        return upgraded;
     }
 
     /// <summary>The record of <paramref name="results"/> (a results.json's content, upgraded first).</summary>

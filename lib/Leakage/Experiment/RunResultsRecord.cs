@@ -45,7 +45,8 @@ public sealed record RunResultsRecord
 
     /// <summary>
     /// The dotted results.json path of a chain of record members (given with <c>nameof</c>), each named
-    /// as the context names properties: the one way a writer or a catalog entry spells a path.
+    /// as the context names properties: the one way a writer or a catalog entry spells a path. A set's
+    /// <see cref="Leakage.Adversarial.AdversarialSet.ResultsKey"/> is already that name (<c>adversarial.drand</c>).
     /// </summary>
     public static string PathOf(params string[] members)
     {
@@ -57,7 +58,7 @@ public sealed record RunResultsRecord
     public double? SecondsOf(string key) => Seconds is { } s && s.TryGetValue(key, out var v) ? v : null;
 }
 
-/// <summary><c>adversarial</c>: one entry per attacked set (<see cref="StepCatalog.SetKey"/>).</summary>
+/// <summary><c>adversarial</c>: one entry per attacked set, named by its <see cref="Leakage.Adversarial.AdversarialSet.ResultsKey"/>.</summary>
 public sealed record AdversarialSection
 {
     public AdversarialResult? Drand { get; init; }

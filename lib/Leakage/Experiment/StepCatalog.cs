@@ -104,25 +104,25 @@ public static class StepCatalog
         Headlines = [new(At(nameof(RunResultsRecord.StandardModel), nameof(StandardModelResult.TestAccuracy)), "standard model, clean test accuracy",
             r => r.StandardModel?.TestAccuracy, Published.StandardAccuracy)],
     };
-    public static StepInfo DRand { get; } = new("dRand", "D_rand (targeted PGD)", SetPath(nameof(RunResultsRecord.Adversarial), AdversarialKind.Random))
+    public static StepInfo DRand { get; } = new("dRand", "D_rand (targeted PGD)", At(nameof(RunResultsRecord.Adversarial), AdversarialSet.DRand.ResultsKey))
     {
         Execute = (r, ct) => r.AdversarialSet(AdversarialKind.Random, ct),
-        Headlines = [AttackSuccess(AdversarialKind.Random, "targeted PGD success, D_rand", a => a.Drand)],
+        Headlines = [AttackSuccess(AdversarialSet.DRand, "targeted PGD success, D_rand", a => a.Drand)],
     };
-    public static StepInfo DDet { get; } = new("dDet", "D_det (targeted PGD)", SetPath(nameof(RunResultsRecord.Adversarial), AdversarialKind.Deterministic))
+    public static StepInfo DDet { get; } = new("dDet", "D_det (targeted PGD)", At(nameof(RunResultsRecord.Adversarial), AdversarialSet.DDet.ResultsKey))
     {
         Execute = (r, ct) => r.AdversarialSet(AdversarialKind.Deterministic, ct),
-        Headlines = [AttackSuccess(AdversarialKind.Deterministic, "targeted PGD success, D_det", a => a.Ddet)],
+        Headlines = [AttackSuccess(AdversarialSet.DDet, "targeted PGD success, D_det", a => a.Ddet)],
     };
-    public static StepInfo TransferRand { get; } = new("transferRand", "training on D_rand", SetPath(nameof(RunResultsRecord.Transfer), AdversarialKind.Random))
+    public static StepInfo TransferRand { get; } = new("transferRand", "training on D_rand", At(nameof(RunResultsRecord.Transfer), AdversarialSet.DRand.ResultsKey))
     {
         Execute = (r, ct) => r.TransferModel(AdversarialKind.Random, ct),
-        Headlines = [new(SetPath(nameof(RunResultsRecord.Transfer), AdversarialKind.Random), "trained on D_rand, clean test accuracy", r => r.Transfer?.Drand, Published.TransferDRand)],
+        Headlines = [new(At(nameof(RunResultsRecord.Transfer), AdversarialSet.DRand.ResultsKey), "trained on D_rand, clean test accuracy", r => r.Transfer?.Drand, Published.TransferDRand)],
     };
-    public static StepInfo TransferDet { get; } = new("transferDet", "training on D_det", SetPath(nameof(RunResultsRecord.Transfer), AdversarialKind.Deterministic))
+    public static StepInfo TransferDet { get; } = new("transferDet", "training on D_det", At(nameof(RunResultsRecord.Transfer), AdversarialSet.DDet.ResultsKey))
     {
         Execute = (r, ct) => r.TransferModel(AdversarialKind.Deterministic, ct),
-        Headlines = [new(SetPath(nameof(RunResultsRecord.Transfer), AdversarialKind.Deterministic), "trained on D_det, clean test accuracy", r => r.Transfer?.Ddet, Published.TransferDDet)],
+        Headlines = [new(At(nameof(RunResultsRecord.Transfer), AdversarialSet.DDet.ResultsKey), "trained on D_det, clean test accuracy", r => r.Transfer?.Ddet, Published.TransferDDet)],
     };
     public static StepInfo Robust { get; } = new("robustModel", "robust linear classifier C", At(nameof(RunResultsRecord.RobustModel)))
     {
@@ -151,11 +151,11 @@ public static class StepCatalog
             LeakageControl(nameof(LeakageControlsSet.MajorityClass), "control: majority class", c => c.MajorityClass),
         ],
     };
-    public static StepInfo DOther { get; } = new("dOther", "D_other (targeted PGD, control)", SetPath(nameof(RunResultsRecord.Adversarial), AdversarialKind.Other))
+    public static StepInfo DOther { get; } = new("dOther", "D_other (targeted PGD, control)", At(nameof(RunResultsRecord.Adversarial), AdversarialSet.DOther.ResultsKey))
     {
         Execute = (r, ct) => r.AdversarialSet(AdversarialKind.Other, ct),
         OptIn = s => s.Controls.Enabled,
-        Headlines = [AttackSuccess(AdversarialKind.Other, "targeted PGD success, D_other (control)", a => a.Dother)],
+        Headlines = [AttackSuccess(AdversarialSet.DOther, "targeted PGD success, D_other (control)", a => a.Dother)],
     };
     public static StepInfo Controls { get; } = new("controls", "leakage controls", ControlsStep.ResultsKey)
     {
@@ -165,7 +165,7 @@ public static class StepCatalog
     public static StepInfo Nonlinear { get; } = new("nonlinear", "robust CNN (adversarial training)", At(nameof(RunResultsRecord.Beyond), nameof(BeyondSection.Nonlinear)))
     {
         Execute = (r, ct) => r.NonlinearFeatures(ct),
-        BeyondSettings = ["nonlinear", "nonlinearRadius", "nonlinearEpochs", "nonlinearPgdSteps"],
+        BeyondSettings = ["nonlinear", "nonlinearRadius", "nonlinearEpochs", "nonlinearPgdSteps", "nonlinearCheckpoint"],
         IsOn = b => b.Nonlinear,
     };
     public static StepInfo RadiusSweep { get; } = new("radiusSweep", "radius sweep of C", At(nameof(RunResultsRecord.Beyond), nameof(BeyondSection.RadiusSweep)))
@@ -208,18 +208,12 @@ public static class StepCatalog
     /// <summary>The readable title of progress key <paramref name="key"/> (the key itself when unknown).</summary>
     public static string Title(string key) => Find(key)?.Title ?? key;
 
-    /// <summary>How results.json names a set: <c>drand</c>, <c>ddet</c> or <c>dother</c> (<see cref="AdversarialSet.ResultsKey"/>, the JSON names of <see cref="AdversarialSection"/>'s members).</summary>
-    public static string SetKey(AdversarialKind kind) => AdversarialSet.Of(kind).ResultsKey;
-
-    /// <summary>The path of <paramref name="kind"/>'s entry in the per-set section <paramref name="section"/> (a <see cref="RunResultsRecord"/> member).</summary>
-    public static string SetPath(string section, AdversarialKind kind) => $"{RunResultsRecord.PathOf(section)}.{SetKey(kind)}";
-
-    static Headline AttackSuccess(AdversarialKind kind, string title, Func<AdversarialSection, AdversarialResult?> set) =>
-        new($"{SetPath(nameof(RunResultsRecord.Adversarial), kind)}.{RunResultsRecord.PathOf(nameof(AdversarialResult.AttackSuccess))}", title,
-            r => r.Adversarial is { } a ? set(a)?.AttackSuccess : null)
+    static Headline AttackSuccess(AdversarialSet set, string title, Func<AdversarialSection, AdversarialResult?> read) =>
+        new(At(nameof(RunResultsRecord.Adversarial), set.ResultsKey, nameof(AdversarialResult.AttackSuccess)), title,
+            r => r.Adversarial is { } a ? read(a)?.AttackSuccess : null)
         {
-            Count = r => r.Adversarial is { } a ? set(a)?.Images : null,
-            CountKey = $"{SetPath(nameof(RunResultsRecord.Adversarial), kind)}.{RunResultsRecord.PathOf(nameof(AdversarialResult.Images))}",
+            Count = r => r.Adversarial is { } a ? read(a)?.Images : null,
+            CountKey = At(nameof(RunResultsRecord.Adversarial), set.ResultsKey, nameof(AdversarialResult.Images)),
         };
 
     static Headline LeakageControl(string member, string title, Func<LeakageControlsSet, EntryResult?> entry) =>

@@ -30,6 +30,12 @@ public static class Results
         }
     }
 
+    /// <summary>Every string of the results that is a machine path (rooted, a drive, or under ~), as "path: text".</summary>
+    public static IReadOnlyList<string> MachinePaths(JsonNode? results) =>
+        Leaves(results).Where(l => l.Value is JsonValue v && v.TryGetValue<string>(out _)).Select(l => (l.Path, Text: l.Value!.GetValue<string>()))
+            .Where(l => Path.IsPathRooted(l.Text) || (l.Text.Length > 2 && l.Text[1] == ':' && l.Text[2] is '\\' or '/') || l.Text.StartsWith('~'))
+            .Select(l => $"{l.Path}: {l.Text}").ToList();
+
     /// <summary>
     /// Asserts that two runs report the same results: the same keys, numbers equal to
     /// <paramref name="tolerance"/>, everything else identical. Timings are ignored.

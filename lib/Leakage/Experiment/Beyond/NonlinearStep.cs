@@ -33,19 +33,19 @@ public sealed record PgdEvaluation(int Images, double Radius, int Steps, double 
 /// <param name="CleanAccuracy">Its clean accuracy on the whole test set.</param>
 /// <param name="Robust">The robust CNN under PGD at <paramref name="Radius"/>.</param>
 /// <param name="Standard">The standard model of step 1 under the same attack on the same images: what adversarial training changed.</param>
-/// <param name="Probes">Probe entries, for the robust CNN's logits and then its penultimate features: D_rand, D_det, clean D, and the matched nulls (clean originals with the D_rand / D_det labels); then the standard model's logits on D_rand and D_det for contrast.</param>
+/// <param name="Probes">The probes, in <see cref="NonlinearProbeKind.All"/> order: for the robust CNN's logits and then its penultimate features D_rand, D_det, clean D, and the matched nulls (clean originals with the D_rand / D_det labels); then the standard model's logits on D_rand and D_det for contrast.</param>
 /// <param name="Seconds">Compute time of training (when done now or recorded then) plus evaluation and probes.</param>
 public sealed record NonlinearOutcome(nn.Module<Tensor, Tensor> Model, double Radius, double CleanAccuracy, PgdEvaluation Robust,
-    PgdEvaluation Standard, IReadOnlyList<ProbeEntry> Probes, double Seconds)
+    PgdEvaluation Standard, IReadOnlyList<NonlinearProbe> Probes, double Seconds)
 {
-    /// <summary>The probe entry whose name starts with <paramref name="prefix"/>, e.g. "D_rand, robust CNN logits".</summary>
-    /// <exception cref="KeyNotFoundException">No entry, or several, start with it.</exception>
-    public ProbeEntry Probe(string prefix)
-    {
-        var found = Probes.Where(e => e.Name.StartsWith(prefix, StringComparison.Ordinal)).ToList();
-        return found.Count == 1 ? found[0] : throw new KeyNotFoundException(
-            $"{found.Count} nonlinear probe entries start with '{prefix}'; the entries are: {string.Join("; ", Probes.Select(e => e.Name))}.");
-    }
+    /// <summary>The entry of the probe <paramref name="kind"/>.</summary>
+    /// <exception cref="KeyNotFoundException">The outcome has no such probe.</exception>
+    public ProbeEntry Probe(NonlinearProbeKind kind) =>
+        Probes.FirstOrDefault(p => p.Kind == kind)?.Entry ?? throw new KeyNotFoundException($"The nonlinear extension has no probe {kind}.");
+
+    /// <summary>The entry of the probe on <paramref name="set"/> with the features <paramref name="view"/>.</summary>
+    /// <exception cref="KeyNotFoundException">The outcome has no such probe.</exception>
+    public ProbeEntry Probe(FeatureView view, ProbeSet set) => Probe(new NonlinearProbeKind(view, set));
 }
 
 /// <summary>
@@ -55,11 +55,6 @@ public sealed record NonlinearOutcome(nn.Module<Tensor, Tensor> Model, double Ra
 /// </summary>
 public sealed class NonlinearStep(ExperimentRun run, Checkpoints.ImportedModel? imported = null) : IDisposable
 {
-    /// <summary>The robust CNN's logits as a feature view: the second part of its probes' names ("D_rand, robust CNN logits").</summary>
-    public const string LogitsView = "robust CNN logits";
-    /// <summary>The robust CNN's penultimate features as a feature view.</summary>
-    public const string PenultimateView = "robust CNN penultimate features";
-
     /// <summary>PGD steps of the evaluation attack (stronger than the training one).</summary>
     public const int EvaluationSteps = 20;
 
@@ -120,57 +115,58 @@ public sealed class NonlinearStep(ExperimentRun run, Checkpoints.ImportedModel? 
         run.EnsureOriginals(drand);
         run.EnsureOriginals(ddet);
         var probe = run.Probe();
-        var entries = new List<ProbeEntry>();
-        var robustViews = new (string Name, Func<Tensor, Tensor> Of)[]
+        Tensor Features(FeatureView view, Tensor x) => view switch
         {
-            (LogitsView, x => Evaluation.Logits(model, x, device)),
-            (PenultimateView, x => Evaluation.Features(model, x, device)),
+            FeatureView.RobustLogits => Evaluation.Logits(model, x, device),
+            FeatureView.RobustPenultimate => Evaluation.Features(model, x, device),
+            _ => Evaluation.Logits(standard, x, device),
         };
-        var sets = new[] { ("D_rand", drand.Images, drand.Targets), ("D_det", ddet.Images, ddet.Targets) };
-        foreach (var (view, of) in robustViews)
+        // Per view, the features of the clean test and training images are computed once for all its probes.
+        var probes = new List<NonlinearProbe>();
+        foreach (var group in NonlinearProbeKind.All.GroupBy(k => k.View))
         {
             ct.ThrowIfCancellationRequested();
-            using var testFeatures = of(test.Images);
-            using var cleanTrain = of(train.Images);
-            foreach (var (name, images, labels) in sets)
+            using var testFeatures = Features(group.Key, test.Images);
+            using var cleanTrain = group.Any(k => k.Set is ProbeSet.CleanD or ProbeSet.DRandNull or ProbeSet.DDetNull) ? Features(group.Key, train.Images) : null;
+            foreach (var kind in group)
             {
-                using var features = of(images);
-                entries.Add(probe.RunOnFeatures($"{name}, {view}", features, labels, testFeatures, test.Labels));
+                using var attacked = kind.Set switch
+                {
+                    ProbeSet.DRand => Features(kind.View, drand.Images),
+                    ProbeSet.DDet => Features(kind.View, ddet.Images),
+                    _ => null, // the ceiling and the matched nulls: the clean originals
+                };
+                var labels = kind.Set switch
+                {
+                    ProbeSet.DRand or ProbeSet.DRandNull => drand.Targets,
+                    ProbeSet.DDet or ProbeSet.DDetNull => ddet.Targets,
+                    _ => train.Labels,
+                };
+                probes.Add(new NonlinearProbe(kind, probe.RunOnFeatures(kind.Name, attacked ?? cleanTrain!, labels, testFeatures, test.Labels)));
             }
-            entries.Add(probe.RunOnFeatures($"clean D, {view}", cleanTrain, train.Labels, testFeatures, test.Labels));
-            // Matched nulls: the same probes on the clean originals with the same labels.
-            entries.Add(probe.RunOnFeatures($"clean images, D_rand labels, {view}", cleanTrain, drand.Targets, testFeatures, test.Labels));
-            entries.Add(probe.RunOnFeatures($"clean images, D_det labels, {view}", cleanTrain, ddet.Targets, testFeatures, test.Labels));
         }
-        // Contrast: the same probe on the attacked (non-robust) standard model's logits.
-        using (var testLogits = Evaluation.Logits(standard, test.Images, device))
-            foreach (var (name, images, labels) in sets)
-            {
-                using var logits = Evaluation.Logits(standard, images, device);
-                entries.Add(probe.RunOnFeatures($"{name}, standard model logits (non-robust)", logits, labels, testLogits, test.Labels));
-            }
-        foreach (var e in entries) { run.Observer.Log($"Nonlinear probe: {e}"); run.WarnUnconverged(e); }
+        foreach (var p in probes) { run.Observer.Log($"Nonlinear probe: {p.Entry}"); run.WarnUnconverged(p.Entry); }
         // Each probe against its matched null, paired on the test points.
+        ProbeEntry Of(NonlinearProbeKind kind) => probes.Single(p => p.Kind == kind).Entry;
         var comparisons = new List<PairedResult>();
-        foreach (var (view, _) in robustViews)
-            foreach (var name in new[] { "D_rand", "D_det" })
-            {
-                var attacked = entries.Single(e => e.Name == $"{name}, {view}");
-                var baseline = entries.Single(e => e.Name == $"clean images, {name} labels, {view}");
-                var c = probe.Compare(attacked, baseline);
-                run.Observer.Log($"Nonlinear probe against its null: {attacked.Name}: {c}");
-                comparisons.Add(PairedResult.Of(attacked, baseline, c));
-            }
+        foreach (var kind in NonlinearProbeKind.All)
+        {
+            if (kind.Null is not { } nullKind) continue;
+            var (attacked, baseline) = (Of(kind), Of(nullKind));
+            var c = probe.Compare(attacked, baseline);
+            run.Observer.Log($"Nonlinear probe against its null: {attacked.Name}: {c}");
+            comparisons.Add(PairedResult.Of(attacked, baseline, c));
+        }
         double total = seconds + clock.Elapsed.TotalSeconds;
         var info = imported?.Info;
         run.Results.Set(StepCatalog.Nonlinear.ResultsKey, ResultsJson.Node(new NonlinearResult(info?.Arch ?? s.Arch, info?.Width ?? s.Width, b.NonlinearRadius,
             info is null ? b.NonlinearPgdSteps : 0, info is null ? b.NonlinearEpochs : 0, clean, robustEval.AttackedAccuracy, robustEval.CleanAccuracy, n, robustEval.Steps,
-            new UnderAttackResult(standardEval.CleanAccuracy, standardEval.AttackedAccuracy), entries.Select(EntryResult.Of).ToArray(), comparisons)
+            new UnderAttackResult(standardEval.CleanAccuracy, standardEval.AttackedAccuracy), probes.Select(NonlinearProbeResult.Of).ToArray(), comparisons)
         {
-            Checkpoint = info is null ? null : CheckpointResult.Of(info),
+            Checkpoint = info is null ? null : CheckpointResult.Of(info, run.OutDirectory),
         }));
         run.Results.SetSeconds(StepCatalog.Nonlinear, total);
-        return _outcome = new NonlinearOutcome(model, b.NonlinearRadius, clean, robustEval, standardEval, entries, total);
+        return _outcome = new NonlinearOutcome(model, b.NonlinearRadius, clean, robustEval, standardEval, probes, total);
     }
 
     /// <summary>The robust model read from <c>beyond.nonlinearCheckpoint</c>, on the run's device (no training, so no training time).</summary>

@@ -36,9 +36,6 @@ public sealed class AdversarialStep(ExperimentRun run, AdversarialKind kind) : I
         Seed = settings.Seed,
     };
 
-    /// <summary>Artifact folder name inside the run folder.</summary>
-    public static string Folder(AdversarialKind kind) => AdversarialSet.Of(kind).Folder;
-
     /// <summary>
     /// The clean images the set attacks: the run's training split, or for D_other, a control, the
     /// controls' images (<c>controls.trainCount</c>), so that all controls share one set of images.
@@ -54,7 +51,7 @@ public sealed class AdversarialStep(ExperimentRun run, AdversarialKind kind) : I
         // compute.precision and compute.foldBatchNorm: a bf16 or folded copy to attack where they apply (its own fingerprint, so its own cache).
         using var copy = Precisions.AttackModel(standard, run.Settings.Compute.Precision, run.Device, run.Settings.Compute.FoldBatchNorm);
         var model = copy ?? standard;
-        var dir = run.Folder(Folder(kind));
+        var dir = run.Folder(AdversarialSet.Of(kind).Folder);
         var options = Options(run.Settings);
         var clock = Stopwatch.StartNew();
         var key = Info.Key;

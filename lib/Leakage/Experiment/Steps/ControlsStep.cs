@@ -312,7 +312,7 @@ public sealed class ControlsStep(ExperimentRun run)
             var options = run.AttackOptions();
             long seed = run.Settings.Seed, kind = (long)m.Spec.Kind;
             var drawn = Enumerable.Range(0, p.NullDraws).Select(d =>
-                AdversarialDatasets.DrawTargets(m.Spec.Rule, labels, options with { Seed = unchecked((long)Seeds.Derive(seed, 17, kind, d)) }, 0)).ToList();
+                AdversarialSet.Of(m.Spec.Rule).DrawTargets(labels, options with { Seed = unchecked((long)Seeds.Derive(seed, 17, kind, d)) }, 0)).ToList();
             draws = LeakageStatistics.OverDraws(probe, drawn.Count, d => (clean, drawn[d]), fTest, testY);
             var recorded = m.Targets!.data<long>().ToArray();
             var donors = drawn.Select((t, d) => LeakageStatistics.Donors(classOf, recorded, t.data<long>().ToArray(), probe.Options.Classes,

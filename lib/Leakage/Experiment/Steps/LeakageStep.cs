@@ -135,8 +135,9 @@ public sealed class LeakageStep(ExperimentRun run)
         var kept = keep.data<long>().ToArray();
         var key = StepCatalog.Leakage.Key;
 
-        // The null over fresh target draws, drawn chunk by chunk exactly like D_rand's targets.
-        var draws = Enumerable.Range(0, p.NullDraws).Select(d => run.DrawRandomTargets(unchecked((long)Seeds.Derive(run.Settings.Seed, 15, d)))).ToList();
+        // The null over fresh target draws, drawn by D_rand's rule chunk by chunk exactly as the attack drew its targets.
+        var draws = Enumerable.Range(0, p.NullDraws).Select(d =>
+            AdversarialSet.DRand.DrawTargets(train.Labels, run.AttackOptions() with { Seed = unchecked((long)Seeds.Derive(run.Settings.Seed, 15, d)) })).ToList();
         run.Observer.Progress(new StepProgress(key, 0.05, $"null over {p.NullDraws} target draws"));
         var nullRand = LeakageStatistics.OverDraws(probe, draws.Count, d => (fClean, draws[d]), fTest, testY);
         var nullNotLabel = LeakageStatistics.OverDraws(probe, draws.Count, d =>

@@ -22,12 +22,15 @@ public sealed record StandardModelResult(string Arch, int Width, [property: Frac
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public CheckpointResult? Checkpoint { get; init; }
 }
 
-/// <summary><c>standardModel.checkpoint</c>, <c>beyond.nonlinear.checkpoint</c>: which file, by content, and how it was read.</summary>
+/// <summary>
+/// <c>standardModel.checkpoint</c>, <c>beyond.nonlinear.checkpoint</c>: which file, by content, and how
+/// it was read. <see cref="Path"/> is its name (<see cref="RecordedPaths.Name"/>), never a machine path.
+/// </summary>
 public sealed record CheckpointResult(string Path, string Sha256, long Bytes, string Layout, long Parameters, IReadOnlyList<float> Mean, IReadOnlyList<float> Std, string Normalization)
 {
-    /// <summary>The record of <paramref name="info"/>.</summary>
-    public static CheckpointResult Of(Checkpoints.CheckpointInfo info) =>
-        new(info.Path, info.Sha256, info.Bytes, info.Layout, info.Parameters, info.Mean, info.Std, info.Normalization);
+    /// <summary>The record of <paramref name="info"/>, read by the run in <paramref name="runFolder"/>.</summary>
+    public static CheckpointResult Of(Checkpoints.CheckpointInfo info, string runFolder) =>
+        new(RecordedPaths.Name(info.Path, runFolder), info.Sha256, info.Bytes, info.Layout, info.Parameters, info.Mean, info.Std, info.Normalization);
 }
 
 /// <summary><c>adversarial.drand</c> / <c>adversarial.ddet</c>: step 2.</summary>
@@ -269,17 +272,13 @@ public sealed record UnderAttackResult([property: Fraction] double CleanAccuracy
 /// <summary><c>beyond.nonlinear</c>.</summary>
 public sealed record NonlinearResult(string Arch, int Width, double Radius, int TrainPgdSteps, int Epochs, [property: Fraction] double CleanAccuracy, [property: Fraction] double RobustAccuracy,
     [property: Fraction] double CleanAccuracyOnAttacked, int RobustEvaluatedImages, int EvalPgdSteps, UnderAttackResult StandardModelUnderAttack,
-    IReadOnlyList<EntryResult> Probes, IReadOnlyList<PairedResult> Comparisons)
+    IReadOnlyList<NonlinearProbeResult> Probes, IReadOnlyList<PairedResult> Comparisons)
 {
     /// <summary>The checkpoint the robust model was read from (<c>beyond.nonlinearCheckpoint</c>); absent when it was trained.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public CheckpointResult? Checkpoint { get; init; }
 
-    /// <summary>The probe whose name starts with <paramref name="prefix"/>, null when none (or several) do.</summary>
-    public EntryResult? Probe(string prefix)
-    {
-        var found = Probes.Where(e => e.Name.StartsWith(prefix, StringComparison.Ordinal)).ToList();
-        return found.Count == 1 ? found[0] : null;
-    }
+    /// <summary>The probe on <paramref name="set"/> with the features <paramref name="view"/>, null when the file has none.</summary>
+    public NonlinearProbeResult? Probe(FeatureView view, ProbeSet set) => Probes.FirstOrDefault(p => p.View == view && p.Set == set);
 }
 
 /// <summary>One radius of <c>beyond.radiusSweep</c>.</summary>

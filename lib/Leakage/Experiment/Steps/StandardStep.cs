@@ -105,7 +105,7 @@ public sealed class StandardStep(ExperimentRun run, ImportedModel? imported = nu
         run.Observer.Log($"Standard model: {test:P2} clean test accuracy ({train:P2} on the training data in use).");
         run.Results.Set(StepCatalog.Standard.ResultsKey, ResultsJson.Node(new StandardModelResult(info.Arch, info.Width, test, train, 0)
         {
-            Checkpoint = CheckpointResult.Of(info),
+            Checkpoint = CheckpointResult.Of(info, run.OutDirectory),
         }));
         run.Results.SetSeconds(StepCatalog.Standard, seconds);
         return new StandardModelOutcome(model, test, train, [], seconds, cached) { Checkpoint = info };

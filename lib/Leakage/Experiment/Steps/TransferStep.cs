@@ -89,7 +89,7 @@ public sealed class TransferStep(ExperimentRun run, AdversarialKind kind) : IDis
         double train = Evaluation.Accuracy(model, data.Images, data.Targets, run.Device);
         run.Observer.Log($"Transfer model on {name}: {test:P2} clean test accuracy ({train:P2} of its relabelled training set).");
         run.Results.Set(Info.ResultsKey, test);
-        run.Results.Set(StepCatalog.SetPath(nameof(RunResultsRecord.TransferDetails), kind),
+        run.Results.Set(RunResultsRecord.PathOf(nameof(RunResultsRecord.TransferDetails), AdversarialSet.Of(kind).ResultsKey),
             ResultsJson.Node(new TransferDetails(train, training.LearningRate, training.Epochs, run.Settings.Transfer.Augment)));
         run.Results.SetSeconds(Info, seconds);
         return _outcome = new TransferOutcome(kind, model, test, train, history, seconds, cached);
