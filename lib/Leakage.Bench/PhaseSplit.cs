@@ -12,7 +12,7 @@ namespace Leakage.Benchmarks;
 /// <param name="Augmentation">Random crop and flip (<see cref="Augment.Apply"/>).</param>
 /// <param name="Forward">Model forward, loss, loss read back.</param>
 /// <param name="Backward">loss.backward().</param>
-/// <param name="Optimizer">zero_grad and the SGD step.</param>
+/// <param name="Optimizer">The SGD step, the lookahead where the recipe has one, and zero_grad.</param>
 /// <param name="Metrics">The correct count read back.</param>
 public sealed record TrainingPhases(double Data, double Augmentation, double Forward, double Backward, double Optimizer, double Metrics)
 {
@@ -89,6 +89,7 @@ public static class PhaseSplit
         using (images)
         using (labels)
         using (var optimizer = Trainer.CreateOptimizer(model, options))
+        using (var lookahead = options.LookaheadEvery is null ? null : Lookahead.Of(model))
         using (var generator = new Generator((ulong)settings.Seed, CPU))
         using (var order = randperm(images.shape[0], generator: generator))
         {
@@ -103,7 +104,10 @@ public static class PhaseSplit
                 var x = images.index_select(0, index).to(device);
                 var y = labels.index_select(0, index).to(device);
                 t[1] = Stopwatch.GetTimestamp();
-                x = Augment.Apply(x, options.Augmentation, options.CropPadding, options.PadMode, generator);
+                // The trainer's alternating flip takes this epoch's half from a mask drawn once per run; a fresh
+                // mask per batch costs the same (one draw and one where) and needs no epoch.
+                var flipped = options.Augmentation == Augmentation.CropAlternatingFlip ? rand([batch], generator: generator).lt(0.5) : null;
+                x = Augment.Apply(x, options.Augmentation, options.CropPadding, options.PadMode, generator, flipped);
                 if (dtype != ScalarType.Float32) x = x.to(dtype);
                 t[2] = Stopwatch.GetTimestamp();
                 var logits = model.forward(x).to(ScalarType.Float32);
@@ -113,6 +117,7 @@ public static class PhaseSplit
                 loss.backward();
                 t[4] = Stopwatch.GetTimestamp();
                 optimizer.step();
+                lookahead?.Step(step + 1, steps, options.LookaheadEvery!.Value);
                 optimizer.zero_grad();
                 t[5] = Stopwatch.GetTimestamp();
                 logits.argmax(1).eq(y).sum().item<long>();

@@ -8,11 +8,15 @@ namespace Leakage.Benchmarks;
 
 /// <summary>
 /// Runs <c>tools/bench/pytorch_reference.py</c> (embedded in this assembly) under a Python that has
-/// PyTorch: the same SmallCnn, PGD step and training step, with the same batch sizes, steps, thread
-/// count and estimator as <see cref="Benchmark"/>, so the two throughputs can be compared.
+/// PyTorch: the same network (<see cref="Architectures"/>, from tools/python/leakage_models.py), PGD
+/// step and training step (optimiser groups, schedule, augmentation, lookahead), with the same batch
+/// sizes, steps, thread count and estimator as <see cref="Benchmark"/>, so the two throughputs can be compared.
 /// </summary>
 public static class PyTorchReference
 {
+    /// <summary>The networks whose training step the script replicates (its <c>--arch</c> choices).</summary>
+    public static IReadOnlyList<string> Architectures { get; } = Array.AsReadOnly([ModelFactory.SmallCnnArch, ModelFactory.AirbenchArch]);
+
     /// <summary>Environment variable naming the Python interpreter to use.</summary>
     public const string PythonVariable = "LEAKAGE_PYTHON";
 
@@ -85,6 +89,7 @@ public static class PyTorchReference
         var a = settings.Attack;
         var args = new List<string>
         {
+            "--arch", ModelFactory.Canonical(settings.Arch),
             "--width", settings.Width.ToString(CultureInfo.InvariantCulture),
             "--threads", threads.ToString(CultureInfo.InvariantCulture),
             "--matmul-size", settings.MatmulSize.ToString(CultureInfo.InvariantCulture),
@@ -97,16 +102,27 @@ public static class PyTorchReference
             "--train-batch", t.BatchSize.ToString(CultureInfo.InvariantCulture),
             "--train-warmup", settings.TrainWarmupSteps.ToString(CultureInfo.InvariantCulture),
             "--train-steps", settings.TrainSteps.ToString(CultureInfo.InvariantCulture),
-            "--augment", t.Augmentation switch { Augmentation.None => "none", Augmentation.Flip => "flip", _ => "cropflip" },
+            "--augment", t.Augmentation switch
+            {
+                Augmentation.None => "none",
+                Augmentation.Flip => "flip",
+                Augmentation.CropAlternatingFlip => "cropaltflip",
+                _ => "cropflip",
+            },
             "--crop-padding", t.CropPadding.ToString(CultureInfo.InvariantCulture),
             "--pad-mode", t.PadMode == PadMode.Reflect ? "reflect" : "zero",
             "--lr", F(t.LearningRate),
             "--momentum", F(t.Momentum),
             "--weight-decay", F(t.WeightDecay),
+            "--schedule", t.Schedule switch { LrSchedule.Airbench => "airbench", LrSchedule.Cosine => "cosine", _ => "onecycle" },
+            "--warmup-fraction", F(t.WarmupFraction),
             "--seed", settings.Seed.ToString(CultureInfo.InvariantCulture),
             "--layout", "both",
         };
         if (!t.Nesterov) args.Add("--no-nesterov");
+        if (t.NormLrScale is { } scale) args.AddRange(["--norm-lr-scale", F(scale)]);
+        if (t.LookaheadEvery is { } every) args.AddRange(["--lookahead", every.ToString(CultureInfo.InvariantCulture)]);
+        if (t.LabelSmoothing is { } smoothing) args.AddRange(["--label-smoothing", F(smoothing)]);
         if (!a.KeepBest) args.Add("--no-keep-best");
         return args;
     }
@@ -116,12 +132,15 @@ public static class PyTorchReference
     /// measurements of <paramref name="settings"/>, <paramref name="threads"/> torch threads and the
     /// OpenMP wait policy <paramref name="ompWaitPolicy"/> (the one this process runs with), and reads its header.
     /// </summary>
-    /// <exception cref="NotSupportedException">The model is not SmallCnn (the only one the script replicates) or the attack uses a random start.</exception>
+    /// <exception cref="NotSupportedException">The model is not one of <see cref="Architectures"/>, the training is adversarial, or the attack uses a random start.</exception>
     /// <exception cref="InvalidOperationException">The script failed to start; the message holds its last error line.</exception>
     public static PyTorchSession Start(string python, BenchmarkSettings settings, int threads, string ompWaitPolicy, TimeSpan? timeout = null)
     {
-        if (ModelFactory.Canonical(settings.Arch) != ModelFactory.SmallCnnArch)
-            throw new NotSupportedException($"The PyTorch reference replicates {ModelFactory.SmallCnnArch} only; this profile uses {settings.Arch}.");
+        var arch = ModelFactory.Canonical(settings.Arch);
+        if (!Architectures.Contains(arch))
+            throw new NotSupportedException($"The PyTorch reference replicates the training step of {string.Join(" and ", Architectures)} only; this profile uses {arch}.");
+        if (settings.Training.Adversary is not null)
+            throw new NotSupportedException("The PyTorch reference trains on clean batches; this profile's standard training is adversarial.");
         if (settings.Attack.RandomStart)
             throw new NotSupportedException("The PyTorch reference attacks without a random start, as the profiles do; this one sets attack.randomStart.");
         return new PyTorchSession(python, [.. Arguments(settings, threads), "--serve"], ompWaitPolicy, timeout ?? TimeSpan.FromMinutes(10));

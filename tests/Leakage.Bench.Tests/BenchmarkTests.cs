@@ -156,15 +156,21 @@ public sealed class BenchmarkTests
         Assert.Throws<ArgumentOutOfRangeException>(() => BenchmarkSettings.For(profile, drandImages: 0));
     }
 
-    [SkippableFact]
-    public void The_pytorch_reference_computes_the_same_logits_and_pgd_iterates_as_the_library()
+    [SkippableTheory]
+    [InlineData(ModelFactory.SmallCnnArch)]
+    [InlineData(ModelFactory.AirbenchArch)]
+    public void The_pytorch_reference_computes_the_same_logits_and_pgd_iterates_as_the_library(string arch)
     {
         var python = PyTorchReference.FindPython(null, out var tried);
         Skip.If(python is null, $"no Python can import torch ({string.Join("; ", tried)})");
         using var dir = new TempDir();
         using var scope = NewDisposeScope();
         const int width = 4;
-        var model = ModelFactory.Create(ModelFactory.SmallCnnArch, seed: 3, width: width);
+        var model = ModelFactory.Create(arch, seed: 3, width: width);
+        // airbench's whitening from data, as its trainer sets it, so that the whitening layer is not a random draw.
+        if (model is AirbenchNet airbench)
+            using (var g = new Generator(5, CPU))
+                airbench.InitializeFromData(rand(64, 3, 32, 32, generator: g), g);
         using (no_grad())
         {
             // Non-trivial batch-norm statistics, so that eval-mode normalisation is exercised too.
@@ -184,6 +190,7 @@ public sealed class BenchmarkTests
             state[name] = Entry(t);
         var spec = new JsonObject
         {
+            ["arch"] = arch,
             ["width"] = width,
             ["state"] = state,
             ["images"] = Entry(images),
@@ -219,6 +226,50 @@ public sealed class BenchmarkTests
                 ["data"] = new JsonArray(values.Select(v => (JsonNode)v).ToArray()),
             };
         }
+    }
+
+    [Fact]
+    public void The_pytorch_reference_is_given_the_profiles_network_and_training_recipe()
+    {
+        var settings = BenchmarkSettings.For(Profiles.Get("cpu-airbench"), quick: true);
+        var args = PyTorchReference.Arguments(settings, threads: 2);
+        string Value(string option) => args[args.ToList().IndexOf(option) + 1];
+        Assert.Equal(ModelFactory.AirbenchArch, Value("--arch"));
+        Assert.Equal(AirbenchNet.DefaultWidth.ToString(System.Globalization.CultureInfo.InvariantCulture), Value("--width"));
+        Assert.Equal("cropaltflip", Value("--augment"));
+        Assert.Equal("2", Value("--crop-padding"));
+        Assert.Equal("airbench", Value("--schedule"));
+        Assert.Equal("64", Value("--norm-lr-scale"));
+        Assert.Equal("5", Value("--lookahead"));
+        Assert.Equal("0.85", Value("--momentum"));
+        Assert.DoesNotContain("--no-nesterov", args);
+        Assert.DoesNotContain("--label-smoothing", args);
+
+        var small = PyTorchReference.Arguments(BenchmarkSettings.For(Profiles.Get("cpu"), quick: true), threads: 2);
+        Assert.Equal(ModelFactory.SmallCnnArch, small[small.ToList().IndexOf("--arch") + 1]);
+        Assert.Equal("cropflip", small[small.ToList().IndexOf("--augment") + 1]);
+        Assert.DoesNotContain("--norm-lr-scale", small);
+        Assert.DoesNotContain("--lookahead", small);
+    }
+
+    [Fact]
+    public void The_pytorch_reference_refuses_a_network_whose_training_step_it_does_not_replicate()
+    {
+        var paper = BenchmarkSettings.For(Profiles.Get("paper"), quick: true);
+        // Refused before any process starts: the interpreter is never run.
+        var e = Assert.Throws<NotSupportedException>(() => PyTorchReference.Start("/nonexistent/python", paper, threads: 1, ompWaitPolicy: ""));
+        Assert.Contains(ModelFactory.ResNet18Arch, e.Message);
+        Assert.Contains(ModelFactory.AirbenchArch, e.Message);
+    }
+
+    [Fact]
+    public void The_phase_split_replays_the_airbench_recipes_training_step_with_its_alternating_flip()
+    {
+        // The recipe of cpu-airbench (CropAlternatingFlip, lookahead, batch-norm groups) at a small width.
+        var settings = BenchmarkSettings.For(Profiles.Get("cpu-airbench"), quick: true) with { Width = 8 };
+        Assert.Equal(Leakage.Training.Augmentation.CropAlternatingFlip, settings.Training.Augmentation);
+        var phases = PhaseSplit.Training(settings, CPU, BenchmarkData.Synthetic(settings.Seed));
+        Assert.True(phases.Augmentation > 0 && phases.Forward > 0 && phases.Backward > 0 && phases.Optimizer > 0, phases.ToString());
     }
 }
 
