@@ -231,7 +231,7 @@ public sealed class BenchmarkTests
     [Fact]
     public void The_pytorch_reference_is_given_the_profiles_network_and_training_recipe()
     {
-        var settings = BenchmarkSettings.For(Profiles.Get("cpu-airbench"), quick: true);
+        var settings = BenchmarkSettings.For(Profiles.Get("cpu"), quick: true);
         var args = PyTorchReference.Arguments(settings, threads: 2);
         string Value(string option) => args[args.ToList().IndexOf(option) + 1];
         Assert.Equal(ModelFactory.AirbenchArch, Value("--arch"));
@@ -245,7 +245,7 @@ public sealed class BenchmarkTests
         Assert.DoesNotContain("--no-nesterov", args);
         Assert.DoesNotContain("--label-smoothing", args);
 
-        var small = PyTorchReference.Arguments(BenchmarkSettings.For(Profiles.Get("cpu"), quick: true), threads: 2);
+        var small = PyTorchReference.Arguments(BenchmarkSettings.For(Profiles.Get("cpu-small"), quick: true), threads: 2);
         Assert.Equal(ModelFactory.SmallCnnArch, small[small.ToList().IndexOf("--arch") + 1]);
         Assert.Equal("cropflip", small[small.ToList().IndexOf("--augment") + 1]);
         Assert.DoesNotContain("--norm-lr-scale", small);
@@ -265,8 +265,8 @@ public sealed class BenchmarkTests
     [Fact]
     public void The_phase_split_replays_the_airbench_recipes_training_step_with_its_alternating_flip()
     {
-        // The recipe of cpu-airbench (CropAlternatingFlip, lookahead, batch-norm groups) at a small width.
-        var settings = BenchmarkSettings.For(Profiles.Get("cpu-airbench"), quick: true) with { Width = 8 };
+        // The recipe of the cpu profile (CropAlternatingFlip, lookahead, batch-norm groups) at a small width.
+        var settings = BenchmarkSettings.For(Profiles.Get("cpu"), quick: true) with { Width = 8 };
         Assert.Equal(Leakage.Training.Augmentation.CropAlternatingFlip, settings.Training.Augmentation);
         var phases = PhaseSplit.Training(settings, CPU, BenchmarkData.Synthetic(settings.Seed));
         Assert.True(phases.Augmentation > 0 && phases.Forward > 0 && phases.Backward > 0 && phases.Optimizer > 0, phases.ToString());
