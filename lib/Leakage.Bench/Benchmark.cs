@@ -75,6 +75,7 @@ public static partial class Benchmark
                 cancellationToken.ThrowIfCancellationRequested();
                 log($"Starting the PyTorch reference with {python} (OMP_WAIT_POLICY={machine.OmpWaitPolicy}, {machine.Threads} threads) ...");
                 session = PyTorchReference.Start(python, settings, machine.Threads, machine.OmpWaitPolicy);
+                if (PyTorchReference.ReferenceBlasWarning(session.Header) is { } warning) log(warning);
             }
             var load = CpuTimes.Read();
 

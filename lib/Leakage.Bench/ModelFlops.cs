@@ -64,6 +64,7 @@ public static class ModelFlops
         {
             ModelFactory.SmallCnnArch => SmallCnnLayers(width, classes),
             ModelFactory.AirbenchArch => AirbenchLayers(width, classes),
+            ModelFactory.ResNet9Arch => ResNet9Layers(width, classes),
             _ => ResNet18Layers(width, classes),
         };
     }
@@ -100,6 +101,21 @@ public static class ModelFlops
         new("group3.conv1", 4 * w, 4 * w, 3, 7),
         new("group3.conv2", 4 * w, 4 * w, 3, 3),
         new("head", 4 * w, classes, 1, 1),
+    ];
+
+    // Keller Jordan's ResNet-9: 3x3 w at 32; 5x5 stride 2 to 2w at 16; a residual pair at 2w, 16; 3x3 to
+    // 4w at 16, then a 2x2 max-pool; a residual pair at 4w, 8; an unpadded 3x3 to 2w at 6; linear 2w -> classes.
+    static List<MacLayer> ResNet9Layers(int w, int classes) =>
+    [
+        new("prep", CifarStats.Channels, w, 3, 32),
+        new("down", w, 2 * w, 5, 16),
+        new("res1.a", 2 * w, 2 * w, 3, 16),
+        new("res1.b", 2 * w, 2 * w, 3, 16),
+        new("widen", 2 * w, 4 * w, 3, 16),
+        new("res2.a", 4 * w, 4 * w, 3, 8),
+        new("res2.b", 4 * w, 4 * w, 3, 8),
+        new("narrow", 4 * w, 2 * w, 3, 6),
+        new("head", 2 * w, classes, 1, 1),
     ];
 
     // CIFAR ResNet-18: 3x3 stem at 32; four stages of two basic blocks (two 3x3 convs each) with widths

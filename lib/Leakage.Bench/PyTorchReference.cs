@@ -147,6 +147,17 @@ public static class PyTorchReference
     }
 
     /// <summary>
+    /// A line to log when the reference loaded the reference (netlib) BLAS, as Debian's python3-torch does unless
+    /// an optimised libblas is installed: its matmul runs at a few GFLOP/s, and every ratio against it
+    /// flatters TorchSharp. Null when the header names another BLAS, or none.
+    /// </summary>
+    public static string? ReferenceBlasWarning(System.Text.Json.JsonElement header) =>
+        header.TryGetProperty("blasLibrary", out var b) && b.GetString() is { } lib
+            && lib.Split(", ").Any(l => l.StartsWith("blas/", StringComparison.Ordinal))
+            ? $"warning: the PyTorch reference runs on the reference BLAS ({lib}); its matmul and unfused convolutions are several times slower than they could be. On Debian or Ubuntu: apt-get install libopenblas0-pthread."
+            : null;
+
+    /// <summary>
     /// Runs the embedded script (written to a temporary file) with <paramref name="python"/> and
     /// <paramref name="arguments"/>; returns its standard output.
     /// </summary>

@@ -54,6 +54,8 @@ public sealed class BenchmarkTests
     [InlineData(ModelFactory.ResNet18Arch, 64)]
     [InlineData(ModelFactory.AirbenchArch, 16)]
     [InlineData(ModelFactory.AirbenchArch, 64)]
+    [InlineData(ModelFactory.ResNet9Arch, 8)]
+    [InlineData(ModelFactory.ResNet9Arch, 64)]
     public void Counted_layers_are_exactly_the_models_convolutions_and_linear_layers(string arch, int width)
     {
         using var model = ModelFactory.Create(arch, seed: 0, width: width);

@@ -100,6 +100,9 @@ public class NotebookSeriesTests(NotebookSeriesFixture run, ITestOutputHelper ou
         Assert.Equal(500, (int)r["settings"]!["data"]!["trainCount"]!);  // --set reached the kernels
         Assert.Equal(3, (int)r["settings"]!["attack"]!["steps"]!);
         Assert.Equal("cpu", (string?)r["settings"]!["device"]);
+        // run hands the kernels an absolute data folder; results.json names it without the machine's path.
+        var source = (string?)r["data"]?["source"];
+        Assert.False(string.IsNullOrEmpty(source) || Path.IsPathRooted(source) || source.Contains(Path.DirectorySeparatorChar), $"data.source: {source}");
         double Fraction(JsonNode? n)
         {
             Assert.NotNull(n);

@@ -56,6 +56,7 @@ public class PyTorchExportTests(Xunit.Abstractions.ITestOutputHelper output)
     [InlineData(ModelFactory.SmallCnnArch, 8)]
     [InlineData(ModelFactory.ResNet18Arch, 4)]
     [InlineData(ModelFactory.AirbenchArch, 8)]
+    [InlineData(ModelFactory.ResNet9Arch, 8)]
     public void The_python_twin_loads_the_saved_state_dict_strictly_and_gives_the_same_logits_within_1e_4(string arch, int width)
     {
         var python = PyTorchReference.FindPython(null, out var tried);

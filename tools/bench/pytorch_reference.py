@@ -405,6 +405,19 @@ def blas_info():
     return ""
 
 
+def blas_library():
+    """The libblas this process loaded, as its folder and file name (Debian: "blas/libblas.so.3" is the
+    reference netlib BLAS, about 5 GFLOP/s, which python3-torch gets unless OpenBLAS is installed;
+    "openblas-pthread/libblas.so.3" is OpenBLAS). Empty where /proc/self/maps is not readable."""
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "blas" in line.rsplit("/", 1)[-1]}
+    except OSError:
+        return ""
+    names = sorted(os.path.join(os.path.basename(os.path.dirname(p)), os.path.basename(p)) for p in paths if p.startswith("/"))
+    return ", ".join(names)
+
+
 def verify(path):
     """Replication check: loads TorchSharp weights and inputs from a JSON file, prints logits and PGD output.
 
@@ -443,6 +456,7 @@ def header(args):
         "mkldnn": torch.backends.mkldnn.is_available(),
         "mkl": torch.backends.mkl.is_available(),
         "blas": blas_info(),
+        "blasLibrary": blas_library(),
         "arch": args.arch,
         "width": args.width,
         "matmul": bench_matmul(args.matmul_size, args.matmul_repeats),

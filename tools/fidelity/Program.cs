@@ -101,6 +101,12 @@ foreach (var variant in variants)
             }
         }
         line[$"success_{key}"] = done.Result.Success.to_type(ScalarType.Float64).mean().item<double>();
+        // How far the attack went: the perturbations' mean L2 norm and the share that reached the radius.
+        using (var norms = done.Result.Adversarial.sub(subset.Images).flatten(1).norm(1))
+        {
+            line[$"meanNorm_{key}"] = norms.mean().item<float>();
+            line[$"atRadius_{key}"] = norms.ge(0.99 * pgd.Eps).to_type(ScalarType.Float64).mean().item<double>();
+        }
         if (fromRun)
         {
             line["attack"] = "the run's";

@@ -13,6 +13,7 @@ memory layout only and changes neither the weights nor the results.
 """
 
 import json
+from collections import OrderedDict
 
 import torch
 from torch import nn
@@ -152,11 +153,47 @@ class AirbenchNet(nn.Module):
         return self.head(self.features(x))
 
 
-ARCHITECTURES = {"small-cnn": SmallCnn, "resnet18": ResNet18, "airbench": AirbenchNet}
+def _conv_bn(in_channels, out_channels, kernel, stride, padding):
+    return nn.Sequential(OrderedDict(
+        conv=nn.Conv2d(in_channels, out_channels, kernel, stride=stride, padding=padding, bias=False),
+        bn=nn.BatchNorm2d(out_channels), relu=nn.ReLU()))
+
+
+class ResNet9(nn.Module):
+    """Keller Jordan's residual network of his Ilyas et al. replication (lib/Leakage/Models/ResNet9.cs):
+    conv 3x3 (w) - conv 5x5 stride 2 (2w) - residual pair (2w) - conv 3x3 (4w) - max-pool 2 - residual
+    pair (4w) - unpadded conv 3x3 (2w) - global max-pool - linear head without bias, logits scaled by 0.2;
+    batch norm and ReLU after every convolution."""
+
+    def __init__(self, width=64, classes=10):
+        super().__init__()
+        w1, w2, w3 = width, 2 * width, 4 * width
+        self.normalize = InputNormalize()
+        self.prep = _conv_bn(3, w1, 3, 1, 1)
+        self.down = _conv_bn(w1, w2, 5, 2, 2)
+        self.res1 = nn.Sequential(OrderedDict(a=_conv_bn(w2, w2, 3, 1, 1), b=_conv_bn(w2, w2, 3, 1, 1)))
+        self.widen = _conv_bn(w2, w3, 3, 1, 1)
+        self.res2 = nn.Sequential(OrderedDict(a=_conv_bn(w3, w3, 3, 1, 1), b=_conv_bn(w3, w3, 3, 1, 1)))
+        self.narrow = _conv_bn(w3, w2, 3, 1, 0)
+        self.head = nn.Linear(w2, classes, bias=False)
+
+    def features(self, x):
+        """The pooled features scaled by 0.2, which the head maps to the logits."""
+        h = self.down(self.prep(self.normalize(x)))
+        h = h + self.res1(h)
+        h = F.max_pool2d(self.widen(h), 2)
+        h = h + self.res2(h)
+        return self.narrow(h).amax(dim=(2, 3)) * 0.2
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
+ARCHITECTURES = {"small-cnn": SmallCnn, "resnet18": ResNet18, "airbench": AirbenchNet, "resnet9": ResNet9}
 
 
 def create(arch, width):
-    """An untrained model of `arch` ("small-cnn", "resnet18" or "airbench") with base width `width`."""
+    """An untrained model of `arch` ("small-cnn", "resnet18", "airbench" or "resnet9") with base width `width`."""
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(ARCHITECTURES)}")
     return ARCHITECTURES[arch](width=width)

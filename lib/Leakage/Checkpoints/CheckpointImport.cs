@@ -218,9 +218,10 @@ public static class CheckpointImport
         var arch = keys.ContainsKey("layer1.0.conv1.weight") ? ModelFactory.ResNet18Arch
             : keys.ContainsKey("conv4.weight") && keys.ContainsKey("fc.weight") ? ModelFactory.SmallCnnArch
             : keys.ContainsKey("whiten.weight") && keys.ContainsKey("group3.conv2.weight") ? ModelFactory.AirbenchArch
-            : throw new InvalidDataException($"{path}: has normalize.mean/std like our export, but not the keys of a resnet18, small-cnn or airbench.");
+            : keys.ContainsKey("prep.conv.weight") && keys.ContainsKey("res2.b.conv.weight") ? ModelFactory.ResNet9Arch
+            : throw new InvalidDataException($"{path}: has normalize.mean/std like our export, but not the keys of a resnet18, small-cnn, airbench or resnet9.");
         // The base width: the first convolution's output channels (airbench: its first group's).
-        var first = arch == ModelFactory.AirbenchArch ? "group1.conv1.weight" : "conv1.weight";
+        var first = arch switch { ModelFactory.AirbenchArch => "group1.conv1.weight", ModelFactory.ResNet9Arch => "prep.conv.weight", _ => "conv1.weight" };
         var conv1 = archive.Tensors[keys.TryGetValue(first, out var k) ? k : throw new InvalidDataException($"{path}: no '{first}'.")];
         return (arch, (int)conv1.Shape[0]);
     }

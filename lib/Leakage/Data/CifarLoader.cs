@@ -97,11 +97,15 @@ public static class CifarLoader
     }
 
     /// <summary>
-    /// The loaded data's <paramref name="source"/> as the user named its folder (<paramref name="given"/>):
-    /// relative stays relative, so results.json and bench.json hold no machine-specific path.
+    /// The loaded data's <paramref name="source"/> as results.json and bench.json record it, never by a
+    /// machine path: relative to the working directory when the user named its folder relatively
+    /// (<paramref name="given"/>: <c>data</c>), else by the folder's name (<c>cifar10-jpg</c>), as
+    /// <c>run</c> hands the notebooks an absolute folder.
     /// </summary>
     public static string AsNamed(string given, string source) =>
-        Path.IsPathRooted(given) ? source : Path.GetRelativePath(Environment.CurrentDirectory, source);
+        Path.IsPathRooted(given)
+            ? Path.GetFileName(Path.TrimEndingDirectorySeparator(source))
+            : Path.GetRelativePath(Environment.CurrentDirectory, source);
 
     /// <summary>
     /// The data folder to use: <paramref name="explicitDir"/> (the --data option) when given, else

@@ -188,6 +188,7 @@ public static class PyTorchExport
     {
         ModelFactory.SmallCnnArch => "SmallCnn",
         ModelFactory.AirbenchArch => "AirbenchNet",
+        ModelFactory.ResNet9Arch => "ResNet9",
         _ => "ResNet18",
     };
 

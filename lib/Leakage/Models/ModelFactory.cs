@@ -17,8 +17,11 @@ public static class ModelFactory
     /// <summary>Keller Jordan's airbench94 network, <see cref="Models.AirbenchNet"/>: 94% in 10 epochs on a CPU-sized budget.</summary>
     public const string AirbenchArch = "airbench";
 
+    /// <summary>Keller Jordan's small residual network of his Ilyas et al. replication, <see cref="Models.ResNet9"/>: the transfer model that shows D_rand's effect there.</summary>
+    public const string ResNet9Arch = "resnet9";
+
     /// <summary>Every valid architecture name.</summary>
-    public static IReadOnlyList<string> Architectures { get; } = Array.AsReadOnly([SmallCnnArch, ResNet18Arch, AirbenchArch]);
+    public static IReadOnlyList<string> Architectures { get; } = Array.AsReadOnly([SmallCnnArch, ResNet18Arch, AirbenchArch, ResNet9Arch]);
 
     /// <summary>
     /// Creates a model of <paramref name="arch"/> on <paramref name="device"/> (CPU when null), in
@@ -40,6 +43,7 @@ public static class ModelFactory
             SmallCnnArch => new SmallCnn(width ?? SmallCnn.DefaultWidth),
             ResNet18Arch => new ResNet18(width ?? ResNet18.DefaultWidth),
             AirbenchArch => new AirbenchNet(width ?? AirbenchNet.DefaultWidth),
+            ResNet9Arch => new ResNet9(width ?? ResNet9.DefaultWidth),
             _ => throw new InvalidOperationException("unreachable"),
         };
         Initialize(model, seed);
@@ -53,6 +57,7 @@ public static class ModelFactory
     {
         SmallCnnArch => SmallCnn.DefaultWidth,
         AirbenchArch => AirbenchNet.DefaultWidth,
+        ResNet9Arch => ResNet9.DefaultWidth,
         _ => ResNet18.DefaultWidth,
     };
 
