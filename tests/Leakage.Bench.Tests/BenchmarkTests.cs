@@ -265,6 +265,20 @@ public sealed class BenchmarkTests
     }
 
     [Fact]
+    public void The_bench_warns_when_the_pytorch_reference_runs_on_the_reference_blas()
+    {
+        static System.Text.Json.JsonElement Header(string json) => System.Text.Json.JsonDocument.Parse(json).RootElement;
+        // Debian's python3-torch without an optimised libblas: netlib's blas/libblas.so.3.
+        var warning = PyTorchReference.ReferenceBlasWarning(Header("""{"blasLibrary": "blas/libblas.so.3"}"""));
+        Assert.NotNull(warning);
+        Assert.Contains("libopenblas0-pthread", warning);
+        Assert.Null(PyTorchReference.ReferenceBlasWarning(Header("""{"blasLibrary": "openblas-pthread/libblas.so.3, openblas-pthread/libopenblas.so.0"}""")));
+        // An older script, or a platform without /proc: nothing to judge by, no warning.
+        Assert.Null(PyTorchReference.ReferenceBlasWarning(Header("""{"blas": "generic"}""")));
+        Assert.Null(PyTorchReference.ReferenceBlasWarning(Header("""{"blasLibrary": ""}""")));
+    }
+
+    [Fact]
     public void The_phase_split_replays_the_airbench_recipes_training_step_with_its_alternating_flip()
     {
         // The recipe of the cpu profile (CropAlternatingFlip, lookahead, batch-norm groups) at a small width.
