@@ -136,6 +136,8 @@ public class CheckpointImportTests
     [Theory]
     [InlineData(ModelFactory.SmallCnnArch, 6)]
     [InlineData(ModelFactory.ResNet18Arch, 4)]
+    [InlineData(ModelFactory.AirbenchArch, 8)]
+    [InlineData(ModelFactory.ResNet9Arch, 8)]
     public void Our_own_export_imports_back_to_the_same_logits(string arch, int width)
     {
         using var scope = NewDisposeScope();
