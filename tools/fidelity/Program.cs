@@ -155,7 +155,8 @@ static class TransferRecipe
     {
         bool rand = kind == AdversarialKind.Random;
         var training = TransferStep.Options(settings, kind);
-        var o = new TransferModel(settings.Standard.Arch, settings.Standard.Width, training.Seed, training);
+        // The run's transfer network (transfer.arch and transfer.width), the standard model's where those are unset.
+        var o = new TransferModel(settings.Transfer.Arch ?? settings.Standard.Arch, TransferStep.TransferWidth(settings) ?? settings.Standard.Width, training.Seed, training);
         foreach (var kv in recipe.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(x => x.Split('=')))
             switch (kv[0])
             {
