@@ -146,7 +146,8 @@ foreach (var (result, targets, _) in attacks.Values) { result.Dispose(); targets
 /// <summary>
 /// The transfer model of a variant: the run's recipe (<see cref="TransferStep.Options"/>),
 /// changed by comma-separated key=value: lrRand, lrDet, epochs, aug (None, Flip, CropFlip; both sets),
-/// augRand, augDet, arch, width, seed (of the fresh model and its data order); keep=success trains on the successful attacks only (a diagnostic);
+/// augRand, augDet, arch, width, seed (of the fresh model and its data order), schedule, momentum, wd, normLr and lookahead
+/// (a number or none); keep=success trains on the successful attacks only (a diagnostic);
 /// only=drand or only=ddet trains the variant's transfer model for that set alone.
 /// </summary>
 static class TransferRecipe
@@ -169,8 +170,14 @@ static class TransferRecipe
                 case "arch": o = o with { Arch = kv[1] }; break;
                 case "width": o = o with { Width = int.Parse(kv[1]) }; break;
                 case "seed": o = o with { ModelSeed = long.Parse(kv[1]) }; training = training with { Seed = long.Parse(kv[1]) }; break;
+                // The optimiser of another recipe, e.g. Keller Jordan's ResNet-9 one: schedule=OneCycle,momentum=0.9,wd=5e-4,normLr=none,lookahead=none.
+                case "schedule": training = training with { Schedule = Enum.Parse<LrSchedule>(kv[1], true) }; break;
+                case "momentum": training = training with { Momentum = double.Parse(kv[1]) }; break;
+                case "wd": training = training with { WeightDecay = double.Parse(kv[1]) }; break;
+                case "normLr": training = training with { NormLrScale = kv[1] == "none" ? null : double.Parse(kv[1]) }; break;
+                case "lookahead": training = training with { LookaheadEvery = kv[1] == "none" ? null : int.Parse(kv[1]) }; break;
                 case "keep" or "only": break;
-                default: throw new ArgumentException($"unknown transfer-recipe key {kv[0]} (lrRand, lrDet, epochs, aug, augRand, augDet, arch, width, seed, keep, only)");
+                default: throw new ArgumentException($"unknown transfer-recipe key {kv[0]} (lrRand, lrDet, epochs, aug, augRand, augDet, arch, width, seed, schedule, momentum, wd, normLr, lookahead, keep, only)");
             }
         return o with { Training = training };
     }
