@@ -118,7 +118,7 @@ public class BadInputTests
     [Theory]
     [InlineData("--profile", "huge", "Unknown profile 'huge'. Valid profiles: quick, cpu, cpu-small, paper.")]
     [InlineData("--set", "robust.units=meters", "Valid choices: pixel, normalised.")]
-    [InlineData("--set", "standard.arch=vgg", "Valid choices: small-cnn, resnet18, airbench.")]
+    [InlineData("--set", "standard.arch=vgg", "Valid choices: small-cnn, resnet18, airbench, resnet9.")]
     [InlineData("--set", "attack.stepz=3", "Unknown setting 'attack.stepz'. Valid settings here: attack.eps, attack.step, attack.steps")]
     [InlineData("--set", "attack.steps=many", "Setting 'attack.steps' = 'many' is not a number.")]
     [InlineData("--set", "robust.epochs=3", "Setting 'robust.epochs' = 3 must be at least 6")]

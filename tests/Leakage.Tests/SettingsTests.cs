@@ -35,7 +35,7 @@ public class SettingsTests
 
     [Theory]
     [InlineData("robust.units=meters", "pixel, normalised")]
-    [InlineData("standard.arch=vgg", "small-cnn, resnet18, airbench")]
+    [InlineData("standard.arch=vgg", "small-cnn, resnet18, airbench, resnet9")]
     [InlineData("device=tpu", "auto, cpu, cuda")]
     [InlineData("attack.eps=-1", "must be positive")]
     [InlineData("attack.steps=abc", "not a number")]
@@ -75,7 +75,7 @@ public class SettingsTests
     [InlineData("robust.units=pixels", "pixel, normalised")]
     [InlineData("robust.units=0", "pixel, normalised")]
     [InlineData("standard.schedule=1", "onecycle, cosine, airbench")]
-    [InlineData("standard.arch=resnet50", "small-cnn, resnet18, airbench")]
+    [InlineData("standard.arch=resnet50", "small-cnn, resnet18, airbench, resnet9")]
     [InlineData("compute.precision=fp16", "auto, fp32, bf16")]
     [InlineData("device=tpu", "auto, cpu, cuda")]
     public void A_choice_is_parsed_strictly_and_the_error_names_the_setting_and_lists_the_valid_values(string setting, string valid)
