@@ -6,6 +6,15 @@ namespace Leakage.Tests;
 public class SettingsTests
 {
     [Fact]
+    public void The_transfer_network_is_transfer_arch_at_its_width_else_the_standard_models()
+    {
+        Assert.Equal(("airbench", 32), TransferStep.Network(Profiles.Get("cpu")));
+        Assert.Equal(("small-cnn", 24), TransferStep.Network(Profiles.Get("cpu-small")));
+        var named = SettingsOverrides.Apply(Profiles.Get("cpu-small"), ["transfer.arch=resnet9"]);
+        Assert.Equal(("resnet9", Leakage.Models.ResNet9.DefaultWidth), TransferStep.Network(named)); // width 0: the architecture's default
+    }
+
+    [Fact]
     public void An_unknown_profile_lists_the_valid_profiles()
     {
         var e = Assert.Throws<ArgumentException>(() => Profiles.Get("huge"));

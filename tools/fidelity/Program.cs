@@ -156,8 +156,8 @@ static class TransferRecipe
     {
         bool rand = kind == AdversarialKind.Random;
         var training = TransferStep.Options(settings, kind);
-        // The run's transfer network (transfer.arch and transfer.width), the standard model's where those are unset.
-        var o = new TransferModel(settings.Transfer.Arch ?? settings.Standard.Arch, TransferStep.TransferWidth(settings) ?? settings.Standard.Width, training.Seed, training);
+        var (arch, width) = TransferStep.Network(settings);
+        var o = new TransferModel(arch, width, training.Seed, training);
         foreach (var kv in recipe.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(x => x.Split('=')))
             switch (kv[0])
             {

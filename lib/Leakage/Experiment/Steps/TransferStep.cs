@@ -76,6 +76,10 @@ public sealed class TransferStep(ExperimentRun run, AdversarialKind kind) : IDis
     public static int? TransferWidth(ExperimentSettings settings) =>
         settings.Transfer.Arch is not { } arch ? null : settings.Transfer.Width > 0 ? settings.Transfer.Width : Models.ModelFactory.DefaultWidth(arch);
 
+    /// <summary>The network the transfer models train: <c>transfer.arch</c> and its width, else the standard model's.</summary>
+    public static (string Arch, int Width) Network(ExperimentSettings settings) =>
+        (settings.Transfer.Arch ?? settings.Standard.Arch, TransferWidth(settings) ?? settings.Standard.Width);
+
     /// <summary>Trains (or loads) the model on the set and tests it on clean data.</summary>
     public TransferOutcome Run(CancellationToken ct = default)
     {
