@@ -61,8 +61,9 @@ static class ExportCommand
     /// <summary>
     /// The run's clean test set: from <paramref name="explicitData"/> (the --data option), else from the
     /// default data folder ($LEAKAGE_DATA, ./data) or the folder results.json names, whichever holds
-    /// CIFAR-10; the run's settings pick the same test images the run used. Null, with a line saying
-    /// so, when no data folder is found and none was given.
+    /// CIFAR-10 (results.json names a relative folder as the run was given it, an absolute one by its
+    /// name only, so such a run needs --data); the run's settings pick the same test images the run used.
+    /// Null, with a line saying so, when no data folder is found and none was given.
     /// </summary>
     static LoadedTestSet? CleanTestSet(string run, string? explicitData, Action<string> log)
     {
