@@ -14,11 +14,9 @@ ARG DISTRO=noble
 FROM mcr.microsoft.com/dotnet/sdk:${DOTNET_VERSION}-${DISTRO} AS build
 ARG TORCH_BACKEND=cpu
 WORKDIR /src
-# g++ builds the GLIBCXX shim only where this distribution's libstdc++ lacks GLIBCXX_3.4.32
-# (Debian 12 "bookworm"; Ubuntu 24.04 "noble", the default here, has it and needs none).
-COPY lib/Leakage/Native/needs-glibcxx-compat.sh /tmp/needs-glibcxx-compat.sh
-RUN if [ "$(sh /tmp/needs-glibcxx-compat.sh)" = "yes" ]; then \
-      apt-get update && apt-get install -y --no-install-recommends g++ && rm -rf /var/lib/apt/lists/*; fi
+# g++ builds the Scalar quarantine (lib/Leakage/Native/ScalarQuarantine.cs) and, where this distribution's
+# libstdc++ lacks GLIBCXX_3.4.32 (Debian 12 "bookworm"; not Ubuntu 24.04 "noble", the default), the GLIBCXX shim.
+RUN apt-get update && apt-get install -y --no-install-recommends g++ && rm -rf /var/lib/apt/lists/*
 COPY global.json Directory.Build.props Directory.Packages.props ./
 COPY lib/ lib/
 COPY tools/bench/pytorch_reference.py tools/bench/
@@ -27,7 +25,7 @@ RUN dotnet publish lib/Leakage.Cli/Leakage.Cli.csproj -c Release -p:TorchBackend
     && test -f /app/Leakage.Cli.dll
 
 # ---- runtime: the .NET runtime, the published CLI, libtorch's natives (runtimes/linux-x64/native)
-# and, where it was built, the shim in native-compat/ (loaded by Leakage.Native only where needed).
+# and native-compat/ (the Scalar quarantine; the GLIBCXX shim where it was built), loaded by Leakage.Native.
 FROM mcr.microsoft.com/dotnet/runtime:${DOTNET_VERSION}-${DISTRO} AS runtime
 # SkiaSharp (image panels) needs fontconfig; libgomp comes with libtorch's natives.
 RUN apt-get update && apt-get install -y --no-install-recommends libfontconfig1 && rm -rf /var/lib/apt/lists/*

@@ -250,7 +250,7 @@ public static partial class Benchmark
         model.eval();
         var (images, labels) = data.Take(batch, stream: 1);
         using var x = images.to(device);
-        using var targets = labels.add(1).remainder(CifarStats.Classes).to(device);
+        using var targets = Scalars.With(CifarStats.Classes, k => labels.add(Scalars.One).remainder(k)).to(device);
         images.Dispose();
         labels.Dispose();
 

@@ -58,7 +58,7 @@ public sealed class BenchmarkData
         }
         else
         {
-            var index = arange(count).remainder(_split.Count);
+            var index = Scalars.With(_split.Count, n => Scalars.Arange(count).remainder(n));
             images = _split.Images.index_select(0, index).to(ScalarType.Float32);
             labels = _split.Labels.index_select(0, index).to(ScalarType.Int64);
         }

@@ -1,3 +1,4 @@
+using Leakage.Native;
 using System.Diagnostics;
 using Leakage.Attacks;
 using Leakage.Models;
@@ -106,7 +107,7 @@ public static class PhaseSplit
                 t[1] = Stopwatch.GetTimestamp();
                 // The trainer's alternating flip takes this epoch's half from a mask drawn once per run; a fresh
                 // mask per batch costs the same (one draw and one where) and needs no epoch.
-                var flipped = options.Augmentation == Augmentation.CropAlternatingFlip ? rand([batch], generator: generator).lt(0.5) : null;
+                var flipped = options.Augmentation == Augmentation.CropAlternatingFlip ? rand([batch], generator: generator).lt(Scalars.Half) : null;
                 x = Augment.Apply(x, options.Augmentation, options.CropPadding, options.PadMode, generator, flipped);
                 if (dtype != ScalarType.Float32) x = x.to(dtype);
                 t[2] = Stopwatch.GetTimestamp();
@@ -146,11 +147,12 @@ public static class PhaseSplit
         foreach (var p in parameters) p.requires_grad = false;
         var (images, labels) = data.Take(batch, stream: 1);
         using var x0 = images.to(device);
-        using var targets = labels.add(1).remainder(CifarStats.Classes).to(device);
+        using var targets = Scalars.With(CifarStats.Classes, k => labels.add(Scalars.One).remainder(k)).to(device);
         images.Dispose();
         labels.Dispose();
         var shape = new long[] { batch, 1, 1, 1 };
-        double sign = attack.Targeted ? -1.0 : 1.0;
+        using Scalar sign = (attack.Targeted ? -1.0 : 1.0).ToScalar(), stepSize = attack.StepSize.ToScalar(), floor = 1e-10.ToScalar();
+        using Scalar? lo = attack.ClampMin?.ToScalar(), hi = attack.ClampMax?.ToScalar();
         var times = new List<double[]>();
         foreach (var (warm, steps) in new[] { (true, PgdWarmupSteps(settings)), (false, attack.Steps) })
         {
@@ -178,8 +180,8 @@ public static class PhaseSplit
                 }
                 var g = grad * sign;
                 var gNorm = g.flatten(1).norm(1).view(shape);
-                var projected = x0 + (x + attack.StepSize * g / (gNorm + 1e-10) - x0).renorm(2, 0, (float)attack.Eps);
-                x = attack.ClampMin is null && attack.ClampMax is null ? projected : projected.clamp(attack.ClampMin, attack.ClampMax);
+                var projected = x0 + (x + stepSize * g / (gNorm + floor) - x0).renorm(2, 0, (float)attack.Eps);
+                x = attack.ClampMin is null && attack.ClampMax is null ? projected : projected.clamp(lo, hi);
                 long t3 = Stopwatch.GetTimestamp();
                 if (!warm)
                     times.Add([Stopwatch.GetElapsedTime(t0, t1).TotalSeconds, Stopwatch.GetElapsedTime(t1, t2).TotalSeconds, Stopwatch.GetElapsedTime(t2, t3).TotalSeconds]);

@@ -25,6 +25,9 @@ public enum WeightStyle
 /// </summary>
 public static class Images
 {
+    // Kept for the process (Leakage.Native.Scalars says why): 255 (integer), 2, 0.5f and the division floor 1e-12f.
+    static readonly Scalar Byte = Scalars.Constant(255L), Two = Scalars.Constant(2L), Half = Scalars.Constant(0.5f), Floor = Scalars.Constant(1e-12f);
+
     /// <summary>Largest upscaling factor accepted.</summary>
     public const int MaxScale = 32;
 
@@ -52,7 +55,7 @@ public static class Images
             throw new ArgumentException($"An image must be C x H x W with C = 1 or 3, or H x W; got shape [{string.Join(", ", image.shape)}].", nameof(image));
         if (t.shape[0] == 1) t = t.expand(3, -1, -1);
         int h = (int)t.shape[1], w = (int)t.shape[2];
-        var hwc = t.clamp(0, 1).mul(255).round().to_type(ScalarType.Byte).permute(1, 2, 0).contiguous();
+        var hwc = t.clamp(Scalars.Zero, Scalars.One).mul(Byte).round().to_type(ScalarType.Byte).permute(1, 2, 0).contiguous();
         return (hwc.data<byte>().ToArray(), w, h);
     }
 
@@ -178,8 +181,8 @@ public static class Images
         CheckBatch(delta, nameof(delta));
         using var scope = NewDisposeScope();
         var d = delta.detach().to_type(ScalarType.Float32);
-        var max = d.abs().flatten(1).amax(new long[] { 1 }).clamp_min(1e-12f).view(-1, 1, 1, 1);
-        return d.div(max.mul(2)).add(0.5f).MoveToOuterDisposeScope();
+        var max = d.abs().flatten(1).amax(new long[] { 1 }).clamp_min(Floor).view(-1, 1, 1, 1);
+        return d.div(max.mul(Two)).add(Half).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -232,33 +235,33 @@ public static class Images
         {
             case WeightStyle.Symmetric:
             {
-                var max = Reduce(w.abs(), (t, d) => t.amax(d)).clamp_min(1e-12f);
-                result = w.div(max.mul(2)).add(0.5f);
+                var max = Reduce(w.abs(), (t, d) => t.amax(d)).clamp_min(Floor);
+                result = w.div(max.mul(Two)).add(Half);
                 break;
             }
             case WeightStyle.MinMax:
             {
                 var min = Reduce(w, (t, d) => t.amin(d));
                 var max = Reduce(w, (t, d) => t.amax(d));
-                result = (w - min).div((max - min).clamp_min(1e-12f));
+                result = (w - min).div((max - min).clamp_min(Floor));
                 break;
             }
             case WeightStyle.Diverging:
             {
                 var m = w.mean([1], keepdim: true);
-                var max = Reduce(m.abs(), (t, d) => t.amax(d)).clamp_min(1e-12f);
+                var max = Reduce(m.abs(), (t, d) => t.amax(d)).clamp_min(Floor);
                 var s = m.div(max);
-                var pos = s.clamp(0, 1);
-                var neg = s.neg().clamp(0, 1);
+                var pos = s.clamp(Scalars.Zero, Scalars.One);
+                var neg = s.neg().clamp(Scalars.Zero, Scalars.One);
                 var white = ones(1, 3, 1, 1);
-                var red = tensor(new[] { 178f, 24f, 43f }).div(255).view(1, 3, 1, 1);
-                var blue = tensor(new[] { 33f, 102f, 172f }).div(255).view(1, 3, 1, 1);
-                result = white * (1 - pos - neg) + red * pos + blue * neg;
+                var red = tensor(new[] { 178f, 24f, 43f }).div(Byte).view(1, 3, 1, 1);
+                var blue = tensor(new[] { 33f, 102f, 172f }).div(Byte).view(1, 3, 1, 1);
+                result = white * (Scalars.One - pos - neg) + red * pos + blue * neg;
                 break;
             }
             default: throw new ArgumentOutOfRangeException(nameof(style));
         }
-        return result.clamp(0, 1).MoveToOuterDisposeScope();
+        return result.clamp(Scalars.Zero, Scalars.One).MoveToOuterDisposeScope();
     }
 
     /// <summary>

@@ -90,8 +90,9 @@ public sealed class LeakageCoverageTests(Xunit.Abstractions.ITestOutputHelper ou
 /// <summary>
 /// Long simulations that allocate thousands of tensors run alone, not beside the other classes. Run
 /// beside them, the coverage test twice coincided with a libtorch scalar error in CertificateTests
-/// ("Unknown scalar type", "toDouble"), which pass alone; the likely cause is the extra garbage
-/// collections finalising temporary scalars that another thread's native call still uses.
+/// ("Unknown scalar type", "toDouble"), which pass alone: their extra garbage collections finalised
+/// temporary Scalars that another thread's native call still used (<see cref="Leakage.Native.ScalarQuarantine"/>
+/// now keeps those alive; the classes stay serial for their load).
 /// </summary>
 [CollectionDefinition(nameof(HeavySimulation), DisableParallelization = true)]
 public sealed class HeavySimulation;

@@ -5,6 +5,7 @@ using Leakage.Attacks;
 using Leakage.Compute;
 using Leakage.Experiment;
 using Leakage.Models;
+using Leakage.Native;
 using Leakage.Robust;
 using Leakage.Training;
 using TorchSharp;
@@ -105,7 +106,7 @@ foreach (var variant in variants)
         using (var norms = done.Result.Adversarial.sub(subset.Images).flatten(1).norm(1))
         {
             line[$"meanNorm_{key}"] = norms.mean().item<float>();
-            line[$"atRadius_{key}"] = norms.ge(0.99 * pgd.Eps).to_type(ScalarType.Float64).mean().item<double>();
+            line[$"atRadius_{key}"] = Scalars.With(0.99 * pgd.Eps, r => norms.ge(r)).to_type(ScalarType.Float64).mean().item<double>();
         }
         if (fromRun)
         {
@@ -123,7 +124,7 @@ foreach (var variant in variants)
         var options = TransferRecipe.Of(settings, kind, recipe);
         // keep=success (a diagnostic, not Ilyas's recipe): train only on the images whose attack reached its target.
         bool successOnly = recipe.Split(',').Contains("keep=success");
-        using var kept = successOnly ? done.Result.Success.nonzero().flatten() : arange(n);
+        using var kept = successOnly ? done.Result.Success.nonzero().flatten() : Scalars.Arange(n);
         using var images = done.Result.Adversarial.index_select(0, kept);
         using var labels = done.Targets.index_select(0, kept);
         var clockT = Stopwatch.StartNew();

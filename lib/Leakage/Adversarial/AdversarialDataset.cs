@@ -70,7 +70,7 @@ public sealed class AdversarialDataset : IDisposable
     public Tensor SuccessfulRows(Tensor? within = null)
     {
         using var scope = NewDisposeScope();
-        var rows = within is null ? arange(Count, dtype: ScalarType.Int64) : within.cpu().to_type(ScalarType.Int64);
+        var rows = within is null ? Scalars.Arange(Count) : within.cpu().to_type(ScalarType.Int64);
         var kept = rows.index_select(0, Success.index_select(0, rows).nonzero().squeeze(1));
         return kept.MoveToOuterDisposeScope();
     }

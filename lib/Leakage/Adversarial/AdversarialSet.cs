@@ -61,7 +61,7 @@ public sealed record AdversarialSet(AdversarialKind Kind, string Name, string Fo
         switch (Kind)
         {
             case AdversarialKind.Deterministic:
-                t = (y + 1).remainder(k);
+                t = Scalars.With(k, n => (y + Scalars.One).remainder(n));
                 break;
             case AdversarialKind.Random or AdversarialKind.Other:
                 // D_other draws from a stream of its own, so that its targets are independent of D_rand's on the same images.
@@ -69,7 +69,7 @@ public sealed record AdversarialSet(AdversarialKind Kind, string Name, string Fo
                 {
                     // An offset in 1..9 from the label never lands on it and reaches each other class equally often.
                     t = Kind == AdversarialKind.Other || options.RandomTargetExcludesSource
-                        ? (y + randint(1, k, [y.shape[0]], generator: g)).remainder(k)
+                        ? Scalars.With(k, n => (y + randint(1, k, [y.shape[0]], generator: g)).remainder(n))
                         : randint(0, k, [y.shape[0]], generator: g);
                 }
                 break;

@@ -55,7 +55,7 @@ public static class LeakageOnlyDatasets
         using var scope = NewDisposeScope();
         using var g = new Generator(Seeds.Derive(seed, -3, 0), CPU);
         var p = randn([CifarStats.Classes, CifarStats.Channels, 32, 32], dtype: ScalarType.Float64, generator: g);
-        p = p / p.flatten(1).norm(1).view(-1, 1, 1, 1) * eps;
+        p = Scalars.With(eps, e => p / p.flatten(1).norm(1).view(-1, 1, 1, 1) * e);
         return p.to_type(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 
@@ -75,7 +75,7 @@ public static class LeakageOnlyDatasets
             long count = Math.Min(batchSize, n - start);
             var x = images.narrow(0, start, count).cpu();
             var t = targets.narrow(0, start, count).cpu().to_type(ScalarType.Int64);
-            output.narrow(0, start, count).copy_((x + p.index_select(0, t)).clamp_(0, 1));
+            output.narrow(0, start, count).copy_((x + p.index_select(0, t)).clamp_(Scalars.Zero, Scalars.One));
         }
         return output;
     }
@@ -178,7 +178,7 @@ public static class LeakageOnlyDatasets
         var t2 = targets.cpu();
         switch (rule)
         {
-            case AdversarialKind.Deterministic when !t2.eq((y + 1).remainder(CifarStats.Classes)).all().item<bool>():
+            case AdversarialKind.Deterministic when !t2.eq(Scalars.With(CifarStats.Classes, n => (y + Scalars.One).remainder(n))).all().item<bool>():
                 throw new ArgumentException("Leakage-only data: D_det's rule needs target = (label + 1) mod 10 for every image.", nameof(targets));
             case AdversarialKind.Other when t2.eq(y).any().item<bool>():
                 throw new ArgumentException("Leakage-only data: D_other's rule needs every target to differ from its label.", nameof(targets));

@@ -1,3 +1,4 @@
+using Leakage.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -83,7 +84,9 @@ public sealed class L2Step : AttackStep
     {
         using var scope = NewDisposeScope();
         var projected = Origin + geometry.ProjectSamples(x - Origin, Eps);
-        return (clampMin is null && clampMax is null ? projected : projected.clamp(clampMin, clampMax)).MoveToOuterDisposeScope();
+        if (clampMin is null && clampMax is null) return projected.MoveToOuterDisposeScope();
+        using Scalar? lo = clampMin?.ToScalar(), hi = clampMax?.ToScalar();
+        return projected.clamp(lo, hi).MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc/>

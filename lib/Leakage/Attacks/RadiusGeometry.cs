@@ -35,6 +35,10 @@ public sealed class RadiusGeometry
 {
     readonly double[]? _scale; // null: identity (pixel units)
 
+    // Scalars kept for the process (Native/Scalars.cs says why): the step's and projections' floors, 2 and 1.0.
+    static readonly Scalar Tiny = Scalars.Constant(1e-30), NormFloor = Scalars.Constant(1e-12), StepFloor = Scalars.Constant(1e-10),
+        Two = Scalars.Constant(2L), OneDouble = Scalars.Constant(1.0);
+
     RadiusGeometry(RadiusUnits units, long dimension, double[]? scale)
     {
         Units = units;
@@ -126,9 +130,9 @@ public sealed class RadiusGeometry
         var sq = gram.diagonal();
         // ||a - b||^2 = ||a||^2 + ||b||^2 - 2 a.b ; clamp rounding below zero; the +I keeps sqrt away from 0
         // on the diagonal (masked out afterwards), the clamp gives zero (not infinite) gradients elsewhere.
-        var d2 = (sq.unsqueeze(1) + sq.unsqueeze(0) - 2 * gram).clamp_min(1e-30);
+        var d2 = (sq.unsqueeze(1) + sq.unsqueeze(0) - Two * gram).clamp_min(Tiny);
         var eye = torch.eye(w.shape[0], dtype: w.dtype, device: w.device);
-        return ((d2 + eye).sqrt() * (1 - eye)).MoveToOuterDisposeScope();
+        return ((d2 + eye).sqrt() * (Scalars.One - eye)).MoveToOuterDisposeScope();
     }
 
     /// <summary>The size of a perturbation in this geometry, <c>||delta ⊘ s||_2</c>. Shape (..., D) to (...).</summary>
@@ -152,7 +156,7 @@ public sealed class RadiusGeometry
         var sv = Scaled(v);
         var norm = linalg.vector_norm(sv, ord: 2, dims: [-1L], keepdim: true);
         var dir = _scale is null ? sv : sv * ScaleTensor(v.dtype, v.device);
-        return torch.where(norm > 0, dir / norm.clamp_min(1e-30), zeros_like(dir)).MoveToOuterDisposeScope();
+        return torch.where(norm > Scalars.Zero, dir / norm.clamp_min(Tiny), zeros_like(dir)).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -165,7 +169,7 @@ public sealed class RadiusGeometry
         var sg = Scaled(grad);
         var norm = linalg.vector_norm(sg, ord: 2, dims: [-1L], keepdim: true);
         var dir = _scale is null ? sg : sg * ScaleTensor(grad.dtype, grad.device);
-        return (dir / (norm + 1e-10)).MoveToOuterDisposeScope();
+        return (dir / (norm + StepFloor)).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -177,7 +181,7 @@ public sealed class RadiusGeometry
         if (!(eps >= 0)) throw new ArgumentOutOfRangeException(nameof(eps), eps, "Radius must be >= 0.");
         using var scope = NewDisposeScope();
         var norm = PerturbationNorm(delta).unsqueeze(-1);
-        var factor = (eps / norm.clamp_min(1e-12)).clamp_max(1.0);
+        var factor = Scalars.With(eps, e => (e / norm.clamp_min(NormFloor)).clamp_max(OneDouble));
         return (delta * factor).MoveToOuterDisposeScope();
     }
 
@@ -207,9 +211,9 @@ public sealed class RadiusGeometry
         CheckSamples(grad, nameof(grad));
         using var scope = NewDisposeScope();
         if (_scale is not null)
-            return (size * AscentStep(grad.reshape(grad.shape[0], Dimension))).reshape(grad.shape).MoveToOuterDisposeScope();
+            return Scalars.With(size, s => (s * AscentStep(grad.reshape(grad.shape[0], Dimension))).reshape(grad.shape)).MoveToOuterDisposeScope();
         var norm = grad.flatten(1).norm(1).view(SampleShape(grad));
-        return (size * grad / (norm + 1e-10)).MoveToOuterDisposeScope();
+        return Scalars.With(size, s => s * grad / (norm + StepFloor)).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -227,15 +231,15 @@ public sealed class RadiusGeometry
         if (inBall)
         {
             d = randn([like.shape[0], Dimension], dtype: like.dtype, device: CPU, generator: generator);
-            d /= linalg.vector_norm(d, ord: 2, dims: [-1L], keepdim: true).clamp_min(1e-12);
+            d /= linalg.vector_norm(d, ord: 2, dims: [-1L], keepdim: true).clamp_min(NormFloor);
             var u = rand([like.shape[0], 1L], dtype: like.dtype, device: CPU, generator: generator);
-            d *= u.pow(1.0 / Dimension) * eps;
+            d *= Scalars.With(1.0 / Dimension, p => Scalars.With(eps, e => u.pow(p) * e));
             d = d.reshape(like.shape);
         }
         else
         {
             d = randn(like.shape, dtype: like.dtype, device: CPU, generator: generator);
-            d = eps * d / (d.flatten(1).norm(1).view(SampleShape(like)) + 1e-10);
+            d = Scalars.With(eps, e => e * d / (d.flatten(1).norm(1).view(SampleShape(like)) + StepFloor));
         }
         d = d.to(like.device);
         if (_scale is not null) d = (d.reshape(like.shape[0], Dimension) * ScaleTensor(like.dtype, like.device)).reshape(like.shape);

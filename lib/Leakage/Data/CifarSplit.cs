@@ -39,9 +39,9 @@ public sealed class CifarSplit : IDisposable
         if (pixels.Length != (long)n * Cifar10.ImageSize)
             throw new ArgumentException($"{name}: {pixels.Length} pixel bytes for {n} images");
         using var scope = NewDisposeScope();
-        var images = torch.tensor(pixels, dtype: ScalarType.Byte)
+        var images = Scalars.With(255.0, max => torch.tensor(pixels, dtype: ScalarType.Byte)
             .reshape(n, Cifar10.Channels, Cifar10.Height, Cifar10.Width)
-            .to_type(ScalarType.Float32).div_(255f);
+            .to_type(ScalarType.Float32).div_(max));
         var y = torch.tensor(labels, dtype: ScalarType.Int64);
         return new CifarSplit(name, images.MoveToOuterDisposeScope(), y.MoveToOuterDisposeScope());
     }

@@ -19,6 +19,10 @@ namespace Leakage.Export;
 public sealed record CleanTestSet(Tensor Images, Tensor Labels, string DataIdentity, string Source);
 
 /// <summary>What <see cref="PyTorchExport.Write"/> wrote, relative to the export folder.</summary>
+/// <param name="Directory">The export folder.</param>
+/// <param name="Files">The files written, relative to it.</param>
+/// <param name="Arch">The exported models' architecture (the standard model's).</param>
+/// <param name="Width">Its width.</param>
 /// <param name="Sets">The data sets written and their sizes: D_rand and D_det, and D_other when the run built it (the leakage controls).</param>
 public sealed record ExportResult(string Directory, IReadOnlyList<string> Files, string Arch, int Width, IReadOnlyList<(AdversarialSet Set, long Count)> Sets);
 

@@ -1,3 +1,4 @@
+using Leakage.Native;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -29,6 +30,7 @@ public sealed class AirbenchNet : Module<Tensor, Tensor>, ICifarClassifier, IFea
 
     const int WhitenKernel = 2, WhitenChannels = 2 * CifarStats.Channels * WhitenKernel * WhitenKernel;
     const double WhitenEps = 5e-4, LogitScale = 1.0 / 9;
+    static readonly Scalar LogitScaleScalar = Scalars.Constant(LogitScale); // kept for the process (Native/Scalars.cs)
 
     readonly InputNormalize normalize;
     readonly Conv2d whiten;
@@ -74,7 +76,7 @@ public sealed class AirbenchNet : Module<Tensor, Tensor>, ICifarClassifier, IFea
         var h = MemoryLayout.ChannelsLastOnCpu(normalize.forward(x));
         h = functional.gelu(whiten.forward(h));
         h = group3.forward(group2.forward(group1.forward(h)));
-        return functional.max_pool2d(h, 3).flatten(1).mul_(LogitScale);
+        return functional.max_pool2d(h, 3).flatten(1).mul_(LogitScaleScalar);
     }
 
     /// <summary>
@@ -111,12 +113,12 @@ public sealed class AirbenchNet : Module<Tensor, Tensor>, ICifarClassifier, IFea
         var x = normalize.forward(images.index_select(0, pick).to(whiten.weight!.device));
         var patches = x.unfold(2, WhitenKernel, 1).unfold(3, WhitenKernel, 1).transpose(1, 3)
             .reshape(-1, CifarStats.Channels * WhitenKernel * WhitenKernel).to_type(ScalarType.Float64);
-        var covariance = patches.t().matmul(patches).div_(patches.shape[0]);
+        var covariance = Scalars.With(patches.shape[0], count => patches.t().matmul(patches).div_(count));
         var (values, vectors) = linalg.eigh(covariance);
         // Largest eigenvalue first, as airbench (it only orders the channels).
         values = values.flip(0);
         vectors = vectors.t().flip(0).reshape(-1, CifarStats.Channels, WhitenKernel, WhitenKernel);
-        var scaled = vectors.div(values.add(WhitenEps).sqrt().view(-1, 1, 1, 1));
+        var scaled = Scalars.With(WhitenEps, eps => vectors.div(values.add(eps).sqrt().view(-1, 1, 1, 1)));
         whiten.weight!.copy_(cat([scaled, scaled.neg()]).to_type(whiten.weight.dtype));
     }
 

@@ -1,3 +1,4 @@
+using Leakage.Native;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -19,7 +20,7 @@ public static class BatchNormFold
         using var _ = no_grad();
         var mean = bn.running_mean ?? throw new InvalidOperationException("A batch norm without running statistics cannot be folded.");
         var variance = bn.running_var!;
-        var scale = (bn.weight is { } g ? g.detach() : ones_like(mean)) / (variance + bn.eps).sqrt();
+        var scale = (bn.weight is { } g ? g.detach() : ones_like(mean)) / Scalars.With(bn.eps, eps => (variance + eps).sqrt());
         var shift = (bn.bias is { } b ? b.detach() : zeros_like(mean)) - mean * scale;
         return (scale, shift);
     }

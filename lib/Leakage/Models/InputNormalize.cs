@@ -1,3 +1,4 @@
+using Leakage.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -35,5 +36,5 @@ public sealed class InputNormalize : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>x: N x 3 x H x W pixels (nominally in [0, 1]); returns the normalised tensor of the same shape.</summary>
-    public override Tensor forward(Tensor x) => x.clamp(0, 1).sub(mean).div(std);
+    public override Tensor forward(Tensor x) => x.clamp(Scalars.Zero, Scalars.One).sub(mean).div(std);
 }

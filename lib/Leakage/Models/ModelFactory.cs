@@ -95,7 +95,7 @@ public static class ModelFactory
                     break;
                 case BatchNorm2d bn:
                     bn.reset_running_stats();
-                    bn.weight?.fill_(1);
+                    bn.weight?.fill_(Scalars.One);
                     bn.bias?.zero_();
                     break;
             }

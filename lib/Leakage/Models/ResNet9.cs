@@ -1,3 +1,4 @@
+using Leakage.Native;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -20,6 +21,7 @@ public sealed class ResNet9 : Module<Tensor, Tensor>, ICifarClassifier, IFeature
     public const int DefaultWidth = 64;
 
     const double LogitScale = 0.2;
+    static readonly Scalar LogitScaleScalar = Scalars.Constant(LogitScale); // kept for the process (Native/Scalars.cs)
 
     readonly InputNormalize normalize;
     readonly Sequential prep, down, res1, widen, res2, narrow;
@@ -76,6 +78,6 @@ public sealed class ResNet9 : Module<Tensor, Tensor>, ICifarClassifier, IFeature
         h = functional.max_pool2d(widen.forward(h), 2);
         h = h + res2.forward(h);
         h = narrow.forward(h);
-        return h.amax(new long[] { 2, 3 }).mul(LogitScale);
+        return h.amax(new long[] { 2, 3 }).mul(LogitScaleScalar);
     }
 }

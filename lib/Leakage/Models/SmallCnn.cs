@@ -1,3 +1,4 @@
+using Leakage.Native;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -128,7 +129,7 @@ public sealed class SmallCnn : Module<Tensor, Tensor>, ICifarClassifier, IFeatur
     static bool AllScalesPositive(BatchNorm2d bn)
     {
         using var scope = NewDisposeScope();
-        return BatchNormFold.Affine(bn).Scale.gt(0).all().item<bool>();
+        return BatchNormFold.Affine(bn).Scale.gt(Scalars.Zero).all().item<bool>();
     }
 
     /// <summary>How many of the four batch norms are folded (a folded copy; 0 for a model).</summary>

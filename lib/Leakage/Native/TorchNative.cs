@@ -15,6 +15,7 @@ namespace Leakage.Native;
 /// (3) loads that copy, so TorchSharp's own lookup by name finds it already loaded.
 /// Everywhere else (Windows, macOS, newer Linux) it does nothing.
 /// </para>
+/// On Linux it then installs <see cref="ScalarQuarantine"/>.
 /// Call it before the first use of <c>TorchSharp.torch</c>; every entry point of this library does.
 /// </summary>
 public static class TorchNative
@@ -46,6 +47,12 @@ public static class TorchNative
         ConfigureOpenMp();
         // Process-wide, like the OpenMP policy: every training, attack and probe loop reuses its freed blocks.
         NativeHeap.Configure();
+        var glibcxx = EnsureGlibcxx();
+        return $"{glibcxx}; {ScalarQuarantine.Install(OperatingSystem.IsLinux() ? FindTorchSharpNative() : null)}";
+    }
+
+    static string EnsureGlibcxx()
+    {
         if (!OperatingSystem.IsLinux()) return "not needed (not Linux)";
         if (SystemLibStdCxxHasVersion()) return $"not needed (system libstdc++ has {NeededVersion})";
 

@@ -357,7 +357,7 @@ public static class LeakageStatistics
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var sd = featureScale.to(ScalarType.Float64).std([0L]);
-        sd = torch.where(sd > 0, sd, ones_like(sd));
+        sd = torch.where(sd > Scalars.Zero, sd, ones_like(sd));
         var delta = (attackedFeatures.to(ScalarType.Float64) - cleanFeatures.to(ScalarType.Float64)) / sd;
         var t = targets.to(ScalarType.Int64).unsqueeze(1);
         var y = labels.to(ScalarType.Int64).unsqueeze(1);

@@ -106,7 +106,7 @@ public sealed class LogisticProbe
 
         var mean = f.mean([0L]);
         var std = (f - mean).square().mean([0L]).sqrt();
-        std = torch.where(std > 0, std, ones_like(std));
+        std = torch.where(std > Scalars.Zero, std, ones_like(std));
         var xs = (f - mean) / std;
         int k = (int)f.shape[1];
         int nw = classes * k;

@@ -182,14 +182,14 @@ public static class ReleasedDatasets
         if (!(min >= -RangeTolerance) || !(max <= 1 + RangeTolerance))
         {
             var flat = images.flatten();
-            var outside = flat.lt(-RangeTolerance).logical_or(flat.gt(1 + RangeTolerance)).logical_or(flat.isnan());
+            var outside = Scalars.With(-RangeTolerance, lo => Scalars.With(1 + RangeTolerance, hi => flat.lt(lo).logical_or(flat.gt(hi)).logical_or(flat.isnan())));
             long at = outside.to(ScalarType.Byte).argmax().ToInt64(); // first offending element
             float value = flat[at].ToSingle();
             long n = at / 3072, c = at / 1024 % 3, y = at / 32 % 32, x = at % 32;
             throw new InvalidDataException(
                 $"{path}: image {n} (channel {c}, row {y}, column {x}) has value {value}, outside [0, 1]; released images are pixels in [0, 1].");
         }
-        if (min < 0 || max > 1) images.clamp_(0, 1);
+        if (min < 0 || max > 1) images.clamp_(Scalars.Zero, Scalars.One);
     }
 
     private static void CheckLabelRange(Tensor labels, string path)
@@ -198,7 +198,7 @@ public static class ReleasedDatasets
         long min = labels.min().ToInt64();
         long max = labels.max().ToInt64();
         if (min >= 0 && max < Classes) return;
-        var outside = labels.lt(0).logical_or(labels.ge(Classes));
+        var outside = Scalars.With(Classes, classes => labels.lt(Scalars.Zero).logical_or(labels.ge(classes)));
         long at = outside.to(ScalarType.Byte).argmax().ToInt64(); // first offending label
         throw new InvalidDataException(
             $"{path}: label {at} is {labels[at].ToInt64()}; CIFAR-10 labels are 0..{Classes - 1}.");

@@ -114,6 +114,9 @@ public sealed record CertificateReport(double Radius, UnitCertificate Pixel, Uni
 /// </remarks>
 public static class Certificates
 {
+    // Kept for the process (Native/Scalars.cs says why).
+    static readonly Scalar Two = Scalars.Constant(2L), Smallest = Scalars.Constant(double.Epsilon), Infinity = Scalars.Constant(double.PositiveInfinity);
+
     /// <summary>
     /// Everything at radius <paramref name="eps"/> in both units for classifier <paramref name="classifier"/>
     /// on images <paramref name="x"/> (N x 3 x 32 x 32 or N x 3072) with labels <paramref name="y"/> (N),
@@ -167,7 +170,7 @@ public static class Certificates
         var features = Features(inputs, w, eps, geometry);
         var (radii, predicted) = RadiiFromLogits(inputs.Logits, w, geometry);
         var correct = predicted.eq(inputs.Labels);
-        var certified = radii.gt(eps);
+        var certified = Scalars.With(eps, e => radii.gt(e));
         double n = inputs.Labels.shape[0];
         return new UnitCertificate(geometry.Units, eps, features,
             CleanAccuracy: correct.sum().item<long>() / n,
@@ -183,11 +186,11 @@ public static class Certificates
         var dual = geometry.DualNorm(w.to(ScalarType.Float64)).cpu().data<double>().ToArray();
         // y_i(n) = +1 if label n is class i else -1, shape N x K.
         var signs = nn.functional.one_hot(inputs.Labels, Math.Max(k, inputs.Labels.max().item<long>() + 1))
-            .narrow(1, 0, k).to(ScalarType.Float64) * 2 - 1;
+            .narrow(1, 0, k).to(ScalarType.Float64) * Two - Scalars.One;
         var normalised = (inputs.Features - inputs.FeatureMean) / inputs.FeatureStd;
         var rho = (signs * normalised).mean([0L]).cpu().data<double>().ToArray();
         // rhoByClass[j, i] = E[y_j f~_i]: feature i read as a detector of class j.
-        var rhoByClass = signs.t().matmul(normalised).div(normalised.shape[0]).cpu().data<double>().ToArray();
+        var rhoByClass = Scalars.With(normalised.shape[0], n => signs.t().matmul(normalised).div(n)).cpu().data<double>().ToArray();
         var mu = inputs.FeatureMean.cpu().data<double>().ToArray();
         var sd = inputs.FeatureStd.cpu().data<double>().ToArray();
         var result = new FeatureCertificate[k];
@@ -207,10 +210,10 @@ public static class Certificates
         var predicted = z.argmax(1);
         var margin = z.gather(1, predicted.unsqueeze(1)) - z;                     // N x K, >= 0
         var denom = pair.index_select(0, predicted);                              // N x K
-        var ratio = torch.where(denom > 0, margin / denom.clamp_min(double.Epsilon),
-            torch.where(margin > 0, full_like(margin, double.PositiveInfinity), zeros_like(margin)));
+        var ratio = torch.where(denom > Scalars.Zero, margin / denom.clamp_min(Smallest),
+            torch.where(margin > Scalars.Zero, full_like(margin, Infinity), zeros_like(margin)));
         var self = nn.functional.one_hot(predicted, z.shape[1]).to(ScalarType.Bool);
-        var radii = ratio.masked_fill(self, double.PositiveInfinity).amin([1L]);
+        var radii = ratio.masked_fill(self, Infinity).amin([1L]);
         return (radii, predicted);
     }
 

@@ -114,7 +114,7 @@ public static class LinearPgd
             }
             case PgdObjective.Margin:
             {
-                var others = z.masked_fill(onehot.to(ScalarType.Bool), double.NegativeInfinity);
+                var others = z.masked_fill(onehot.to(ScalarType.Bool), Scalars.NegativeInfinity);
                 var (top, arg) = others.max(1);
                 var value = top - (z * onehot).sum(1);
                 var grad = nn.functional.one_hot(arg, z.shape[1]).to(z.dtype) - onehot;

@@ -128,7 +128,7 @@ public static class RobustLinearTrainer
             {
                 // nn.Linear's default initialisation, U(-1/sqrt(D), 1/sqrt(D)), seeded.
                 var bound = 1.0 / Math.Sqrt(dim);
-                model.weight.copy_(rand(model.weight.shape, generator: gen, device: device) * (2 * bound) - bound);
+                model.weight.copy_(Scalars.With(2 * bound, width => Scalars.With(bound, b => rand(model.weight.shape, generator: gen, device: device) * width - b)));
             }
             using var mean = options.CentreInputs ? x.mean([0L]) : zeros(dim, device: device);
 
@@ -146,6 +146,8 @@ public static class RobustLinearTrainer
                 : null;
             double eps = 0, lr = options.LearningRate;
 
+            using Scalar adversarialWeight = (1 - options.CleanLossWeight).ToScalar(), cleanWeight = options.CleanLossWeight.ToScalar(),
+                decay = (0.5 * options.WeightDecay).ToScalar();
             for (int epoch = 1; epoch <= options.Epochs; epoch++)
             {
                 using var epochScope = NewDisposeScope();
@@ -165,6 +167,7 @@ public static class RobustLinearTrainer
                     var xb = x.index_select(0, idx);
                     var yb = y.index_select(0, idx);
                     var onehot = nn.functional.one_hot(yb, options.Classes).to(ScalarType.Float32);
+                    using var epsScalar = eps.ToScalar();
 
                     // The model is trained in centred coordinates, z = W (x - m) + b', written as W x + (b' - W m)
                     // so that no centred copy of the batch is made; the gradients are those of the centred problem.
@@ -176,14 +179,14 @@ public static class RobustLinearTrainer
 
                     var z = nn.functional.linear(xb, model.weight, rawBias);
                     var pair = geometry.PairwiseDualNorms(model.weight);
-                    var zr = z - z.gather(1, yb.unsqueeze(1)) + eps * pair.index_select(0, yb) * (1 - onehot);
+                    var zr = z - z.gather(1, yb.unsqueeze(1)) + epsScalar * pair.index_select(0, yb) * (Scalars.One - onehot);
                     var clean = nn.functional.cross_entropy(z, yb);
                     var worst = nn.functional.cross_entropy(zr, yb);
                     var adversarial = pgd is null ? worst
                         : ReferenceEquals(xTrain, xb) ? clean
                         : nn.functional.cross_entropy(nn.functional.linear(xTrain, model.weight, rawBias), yb);
-                    var loss = (1 - options.CleanLossWeight) * adversarial + options.CleanLossWeight * clean;
-                    if (options.WeightDecay > 0) loss = loss + 0.5 * options.WeightDecay * model.weight.square().sum();
+                    var loss = adversarialWeight * adversarial + cleanWeight * clean;
+                    if (options.WeightDecay > 0) loss = loss + decay * model.weight.square().sum();
 
                     optimizer.zero_grad();
                     loss.backward();
@@ -191,9 +194,9 @@ public static class RobustLinearTrainer
 
                     using (no_grad())
                     {
-                        double b = xb.shape[0];
+                        using var b = ((double)xb.shape[0]).ToScalar();
                         var correct = z.argmax(1).eq(yb).sum();
-                        var certified = zr.masked_fill(onehot.to(ScalarType.Bool), double.NegativeInfinity).amax([1L]).lt(0).sum();
+                        var certified = zr.masked_fill(onehot.to(ScalarType.Bool), Scalars.NegativeInfinity).amax([1L]).lt(Scalars.Zero).sum();
                         sums.add_(stack([loss.detach() * b, worst.detach() * b, clean.detach() * b, correct.to(ScalarType.Float32), certified.to(ScalarType.Float32)]).to(ScalarType.Float64));
                     }
                     step++;

@@ -1,3 +1,4 @@
+using Leakage.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -30,13 +31,13 @@ public static class Augment
                 padMode == PadMode.Reflect ? PaddingModes.Reflect : PaddingModes.Constant);
             var dy = randint(0, 2 * padding + 1, [n], generator: generator);
             var dx = randint(0, 2 * padding + 1, [n], generator: generator);
-            var rows = (dy.unsqueeze(1) + arange(h)).to(x.device).view(n, 1, h, 1).expand(n, c, h, w + 2 * padding);
-            var cols = (dx.unsqueeze(1) + arange(w)).to(x.device).view(n, 1, 1, w).expand(n, c, h, w);
+            var rows = (dy.unsqueeze(1) + Scalars.Arange(h)).to(x.device).view(n, 1, h, 1).expand(n, c, h, w + 2 * padding);
+            var cols = (dx.unsqueeze(1) + Scalars.Arange(w)).to(x.device).view(n, 1, 1, w).expand(n, c, h, w);
             x = padded.gather(2, rows).gather(3, cols);
         }
         if (kind == Augmentation.CropAlternatingFlip && flipped is null)
             throw new ArgumentException("The alternating flip needs the images' flip mask for this epoch.", nameof(flipped));
-        var flip = (kind == Augmentation.CropAlternatingFlip ? flipped! : rand([n], generator: generator) < 0.5).to(x.device).view(n, 1, 1, 1);
+        var flip = (kind == Augmentation.CropAlternatingFlip ? flipped! : rand([n], generator: generator) < Scalars.Half).to(x.device).view(n, 1, 1, 1);
         return where(flip, x.flip(3), x).MoveToOuterDisposeScope();
     }
 }

@@ -103,7 +103,7 @@ public static class Trainer
         // The alternating flip's fixed half: which images are flipped in even epochs.
         using var flipGenerator = new Generator(Seeds.Derive(options.Seed, -1, 4), CPU);
         using var flippedInEvenEpochs = options.Augmentation != Augmentation.CropAlternatingFlip ? null
-            : rand([n], generator: flipGenerator).lt(0.5).to(images.device);
+            : rand([n], generator: flipGenerator).lt(Scalars.Half).to(images.device);
         if (found != null)
         {
             LoadCheckpoint(found.Dir, OptimizerFile, dir =>

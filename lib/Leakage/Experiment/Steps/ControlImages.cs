@@ -1,3 +1,4 @@
+using Leakage.Native;
 using Leakage.Data;
 using static TorchSharp.torch;
 
@@ -39,7 +40,7 @@ public sealed class ControlImages : IDisposable
     {
         ArgumentNullException.ThrowIfNull(train);
         if (count <= 0 || count >= train.Count)
-            return new ControlImages(arange(train.Count, dtype: ScalarType.Int64), train, all: true);
+            return new ControlImages(Scalars.Arange(train.Count), train, all: true);
         var rows = tensor(train.SubsetRows(count, seed), dtype: ScalarType.Int64);
         var split = new CifarSplit(train.Name, train.Images.index_select(0, rows), train.Labels.index_select(0, rows));
         return new ControlImages(rows, split, all: false);

@@ -1,3 +1,4 @@
+using Leakage.Native;
 using Leakage.Randomness;
 using System.Diagnostics;
 using System.Text.Json;
@@ -187,7 +188,7 @@ public sealed class ControlsStep(ExperimentRun run)
             case ControlKind.DOther:
             {
                 var dother = attacked[AdversarialKind.Other];
-                var all = arange(images.Count, dtype: ScalarType.Int64);
+                var all = Scalars.Arange(images.Count);
                 return new Set(dother.Images, dother.Targets, all, dother.Success, all);
             }
             case ControlKind.DRandLeakageOnly or ControlKind.DDetLeakageOnly:
@@ -196,7 +197,7 @@ public sealed class ControlsStep(ExperimentRun run)
                 using var targets = attacked[spec.Rule].Targets.index_select(0, images.Rows);
                 var set = LeakageOnlyDatasets.Build(spec.Rule, standard, images.Split.Images, images.Split.Labels, targets,
                     patterns, run.Folder(Path.Combine(Folder, spec.LeakageOnly!)), run.Device, run.Observer.Log);
-                var all = arange(images.Count, dtype: ScalarType.Int64);
+                var all = Scalars.Arange(images.Count);
                 return new Set(set.Images, set.Targets, all, set.Success, all, set);
             }
             default:
