@@ -15,7 +15,7 @@ static class CompareCommand
     static readonly Argument<string> OtherArgument = new("other") { Description = "results.json of the run to compare with it (or its run folder)." };
     static readonly Option<string?> SeedsOption = new("--seeds")
     {
-        Description = "seeds.json of a seed study of the same profile: its standard deviations become the noise (otherwise the points each number is measured on).",
+        Description = "seeds.json of a seed study of the same profile: its standard deviations become the noise. Default: a seeds.json beside the reference (a recorded run's study), else the points each number is measured on.",
     };
     static readonly Option<string?> OutOption = new("--out")
     {

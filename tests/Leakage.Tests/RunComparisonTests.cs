@@ -121,3 +121,61 @@ public class RunComparisonTests
             Assert.True(Row(key).WithinNoise, key);
     }
 }
+
+public class RunComparisonSeedStudyTests : IDisposable
+{
+    readonly string dir = Directory.CreateTempSubdirectory("leakage-compare-").FullName;
+
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    static JsonObject Run(double drand, string profile = "cpu") => new()
+    {
+        ["settings"] = new JsonObject { ["profile"] = profile },
+        ["data"] = new JsonObject { ["train"] = 50000, ["test"] = 10000 },
+        ["transfer"] = new JsonObject { ["drand"] = drand },
+    };
+
+    string Write(string folder, string name, JsonObject content)
+    {
+        var path = Path.Combine(dir, folder, name);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllText(path, content.ToJsonString());
+        return path;
+    }
+
+    static JsonObject Study(string profile, double sd) => new()
+    {
+        ["profile"] = profile,
+        ["statistics"] = new JsonObject { ["transfer.drand"] = new JsonObject { ["standardDeviation"] = sd } },
+    };
+
+    [Fact]
+    public void A_seed_study_beside_the_recorded_run_is_the_noise_by_default()
+    {
+        var reference = Write("cpu", "results.json", Run(0.380));
+        var other = Write("rerun", "results.json", Run(0.405));
+        // Without a study, 2.5 points on 10,000 test images is beyond the points' 1.35-point noise.
+        var alone = RunComparison.Compare(reference, other);
+        Assert.Null(alone.SeedStudy);
+        Assert.False(alone.AllWithinNoise);
+        Assert.Contains("Noise: the test points alone", alone.ToMarkdown());
+
+        Write("cpu", RunComparison.SeedStudyFileName, Study("cpu", 0.012));
+        var withStudy = RunComparison.Compare(reference, other);
+        Assert.Equal("cpu/seeds.json", withStudy.SeedStudy);
+        Assert.Equal(0.012, withStudy.Rows.Single().SeedSd);
+        Assert.True(withStudy.AllWithinNoise); // 1.96 sqrt(2) 1.2 = 3.3 points
+        Assert.Equal("cpu/seeds.json", withStudy.ToJson()["seedStudy"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void A_seed_study_of_another_profile_is_refused_naming_both()
+    {
+        var reference = Write("cpu", "results.json", Run(0.380));
+        var other = Write("rerun", "results.json", Run(0.385));
+        var study = Write("quick", RunComparison.SeedStudyFileName, Study("quick", 0.05));
+        var e = Assert.Throws<ArgumentException>(() => RunComparison.Compare(reference, other, study));
+        Assert.Contains("'quick'", e.Message);
+        Assert.Contains("'cpu'", e.Message);
+    }
+}

@@ -105,9 +105,31 @@ public sealed class RunComparison
     public static string Describe(Compute.Provenance? p) =>
         p is null ? "not recorded" : $"{p.CpuModel}{(p.CpuCore is { } c ? $", {c}" : "")}, {p.Threads} threads, libtorch {p.Libtorch}";
 
-    /// <summary>Reads two results.json files (and optionally a seeds.json); a missing or malformed file is named in the message.</summary>
-    public static RunComparison Compare(string referenceFile, string otherFile, string? seedStudyFile = null) =>
-        Compare(ResultsFile.Load(referenceFile), ResultsFile.Load(otherFile), seedStudyFile is null ? null : JsonFile.ReadObject(seedStudyFile));
+    /// <summary>File name of a seed study that <see cref="Compare(string, string, string?)"/> takes by default from the reference's folder.</summary>
+    public const string SeedStudyFileName = "seeds.json";
+
+    /// <summary>
+    /// Reads two results.json files; a missing or malformed file is named in the message. The noise comes from
+    /// <paramref name="seedStudyFile"/>, else from a <see cref="SeedStudyFileName"/> beside the reference (a recorded
+    /// run's seed study), else from the test points alone.
+    /// </summary>
+    /// <exception cref="ArgumentException">The seed study is of another profile than the reference run.</exception>
+    public static RunComparison Compare(string referenceFile, string otherFile, string? seedStudyFile = null)
+    {
+        var reference = ResultsFile.Load(referenceFile);
+        var beside = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(referenceFile))!, SeedStudyFileName);
+        seedStudyFile ??= File.Exists(beside) ? beside : null;
+        var study = seedStudyFile is null ? null : JsonFile.ReadObject(seedStudyFile);
+        if (study?["profile"]?.GetValue<string>() is string studied && reference.Settings?.Profile is string profile && studied != profile)
+            throw new ArgumentException($"{seedStudyFile}: a seed study of profile '{studied}', but the reference run is of '{profile}'; pass --seeds with a study of '{profile}'.");
+        var comparison = Compare(reference, ResultsFile.Load(otherFile), study);
+        // Named by its folder and file, never a machine path (comparison.md is recorded in docs/results).
+        comparison.SeedStudy = seedStudyFile is null ? null : $"{Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(seedStudyFile)))}/{Path.GetFileName(seedStudyFile)}";
+        return comparison;
+    }
+
+    /// <summary>The seed study whose spread is the noise (its folder and file name), or null when the noise is the test points alone.</summary>
+    public string? SeedStudy { get; private set; }
 
     static int Count(RunResultsRecord results, Headline h, string which) =>
         h.Count(results) is long d && d >= 1 ? (int)d
@@ -135,6 +157,11 @@ public sealed class RunComparison
         sb.AppendLine();
         sb.AppendLine($"Machines: reference {Describe(Machines.Reference)}; compared {Describe(Machines.Other)}.");
         sb.AppendLine();
+        sb.AppendLine(SeedStudy is { } study
+            ? $"Noise: the spread of whole runs over seeds ({study}) where it measured the number, else the test points."
+            : "Noise: the test points alone (no seed study given or beside the reference). That leaves out the training's own " +
+              "randomness, which another CPU class changes as another seed would: a rerun there can differ by more and still be sound.");
+        sb.AppendLine();
         sb.AppendLine("| measure | reference | compared | difference (points) | noise, 95% (points) | within noise |");
         sb.AppendLine("|---|---:|---:|---:|---:|---|");
         foreach (var r in Rows)
@@ -157,6 +184,7 @@ public sealed class RunComparison
     public JsonObject ToJson() => new()
     {
         ["sameSettings"] = SettingsDifferences.Count == 0,
+        ["seedStudy"] = SeedStudy,
         ["settingsDifferences"] = new JsonArray(SettingsDifferences.Select(d => (JsonNode)d).ToArray()),
         ["allWithinNoise"] = AllWithinNoise,
         ["machines"] = new JsonObject { ["reference"] = Describe(Machines.Reference), ["compared"] = Describe(Machines.Other) },

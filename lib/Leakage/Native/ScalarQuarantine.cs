@@ -19,7 +19,9 @@ namespace Leakage.Native;
 /// (Native/scalar_quarantine.cpp, built by <c>dotnet build</c> where g++ is installed) exports
 /// <c>THSTorch_dispose_scalar</c> and frees each pointer only after 65,536 later releases; every other
 /// symbol resolves to libLibTorchSharp.so, its dependency. <see cref="Install"/> points TorchSharp's
-/// P/Invokes at it. Our own code never makes temporary Scalars either (analyzer LK0001,
+/// P/Invokes at it. Tensors have the same finalizer, but a tensor made inside a <c>torch.NewDisposeScope()</c>
+/// is held by the scope until it ends, and the library runs every batch in one (delaying tensors' frees
+/// would hold their memory). Our own code never makes temporary Scalars either (analyzer LK0001,
 /// <see cref="Scalars"/>), so on systems without the library only TorchSharp's internal ones remain.
 /// </para>
 /// </summary>
