@@ -10,6 +10,7 @@ using System.Diagnostics;
 using Leakage.Attacks;
 using Leakage.Models;
 using Leakage.Native;
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -24,9 +25,10 @@ using var model = ModelFactory.Create(arch, 0, width);
 using (no_grad())
     foreach (var bn in model.modules().OfType<BatchNorm2d>())
     {
-        bn.running_mean!.copy_(randn(bn.running_mean.shape) * 0.3);
-        bn.running_var!.copy_(rand(bn.running_var.shape) + 0.5);
-        bn.weight!.copy_(rand(bn.weight.shape) + 0.5);
+        using Scalar spread = 0.3.ToScalar(), floor = 0.5.ToScalar(); // kept alive across the calls (Native/Scalars.cs)
+        bn.running_mean!.copy_(randn(bn.running_mean.shape) * spread);
+        bn.running_var!.copy_(rand(bn.running_var.shape) + floor);
+        bn.weight!.copy_(rand(bn.weight.shape) + floor);
     }
 model.eval();
 using var folded = ((IBatchNormFoldable)model).FoldedCopy();
