@@ -1,4 +1,3 @@
-using System.Reflection;
 using System.Runtime.InteropServices;
 
 namespace Leakage.Native;
@@ -49,7 +48,7 @@ public static class ScalarQuarantine
     internal static string Install(string? torchSharpNative)
     {
         if (!OperatingSystem.IsLinux()) return "scalar quarantine not built (not Linux)";
-        var path = Find();
+        var path = TorchNative.FindBeside(RelativePath);
         if (path is null) return $"scalar quarantine not found ({RelativePath}; dotnet build makes it where g++ is installed)";
         if (torchSharpNative is null) return "scalar quarantine not loaded (libLibTorchSharp.so not found)";
         try
@@ -66,17 +65,6 @@ public static class ScalarQuarantine
         {
             return $"scalar quarantine off ({e.Message.Split('\n')[0]})";
         }
-    }
-
-    static string? Find()
-    {
-        foreach (var dir in new[] { Path.GetDirectoryName(typeof(ScalarQuarantine).Assembly.Location), AppContext.BaseDirectory })
-        {
-            if (string.IsNullOrEmpty(dir)) continue;
-            var p = Path.Combine(dir, RelativePath);
-            if (File.Exists(p)) return p;
-        }
-        return null;
     }
 
     static unsafe ulong Counter(string export) =>

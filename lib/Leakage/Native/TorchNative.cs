@@ -129,12 +129,15 @@ public static class TorchNative
         return changed;
     }
 
-    static string? FindShim()
+    static string? FindShim() => FindBeside(ShimRelativePath);
+
+    /// <summary>A file shipped next to Leakage.dll (the native-compat libraries), or null.</summary>
+    internal static string? FindBeside(string relativePath)
     {
         foreach (var dir in new[] { Path.GetDirectoryName(typeof(TorchNative).Assembly.Location), AppContext.BaseDirectory })
         {
             if (string.IsNullOrEmpty(dir)) continue;
-            var p = Path.Combine(dir, ShimRelativePath);
+            var p = Path.Combine(dir, relativePath);
             if (File.Exists(p)) return p;
         }
         return null;
