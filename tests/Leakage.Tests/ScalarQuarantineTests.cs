@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using Leakage.Native;
-using Leakage.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 

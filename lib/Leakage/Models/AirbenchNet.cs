@@ -137,6 +137,7 @@ public sealed class AirbenchNet : Module<Tensor, Tensor>, ICifarClassifier, IFea
     {
         var copy = new AirbenchNet(Width, (int)head.out_features);
         copy.to(whiten.weight!.device);
+        copy.to(whiten.weight.dtype);
         BatchNormFold.CopyState(this, copy);
         copy.eval();
         int i = 0;

@@ -60,7 +60,7 @@ public static class BatchNormFold
 public interface IBatchNormFoldable
 {
     /// <summary>
-    /// A copy of this model (same device) in eval mode whose batch norms are folded into the convolutions
+    /// A copy of this model (same device and dtype) in eval mode whose batch norms are folded into the convolutions
     /// before them where that is exact; its forward pass ignores the training flag. The caller disposes it.
     /// </summary>
     nn.Module<Tensor, Tensor> FoldedCopy();

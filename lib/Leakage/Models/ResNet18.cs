@@ -79,6 +79,7 @@ public sealed class ResNet18 : Module<Tensor, Tensor>, ICifarClassifier, IFeatur
     {
         var copy = new ResNet18(Width, (int)linear.out_features);
         copy.to(conv1.weight!.device);
+        copy.to(conv1.weight.dtype);
         BatchNormFold.CopyState(this, copy);
         copy.eval();
         (copy.foldedWeight, copy.foldedBias) = BatchNormFold.Fold(copy.conv1, copy.bn1);

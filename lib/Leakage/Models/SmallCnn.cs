@@ -109,6 +109,7 @@ public sealed class SmallCnn : Module<Tensor, Tensor>, ICifarClassifier, IFeatur
     {
         var copy = new SmallCnn(Width, (int)fc.out_features);
         copy.to(conv1.weight!.device);
+        copy.to(conv1.weight.dtype);
         BatchNormFold.CopyState(this, copy);
         copy.eval();
         var stages = new[] { (copy.conv1, copy.bn1, true), (copy.conv2, copy.bn2, true), (copy.conv3, copy.bn3, true), (copy.conv4, copy.bn4, false) };
