@@ -211,8 +211,9 @@ static class ExperimentCommand
                 Markup.Escape(row.ExcessText), row.Probe is null ? "-" : Markup.Escape(row.Verdict));
         console.Write(table);
         console.WriteLine($"On {controls.TrainImages:N0} of the {controls.TrainSplit:N0} training images ({string.Join(", ", controls.Rows.Select(r => $"{r.Label} {r.Images:N0}"))}). " +
-            "success: share the standard model classifies as the target; leak-only: no attack, each clean image plus a fixed random pattern of L2 norm " +
-            $"{controls.PatternNorm} for its target class; successes: only the images whose attack reached the target; transfer: clean test accuracy of a model " +
+            $"success: share the standard model classifies as the target; leak-only: {controls.LeakageOnlyDescription}" +
+            string.Concat(controls.Rows.Where(r => r.KeptClean is not null).Select(r => $" ({r.Label}: {r.KeptClean:N0} clean)")) +
+            "; successes: only the images whose attack reached the target; transfer: clean test accuracy of a model " +
             "trained on the set; probe: Goh's probe, against the same probe on the clean originals (null); excess in points with its 95% interval.");
         foreach (var row in controls.Rows.Where(r => r.NotMeasured is not null)) console.WriteLine($"{row.Set}: {row.NotMeasured}");
         console.WriteLine();

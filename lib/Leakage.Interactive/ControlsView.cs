@@ -70,11 +70,14 @@ public sealed class ControlsView
         return this;
     }
 
-    /// <summary>One control as the table shows it, in percent (empty cells where it was not measured).</summary>
-    public sealed record Row(string Set, long Images, double SuccessPercent, double? TransferPercent, double? ProbePercent, double? NullPercent, string ExcessPoints, string Verdict);
+    /// <summary>
+    /// One control as the table shows it, in percent (empty cells where it was not measured); <paramref name="KeptClean"/>,
+    /// a leakage-only set's images left without a pattern (Keller Jordan's construction).
+    /// </summary>
+    public sealed record Row(string Set, long Images, long? KeptClean, double SuccessPercent, double? TransferPercent, double? ProbePercent, double? NullPercent, string ExcessPoints, string Verdict);
 
     /// <summary>The rows of the table, empty without controls.</summary>
-    public IReadOnlyList<Row> Rows() => Result?.Rows.Select(r => new Row(r.Set, r.Images, 100 * r.AttackSuccess, 100 * r.TransferAccuracy,
+    public IReadOnlyList<Row> Rows() => Result?.Rows.Select(r => new Row(r.Set, r.Images, r.KeptClean, 100 * r.AttackSuccess, 100 * r.TransferAccuracy,
         100 * r.Probe?.Accuracy, 100 * r.Probe?.NullAccuracy, r.ExcessText, r.Verdict)).ToList() ?? [];
 
     /// <summary>The table, or a note saying how to run the controls.</summary>
@@ -98,10 +101,11 @@ public sealed class ControlsView
         foreach (var (attacked, leakageOnly) in new[] { (ControlKind.DRand, ControlKind.DRandLeakageOnly), (ControlKind.DDet, ControlKind.DDetLeakageOnly) })
         {
             var (a, l) = (r.Row(attacked)!, r.Row(leakageOnly)!);
-            rows.Add(($"{a.Set}'s transfer without the attack", $"{l.Set}: {P(l.TransferAccuracy)} against {a.Set}'s {P(a.TransferAccuracy)}; " +
+            string kept = l.KeptClean is long k ? $" ({k:N0} of its images left clean: the standard model already classifies them as their target)" : "";
+            rows.Add(($"{a.Set}'s transfer without the attack", $"{l.Set}{kept}: {P(l.TransferAccuracy)} against {a.Set}'s {P(a.TransferAccuracy)}; " +
                 (a.TransferAccuracy is not double ta || l.TransferAccuracy is not double tl ? "one of the two was not measured"
                     : ta - chance > 0
-                        ? $"the fixed patterns alone reach {(100 * (tl - chance) / (ta - chance)).ToString("0", CultureInfo.InvariantCulture)}% of {a.Set}'s accuracy above chance (10%)"
+                        ? $"the set without an attack reaches {(100 * (tl - chance) / (ta - chance)).ToString("0", CultureInfo.InvariantCulture)}% of {a.Set}'s accuracy above chance (10%)"
                         : $"{a.Set}'s transfer model is not above chance (10%) here, so there is no transfer to explain")));
         }
         foreach (var (set, successful) in new[] { (ControlKind.DRand, ControlKind.DRandSuccessful), (ControlKind.DDet, ControlKind.DDetSuccessful) })

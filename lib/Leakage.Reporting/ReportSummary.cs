@@ -104,9 +104,9 @@ public static class ReportSummary
                 .Append("</td><td class=\"num\">").Append(Encode(row.ExcessText)).Append("</td><td class=\"verdict verdict-").Append(Encode(row.Verdict)).Append("\">")
                 .Append(Encode(row.Verdict)).Append("</td></tr>");
         return html.Append("</tbody></table><p class=\"note\">On ").Append(controls.TrainImages.ToString("N0", CultureInfo.InvariantCulture)).Append(" of the ")
-            .Append(controls.TrainSplit.ToString("N0", CultureInfo.InvariantCulture)).Append(" training images. Leakage-only sets: no attack, each clean image plus a fixed ")
-            .Append("random pattern of its target class (L2 norm ").Append(controls.PatternNorm.ToString("0.###", CultureInfo.InvariantCulture))
-            .Append("); successful attacks only: the images whose attack reached its target. A leakage-only set that transfers about as well as its attacked set ")
+            .Append(controls.TrainSplit.ToString("N0", CultureInfo.InvariantCulture)).Append(" training images. Leakage-only sets: ").Append(Encode(controls.LeakageOnlyDescription))
+            .AppendJoin("", controls.Rows.Where(r => r.KeptClean is not null).Select(r => $" ({Encode(r.Set)}: {r.KeptClean!.Value.ToString("N0", CultureInfo.InvariantCulture)} clean)"))
+            .Append("; successful attacks only: the images whose attack reached its target. A leakage-only set that transfers about as well as its attacked set ")
             .Append("means the transfer does not need the attack.")
             .AppendJoin("", controls.Rows.Where(r => r.NotMeasured is not null).Select(r => $" {Encode(r.Set)}: {Encode(r.NotMeasured!)}"))
             .Append("</p>").ToString();

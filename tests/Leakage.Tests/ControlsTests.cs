@@ -98,12 +98,12 @@ public sealed class ControlsTests(ToyModelFixture toy) : IClassFixture<ToyModelF
     public void Each_class_has_one_pattern_of_norm_eps_fixed_by_the_seed()
     {
         using var scope = NewDisposeScope();
-        var p = LeakageOnlyDatasets.Patterns(0.5, seed: 3);
+        var p = LeakageOnlyDatasets.Patterns(LeakageOnlyConstruction.Gaussian, 0.5, seed: 3);
         Assert.Equal(new long[] { 10, 3, 32, 32 }, p.shape);
         Assert.Equal(ScalarType.Float32, p.dtype);
         foreach (var norm in p.flatten(1).norm(1).data<float>().ToArray()) Assert.Equal(0.5, norm, 5);
-        Assert.True(p.eq(LeakageOnlyDatasets.Patterns(0.5, seed: 3)).all().item<bool>());
-        Assert.False(p.eq(LeakageOnlyDatasets.Patterns(0.5, seed: 4)).all().item<bool>());
+        Assert.True(p.eq(LeakageOnlyDatasets.Patterns(LeakageOnlyConstruction.Gaussian, 0.5, seed: 3)).all().item<bool>());
+        Assert.False(p.eq(LeakageOnlyDatasets.Patterns(LeakageOnlyConstruction.Gaussian, 0.5, seed: 4)).all().item<bool>());
         // Ten different directions, nearly orthogonal in 3,072 dimensions.
         var unit = p.flatten(1) / 0.5;
         var cos = unit.matmul(unit.t()) - eye(10);
@@ -122,7 +122,7 @@ public sealed class ControlsTests(ToyModelFixture toy) : IClassFixture<ToyModelF
         var x = cat([mid, saturated], 0);
         var y = Labels(80, seed: 5);
         var t = AdversarialSet.Of(AdversarialKind.Random).DrawTargets(y, Quick, chunk: 0);
-        var p = LeakageOnlyDatasets.Patterns(eps, seed: 2);
+        var p = LeakageOnlyDatasets.Patterns(LeakageOnlyConstruction.Gaussian, eps, seed: 2);
         var images = LeakageOnlyDatasets.Apply(x, t, p, batchSize: 7);
 
         Assert.True(images.eq((x + p.index_select(0, t)).clamp(0, 1)).all().item<bool>());
@@ -152,14 +152,14 @@ public sealed class ControlsTests(ToyModelFixture toy) : IClassFixture<ToyModelF
         var x = toy.Images.narrow(0, 0, 50);
         var y = toy.Labels.narrow(0, 0, 50);
         using var next = AdversarialSet.Of(AdversarialKind.Deterministic).DrawTargets(y, Quick, chunk: 0);
-        var options = new LeakageOnlyOptions { Eps = 0.5, Seed = 9 };
+        var options = new LeakageOnlyOptions { Construction = LeakageOnlyConstruction.Gaussian, Eps = 0.5, Seed = 9 };
         var log = new List<string>();
         using (var set = LeakageOnlyDatasets.Build(AdversarialKind.Deterministic, toy.Model, x, y, next, options, dir["det"], CPU, log.Add))
         {
             Assert.Equal(AdversarialKind.Deterministic, set.Rule);
             Assert.True(set.Targets.eq((y + 1).remainder(10)).all().item<bool>());
             Assert.True(set.Labels.eq(y).all().item<bool>());
-            using var p = LeakageOnlyDatasets.Patterns(0.5, seed: 9);
+            using var p = LeakageOnlyDatasets.Patterns(LeakageOnlyConstruction.Gaussian, 0.5, seed: 9);
             Assert.True(set.Patterns.eq(p).all().item<bool>());
             Assert.True(set.Images.eq(LeakageOnlyDatasets.Apply(x, next, p)).all().item<bool>());
             // Success is the attacks' measure: the source model classifies the image as its target.
@@ -170,6 +170,8 @@ public sealed class ControlsTests(ToyModelFixture toy) : IClassFixture<ToyModelF
             Assert.Equal(0.5, (double)meta["eps"]!);
             Assert.Equal(9, (long)meta["seed"]!);
             Assert.Equal("gaussian", (string?)meta["pattern"]);
+            Assert.Null(meta["keepClassified"]);
+            Assert.Equal(0, set.KeptClean);
             Assert.Equal(Fingerprint.Of(toy.Model), (string?)meta["sourceModel"]);
         }
         using (LeakageOnlyDatasets.Build(AdversarialKind.Deterministic, toy.Model, x, y, next, options, dir["det"], CPU, log.Add)) { }
@@ -186,6 +188,75 @@ public sealed class ControlsTests(ToyModelFixture toy) : IClassFixture<ToyModelF
         Assert.False(Directory.Exists(dir["bad"]));
     }
 
+    [Fact]
+    public void Kellers_patterns_are_textures_of_period_two_of_norm_eps_fixed_by_the_seed()
+    {
+        using var scope = NewDisposeScope();
+        var p = LeakageOnlyDatasets.Patterns(LeakageOnlyConstruction.Keller, 0.5, seed: 3);
+        Assert.Equal(new long[] { 10, 3, 32, 32 }, p.shape);
+        Assert.Equal(ScalarType.Float32, p.dtype);
+        foreach (var norm in p.flatten(1).norm(1).data<float>().ToArray()) Assert.Equal(0.5, norm, 5);
+        Assert.True(p.eq(LeakageOnlyDatasets.Patterns(LeakageOnlyConstruction.Keller, 0.5, seed: 3)).all().item<bool>());
+        Assert.False(p.eq(LeakageOnlyDatasets.Patterns(LeakageOnlyConstruction.Keller, 0.5, seed: 4)).all().item<bool>());
+        // A stride-2 transposed convolution of a constant image: every row and column but the last repeats
+        // two further on (the last sees one kernel row fewer), so each channel is a 2 x 2 tile plus an edge.
+        var inner = p.narrow(2, 0, 31).narrow(3, 0, 31);
+        Assert.True((inner.narrow(2, 0, 29) - inner.narrow(2, 2, 29)).abs().max().item<float>() < 1e-6);
+        Assert.True((inner.narrow(3, 0, 29) - inner.narrow(3, 2, 29)).abs().max().item<float>() < 1e-6);
+        Assert.True((p.narrow(2, 31, 1) - p.narrow(2, 29, 1)).abs().max().item<float>() > 1e-4);
+        // Ten different patterns: no two classes share one.
+        var unit = p.flatten(1) / 0.5;
+        var cos = unit.matmul(unit.t()) - eye(10);
+        Assert.True(cos.abs().max().item<float>() < 0.99);
+    }
+
+    [Fact]
+    public void Kellers_construction_leaves_clean_exactly_the_images_the_model_already_classifies_as_their_target()
+    {
+        using var dir = new TempDir();
+        using var scope = NewDisposeScope();
+        var x = toy.Images.narrow(0, 60, 60);
+        var y = toy.Labels.narrow(0, 60, 60);
+        var t = AdversarialSet.Of(AdversarialKind.Random).DrawTargets(y, Quick, chunk: 0);
+        var options = new LeakageOnlyOptions { Eps = 0.5, Seed = 9 };
+        Assert.Equal(LeakageOnlyConstruction.Keller, options.Construction);
+        var classified = Evaluation.Predict(toy.Model, x, CPU).eq(t);
+        long expectedClean = classified.sum().item<long>();
+        Assert.InRange(expectedClean, 1, 59); // both kinds of image are present
+        using (var set = LeakageOnlyDatasets.Build(AdversarialKind.Random, toy.Model, x, y, t, options, dir["rand"], CPU))
+        {
+            var patterned = LeakageOnlyDatasets.Apply(x, t, LeakageOnlyDatasets.Patterns(LeakageOnlyConstruction.Keller, 0.5, seed: 9));
+            var expected = where(classified.view(-1, 1, 1, 1), x, patterned);
+            Assert.True(set.Images.eq(expected).all().item<bool>());
+            Assert.Equal(expectedClean, set.KeptClean);
+            // A kept image is classified as its target by construction; success is still measured on the set's images.
+            var predicted = Evaluation.Predict(toy.Model, set.Images, CPU);
+            Assert.True(set.Success.eq(predicted.eq(t)).all().item<bool>());
+            Assert.True(set.Success.masked_select(classified).all().item<bool>());
+            var meta = JsonFile.ReadObject(Path.Combine(dir["rand"], Artifacts.MetadataFile))["settings"]!;
+            Assert.Equal("tiled", (string?)meta["pattern"]);
+            Assert.True((bool)meta["keepClassified"]!);
+        }
+        using (var again = LeakageOnlyDataset.Load(dir["rand"])) Assert.Equal(expectedClean, again.KeptClean);
+        // The Gaussian construction is another set in the same folder: rebuilt, nothing kept clean.
+        var log = new List<string>();
+        using var gaussian = LeakageOnlyDatasets.Build(AdversarialKind.Random, toy.Model, x, y, t,
+            options with { Construction = LeakageOnlyConstruction.Gaussian }, dir["rand"], CPU, log.Add);
+        Assert.Contains(log, m => m.StartsWith("Rebuilding") && (m.Contains("pattern") || m.Contains("keepClassified")));
+        Assert.Equal(0, gaussian.KeptClean);
+    }
+
+    [Fact]
+    public void Every_profile_builds_Kellers_leakage_only_sets_and_a_results_file_without_the_setting_reads_as_gaussian()
+    {
+        foreach (var name in Profiles.Names) Assert.Equal(LeakageOnlyConstruction.Keller, Profiles.Get(name).Controls.LeakageOnlyConstruction);
+        Assert.Equal(LeakageOnlyConstruction.Gaussian, new ControlsSettings().LeakageOnlyConstruction);
+        var recorded = System.Text.Json.JsonSerializer.Deserialize<ControlsSettings>("{\"enabled\": true, \"trainCount\": 10000}", Artifacts.Json)!;
+        Assert.Equal("gaussian", recorded.LeakageOnly);
+        var gaussian = SettingsOverrides.Apply(Profiles.Get("cpu"), ["controls.leakageOnly=Gaussian"]);
+        Assert.Equal("gaussian", gaussian.Controls.LeakageOnly);
+    }
+
     [SkippableFact]
     public void On_real_CIFAR_images_the_clamp_keeps_every_perturbation_within_eps()
     {
@@ -195,7 +266,7 @@ public sealed class ControlsTests(ToyModelFixture toy) : IClassFixture<ToyModelF
         using var part = data.Train.Subset(2_000, seed: 1);
         using var scope = NewDisposeScope();
         var t = AdversarialSet.Of(AdversarialKind.Deterministic).DrawTargets(part.Labels, Quick, chunk: 0);
-        var p = LeakageOnlyDatasets.Patterns(0.5, seed: 0);
+        var p = LeakageOnlyDatasets.Patterns(LeakageOnlyConstruction.Gaussian, 0.5, seed: 0);
         var images = LeakageOnlyDatasets.Apply(part.Images, t, p);
         var norms = (images - part.Images).flatten(1).norm(1);
         Assert.True(norms.max().item<float>() <= 0.5 + 1e-5);
@@ -235,7 +306,8 @@ public sealed class ControlsTests(ToyModelFixture toy) : IClassFixture<ToyModelF
     [InlineData("controls.trainCount=50", "Setting 'controls.trainCount' = 50 must be 0 (all training images) or at least 100")]
     [InlineData("controls.trainCount=1.5", "controls.trainCount")]
     [InlineData("controls.enabled=maybe", "Setting 'controls.enabled' = 'maybe' is not true or false")]
-    [InlineData("controls.enable=true", "controls.enabled, controls.trainCount")]
+    [InlineData("controls.enable=true", "controls.enabled, controls.trainCount, controls.leakageOnly")]
+    [InlineData("controls.leakageOnly=uniform", "Setting 'controls.leakageOnly' = 'uniform' is not valid. Valid choices: keller, gaussian")]
     public void A_bad_controls_setting_is_refused_naming_it(string setting, string expected)
     {
         var e = Assert.Throws<ArgumentException>(() => SettingsOverrides.Apply(Profiles.Get("quick"), [setting]));
@@ -394,6 +466,11 @@ public sealed class ControlsRunTests
             foreach (var kind in new[] { ControlKind.DRand, ControlKind.DRandLeakageOnly, ControlKind.DOther, ControlKind.DDet, ControlKind.DDetLeakageOnly })
                 Assert.Equal(200, table.Row(kind)!.Images);
             Assert.False(table.Row(ControlKind.DRandLeakageOnly)!.Attacked);
+            // The profiles' construction: Keller Jordan's, with the images kept clean counted on the leakage-only rows only.
+            Assert.Equal("tiled", table.Pattern);
+            Assert.InRange(table.Row(ControlKind.DRandLeakageOnly)!.KeptClean!.Value, 0, 200);
+            Assert.NotNull(table.Row(ControlKind.DDetLeakageOnly)!.KeptClean);
+            Assert.Null(table.Row(ControlKind.DRand)!.KeptClean);
             Assert.True(table.Row(ControlKind.DOther)!.Attacked);
             Assert.Equal("other", table.Row(ControlKind.DOther)!.Rule);
             // The successful-only view: as many images as D_rand has successes on the subset, all of them successes.

@@ -124,8 +124,22 @@ foreach (var variant in variants)
         var options = TransferRecipe.Of(settings, kind, recipe);
         // keep=success (a diagnostic, not Ilyas's recipe): train only on the images whose attack reached its target.
         bool successOnly = recipe.Split(',').Contains("keep=success");
+        // leak=keller|gaussian (a control): the leakage-only set of the same images and targets replaces the attack's images.
+        using var leakSet = recipe.Split(',').FirstOrDefault(x => x.StartsWith("leak=")) is { } leak
+            ? LeakageOnlyDatasets.Build(kind, standard.Model, subset.Images, subset.Labels, done.Targets,
+                new LeakageOnlyOptions { Construction = Choices.Parse<LeakageOnlyConstruction>("controls.leakageOnly", leak[5..]), Eps = settings.Attack.Eps, Seed = settings.Seed },
+                Path.Combine(run.OutDirectory, "fidelity-leak", $"{key}-{leak[5..]}-{n}"), run.Device, Console.WriteLine)
+            : null;
+        var source = leakSet?.Images ?? done.Result.Adversarial;
+        // ownClean=true (a diagnostic): an image whose target is its own label keeps its clean pixels, as an attack that stops once the model is confident leaves it.
+        bool ownClean = recipe.Split(',').Contains("ownClean=true");
+        using var own = ownClean ? done.Targets.eq(subset.Labels) : null;
+        using var cleaned = own is null ? null : where(own.view(-1, 1, 1, 1), subset.Images, source);
+        source = cleaned ?? source;
+        if (leakSet is not null) (line[$"leakKeptClean_{key}"], line[$"leakSuccess_{key}"]) = (leakSet.KeptClean, leakSet.SuccessRate);
+        if (own is not null) line[$"ownClean_{key}"] = own.sum().item<long>();
         using var kept = successOnly ? done.Result.Success.nonzero().flatten() : Scalars.Arange(n);
-        using var images = done.Result.Adversarial.index_select(0, kept);
+        using var images = source.index_select(0, kept);
         using var labels = done.Targets.index_select(0, kept);
         var clockT = Stopwatch.StartNew();
         var outcome = options.Train(images, labels, run.Test.Images, run.Test.Labels, run.Device);
@@ -149,7 +163,9 @@ foreach (var (result, targets, _) in attacks.Values) { result.Dispose(); targets
 /// changed by comma-separated key=value: lrRand, lrDet, epochs, aug (None, Flip, CropFlip; both sets),
 /// augRand, augDet, arch, width, seed (of the fresh model and its data order), schedule, momentum, wd, normLr and lookahead
 /// (a number or none); keep=success trains on the successful attacks only (a diagnostic);
-/// only=drand or only=ddet trains the variant's transfer model for that set alone.
+/// only=drand or only=ddet trains the variant's transfer model for that set alone; leak=keller or
+/// leak=gaussian trains on the leakage-only set of the same images and targets (a control, no attack);
+/// ownClean=true keeps the clean pixels of the images whose target is their own label (a diagnostic).
 /// </summary>
 static class TransferRecipe
 {
@@ -177,8 +193,8 @@ static class TransferRecipe
                 case "wd": training = training with { WeightDecay = double.Parse(kv[1]) }; break;
                 case "normLr": training = training with { NormLrScale = kv[1] == "none" ? null : double.Parse(kv[1]) }; break;
                 case "lookahead": training = training with { LookaheadEvery = kv[1] == "none" ? null : int.Parse(kv[1]) }; break;
-                case "keep" or "only": break;
-                default: throw new ArgumentException($"unknown transfer-recipe key {kv[0]} (lrRand, lrDet, epochs, aug, augRand, augDet, arch, width, seed, schedule, momentum, wd, normLr, lookahead, keep, only)");
+                case "keep" or "only" or "leak" or "ownClean": break;
+                default: throw new ArgumentException($"unknown transfer-recipe key {kv[0]} (lrRand, lrDet, epochs, aug, augRand, augDet, arch, width, seed, schedule, momentum, wd, normLr, lookahead, keep, only, leak, ownClean)");
             }
         return o with { Training = training };
     }

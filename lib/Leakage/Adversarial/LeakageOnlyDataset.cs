@@ -7,7 +7,8 @@ namespace Leakage.Adversarial;
 
 /// <summary>
 /// A leakage-only data set as built by <see cref="LeakageOnlyDatasets.Build"/>: clean images with the
-/// fixed pattern of their target class added (float32, in [0, 1]), their original labels, the targets
+/// fixed pattern of their target class added (float32, in [0, 1]; with Keller Jordan's construction,
+/// those the source model already classifies as their target left clean), their original labels, the targets
 /// (the labels to train on), whether the source model classifies each as its target, and the ten
 /// patterns. Owns its tensors, all on the CPU.
 /// </summary>
@@ -22,8 +23,12 @@ public sealed class LeakageOnlyDataset : IDisposable
     /// <summary>Artifact kind of a complete set folder.</summary>
     public const string ArtifactKind = "leakage-only-dataset";
 
-    LeakageOnlyDataset(AdversarialKind rule, Tensor images, Tensor labels, Tensor targets, Tensor success, Tensor patterns, string directory, JsonObject settings)
+    /// <summary>Key of <see cref="KeptClean"/> in the set's metadata.json (<c>extra</c>).</summary>
+    internal const string KeptCleanKey = "keptClean";
+
+    LeakageOnlyDataset(AdversarialKind rule, Tensor images, Tensor labels, Tensor targets, Tensor success, Tensor patterns, string directory, JsonObject settings, long keptClean)
     {
+        KeptClean = keptClean;
         Rule = rule;
         Images = images;
         Labels = labels;
@@ -37,7 +42,7 @@ public sealed class LeakageOnlyDataset : IDisposable
     /// <summary>The target rule (D_rand's, D_det's or D_other's).</summary>
     public AdversarialKind Rule { get; }
 
-    /// <summary>clamp(x + pattern[t], 0, 1), float32 N x 3 x 32 x 32.</summary>
+    /// <summary>clamp(x + pattern[t], 0, 1), or x where it was kept clean; float32 N x 3 x 32 x 32.</summary>
     public Tensor Images { get; }
 
     /// <summary>Original (true) labels y, int64 N.</summary>
@@ -60,6 +65,9 @@ public sealed class LeakageOnlyDataset : IDisposable
 
     /// <summary>Number of images.</summary>
     public long Count => Images.shape[0];
+
+    /// <summary>Images left without a pattern because the source model already classifies them as their target (Keller Jordan's construction; 0 otherwise).</summary>
+    public long KeptClean { get; }
 
     /// <summary>Fraction of images the source model classifies as their target, in [0, 1]: the attacks' measure of success, for a set made without an attack.</summary>
     public double SuccessRate => Success.to_type(ScalarType.Float64).mean().item<double>();
@@ -89,7 +97,8 @@ public sealed class LeakageOnlyDataset : IDisposable
             throw new InvalidDataException($"Leakage-only data set {dir}: inconsistent tensors (images {images.dtype} [{string.Join(", ", images.shape)}], " +
                 $"{labels.shape[0]} labels, {targets.shape[0]} targets, {success.shape[0]} success flags, patterns [{string.Join(", ", patterns.shape)}]).");
         }
-        return new LeakageOnlyDataset(rule, images, labels, targets, success, patterns, dir, settings);
+        long keptClean = (long?)Artifacts.ReadExtra(dir)?[KeptCleanKey] ?? 0;
+        return new LeakageOnlyDataset(rule, images, labels, targets, success, patterns, dir, settings, keptClean);
     }
 
     /// <inheritdoc/>

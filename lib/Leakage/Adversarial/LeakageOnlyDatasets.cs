@@ -10,9 +10,31 @@ using static TorchSharp.torch;
 
 namespace Leakage.Adversarial;
 
+/// <summary>How a leakage-only set is made (setting <c>controls.leakageOnly</c>).</summary>
+public enum LeakageOnlyConstruction
+{
+    /// <summary>
+    /// Keller Jordan's control (cifar10-zoo, <c>adversarial/run1_leakage.py</c>): ten tiled patterns (a
+    /// random 3x3 transposed convolution of stride 2 over a constant image: a texture of period 2, which
+    /// his runs found a much stronger shortcut than Gaussian noise), and an image the source model
+    /// already classifies as its target stays clean. With D_rand's rule those are mostly the images
+    /// whose target is their own class: the only images that can teach the true classes, while the
+    /// pattern explains every other label away.
+    /// </summary>
+    Keller,
+    /// <summary>
+    /// A Gaussian pattern on every image: nothing but the pattern ties any image to its label, so the
+    /// set asks whether a fixed shortcut alone transfers.
+    /// </summary>
+    Gaussian,
+}
+
 /// <summary>Settings of a leakage-only data set (<see cref="LeakageOnlyDatasets"/>).</summary>
 public sealed record LeakageOnlyOptions
 {
+    /// <summary>Which patterns, and whether images the source model already classifies as their target stay clean.</summary>
+    public LeakageOnlyConstruction Construction { get; init; } = LeakageOnlyConstruction.Keller;
+
     /// <summary>L2 norm of each class's pattern in [0, 1] pixel space: the attack's radius, so that the pattern spends the attack's whole budget.</summary>
     public double Eps { get; init; } = 0.5;
 
@@ -33,28 +55,37 @@ public sealed record LeakageOnlyOptions
 /// <summary>
 /// Leakage-only data sets: the controls of the public reproductions of Ilyas et al. (Keller Jordan's
 /// cifar10-zoo, <c>adversarial/run1_leakage.py</c>) that ask how much of a relabelled set's transfer
-/// needs an attack at all. There is no attack: one fixed random pattern per target class, of L2 norm
-/// eps, is added to each clean image (then clamped to [0, 1]) and the image is relabelled with its
-/// target. The patterns are the only thing that ties the images to their new labels, so a model
-/// trained on the set and tested on clean images can only learn the true classes through what the
-/// patterns leave of the images (with D_det's rule, the class shifted by one). The patterns are
-/// Gaussian noise normalised to the radius; the reproduction's tiled deconvolution patterns were a
-/// stronger shortcut there.
+/// needs an attack at all. There is no attack: one fixed pattern per target class, of L2 norm eps, is
+/// added to a clean image (then clamped to [0, 1]) and the image is relabelled with its target. With
+/// <see cref="LeakageOnlyConstruction.Keller"/> (the reproduction's construction) the images the source
+/// model already classifies as their target are left clean; with
+/// <see cref="LeakageOnlyConstruction.Gaussian"/> every image carries a Gaussian pattern.
 /// </summary>
 public static class LeakageOnlyDatasets
 {
     /// <summary>
-    /// The ten patterns, float32 10 x 3 x 32 x 32 on the CPU, pattern k added to every image with target
-    /// k: Gaussian noise from a generator seeded with <paramref name="seed"/>, each scaled to L2 norm
-    /// <paramref name="eps"/>.
+    /// The ten patterns of <paramref name="construction"/>, float32 10 x 3 x 32 x 32 on the CPU, pattern k
+    /// added to every image with target k, each scaled to L2 norm <paramref name="eps"/>, from a generator
+    /// seeded with <paramref name="seed"/>: Gaussian noise, or Keller Jordan's tiled patterns (a transposed
+    /// convolution of stride 2 with a uniform random 3x3 kernel of 30 output channels over a 16 x 16 image
+    /// of ones, its first row and column cut, the 30 channels read as 10 RGB patterns).
     /// </summary>
-    public static Tensor Patterns(double eps, long seed)
+    public static Tensor Patterns(LeakageOnlyConstruction construction, double eps, long seed)
     {
         TorchNative.Ensure();
         if (!(eps > 0) || !double.IsFinite(eps)) throw new ArgumentOutOfRangeException(nameof(eps), eps, "The patterns' norm must be a positive number.");
         using var scope = NewDisposeScope();
         using var g = new Generator(Seeds.Derive(seed, -3, 0), CPU);
-        var p = randn([CifarStats.Classes, CifarStats.Channels, 32, 32], dtype: ScalarType.Float64, generator: g);
+        var p = construction switch
+        {
+            LeakageOnlyConstruction.Gaussian => randn([CifarStats.Classes, CifarStats.Channels, 32, 32], dtype: ScalarType.Float64, generator: g),
+            LeakageOnlyConstruction.Keller => nn.functional.conv_transpose2d(
+                    ones(1, 1, 16, 16, dtype: ScalarType.Float64),
+                    empty(1, CifarStats.Classes * CifarStats.Channels, 3, 3, dtype: ScalarType.Float64).uniform_(-1, 1, generator: g),
+                    strides: [2, 2])
+                .narrow(2, 1, 32).narrow(3, 1, 32).reshape(CifarStats.Classes, CifarStats.Channels, 32, 32),
+            _ => throw new ArgumentOutOfRangeException(nameof(construction), construction, "unknown leakage-only construction"),
+        };
         p = Scalars.With(eps, e => p / p.flatten(1).norm(1).view(-1, 1, 1, 1) * e);
         return p.to_type(ScalarType.Float32).MoveToOuterDisposeScope();
     }
@@ -94,7 +125,7 @@ public static class LeakageOnlyDatasets
     /// <param name="images">Clean images, float32 N x 3 x 32 x 32 in [0, 1] (CPU).</param>
     /// <param name="labels">Their labels, int64 N in [0, 10).</param>
     /// <param name="targets">The new labels, int64 N in [0, 10), by <paramref name="rule"/>.</param>
-    /// <param name="options">Pattern norm and seed.</param>
+    /// <param name="options">Construction, pattern norm and seed.</param>
     /// <param name="dir">Folder of the set.</param>
     /// <param name="device">Where the model runs.</param>
     /// <param name="log">One-line messages about reuse and rebuilding (default: <see cref="Trace"/>).</param>
@@ -122,8 +153,16 @@ public static class LeakageOnlyDatasets
         }
         using (var scope = NewDisposeScope())
         {
-            var patterns = Patterns(options.Eps, options.Seed);
+            var patterns = Patterns(options.Construction, options.Eps, options.Seed);
             var perturbed = Apply(images, targets, patterns);
+            long keptClean = 0;
+            if (options.Construction == LeakageOnlyConstruction.Keller)
+            {
+                // What needs no pattern to be classified as its target keeps its pixels.
+                var classified = Evaluation.Predict(model, images, device, options.BatchSize).eq(targets.cpu());
+                perturbed = where(classified.view(-1, 1, 1, 1), images.cpu(), perturbed);
+                keptClean = classified.sum().item<long>();
+            }
             var success = Evaluation.Predict(model, perturbed, device, options.BatchSize).eq(targets.cpu());
             AtomicFile.CreateFolder(dir);
             TensorFile.Save(Path.Combine(dir, LeakageOnlyDataset.ImagesFile), perturbed);
@@ -134,29 +173,44 @@ public static class LeakageOnlyDatasets
             double rate = success.to_type(ScalarType.Float64).mean().item<double>();
             Artifacts.Commit(dir, LeakageOnlyDataset.ArtifactKind, settings,
                 [LeakageOnlyDataset.ImagesFile, LeakageOnlyDataset.LabelsFile, LeakageOnlyDataset.TargetsFile, LeakageOnlyDataset.SuccessFile, LeakageOnlyDataset.PatternsFile],
-                new JsonObject { ["name"] = name, ["successRate"] = rate });
-            log($"{name} set complete in {dir}: {images.shape[0]} images, classified as their target by the source model {rate:P1}.");
+                new JsonObject { ["name"] = name, ["successRate"] = rate, [LeakageOnlyDataset.KeptCleanKey] = keptClean });
+            log($"{name} set complete in {dir}: {images.shape[0]} images ({keptClean} left clean), classified as their target by the source model {rate:P1}.");
         }
         return LeakageOnlyDataset.Load(dir);
     }
 
     /// <summary>
-    /// The identity of a leakage-only set: its rule, the patterns (kind, norm, seed), the clamp, and
+    /// The identity of a leakage-only set: its rule, the patterns (kind, norm, seed), the clamp, whether
+    /// classified images stay clean, and
     /// fingerprints of the clean data, the targets and the model that measured its success.
     /// </summary>
-    public static JsonObject Settings(AdversarialKind rule, nn.Module<Tensor, Tensor> model, Tensor images, Tensor labels, Tensor targets, LeakageOnlyOptions options) => new()
+    public static JsonObject Settings(AdversarialKind rule, nn.Module<Tensor, Tensor> model, Tensor images, Tensor labels, Tensor targets, LeakageOnlyOptions options)
     {
-        ["kind"] = "leakage-only",
-        ["rule"] = rule.ToString().ToLowerInvariant(),
-        ["pattern"] = "gaussian",
-        ["eps"] = options.Eps,
-        ["seed"] = options.Seed,
-        ["clamp"] = new JsonArray(0.0, 1.0),
-        ["data"] = Fingerprint.Of(images, labels),
-        ["targets"] = Fingerprint.Of(targets),
-        ["sourceModel"] = Fingerprint.Of(model),
-        ["sourceArch"] = model is ICifarClassifier c ? $"{c.Arch} width {c.Width}" : model.GetType().Name,
-        ["count"] = images.shape[0],
+        var settings = new JsonObject
+        {
+            ["kind"] = "leakage-only",
+            ["rule"] = rule.ToString().ToLowerInvariant(),
+            ["pattern"] = PatternName(options.Construction),
+            ["eps"] = options.Eps,
+            ["seed"] = options.Seed,
+            ["clamp"] = new JsonArray(0.0, 1.0),
+            ["data"] = Fingerprint.Of(images, labels),
+            ["targets"] = Fingerprint.Of(targets),
+            ["sourceModel"] = Fingerprint.Of(model),
+            ["sourceArch"] = model is ICifarClassifier c ? $"{c.Arch} width {c.Width}" : model.GetType().Name,
+            ["count"] = images.shape[0],
+        };
+        // Only Keller's construction adds the key, so a Gaussian set keeps the identity it was cached with.
+        if (options.Construction == LeakageOnlyConstruction.Keller) settings["keepClassified"] = true;
+        return settings;
+    }
+
+    /// <summary>How results.json and metadata.json name the patterns of <paramref name="construction"/>: <c>tiled</c> or <c>gaussian</c>.</summary>
+    public static string PatternName(LeakageOnlyConstruction construction) => construction switch
+    {
+        LeakageOnlyConstruction.Keller => "tiled",
+        LeakageOnlyConstruction.Gaussian => "gaussian",
+        _ => throw new ArgumentOutOfRangeException(nameof(construction), construction, "unknown leakage-only construction"),
     };
 
     static void CheckData(AdversarialKind rule, Tensor images, Tensor labels, Tensor targets)

@@ -1,3 +1,4 @@
+using Leakage.Adversarial;
 using Leakage.Attacks;
 using System.Text.Json;
 using Leakage.Compute;
@@ -24,6 +25,7 @@ public static class Choices
         ["standard.checkpointArch"] = [.. Checkpoints.CheckpointImport.Architectures],
         ["robust.units"] = ["pixel", "normalised"],
         ["compute.precision"] = ["auto", "fp32", "bf16"],
+        ["controls.leakageOnly"] = ["keller", "gaussian"],
     };
 
     /// <summary>Choice settings that may also be null (then another setting decides: <c>transfer.arch</c> null trains <c>standard.arch</c>).</summary>
@@ -35,6 +37,7 @@ public static class Choices
         [typeof(LrSchedule)] = ("standard.schedule", [LrSchedule.OneCycle, LrSchedule.Cosine, LrSchedule.Airbench]),
         [typeof(RadiusUnits)] = ("robust.units", [RadiusUnits.Pixel, RadiusUnits.Normalised]),
         [typeof(Precision)] = ("compute.precision", [Precision.Auto, Precision.Fp32, Precision.Bf16]),
+        [typeof(LeakageOnlyConstruction)] = ("controls.leakageOnly", [LeakageOnlyConstruction.Keller, LeakageOnlyConstruction.Gaussian]),
     };
 
     /// <summary>

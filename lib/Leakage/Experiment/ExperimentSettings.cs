@@ -159,6 +159,16 @@ public sealed record ControlsSettings
     /// so that every row of the table is measured on the same images.
     /// </summary>
     public int TrainCount { get; init; }
+    /// <summary>
+    /// How the leakage-only sets are made: <c>keller</c>, Keller Jordan's construction (tiled patterns;
+    /// images the standard model already classifies as their target stay clean), which every profile
+    /// sets; <c>gaussian</c>, a Gaussian pattern on every image, the default only so that a results.json
+    /// written before the setting existed reads as what made it.
+    /// </summary>
+    public string LeakageOnly { get; init; } = "gaussian";
+    /// <summary><see cref="LeakageOnly"/> parsed strictly (<see cref="Choices"/>).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public Adversarial.LeakageOnlyConstruction LeakageOnlyConstruction => Choices.Parse<Adversarial.LeakageOnlyConstruction>("controls.leakageOnly", LeakageOnly);
 }
 
 /// <summary>Extensions beyond Goh's comment (issue "Beyond Goh"); all off unless asked for.</summary>

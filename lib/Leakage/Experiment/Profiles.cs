@@ -41,6 +41,7 @@ public static class Profiles
         Robust = new() { Epochs = 15, BatchSize = 250 },
         Probe = new() { Bootstrap = 300 },
         Beyond = new() { NonlinearEpochs = 2, NonlinearPgdSteps = 3 },
+        Controls = KellerControls,
     };
 
     static ExperimentSettings CpuSmall => new()
@@ -55,6 +56,7 @@ public static class Profiles
         Transfer = new() { Epochs = 12, BatchSize = 256, LrRand = 0.01, LrDet = 0.01 },
         Robust = new() { Epochs = 30, BatchSize = 500 },
         Probe = new() { Bootstrap = 1000 },
+        Controls = KellerControls,
     };
 
     /// <summary>
@@ -91,5 +93,9 @@ public static class Profiles
         Transfer = new() { Epochs = 150, BatchSize = 128 },
         Robust = new() { Epochs = 50, BatchSize = 500 },
         Probe = new() { Bootstrap = 2000 },
+        Controls = KellerControls,
     };
+
+    /// <summary>The leakage controls off (they train one transfer model each), built as the public reproduction builds them when switched on.</summary>
+    static ControlsSettings KellerControls => new() { LeakageOnly = "keller" };
 }

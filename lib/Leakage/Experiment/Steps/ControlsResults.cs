@@ -11,7 +11,7 @@ public enum ControlKind
 {
     /// <summary>D_rand itself on the controls' images: the reference the D_rand-rule controls are read against.</summary>
     [JsonStringEnumMemberName("drand")] DRand,
-    /// <summary>No attack: each clean image plus the fixed pattern of its D_rand target.</summary>
+    /// <summary>No attack: each clean image plus the fixed pattern of its D_rand target (or left clean, <see cref="ControlRow.KeptClean"/>).</summary>
     [JsonStringEnumMemberName("drandLeakageOnly")] DRandLeakageOnly,
     /// <summary>D_rand restricted to the images whose attack reached its target.</summary>
     [JsonStringEnumMemberName("drandSuccessful")] DRandSuccessful,
@@ -50,6 +50,13 @@ public sealed record ControlRow(ControlKind Kind, string Set, string Rule, bool 
     /// (<c>transfer</c>, <c>leakage.comparisons</c>) rather than measured again.
     /// </summary>
     public bool FromMainSteps { get; init; }
+
+    /// <summary>
+    /// A leakage-only set's images left without a pattern because the standard model already classifies
+    /// them as their target (Keller Jordan's construction, <c>controls.leakageOnly=keller</c>); null for
+    /// the other rows and for Gaussian sets.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? KeptClean { get; init; }
 
     /// <summary>Why the set has no transfer accuracy and no probe (too few images); null when it has them.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? NotMeasured { get; init; }
@@ -92,12 +99,20 @@ public sealed record ControlRow(ControlKind Kind, string Set, string Rule, bool 
 /// <param name="TrainSplit">Training images of the run, of which they are a class-stratified subset (or all).</param>
 /// <param name="TestImages">Clean test images of the transfer accuracies and the probes.</param>
 /// <param name="PatternNorm">L2 norm of the leakage-only sets' patterns in pixel space (the attack's eps).</param>
-/// <param name="Pattern">What the patterns are (<c>gaussian</c>: Gaussian noise scaled to the norm).</param>
+/// <param name="Pattern">What the patterns are: <c>tiled</c> (Keller Jordan's construction: tiled patterns, and the images the
+/// standard model already classifies as their target left clean) or <c>gaussian</c> (Gaussian noise on every image).</param>
 /// <param name="Rows">The controls.</param>
 public sealed record ControlsResult(int TrainImages, int TrainSplit, int TestImages, double PatternNorm, string Pattern, IReadOnlyList<ControlRow> Rows)
 {
     /// <summary>The row of <paramref name="kind"/>, or null when the run has none.</summary>
     public ControlRow? Row(ControlKind kind) => Rows.FirstOrDefault(r => r.Kind == kind);
+
+    /// <summary>What a leakage-only set is, in one clause for the CLI summary, the report and the notebook.</summary>
+    [JsonIgnore]
+    public string LeakageOnlyDescription => Pattern == "tiled"
+        ? $"no attack: each clean image plus a fixed tiled pattern of L2 norm {PatternNorm.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} " +
+          "for its target class, except the images the standard model already classifies as their target, which stay clean (Keller Jordan's construction)"
+        : $"no attack: each clean image plus a fixed {Pattern} pattern of L2 norm {PatternNorm.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} for its target class";
 }
 
 /// <summary>What the controls step keeps in <c>controls/probes/probes.json</c>: each control's probe against its null, and the seconds they took.</summary>

@@ -21,9 +21,10 @@ public sealed record ControlsOutcome(ControlsResult Result, double Seconds);
 /// (<see cref="ExperimentRun.ControlImages"/>), for each of
 /// <list type="bullet">
 /// <item>D_rand and D_det themselves (taken from the main steps when the controls use every training image),</item>
-/// <item>the leakage-only sets: no attack, each clean image plus a fixed random pattern of its target
-/// class (<see cref="LeakageOnlyDatasets"/>), with D_rand's targets and with D_det's, so that each differs
-/// from its attacked set only in the perturbation,</item>
+/// <item>the leakage-only sets: no attack, each clean image plus a fixed pattern of its target class
+/// (<see cref="LeakageOnlyDatasets"/>; <c>controls.leakageOnly</c> says whether images the standard model
+/// already classifies as their target stay clean), with D_rand's targets and with D_det's, so that each
+/// differs from its attacked set only in the perturbation,</item>
 /// <item>D_rand and D_det restricted to their successful attacks (a view of the sets, no new attack),</item>
 /// <item>D_other (<see cref="AdversarialKind.Other"/>, attacked by the same step as D_rand),</item>
 /// </list>
@@ -81,7 +82,7 @@ public sealed class ControlsStep(ExperimentRun run)
     /// </summary>
     sealed record Measured(Spec Spec, long Images, double Success, double? TransferAccuracy, double? TransferTrainAccuracy, double Seconds,
         Tensor? Rows = null, Tensor? Targets = null, Tensor? Features = null, string? Fingerprint = null, ComparisonResult? FromMain = null,
-        string? NotMeasured = null) : IDisposable
+        string? NotMeasured = null, long? KeptClean = null) : IDisposable
     {
         public void Dispose()
         {
@@ -116,7 +117,7 @@ public sealed class ControlsStep(ExperimentRun run)
         using var fTest = LeakageProbe.Features(w, run.Test.Images);
         using var fClean = LeakageProbe.Features(w, images.Split.Images);
         var clean = Fingerprint.Of(images.Split.Images, images.Split.Labels);
-        var patterns = new LeakageOnlyOptions { Eps = run.Settings.Attack.Eps, Seed = run.Settings.Seed };
+        var patterns = new LeakageOnlyOptions { Construction = run.Settings.Controls.LeakageOnlyConstruction, Eps = run.Settings.Attack.Eps, Seed = run.Settings.Seed };
         int trainings = Specs.Count(s => !Reused(s, images)), part = 0;
         var measured = new List<Measured>();
         try
@@ -138,14 +139,14 @@ public sealed class ControlsStep(ExperimentRun run)
             {
                 var comparison = m.FromMain ?? cache.Probes.SingleOrDefault(p => p.Kind == m.Spec.Kind)?.Comparison;
                 var row = new ControlRow(m.Spec.Kind, m.Spec.Name, ControlRow.RuleName(m.Spec.Rule), m.Spec.Attacked, m.Images, m.Success,
-                    m.TransferAccuracy, m.TransferTrainAccuracy, comparison) { FromMainSteps = m.FromMain is not null, NotMeasured = m.NotMeasured };
+                    m.TransferAccuracy, m.TransferTrainAccuracy, comparison) { FromMainSteps = m.FromMain is not null, NotMeasured = m.NotMeasured, KeptClean = m.KeptClean };
                 run.Observer.Log(comparison is null
                     ? $"Control {row.Set}: {row.NotMeasured}"
                     : $"Control {row.Set}: {row.Images:N0} images, {row.AttackSuccess:P1} classified as their target, transfer {row.TransferAccuracy:P2} " +
                       $"({row.TransferTrainAccuracy:P1} of its labels); probe {comparison.Accuracy:P2} against its null {comparison.NullAccuracy:P2}, excess {row.ExcessText} points, {row.Verdict}.");
                 return row;
             }).ToList();
-            var result = new ControlsResult(images.Count, run.Train.Count, run.Test.Count, patterns.Eps, "gaussian", rows);
+            var result = new ControlsResult(images.Count, run.Train.Count, run.Test.Count, patterns.Eps, LeakageOnlyDatasets.PatternName(patterns.Construction), rows);
             // Compute time: the transfer models' and the probes' as recorded when they were computed (cached ones keep their cost).
             double seconds = measured.Sum(m => m.Seconds) + cache.Seconds;
             run.Results.Set(ResultsKey, ResultsJson.Node(result));
@@ -173,6 +174,8 @@ public sealed class ControlsStep(ExperimentRun run)
     /// <summary>A control's images, targets and success flags, and its rows among the controls' images; disposes what it made.</summary>
     sealed class Set(Tensor images, Tensor targets, Tensor rows, Tensor success, params IDisposable[] owned) : IDisposable
     {
+        /// <summary>A leakage-only set's images left without a pattern; null for the other controls.</summary>
+        public long? KeptClean { get; init; }
         public Tensor Images => images;
         public Tensor Targets => targets;
         public Tensor Rows => rows;
@@ -198,7 +201,7 @@ public sealed class ControlsStep(ExperimentRun run)
                 var set = LeakageOnlyDatasets.Build(spec.Rule, standard, images.Split.Images, images.Split.Labels, targets,
                     patterns, run.Folder(Path.Combine(Folder, spec.LeakageOnly!)), run.Device, run.Observer.Log);
                 var all = Scalars.Arange(images.Count);
-                return new Set(set.Images, set.Targets, all, set.Success, all, set);
+                return new Set(set.Images, set.Targets, all, set.Success, all, set) { KeptClean = set.KeptClean };
             }
             default:
             {
@@ -221,7 +224,7 @@ public sealed class ControlsStep(ExperimentRun run)
         double success;
         using (var ok = set.Success.to_type(ScalarType.Float64)) success = n == 0 ? 1 : ok.mean().item<double>();
         if (n < MinImages)
-            return new Measured(spec, n, success, null, null, 0, NotMeasured: $"{n:N0} image(s), fewer than the {MinImages} a transfer model and the probe need; " +
+            return new Measured(spec, n, success, null, null, 0, KeptClean: set.KeptClean, NotMeasured: $"{n:N0} image(s), fewer than the {MinImages} a transfer model and the probe need; " +
                 "raise controls.trainCount (or the attack's strength, for the successful-only views).");
         var fingerprint = Fingerprint.Of(set.Images, set.Targets);
         var job = TransferStep.Job(run.Settings, spec.Rule, $"{Folder}/{spec.Transfer}", $"Transfer model on {spec.Name}", clean, fingerprint, StepCatalog.Controls.Key) with { Part = part };
@@ -232,7 +235,8 @@ public sealed class ControlsStep(ExperimentRun run)
             test = Evaluation.Accuracy(trained.Model, run.Test.Images, run.Test.Labels, run.Device);
             train = Evaluation.Accuracy(trained.Model, set.Images, set.Targets, run.Device);
         }
-        return new Measured(spec, n, success, test, train, trained.Seconds, set.Rows.clone(), set.Targets.clone(), LeakageProbe.Features(w, set.Images), fingerprint);
+        return new Measured(spec, n, success, test, train, trained.Seconds, set.Rows.clone(), set.Targets.clone(), LeakageProbe.Features(w, set.Images), fingerprint,
+            KeptClean: set.KeptClean);
     }
 
     /// <summary>
