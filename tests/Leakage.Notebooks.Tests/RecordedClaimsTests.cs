@@ -41,6 +41,27 @@ public class RecordedClaimsTests
         Assert.Contains($"McNemar, test points only: {Short(leakage.Comparisons.Drand.McnemarP ?? leakage.Comparisons.Drand.PValue)}", docs);
     }
 
+    [Fact]
+    public void The_leakage_only_and_own_class_transfers_quoted_are_the_recorded_measurements()
+    {
+        // tools/fidelity rows: one JSON object per variant, keyed by its transfer recipe.
+        var rows = File.ReadAllLines(Path.Combine(Repo.Root, "docs", "results", "fidelity", "controls-keller.jsonl"))
+            .Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!.AsObject())
+            .ToDictionary(o => (string)o["recipe"]!);
+        string Percent(string recipe, string key) => (100 * (double)rows[recipe][key]!).ToString("0.0", CultureInfo.InvariantCulture) + "%";
+        var (attacked, own, keller) = (Percent("run's", "transfer_drand"), Percent("ownClean=true,only=drand", "transfer_drand"), Percent("leak=keller", "transfer_drand"));
+        Assert.True((double)rows["ownClean=true,only=drand"]["transfer_drand"]! > (double)rows["run's"]["transfer_drand"]!);
+        foreach (var text in new[] { Read("README.md"), Read("docs", "results.md"), Read("notebooks", "06-leakage.ipynb"), Read("notebooks", "04-transfer.ipynb") })
+        {
+            Assert.Contains(attacked, text);
+            Assert.Contains(own, text);
+            Assert.Contains(keller, text);
+        }
+        Assert.Contains($"{(long)rows["leak=keller"]["leakKeptClean_drand"]!:N0}", Read("docs", "results.md"));
+        Assert.Contains(Percent("leak=keller", "transfer_ddet"), Read("docs", "results.md"));
+        Assert.Contains(Percent("leak=gaussian", "transfer_drand"), Read("docs", "results.md"));
+    }
+
     public static TheoryData<string> RecordedResults => new(Directory.EnumerateFiles(Path.Combine(Repo.Root, "docs", "results"), "results.json", SearchOption.AllDirectories)
         .Select(f => Path.GetRelativePath(Repo.Root, f)).OrderBy(f => f, StringComparer.Ordinal));
 

@@ -138,7 +138,9 @@ foreach (var variant in variants)
         source = cleaned ?? source;
         if (leakSet is not null) (line[$"leakKeptClean_{key}"], line[$"leakSuccess_{key}"]) = (leakSet.KeptClean, leakSet.SuccessRate);
         if (own is not null) line[$"ownClean_{key}"] = own.sum().item<long>();
-        using var kept = successOnly ? done.Result.Success.nonzero().flatten() : Scalars.Arange(n);
+        // keep=own (a reference): only the images whose target is their own label (with ownClean=true: those clean images alone).
+        using var kept = successOnly ? done.Result.Success.nonzero().flatten()
+            : recipe.Split(',').Contains("keep=own") ? done.Targets.eq(subset.Labels).nonzero().flatten() : Scalars.Arange(n);
         using var images = source.index_select(0, kept);
         using var labels = done.Targets.index_select(0, kept);
         var clockT = Stopwatch.StartNew();
@@ -165,7 +167,8 @@ foreach (var (result, targets, _) in attacks.Values) { result.Dispose(); targets
 /// (a number or none); keep=success trains on the successful attacks only (a diagnostic);
 /// only=drand or only=ddet trains the variant's transfer model for that set alone; leak=keller or
 /// leak=gaussian trains on the leakage-only set of the same images and targets (a control, no attack);
-/// ownClean=true keeps the clean pixels of the images whose target is their own label (a diagnostic).
+/// ownClean=true keeps the clean pixels of the images whose target is their own label (a diagnostic);
+/// keep=own trains on those images only (a reference).
 /// </summary>
 static class TransferRecipe
 {
