@@ -60,6 +60,14 @@ public class RecordedClaimsTests
         Assert.Contains($"{(long)rows["leak=keller"]["leakKeptClean_drand"]!:N0}", Read("docs", "results.md"));
         Assert.Contains(Percent("leak=keller", "transfer_ddet"), Read("docs", "results.md"));
         Assert.Contains(Percent("leak=gaussian", "transfer_drand"), Read("docs", "results.md"));
+
+        // The 50-step row of the same measurement, beside the 10-step one in docs/fidelity.md.
+        var fifty = File.ReadAllLines(Path.Combine(Repo.Root, "docs", "results", "fidelity", "transfer-levers-airbench.jsonl"))
+            .Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!.AsObject()).Single(o => (int?)o["steps"] == 50 && (int?)o["images"] == 10_000);
+        var fidelity = Read("docs", "fidelity.md");
+        Assert.Contains($"| 10 steps of 0.1 (the profile's) | {Percent("run's", "success_drand")} / {Percent("run's", "success_ddet")} |", fidelity);
+        Assert.Contains($"{attacked} / {Percent("run's", "transfer_ddet")}", fidelity);
+        Assert.Contains($"**{(100 * (double)fifty["transfer_drand"]!).ToString("0.0", CultureInfo.InvariantCulture)}%** / {(100 * (double)fifty["transfer_ddet"]!).ToString("0.0", CultureInfo.InvariantCulture)}%", fidelity);
     }
 
     public static TheoryData<string> RecordedResults => new(Directory.EnumerateFiles(Path.Combine(Repo.Root, "docs", "results"), "results.json", SearchOption.AllDirectories)
