@@ -94,16 +94,23 @@ public sealed class ControlsTests(ToyModelFixture toy) : IClassFixture<ToyModelF
 
     // ---- leakage-only sets
 
+    /// <summary>The construction's patterns for seed 3 at eps 0.5, after checking their shape, type and norms and that the seed fixes them.</summary>
+    static Tensor TenPatternsOfNormEpsFixedByTheSeed(LeakageOnlyConstruction construction)
+    {
+        var p = LeakageOnlyDatasets.Patterns(construction, 0.5, seed: 3);
+        Assert.Equal(new long[] { 10, 3, 32, 32 }, p.shape);
+        Assert.Equal(ScalarType.Float32, p.dtype);
+        foreach (var norm in p.flatten(1).norm(1).data<float>().ToArray()) Assert.Equal(0.5, norm, 5);
+        Assert.True(p.eq(LeakageOnlyDatasets.Patterns(construction, 0.5, seed: 3)).all().item<bool>());
+        Assert.False(p.eq(LeakageOnlyDatasets.Patterns(construction, 0.5, seed: 4)).all().item<bool>());
+        return p;
+    }
+
     [Fact]
     public void Each_class_has_one_pattern_of_norm_eps_fixed_by_the_seed()
     {
         using var scope = NewDisposeScope();
-        var p = LeakageOnlyDatasets.Patterns(LeakageOnlyConstruction.Gaussian, 0.5, seed: 3);
-        Assert.Equal(new long[] { 10, 3, 32, 32 }, p.shape);
-        Assert.Equal(ScalarType.Float32, p.dtype);
-        foreach (var norm in p.flatten(1).norm(1).data<float>().ToArray()) Assert.Equal(0.5, norm, 5);
-        Assert.True(p.eq(LeakageOnlyDatasets.Patterns(LeakageOnlyConstruction.Gaussian, 0.5, seed: 3)).all().item<bool>());
-        Assert.False(p.eq(LeakageOnlyDatasets.Patterns(LeakageOnlyConstruction.Gaussian, 0.5, seed: 4)).all().item<bool>());
+        var p = TenPatternsOfNormEpsFixedByTheSeed(LeakageOnlyConstruction.Gaussian);
         // Ten different directions, nearly orthogonal in 3,072 dimensions.
         var unit = p.flatten(1) / 0.5;
         var cos = unit.matmul(unit.t()) - eye(10);
@@ -192,12 +199,7 @@ public sealed class ControlsTests(ToyModelFixture toy) : IClassFixture<ToyModelF
     public void Kellers_patterns_are_textures_of_period_two_of_norm_eps_fixed_by_the_seed()
     {
         using var scope = NewDisposeScope();
-        var p = LeakageOnlyDatasets.Patterns(LeakageOnlyConstruction.Keller, 0.5, seed: 3);
-        Assert.Equal(new long[] { 10, 3, 32, 32 }, p.shape);
-        Assert.Equal(ScalarType.Float32, p.dtype);
-        foreach (var norm in p.flatten(1).norm(1).data<float>().ToArray()) Assert.Equal(0.5, norm, 5);
-        Assert.True(p.eq(LeakageOnlyDatasets.Patterns(LeakageOnlyConstruction.Keller, 0.5, seed: 3)).all().item<bool>());
-        Assert.False(p.eq(LeakageOnlyDatasets.Patterns(LeakageOnlyConstruction.Keller, 0.5, seed: 4)).all().item<bool>());
+        var p = TenPatternsOfNormEpsFixedByTheSeed(LeakageOnlyConstruction.Keller);
         // A stride-2 transposed convolution of a constant image: every row and column but the last repeats
         // two further on (the last sees one kernel row fewer), so each channel is a 2 x 2 tile plus an edge.
         var inner = p.narrow(2, 0, 31).narrow(3, 0, 31);
