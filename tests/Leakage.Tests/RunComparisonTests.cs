@@ -67,6 +67,41 @@ public class RunComparisonTests
         Assert.Null(c.Rows.Single(r => r.Headline.Key == "standardModel.testAccuracy").SeedSd);
     }
 
+    static JsonObject WithControls(JsonObject run, double leakageOnly, string pattern)
+    {
+        static JsonObject Row(string kind, string set, bool attacked, double transfer) => new()
+        {
+            ["kind"] = kind, ["set"] = set, ["rule"] = "random", ["attacked"] = attacked, ["images"] = 10000,
+            ["attackSuccess"] = attacked ? 0.96 : 0.10, ["transferAccuracy"] = transfer, ["transferTrainAccuracy"] = 1.0,
+        };
+        run["controls"] = new JsonObject
+        {
+            ["trainImages"] = 10000, ["trainSplit"] = 50000, ["testImages"] = 10000, ["patternNorm"] = 0.5, ["pattern"] = pattern,
+            ["rows"] = new JsonArray(Row("drand", "D_rand", true, 0.227), Row("drandLeakageOnly", "leakage-only D_rand rule", false, leakageOnly)),
+        };
+        return run;
+    }
+
+    [Fact]
+    public void The_controls_rows_both_runs_have_are_compared_by_kind_on_the_test_images()
+    {
+        var gaussian = ResultsUpgrade.Read(WithControls(Node(0.892, 0.38, 0.96), 0.098, "gaussian"));
+        var keller = ResultsUpgrade.Read(WithControls(Node(0.892, 0.38, 0.96), 0.585, "tiled"));
+        var c = RunComparison.Compare(gaussian, keller);
+
+        var attacked = c.Rows.Single(r => r.Headline.Key == "controls.drand.transferAccuracy");
+        Assert.Equal((0.227, 0.227, 10000), (attacked.Reference, attacked.Other, attacked.Points));
+        Assert.True(attacked.WithinNoise);
+        var leakageOnly = c.Rows.Single(r => r.Headline.Key == "controls.drandLeakageOnly.transferAccuracy");
+        Assert.Equal(0.487, leakageOnly.Difference, 6);
+        Assert.False(leakageOnly.WithinNoise);
+        Assert.Contains("| control D_rand leak-only: trained on it, clean test accuracy | 9.80% | 58.50% | +48.70 |", c.ToMarkdown());
+        // Rows without a probe, and kinds neither run has, are not compared; a run without controls has no control rows.
+        Assert.DoesNotContain(c.Rows, r => r.Headline.Key.EndsWith(".probe", StringComparison.Ordinal) || r.Headline.Key.StartsWith("controls.ddet", StringComparison.Ordinal));
+        Assert.DoesNotContain(RunComparison.Compare(gaussian, Results(0.892, 0.38, 0.96)).Rows, r => r.Headline.Key.StartsWith("controls.", StringComparison.Ordinal));
+        Assert.Equal(2 * Enum.GetValues<ControlKind>().Length, StepCatalog.ControlHeadlines.Select(h => h.Key).Distinct().Count());
+    }
+
     [Fact]
     public void A_results_file_without_its_point_counts_is_refused_naming_the_missing_key()
     {

@@ -42,6 +42,7 @@ public sealed record HeadlineDifference(Headline Headline, double Reference, dou
 
 /// <summary>
 /// Two runs' <c>results.json</c> side by side: every headline number of the <see cref="StepCatalog"/>
+/// (and the leakage controls' transfer and probe, <see cref="StepCatalog.ControlHeadlines"/>, where both runs have them)
 /// with its difference and whether that is within noise, the settings that differ, and each step's
 /// compute time. Answers "did a rerun of the same command, on another machine, land where the
 /// recorded one did?"
@@ -80,7 +81,7 @@ public sealed class RunComparison
         ArgumentNullException.ThrowIfNull(reference);
         ArgumentNullException.ThrowIfNull(other);
         var rows = new List<HeadlineDifference>();
-        foreach (var h in StepCatalog.Headlines)
+        foreach (var h in StepCatalog.Headlines.Concat(StepCatalog.ControlHeadlines))
         {
             if (h.Read(reference) is not double a || h.Read(other) is not double b) continue;
             int n = Count(reference, h, "reference"), m = Count(other, h, "compared");

@@ -202,6 +202,27 @@ public static class StepCatalog
     /// <summary>Every headline number, in table order (main steps first).</summary>
     public static IReadOnlyList<Headline> Headlines { get; } = All.SelectMany(s => s.Headlines).ToArray();
 
+    /// <summary>
+    /// The leakage controls' numbers (<c>controls.enabled</c>), per row of <c>controls.rows</c>: the clean test accuracy of
+    /// the transfer model trained on the set and Goh's probe on it. Their keys (<c>controls.&lt;kind&gt;.transferAccuracy</c>,
+    /// <c>controls.&lt;kind&gt;.probe</c>, the kind as results.json names it) name the row rather than a path, since the rows
+    /// are an array. <c>compare</c> shows them beside the headlines; the summaries show the controls' own table instead.
+    /// </summary>
+    public static IReadOnlyList<Headline> ControlHeadlines { get; } = Enum.GetValues<ControlKind>().SelectMany(ControlRowHeadlines).ToArray();
+
+    static IEnumerable<Headline> ControlRowHeadlines(ControlKind kind)
+    {
+        var name = typeof(ControlKind).GetField(kind.ToString())!.GetCustomAttributes(typeof(System.Text.Json.Serialization.JsonStringEnumMemberNameAttribute), false)
+            .Cast<System.Text.Json.Serialization.JsonStringEnumMemberNameAttribute>().Single().Name;
+        var label = new ControlRow(kind, "", "", false, 0, 0, null, null, null).Label;
+        Func<RunResultsRecord, long?> count = r => r.Controls?.Row(kind) is not null ? r.Controls.TestImages : null;
+        var countKey = At(nameof(RunResultsRecord.Controls), nameof(ControlsResult.TestImages));
+        yield return new($"{ControlsStep.ResultsKey}.{name}.{At(nameof(ControlRow.TransferAccuracy))}",
+            $"control {label}: trained on it, clean test accuracy", r => r.Controls?.Row(kind)?.TransferAccuracy) { Count = count, CountKey = countKey };
+        yield return new($"{ControlsStep.ResultsKey}.{name}.probe",
+            $"control {label}: leakage probe", r => r.Controls?.Row(kind)?.Probe?.Accuracy) { Count = count, CountKey = countKey };
+    }
+
     /// <summary>The step with progress key <paramref name="key"/>, or null.</summary>
     public static StepInfo? Find(string key) => All.FirstOrDefault(s => s.Key == key);
 
