@@ -70,6 +70,41 @@ public class RecordedClaimsTests
         Assert.Contains($"**{(100 * (double)fifty["transfer_drand"]!).ToString("0.0", CultureInfo.InvariantCulture)}%** / {(100 * (double)fifty["transfer_ddet"]!).ToString("0.0", CultureInfo.InvariantCulture)}%", fidelity);
     }
 
+    /// <summary>One row of docs/results.md's recorded controls table, as the recorded run's results.json gives it.</summary>
+    static string ControlsTableRow(ControlRow row)
+    {
+        static string P(double? f) => f is { } v ? (100 * v).ToString("0.0", CultureInfo.InvariantCulture) + "%" : "-";
+        var transfer = row.TransferAccuracy is null ? "-" : $"{P(row.TransferAccuracy)} ({P(row.TransferTrainAccuracy)})";
+        var clean = row.KeptClean is { } k ? k.ToString("N0", CultureInfo.InvariantCulture) : "-";
+        return $"| {row.Set} | {row.Images.ToString("N0", CultureInfo.InvariantCulture)} | {clean} | {P(row.AttackSuccess)} | {transfer} | " +
+               $"{P(row.Probe?.Accuracy)} | {P(row.Probe?.NullAccuracy)} | {row.ExcessText} | {row.Verdict} |";
+    }
+
+    [Fact]
+    public void The_recorded_controls_table_is_the_recorded_runs_and_its_sets_are_Keller_Jordans()
+    {
+        var results = ResultsFile.Load(Path.Combine(Repo.Root, "docs", "results", "cpu", "results.json"));
+        var controls = results.Controls!;
+        Assert.Equal("tiled", controls.Pattern);
+        Assert.Equal(Enum.GetValues<ControlKind>().Length, controls.Rows.Count);
+        var docs = Read("docs", "results.md");
+        foreach (var row in controls.Rows)
+        {
+            Assert.Equal(row.Kind is ControlKind.DRandLeakageOnly or ControlKind.DDetLeakageOnly, row.KeptClean is not null);
+            Assert.Contains(ControlsTableRow(row), docs);
+        }
+        // README and notebook 06 quote the leakage-only D_rand rule against D_rand on the same images.
+        static string Percent(double? f) => (100 * f!.Value).ToString("0.0", CultureInfo.InvariantCulture) + "%";
+        var (drand, leakageOnly) = (controls.Row(ControlKind.DRand)!, controls.Row(ControlKind.DRandLeakageOnly)!);
+        foreach (var text in new[] { Read("README.md"), Read("notebooks", "06-leakage.ipynb") })
+            Assert.Contains($"{Percent(leakageOnly.TransferAccuracy)} against D_rand's {Percent(drand.TransferAccuracy)}", text);
+        Assert.Contains($"{leakageOnly.KeptClean:N0}", Read("notebooks", "06-leakage.ipynb"));
+        // The Gaussian controls of the run before stay beside it as history, with their own table.
+        var gaussian = ResultsFile.Load(Path.Combine(Repo.Root, "docs", "results", "cpu-2026-12-07-gaussian", "results.json")).Controls!;
+        Assert.Equal("gaussian", gaussian.Pattern);
+        foreach (var row in gaussian.Rows) Assert.Contains(ControlsTableRow(row), docs);
+    }
+
     public static TheoryData<string> RecordedResults => new(Directory.EnumerateFiles(Path.Combine(Repo.Root, "docs", "results"), "results.json", SearchOption.AllDirectories)
         .Select(f => Path.GetRelativePath(Repo.Root, f)).OrderBy(f => f, StringComparer.Ordinal));
 

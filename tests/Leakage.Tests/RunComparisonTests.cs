@@ -126,6 +126,24 @@ public class RunComparisonTests
         Assert.Equal(0.054, success.Difference, 3);
         Assert.False(success.WithinNoise);
     }
+    [Fact]
+    public void The_recorded_Keller_controls_change_only_the_leakage_only_rows_of_the_Gaussian_record()
+    {
+        var docs = Path.Combine(RepositoryRoot.Find(AppContext.BaseDirectory)!, "docs", "results");
+        var c = RunComparison.Compare(Path.Combine(docs, "cpu-2026-12-07-gaussian", "results.json"), Path.Combine(docs, "cpu", "results.json"));
+
+        Assert.Equal(["settings.controls.leakageOnly: absent -> \"keller\""], c.SettingsDifferences);
+        static bool LeakageOnly(HeadlineDifference r) => r.Headline.Key.Contains("LeakageOnly.", StringComparison.Ordinal);
+        // Every control row, with its transfer and its probe, and every headline of the main steps.
+        Assert.Equal(StepCatalog.ControlHeadlines.Count, c.Rows.Count(r => r.Headline.Key.StartsWith("controls.", StringComparison.Ordinal)));
+        Assert.All(c.Rows.Where(r => !LeakageOnly(r)), r => Assert.Equal(r.Reference, r.Other));
+        // Leaving the images the model already classifies as their target clean: D_rand's leakage-only set from chance to above D_rand.
+        var drand = c.Rows.Single(r => r.Headline.Key == "controls.drandLeakageOnly.transferAccuracy");
+        Assert.InRange(drand.Reference, 0.08, 0.12);
+        Assert.True(drand.Other > c.Rows.Single(r => r.Headline.Key == "controls.drand.transferAccuracy").Other);
+        Assert.False(drand.WithinNoise);
+    }
+
     [Theory]
     [InlineData("cpu-rerun-2026-12-01")] // another machine (Zen 3 against run A's Zen 4), beside other jobs
     [InlineData("cpu-quiet-2026-12-01")] // an idle machine, with the vectorised probe objective
