@@ -68,6 +68,12 @@ public class RecordedClaimsTests
         Assert.Contains($"| 10 steps of 0.1 (the profile's) | {Percent("run's", "success_drand")} / {Percent("run's", "success_ddet")} |", fidelity);
         Assert.Contains($"{attacked} / {Percent("run's", "transfer_ddet")}", fidelity);
         Assert.Contains($"**{(100 * (double)fifty["transfer_drand"]!).ToString("0.0", CultureInfo.InvariantCulture)}%** / {(100 * (double)fifty["transfer_ddet"]!).ToString("0.0", CultureInfo.InvariantCulture)}%", fidelity);
+        // 40 transfer epochs on all 50,000 of the recorded run's D_rand, against the recorded 20.
+        var forty = File.ReadAllLines(Path.Combine(Repo.Root, "docs", "results", "fidelity", "transfer-levers-airbench.jsonl"))
+            .Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!.AsObject()).Single(o => (int?)o["images"] == 50_000 && (int?)o["transferEpochs_drand"] == 40);
+        var recorded = ResultsFile.Load(Path.Combine(Repo.Root, "docs", "results", "cpu", "results.json")).Transfer!.Drand!.Value;
+        Assert.Contains($"**{(100 * (double)forty["transfer_drand"]!).ToString("0.0", CultureInfo.InvariantCulture)}%**", fidelity);
+        Assert.Contains($"against the recorded {(100 * recorded).ToString("0.0", CultureInfo.InvariantCulture)}% with 20 epochs", fidelity);
     }
 
     /// <summary>One row of docs/results.md's recorded controls table, as the recorded run's results.json gives it.</summary>
