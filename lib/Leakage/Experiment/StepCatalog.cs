@@ -214,7 +214,7 @@ public static class StepCatalog
     {
         var name = typeof(ControlKind).GetField(kind.ToString())!.GetCustomAttributes(typeof(System.Text.Json.Serialization.JsonStringEnumMemberNameAttribute), false)
             .Cast<System.Text.Json.Serialization.JsonStringEnumMemberNameAttribute>().Single().Name;
-        var label = new ControlRow(kind, "", "", false, 0, 0, null, null, null).Label;
+        var label = ControlRow.LabelOf(kind);
         Func<RunResultsRecord, long?> count = r => r.Controls?.Row(kind) is not null ? r.Controls.TestImages : null;
         var countKey = At(nameof(RunResultsRecord.Controls), nameof(ControlsResult.TestImages));
         yield return new($"{ControlsStep.ResultsKey}.{name}.{At(nameof(ControlRow.TransferAccuracy))}",

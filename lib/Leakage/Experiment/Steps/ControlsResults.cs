@@ -78,7 +78,10 @@ public sealed record ControlRow(ControlKind Kind, string Set, string Rule, bool 
 
     /// <summary>A label of at most 16 characters for narrow tables (a terminal's 80 columns); <see cref="Set"/> is the full name.</summary>
     [JsonIgnore]
-    public string Label => Kind switch
+    public string Label => LabelOf(Kind);
+
+    /// <summary>The narrow-table label of a row of <paramref name="kind"/> (<see cref="Label"/>).</summary>
+    public static string LabelOf(ControlKind kind) => kind switch
     {
         ControlKind.DRand => "D_rand",
         ControlKind.DRandLeakageOnly => "D_rand leak-only",
@@ -87,7 +90,7 @@ public sealed record ControlRow(ControlKind Kind, string Set, string Rule, bool 
         ControlKind.DDet => "D_det",
         ControlKind.DDetLeakageOnly => "D_det leak-only",
         ControlKind.DDetSuccessful => "D_det successes",
-        _ => Set,
+        _ => kind.ToString(),
     };
 }
 
