@@ -72,14 +72,14 @@ public class RecordedClaimsTests
         var forty = File.ReadAllLines(Path.Combine(Repo.Root, "docs", "results", "fidelity", "transfer-levers-airbench.jsonl"))
             .Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!.AsObject()).Single(o => (int?)o["images"] == 50_000 && (int?)o["transferEpochs_drand"] == 40);
         var recorded = ResultsFile.Load(Path.Combine(Repo.Root, "docs", "results", "cpu", "results.json")).Transfer!.Drand!.Value;
-        Assert.Contains($"**{(100 * (double)forty["transfer_drand"]!).ToString("0.0", CultureInfo.InvariantCulture)}%**", fidelity);
-        Assert.Contains($"against the recorded {(100 * recorded).ToString("0.0", CultureInfo.InvariantCulture)}% with 20 epochs", fidelity);
+        Assert.Contains($"**{HeadlineRow.Percent((double)forty["transfer_drand"]!)}**", fidelity);
+        Assert.Contains($"against the recorded {HeadlineRow.Percent(recorded)} with 20 epochs", fidelity);
     }
 
     /// <summary>One row of docs/results.md's recorded controls table, as the recorded run's results.json gives it.</summary>
     static string ControlsTableRow(ControlRow row)
     {
-        static string P(double? f) => f is { } v ? (100 * v).ToString("0.0", CultureInfo.InvariantCulture) + "%" : "-";
+        static string P(double? f) => f is { } v ? HeadlineRow.Percent(v) : "-";
         var transfer = row.TransferAccuracy is null ? "-" : $"{P(row.TransferAccuracy)} ({P(row.TransferTrainAccuracy)})";
         var clean = row.KeptClean is { } k ? k.ToString("N0", CultureInfo.InvariantCulture) : "-";
         return $"| {row.Set} | {row.Images.ToString("N0", CultureInfo.InvariantCulture)} | {clean} | {P(row.AttackSuccess)} | {transfer} | " +
@@ -100,10 +100,9 @@ public class RecordedClaimsTests
             Assert.Contains(ControlsTableRow(row), docs);
         }
         // README and notebook 06 quote the leakage-only D_rand rule against D_rand on the same images.
-        static string Percent(double? f) => (100 * f!.Value).ToString("0.0", CultureInfo.InvariantCulture) + "%";
         var (drand, leakageOnly) = (controls.Row(ControlKind.DRand)!, controls.Row(ControlKind.DRandLeakageOnly)!);
         foreach (var text in new[] { Read("README.md"), Read("notebooks", "06-leakage.ipynb") })
-            Assert.Contains($"{Percent(leakageOnly.TransferAccuracy)} against D_rand's {Percent(drand.TransferAccuracy)}", text);
+            Assert.Contains($"{HeadlineRow.Percent(leakageOnly.TransferAccuracy!.Value)} against D_rand's {HeadlineRow.Percent(drand.TransferAccuracy!.Value)}", text);
         Assert.Contains($"{leakageOnly.KeptClean:N0}", Read("notebooks", "06-leakage.ipynb"));
         // The Gaussian controls of the run before stay beside it as history, with their own table.
         var gaussian = ResultsFile.Load(Path.Combine(Repo.Root, "docs", "results", "cpu-2026-12-07-gaussian", "results.json")).Controls!;

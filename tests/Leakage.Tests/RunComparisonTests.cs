@@ -126,6 +126,7 @@ public class RunComparisonTests
         Assert.Equal(0.054, success.Difference, 3);
         Assert.False(success.WithinNoise);
     }
+
     [Fact]
     public void The_recorded_Keller_controls_change_only_the_leakage_only_rows_of_the_Gaussian_record()
     {

@@ -212,8 +212,8 @@ public static class StepCatalog
 
     static IEnumerable<Headline> ControlRowHeadlines(ControlKind kind)
     {
-        var name = typeof(ControlKind).GetField(kind.ToString())!.GetCustomAttributes(typeof(System.Text.Json.Serialization.JsonStringEnumMemberNameAttribute), false)
-            .Cast<System.Text.Json.Serialization.JsonStringEnumMemberNameAttribute>().Single().Name;
+        // The kind as results.json writes it (its JsonStringEnumMemberName), through the serializer that writes the rows.
+        var name = System.Text.Json.JsonSerializer.SerializeToNode(kind, ResultsJsonContext.Default.ControlKind)!.GetValue<string>();
         var label = ControlRow.LabelOf(kind);
         Func<RunResultsRecord, long?> count = r => r.Controls?.Row(kind) is not null ? r.Controls.TestImages : null;
         var countKey = At(nameof(RunResultsRecord.Controls), nameof(ControlsResult.TestImages));
