@@ -52,6 +52,32 @@ public class SeedStudyTests
         Assert.False(json["settings"]!.AsObject().ContainsKey("seed"));
     }
 
+    [Fact]
+    public void The_leakage_controls_rows_get_a_seed_spread_under_the_keys_compare_reads()
+    {
+        // The two recorded cpu runs stand in for two seeds: they differ in the leakage-only rows only.
+        var docs = Path.Combine(RepositoryRoot.Find(AppContext.BaseDirectory)!, "docs", "results");
+        var gaussian = ResultsFile.Load(Path.Combine(docs, "cpu-2026-12-07-gaussian", "results.json"));
+        var keller = ResultsFile.Load(Path.Combine(docs, "cpu", "results.json"));
+        var study = SeedStudy.Aggregate(Profiles.Get("cpu"), [(0, "seed-0", gaussian), (1, "seed-1", keller)]);
+
+        var key = "controls.drandLeakageOnly.transferAccuracy";
+        var leakageOnly = study[key]!;
+        double a = gaussian.Controls!.Row(ControlKind.DRandLeakageOnly)!.TransferAccuracy!.Value, b = keller.Controls!.Row(ControlKind.DRandLeakageOnly)!.TransferAccuracy!.Value;
+        Assert.Equal(2, leakageOnly.Count);
+        Assert.Equal(Math.Abs(a - b) / Math.Sqrt(2), leakageOnly.StandardDeviation, 12);
+        Assert.Equal(0.0, study["controls.drand.probe"]!.StandardDeviation, 12);
+        Assert.Equal(StepCatalog.ControlHeadlines.Count, study.Statistics.Count(s => s.Headline.Key.StartsWith("controls.", StringComparison.Ordinal)));
+
+        // compare takes that spread as the row's noise instead of its test points.
+        var c = RunComparison.Compare(gaussian, keller, study.ToJson());
+        var row = c.Rows.Single(r => r.Headline.Key == key);
+        Assert.Equal(leakageOnly.StandardDeviation, row.SeedSd!.Value, 12);
+        Assert.Equal(row.SeedHalfWidth, row.Noise);
+        Assert.Contains(key, study.ToJson()["statistics"]!.AsObject().Select(p => p.Key));
+        Assert.Contains("control D_rand leak-only: trained on it, clean test accuracy", study.ToMarkdown());
+    }
+
     [Theory]
     [InlineData("0,1,2", new long[] { 0, 1, 2 })]
     [InlineData(" 3 , 1 ", new long[] { 3, 1 })]

@@ -123,8 +123,12 @@ public static class SeedStudy
     /// <summary>File name of the study's Markdown table in the output folder.</summary>
     public const string TableFileName = "seeds.md";
 
-    /// <summary>The numbers a study reports: the headline numbers of the <see cref="StepCatalog"/> (all fractions in [0, 1]).</summary>
-    public static IReadOnlyList<Headline> Headlines => StepCatalog.Headlines;
+    /// <summary>
+    /// The numbers a study reports (all fractions in [0, 1]): the headline numbers of the <see cref="StepCatalog"/>, then
+    /// the leakage controls' rows (<see cref="StepCatalog.ControlHeadlines"/>) where the runs have them, under the keys
+    /// <c>compare</c> looks up, so a study of a profile with controls gives their rows a seed spread too.
+    /// </summary>
+    public static IReadOnlyList<Headline> Headlines { get; } = [.. StepCatalog.Headlines, .. StepCatalog.ControlHeadlines];
 
     /// <summary>The run folder of <paramref name="seed"/> inside the study folder.</summary>
     public static string SeedFolder(string outDirectory, long seed) =>
