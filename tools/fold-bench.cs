@@ -1,6 +1,6 @@
 #:project ../lib/Leakage/Leakage.csproj
 // Measures what folding batch norm into the convolutions (compute.foldBatchNorm) buys the attack:
-//   dotnet run tools/fold-bench.cs -- [--arch small-cnn] [--width 24] [--batch 500] [--steps 5] [--rounds 5] [--threads 0]
+//   dotnet run tools/fold-bench.cs -- [--arch small-cnn] [--width 24] [--batch 500] [--steps 5] [--rounds 5] [--threads 0] [--precision fp32|bf16]
 // Alternating rounds of targeted L2 PGD (eps 0.5, step 0.1) on the model and on its folded copy, same
 // images and targets, each after a warm-up; prints each round's image-steps/s, the median ratio
 // folded / model with its range, and how far the two attacks' outcomes differ. A measurement on this
@@ -15,7 +15,10 @@ using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 int Option(string name, int fallback) => Array.IndexOf(args, name) is int i and >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1]) : fallback;
-string arch = Array.IndexOf(args, "--arch") is int a and >= 0 && a + 1 < args.Length ? args[a + 1] : "small-cnn";
+string Text(string name, string fallback) => Array.IndexOf(args, name) is int i and >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+string arch = Text("--arch", "small-cnn");
+// bf16: both networks in bfloat16 behind a float32 interface, as compute.precision=bf16 attacks them.
+bool bf16 = Text("--precision", "fp32") switch { "fp32" => false, "bf16" => true, var other => throw new ArgumentException($"--precision must be fp32 or bf16, got '{other}'.") };
 int width = Option("--width", 24), batch = Option("--batch", 500), steps = Option("--steps", 5), rounds = Option("--rounds", 5), threads = Option("--threads", 0);
 
 TorchNative.Ensure();
@@ -31,11 +34,13 @@ using (no_grad())
         bn.weight!.copy_(rand(bn.weight.shape) + floor);
     }
 model.eval();
-using var folded = ((IBatchNormFoldable)model).FoldedCopy();
+if (bf16) model.to(ScalarType.BFloat16);
+using var foldedCopy = ((IBatchNormFoldable)model).FoldedCopy();
+nn.Module<Tensor, Tensor> attacked = bf16 ? new InBf16(model) : model, folded = bf16 ? new InBf16(foldedCopy) : foldedCopy;
 using var x = rand(new long[] { batch, 3, 32, 32 }, generator: new Generator(1));
 using var y = randint(0, 10, new long[] { batch }, generator: new Generator(2));
 var options = new L2PgdOptions { Eps = 0.5, StepSize = 0.1, Steps = steps, Targeted = true };
-Console.WriteLine($"{arch} width {width}, batch {batch}, {steps} PGD steps, {get_num_threads()} threads, {rounds} alternating rounds");
+Console.WriteLine($"{arch} width {width}, {(bf16 ? "bf16" : "fp32")}, batch {batch}, {steps} PGD steps, {get_num_threads()} threads, {rounds} alternating rounds");
 
 double Rate(nn.Module<Tensor, Tensor> m)
 {
@@ -43,16 +48,26 @@ double Rate(nn.Module<Tensor, Tensor> m)
     using (var r = L2Pgd.Attack(m, x, y, options, CPU, batchSize: batch)) { }
     return batch * (double)steps / clock.Elapsed.TotalSeconds;
 }
-foreach (var m in new[] { model, folded }) using (var r = L2Pgd.Attack(m, x, y, options with { Steps = 1 }, CPU, batchSize: batch)) { } // warm-up
+foreach (var m in new[] { attacked, folded }) using (var r = L2Pgd.Attack(m, x, y, options with { Steps = 1 }, CPU, batchSize: batch)) { } // warm-up
 var ratios = new List<double>();
 for (int round = 1; round <= rounds; round++)
 {
-    double plain = Rate(model), fold = Rate(folded);
+    double plain = Rate(attacked), fold = Rate(folded);
     ratios.Add(fold / plain);
     Console.WriteLine($"round {round}: model {plain:N0}, folded {fold:N0} image-steps/s, ratio {fold / plain:0.000}");
 }
 ratios.Sort();
 Console.WriteLine($"folded / model: median {ratios[ratios.Count / 2]:0.000} [{ratios[0]:0.000}, {ratios[^1]:0.000}]");
-using var p = L2Pgd.Attack(model, x, y, options, CPU, batchSize: batch);
+using var p = L2Pgd.Attack(attacked, x, y, options, CPU, batchSize: batch);
 using var q = L2Pgd.Attack(folded, x, y, options, CPU, batchSize: batch);
 Console.WriteLine($"same images and targets: success {p.SuccessRate:P2} (model) and {q.SuccessRate:P2} (folded); largest difference of the attacked images {(p.Adversarial - q.Adversarial).abs().max().item<float>():G3}");
+
+/// <summary>A bfloat16 network on float32 input, returning float32 logits (as the library's bf16 attack copy).</summary>
+sealed class InBf16(nn.Module<Tensor, Tensor> inner) : nn.Module<Tensor, Tensor>("bf16")
+{
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        return inner.forward(x.to(ScalarType.BFloat16)).to(ScalarType.Float32).MoveToOuterDisposeScope();
+    }
+}
