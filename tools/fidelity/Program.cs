@@ -22,6 +22,8 @@ using static TorchSharp.torch;
 //
 //   dotnet run --project tools/fidelity -c Release -- --data DIR --run DIR [--profile cpu] [--set k=v]...
 //       [--images 2000] [--split train|test] [--variants "10x0.1;30x0.1;10x0.1:lrRand=0.1"] [--transfer true] [--from-run true] [--log levers.jsonl]
+//   ... --checkpoints "DIR;DIR" [--images 1000] [--variants "10x0.1;20x0.1"]: success against the attacked model's accuracy
+//       for saved models and checkpoint folders (CheckpointCurve), nothing trained
 //
 // A variant is STEPSxSTEP (eps from attack.eps) or STEPSxFIRST>LAST (step size falling from FIRST to
 // LAST on a cosine schedule, within the same eps), optionally followed by ':' and comma-separated
@@ -35,6 +37,15 @@ var settings = SettingsOverrides.Apply(Profiles.Get(opts.Get("--profile", "cpu")
 using var run = ExperimentRun.Open(settings, opts.Get("--data", "data"), opts.Get("--run", "runs/fidelity"),
     new RunObserver(Console.WriteLine, p => { }), resultsFileName: "fidelity-results.json");
 if (opts.Pairs.Any(p => p.Name == "--robust")) { RobustRecipes.Run(run, opts.Get("--robust", ""), opts.Get("--log", Path.Combine(run.OutDirectory, "robust-recipes.jsonl"))); return; }
+// --checkpoints "DIR;DIR": success against accuracy along trainings (CheckpointCurve), without training anything.
+if (opts.Get("--checkpoints", "") is { Length: > 0 } checkpoints)
+{
+    var pgds = opts.Get("--variants", $"{settings.Attack.Steps}x{settings.Attack.Step}").Split(';', StringSplitOptions.RemoveEmptyEntries)
+        .Select(v => v.Split('x')).Select(p => new L2PgdOptions { Eps = settings.Attack.Eps, Steps = int.Parse(p[0]), StepSize = double.Parse(p[1]), Targeted = true }).ToList();
+    CheckpointCurve.Run(run, checkpoints.Split(';', StringSplitOptions.RemoveEmptyEntries), int.Parse(opts.Get("--images", "1000")), pgds,
+        opts.Get("--log", Path.Combine(run.OutDirectory, "curve.jsonl")));
+    return;
+}
 var standard = run.StandardModel();
 Console.WriteLine($"standard model: test {standard.TestAccuracy:P2}, train {standard.TrainAccuracy:P2}, {standard.Seconds:0} s training");
 int n = int.Parse(opts.Get("--images", "2000"));
