@@ -65,6 +65,34 @@ public sealed class AirbenchTests : IDisposable
     }
 
     [Fact]
+    public void Flat_whitening_keeps_the_directions_and_gives_them_one_common_scale()
+    {
+        using var scope = NewDisposeScope();
+        using var g = new Generator(1, CPU);
+        var smooth = nn.functional.avg_pool2d(rand([400, 1, 34, 34], generator: g), 3, stride: 1);
+        var images = cat([smooth, 0.7 * smooth + 0.3 * rand([400, 1, 32, 32], generator: g), rand([400, 1, 32, 32], generator: g)], 1).clamp(0, 1);
+        Tensor Filters(bool scale)
+        {
+            using var model = Fresh();
+            model.ScaleWhitening = scale;
+            model.InitializeFromData(images, new Generator(2, CPU));
+            return model.named_parameters().Single(p => p.name == "whiten.weight").parameter.detach().narrow(0, 0, 12).reshape(12, -1).to_type(ScalarType.Float64).clone();
+        }
+        var flat = Filters(false);
+        var whitened = Filters(true);
+        // Flat: orthogonal filters of one common length, so the layer is a rotation times a constant.
+        var gram = flat.matmul(flat.t());
+        var length = gram[0, 0].item<double>();
+        Assert.True((gram - length * eye(12, dtype: ScalarType.Float64)).abs().max().item<double>() < 1e-4 * length, "flat filters are not orthogonal with one length");
+        // The same directions as airbench's whitening: each filter is a multiple of the whitened one.
+        var cosine = (flat * whitened).sum(1).abs() / (flat.norm(1) * whitened.norm(1));
+        Assert.True(cosine.min().item<double>() > 0.9999, $"a flat filter turned away from its whitened direction (cosine {cosine.min().item<double>():F6})");
+        // Whitening scales the directions by very different amounts; flat by one.
+        var lengths = whitened.norm(1);
+        Assert.True((lengths.max() / lengths.min()).item<double>() > 5);
+    }
+
+    [Fact]
     public void Each_3x3_convolution_starts_as_the_identity_on_its_first_channels()
     {
         using var model = Fresh();

@@ -118,9 +118,19 @@ public sealed class AirbenchNet : Module<Tensor, Tensor>, ICifarClassifier, IFea
         // Largest eigenvalue first, as airbench (it only orders the channels).
         values = values.flip(0);
         vectors = vectors.t().flip(0).reshape(-1, CifarStats.Channels, WhitenKernel, WhitenKernel);
-        var scaled = Scalars.With(WhitenEps, eps => vectors.div(values.add(eps).sqrt().view(-1, 1, 1, 1)));
+        var scaled = ScaleWhitening
+            ? Scalars.With(WhitenEps, eps => vectors.div(values.add(eps).sqrt().view(-1, 1, 1, 1)))
+            : Scalars.With(WhitenEps, eps => vectors.div(values.mean().add(eps).sqrt()));
         whiten.weight!.copy_(cat([scaled, scaled.neg()]).to_type(whiten.weight.dtype));
     }
+
+    /// <summary>
+    /// True (airbench): each patch direction is scaled by one over its standard deviation, so the directions natural
+    /// images rarely use (where an L2 perturbation is large against the image) are scaled up most. False, a diagnostic
+    /// of what that scaling does: the same directions with one common scale (the patches' mean variance).
+    /// Read by <see cref="InitializeFromData"/>.
+    /// </summary>
+    public bool ScaleWhitening { get; set; } = true;
 
     /// <summary>The whitening bias trains for the first <see cref="WhitenBiasEpochs"/> epochs and is frozen afterwards.</summary>
     public void BeginEpoch(int epoch)
