@@ -71,10 +71,10 @@ public sealed class AirbenchTests : IDisposable
         using var g = new Generator(1, CPU);
         var smooth = nn.functional.avg_pool2d(rand([400, 1, 34, 34], generator: g), 3, stride: 1);
         var images = cat([smooth, 0.7 * smooth + 0.3 * rand([400, 1, 32, 32], generator: g), rand([400, 1, 32, 32], generator: g)], 1).clamp(0, 1);
-        Tensor Filters(bool scale)
+        Tensor Filters(bool scale, double eps = AirbenchNet.DefaultWhiteningEps)
         {
             using var model = Fresh();
-            model.ScaleWhitening = scale;
+            (model.ScaleWhitening, model.WhiteningEps) = (scale, eps);
             model.InitializeFromData(images, new Generator(2, CPU));
             return model.named_parameters().Single(p => p.name == "whiten.weight").parameter.detach().narrow(0, 0, 12).reshape(12, -1).to_type(ScalarType.Float64).clone();
         }
@@ -90,6 +90,10 @@ public sealed class AirbenchTests : IDisposable
         // Whitening scales the directions by very different amounts; flat by one.
         var lengths = whitened.norm(1);
         Assert.True((lengths.max() / lengths.min()).item<double>() > 5);
+        // A larger regulariser (1 / sqrt(v + eps)) shortens the rarest direction (the last, variance smallest) far more than the commonest.
+        var blunt = Filters(true, 1.0).norm(1);
+        double rare = (lengths[11] / blunt[11]).item<double>(), common = (lengths[0] / blunt[0]).item<double>();
+        Assert.True(rare > 2 * common, $"eps 1 shortened the rarest direction {rare:F2}x and the commonest {common:F2}x");
     }
 
     [Fact]

@@ -175,7 +175,7 @@ foreach (var (result, targets, _) in attacks.Values) { result.Dispose(); targets
 /// The transfer model of a variant: the run's recipe (<see cref="TransferStep.Options"/>),
 /// changed by comma-separated key=value: lrRand, lrDet, epochs, aug (None, Flip, CropFlip; both sets),
 /// augRand, augDet, arch, width, seed (of the fresh model and its data order), schedule, momentum, wd, normLr and lookahead
-/// (a number or none); whiten=flat gives an airbench network's whitening one common scale (a diagnostic); keep=success trains on the successful attacks only (a diagnostic);
+/// (a number or none); whiten=flat gives an airbench network's whitening one common scale (a diagnostic), whitenEps its regulariser; keep=success trains on the successful attacks only (a diagnostic);
 /// only=drand or only=ddet trains the variant's transfer model for that set alone; leak=keller or
 /// leak=gaussian trains on the leakage-only set of the same images and targets (a control, no attack);
 /// ownClean=true keeps the clean pixels of the images whose target is their own label (a diagnostic);
@@ -209,20 +209,26 @@ static class TransferRecipe
                 case "lookahead": training = training with { LookaheadEvery = kv[1] == "none" ? null : int.Parse(kv[1]) }; break;
                 // whiten=flat (a diagnostic, airbench only): the whitening layer's directions with one common scale (AirbenchNet.ScaleWhitening).
                 case "whiten": o = o with { ScaleWhitening = kv[1] switch { "scaled" => true, "flat" => false, _ => throw new ArgumentException($"whiten={kv[1]}: use scaled or flat") } }; break;
+                // whitenEps=V (airbench only): the whitening's regulariser, which caps how far the rarest patch directions are scaled up (airbench: 5e-4).
+                case "whitenEps": o = o with { WhiteningEps = double.Parse(kv[1]) }; break;
                 case "keep" or "only" or "leak" or "ownClean": break;
-                default: throw new ArgumentException($"unknown transfer-recipe key {kv[0]} (lrRand, lrDet, epochs, aug, augRand, augDet, arch, width, seed, schedule, momentum, wd, normLr, lookahead, whiten, keep, only, leak, ownClean)");
+                default: throw new ArgumentException($"unknown transfer-recipe key {kv[0]} (lrRand, lrDet, epochs, aug, augRand, augDet, arch, width, seed, schedule, momentum, wd, normLr, lookahead, whiten, whitenEps, keep, only, leak, ownClean)");
             }
         return o with { Training = training };
     }
 }
 
 /// <summary>A fresh model of <paramref name="Arch"/> trained on a variant's relabelled images, then tested on clean ones.</summary>
-sealed record TransferModel(string Arch, int Width, long ModelSeed, TrainingOptions Training, bool ScaleWhitening = true)
+sealed record TransferModel(string Arch, int Width, long ModelSeed, TrainingOptions Training, bool ScaleWhitening = true, double WhiteningEps = AirbenchNet.DefaultWhiteningEps)
 {
     public (double CleanTestAccuracy, double TrainAccuracy) Train(Tensor images, Tensor targets, Tensor testImages, Tensor testLabels, Device device)
     {
         using var model = ModelFactory.Create(Arch, ModelSeed, Width, device);
-        if (!ScaleWhitening) ((model as AirbenchNet) ?? throw new ArgumentException("whiten=flat needs arch=airbench")).ScaleWhitening = false;
+        if (!ScaleWhitening || WhiteningEps != AirbenchNet.DefaultWhiteningEps)
+        {
+            var airbench = (model as AirbenchNet) ?? throw new ArgumentException("whiten and whitenEps need arch=airbench");
+            (airbench.ScaleWhitening, airbench.WhiteningEps) = (ScaleWhitening, WhiteningEps);
+        }
         Trainer.Train(model, images, targets, Training, device, checkpointDir: null, progress: null, log: m => Console.Error.WriteLine(m));
         return (Evaluation.Accuracy(model, testImages, testLabels, device), Evaluation.Accuracy(model, images, targets, device));
     }

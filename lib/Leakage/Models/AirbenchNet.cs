@@ -29,7 +29,7 @@ public sealed class AirbenchNet : Module<Tensor, Tensor>, ICifarClassifier, IFea
     public const int WhiteningImages = 5_000;
 
     const int WhitenKernel = 2, WhitenChannels = 2 * CifarStats.Channels * WhitenKernel * WhitenKernel;
-    const double WhitenEps = 5e-4, LogitScale = 1.0 / 9;
+    const double LogitScale = 1.0 / 9;
     static readonly Scalar LogitScaleScalar = Scalars.Constant(LogitScale); // kept for the process (Native/Scalars.cs)
 
     readonly InputNormalize normalize;
@@ -119,8 +119,8 @@ public sealed class AirbenchNet : Module<Tensor, Tensor>, ICifarClassifier, IFea
         values = values.flip(0);
         vectors = vectors.t().flip(0).reshape(-1, CifarStats.Channels, WhitenKernel, WhitenKernel);
         var scaled = ScaleWhitening
-            ? Scalars.With(WhitenEps, eps => vectors.div(values.add(eps).sqrt().view(-1, 1, 1, 1)))
-            : Scalars.With(WhitenEps, eps => vectors.div(values.mean().add(eps).sqrt()));
+            ? Scalars.With(WhiteningEps, eps => vectors.div(values.add(eps).sqrt().view(-1, 1, 1, 1)))
+            : Scalars.With(WhiteningEps, eps => vectors.div(values.mean().add(eps).sqrt()));
         whiten.weight!.copy_(cat([scaled, scaled.neg()]).to_type(whiten.weight.dtype));
     }
 
@@ -131,6 +131,15 @@ public sealed class AirbenchNet : Module<Tensor, Tensor>, ICifarClassifier, IFea
     /// Read by <see cref="InitializeFromData"/>.
     /// </summary>
     public bool ScaleWhitening { get; set; } = true;
+
+    /// <summary>
+    /// The whitening's regulariser: a direction of variance v is scaled by 1 / sqrt(v + eps), so eps caps how far the
+    /// rarest directions are scaled up (airbench94: 5e-4). Read by <see cref="InitializeFromData"/>.
+    /// </summary>
+    public double WhiteningEps { get; set; } = DefaultWhiteningEps;
+
+    /// <summary>airbench94's whitening regulariser.</summary>
+    public const double DefaultWhiteningEps = 5e-4;
 
     /// <summary>The whitening bias trains for the first <see cref="WhitenBiasEpochs"/> epochs and is frozen afterwards.</summary>
     public void BeginEpoch(int epoch)
