@@ -51,6 +51,18 @@ public sealed class PrecisionTests(Xunit.Abstractions.ITestOutputHelper output)
             Assert.True(logits.sub(model.forward(x)).abs().max().item<float>() < 0.1f, "bf16 logits far from float32 ones");
         logits.sum().backward();
         Assert.True(x.grad is { } g && g.abs().sum().item<float>() > 0);
+
+        // The same view over a network the caller put in bfloat16 (tools/fold-bench's): the attack copy's logits exactly.
+        using var own = ModelFactory.Create(ModelFactory.SmallCnnArch, seed: 1, width: 8);
+        own.eval();
+        own.to(ScalarType.BFloat16);
+        using var view = Precisions.Bfloat16View(own);
+        using (no_grad())
+        {
+            var viewed = view.forward(x);
+            Assert.Equal(ScalarType.Float32, viewed.dtype);
+            Assert.Equal(0f, viewed.sub(copy.forward(x)).abs().max().item<float>());
+        }
     }
 
     [SkippableFact]

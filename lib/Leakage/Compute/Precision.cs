@@ -80,6 +80,12 @@ public static class Precisions
         return new Bfloat16Classifier(copy);
     }
 
+    /// <summary>
+    /// <paramref name="bf16Model"/>, a network already in bfloat16, behind a float32 interface (float32 input and logits;
+    /// gradients flow to the float32 input), as <see cref="AttackModel"/> returns it. Disposing the view disposes the model.
+    /// </summary>
+    public static nn.Module<Tensor, Tensor> Bfloat16View(nn.Module<Tensor, Tensor> bf16Model) => new Bfloat16Classifier(bf16Model);
+
     /// <summary>Runs a bf16 copy on float32 input and returns float32 logits; gradients flow to the float32 input.</summary>
     sealed class Bfloat16Classifier : nn.Module<Tensor, Tensor>
     {

@@ -127,7 +127,7 @@ public sealed class AirbenchNet : Module<Tensor, Tensor>, ICifarClassifier, IFea
     /// <summary>
     /// True (airbench): each patch direction is scaled by one over its standard deviation, so the directions natural
     /// images rarely use (where an L2 perturbation is large against the image) are scaled up most. False, a diagnostic
-    /// of what that scaling does: the same directions with one common scale (the patches' mean variance).
+    /// of what that scaling does: the same directions with one common scale, one over the root of their mean variance.
     /// Read by <see cref="InitializeFromData"/>.
     /// </summary>
     public bool ScaleWhitening { get; set; } = true;
