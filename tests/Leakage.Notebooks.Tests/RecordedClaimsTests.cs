@@ -98,6 +98,37 @@ public class RecordedClaimsTests
         Assert.InRange((double)rows["only=drand"]["transferFit_drand"]!, 0.99, 1);
     }
 
+    static List<System.Text.Json.Nodes.JsonObject> FidelityRows(string file) =>
+        File.ReadAllLines(Path.Combine(Repo.Root, "docs", "results", "fidelity", file)).Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!.AsObject()).ToList();
+
+    [Fact]
+    public void The_attacked_models_training_length_and_the_success_curve_quoted_are_the_recorded_rows()
+    {
+        static string P(System.Text.Json.Nodes.JsonObject o, string key) => HeadlineRow.Percent((double)o[key]!);
+        var fidelity = Read("docs", "fidelity.md");
+        // The same tools/fidelity measurement (10,000 images, the same subset and targets) on the 10- and the 20-epoch model.
+        var e10 = FidelityRows("controls-keller.jsonl").First(o => (string?)o["recipe"] == "run's");
+        var e20 = FidelityRows("transfer-levers-airbench.jsonl").Single(o => ((string)o["model"]!).Contains(" e20 ", StringComparison.Ordinal));
+        Assert.Equal((int)e10["images"]!, (int)e20["images"]!);
+        string Row(System.Text.Json.Nodes.JsonObject o, bool bold) =>
+            $"| {P(o, "testAccuracy")} / {P(o, "trainAccuracy")} | {P(o, "success_drand")} / {P(o, "success_ddet")} | " +
+            $"{(bold ? "**" : "")}{P(o, "transfer_drand")}{(bold ? "**" : "")} / {P(o, "transfer_ddet")} ({P(o, "transferFit_drand")} / {P(o, "transferFit_ddet")}) |";
+        Assert.Contains($"| airbench94, 10 epochs (the profile's) {Row(e10, false)}", fidelity);
+        Assert.Contains($"| airbench94, 20 epochs {Row(e20, true)}", fidelity);
+        Assert.True((double)e20["transfer_drand"]! > (double)e10["transfer_drand"]! + 0.1);
+        foreach (var text in new[] { fidelity, Read("README.md"), Read("docs", "results.md") })
+            Assert.Contains($"from {P(e10, "transfer_drand")} to {P(e20, "transfer_drand")}", text);
+
+        // Every model of the success curve, with its 10- and 20-step rows.
+        foreach (var model in FidelityRows("attack-curve.jsonl").GroupBy(o => ((int)o["scheduleEpochs"]!, (int)o["epoch"]!)))
+        {
+            var (ten, twenty) = (model.Single(o => (int)o["steps"]! == 10), model.Single(o => (int)o["steps"]! == 20));
+            var label = $"{model.Key.Item2} of {model.Key.Item1}{(model.Key.Item1 == model.Key.Item2 ? " (finished)" : "")}";
+            Assert.Contains($"| {label} | {P(ten, "testAccuracy")} | {P(ten, "attackedImagesAccuracy")} | {P(ten, "success_drand")} / {P(ten, "success_ddet")} | " +
+                $"{P(twenty, "success_drand")} / {P(twenty, "success_ddet")} |", fidelity);
+        }
+    }
+
     /// <summary>One row of docs/results.md's recorded controls table, as the recorded run's results.json gives it.</summary>
     static string ControlsTableRow(ControlRow row)
     {
