@@ -40,14 +40,19 @@ public sealed class AirbenchTests : IDisposable
         public void Report(TrainingProgress value) => onReport(value);
     }
 
+    /// <summary>400 images with correlated channels and neighbouring pixels, as in natural images.</summary>
+    static Tensor CorrelatedImages(Generator g)
+    {
+        var smooth = nn.functional.avg_pool2d(rand([400, 1, 34, 34], generator: g), 3, stride: 1);
+        return cat([smooth, 0.7 * smooth + 0.3 * rand([400, 1, 32, 32], generator: g), rand([400, 1, 32, 32], generator: g)], 1).clamp(0, 1);
+    }
+
     [Fact]
     public void The_whitening_layer_makes_the_normalised_2x2_patches_uncorrelated_with_unit_variance()
     {
         using var scope = NewDisposeScope();
-        // Correlated channels and neighbouring pixels, as in natural images.
         using var g = new Generator(1, CPU);
-        var smooth = nn.functional.avg_pool2d(rand([400, 1, 34, 34], generator: g), 3, stride: 1);
-        var images = cat([smooth, 0.7 * smooth + 0.3 * rand([400, 1, 32, 32], generator: g), rand([400, 1, 32, 32], generator: g)], 1).clamp(0, 1);
+        var images = CorrelatedImages(g);
         using var model = Fresh();
         model.InitializeFromData(images, g);
         var weight = model.named_parameters().Single(p => p.name == "whiten.weight").parameter.detach();
@@ -68,9 +73,7 @@ public sealed class AirbenchTests : IDisposable
     public void Flat_whitening_keeps_the_directions_and_gives_them_one_common_scale()
     {
         using var scope = NewDisposeScope();
-        using var g = new Generator(1, CPU);
-        var smooth = nn.functional.avg_pool2d(rand([400, 1, 34, 34], generator: g), 3, stride: 1);
-        var images = cat([smooth, 0.7 * smooth + 0.3 * rand([400, 1, 32, 32], generator: g), rand([400, 1, 32, 32], generator: g)], 1).clamp(0, 1);
+        var images = CorrelatedImages(new Generator(1, CPU));
         Tensor Filters(bool scale, double eps = AirbenchNet.DefaultWhiteningEps)
         {
             using var model = Fresh();
