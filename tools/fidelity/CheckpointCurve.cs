@@ -57,6 +57,7 @@ static class CheckpointCurve
                     ["eps"] = pgd.Eps,
                     ["steps"] = pgd.Steps,
                     ["step"] = pgd.StepSize,
+                    ["finalStep"] = pgd.FinalStepSize,
                     ["precision"] = bf16 is null ? "fp32" : "bf16",
                     ["images"] = n,
                 };

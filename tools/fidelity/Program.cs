@@ -41,7 +41,7 @@ if (opts.Pairs.Any(p => p.Name == "--robust")) { RobustRecipes.Run(run, opts.Get
 if (opts.Get("--checkpoints", "") is { Length: > 0 } checkpoints)
 {
     var pgds = opts.Get("--variants", $"{settings.Attack.Steps}x{settings.Attack.Step}").Split(';', StringSplitOptions.RemoveEmptyEntries)
-        .Select(v => v.Split('x')).Select(p => new L2PgdOptions { Eps = settings.Attack.Eps, Steps = int.Parse(p[0]), StepSize = double.Parse(p[1]), Targeted = true }).ToList();
+        .Select(v => AttackVariant.Parse(v, settings.Attack.Eps)).ToList();
     CheckpointCurve.Run(run, checkpoints.Split(';', StringSplitOptions.RemoveEmptyEntries), int.Parse(opts.Get("--images", "1000")), pgds,
         opts.Get("--log", Path.Combine(run.OutDirectory, "curve.jsonl")));
     return;
@@ -68,10 +68,7 @@ var variants = opts.Get("--variants", $"{settings.Attack.Steps}x{settings.Attack
 foreach (var variant in variants)
 {
     var (attackSpec, recipe) = variant.Split(':', 2) is [var a, var r] ? (a, r) : (variant, "");
-    var parts = attackSpec.Split('x');
-    var sizes = parts[1].Split('>');
-    double? finalStep = sizes.Length > 1 ? double.Parse(sizes[1]) : null;
-    var pgd = new L2PgdOptions { Eps = settings.Attack.Eps, Steps = int.Parse(parts[0]), StepSize = double.Parse(sizes[0]), FinalStepSize = finalStep, Targeted = true };
+    var pgd = AttackVariant.Parse(attackSpec, settings.Attack.Eps);
     var line = new JsonObject
     {
         ["model"] = $"{settings.Standard.Arch} w{settings.Standard.Width} e{settings.Standard.Epochs} lr{settings.Standard.Lr} wd{settings.Standard.WeightDecay} aug{settings.Standard.Augment}",
@@ -82,7 +79,7 @@ foreach (var variant in variants)
         ["eps"] = pgd.Eps,
         ["steps"] = pgd.Steps,
         ["step"] = pgd.StepSize,
-        ["finalStep"] = finalStep,
+        ["finalStep"] = pgd.FinalStepSize,
         ["precision"] = settings.Compute.Precision,
         ["images"] = n,
         ["split"] = split,
