@@ -52,7 +52,7 @@ public static partial class Benchmark
         var started = DateTimeOffset.Now;
         var clock = Stopwatch.StartNew();
         var machine = MachineInfo.Collect(device);
-        log($"{machine.Cpu}, {machine.LogicalCores} logical cores, libtorch {machine.Libtorch} with {machine.Threads} threads, OMP_WAIT_POLICY={machine.OmpWaitPolicy}.");
+        log($"{machine.Cpu}{(machine.CpuCore is { } core ? $" ({core})" : "")}, {machine.LogicalCores} logical cores, libtorch {machine.Libtorch} with {machine.Threads} threads, OMP_WAIT_POLICY={machine.OmpWaitPolicy}.");
 
         var model = Cost(settings.Arch, settings.Width, settings.Seed);
         log($"Model {model.Arch} width {model.Width}: {model.Parameters:N0} parameters, {model.ForwardMacsPerImage / 1e6:0.00} M multiply-adds per image.");

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Leakage.Benchmarks;
@@ -40,9 +41,13 @@ public static class FmaLoop
         var rates = new List<FmaRate>();
         foreach (var bits in Widths)
         {
+            // Sized on warm code: a first, untimed run, then lengthened until a run is long enough to scale
+            // from (a calibration on the first call timed the JIT and gave 12 ms repeats on a Zen 3).
             long iterations = 1 << 16;
-            double t = Time(bits, threads, iterations);
-            iterations = Math.Max(iterations, (long)(iterations * targetSeconds / Math.Max(t, 1e-6)));
+            Time(bits, threads, iterations);
+            double t;
+            while ((t = Time(bits, threads, iterations)) < targetSeconds / 8) iterations *= 8;
+            iterations = Math.Max(iterations, (long)(iterations * targetSeconds / t));
             var seconds = Enumerable.Range(0, repeats).Select(_ => Time(bits, threads, iterations)).ToArray();
             double flop = 2.0 * threads * iterations * Accumulators * (bits / 32);
             rates.Add(new FmaRate(bits, threads, flop / seconds.Min() / 1e9, seconds));
@@ -75,7 +80,9 @@ public static class FmaLoop
         _ => throw new ArgumentOutOfRangeException(nameof(bits), bits, "128, 256 or 512."),
     };
 
-    // One method per width: each keeps its twelve chains in registers of that width.
+    // One method per width: each keeps its twelve chains in registers of that width; compiled fully optimised
+    // at once, so that no timed run executes tier-0 code.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static float Run128(long n)
     {
         Vector128<float> a = Vector128.Create(A), b = Vector128.Create(B);
@@ -92,6 +99,7 @@ public static class FmaLoop
         return Vector128.Sum(c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static float Run256(long n)
     {
         Vector256<float> a = Vector256.Create(A), b = Vector256.Create(B);
@@ -108,6 +116,7 @@ public static class FmaLoop
         return Vector256.Sum(c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static float Run512(long n)
     {
         Vector512<float> a = Vector512.Create(A), b = Vector512.Create(B);

@@ -27,6 +27,9 @@ public sealed record MachineInfo(
 {
     static readonly string[] InterestingFlags = ["avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile", "amx_bf16"];
 
+    /// <summary>Vendor, family and model with the core generation (<see cref="Provenance.ReadCpuCore"/>), as results.json's provenance names it: clouds often report only "AMD EPYC".</summary>
+    public string? CpuCore { get; init; }
+
     /// <summary>True when the CPU computes bfloat16 dot products natively (AVX512_BF16 or AMX-BF16).</summary>
     public bool HasBf16 => VectorExtensions.Contains("avx512_bf16") || VectorExtensions.Contains("amx_bf16");
 
@@ -52,7 +55,8 @@ public sealed record MachineInfo(
             (OperatingSystem.IsWindows() ? Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") : TorchNative.NativeEnvironment("OMP_WAIT_POLICY")) ?? "",
             InterestingFlags.Where(cpu.Flags.Contains).ToList(),
             cpu.ThreadsPerCore,
-            ComputePeak.Derive(cpu, Math.Min(threads, Math.Max(1, Environment.ProcessorCount / cpu.ThreadsPerCore))));
+            ComputePeak.Derive(cpu, Math.Min(threads, Math.Max(1, Environment.ProcessorCount / cpu.ThreadsPerCore))))
+        { CpuCore = Provenance.ReadCpuCore("/proc/cpuinfo") };
     }
 }
 

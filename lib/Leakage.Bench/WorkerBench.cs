@@ -108,7 +108,11 @@ public sealed record WorkerRound(int Round, string First, WorkerPass OneProcess,
 /// </summary>
 public sealed record WorkerComparison(string Profile, string Cpu, int LogicalCores, string Data, string Arch, int Width, int PgdSteps, string Precision,
     int Images, int UnitImages, int Units, int Workers, IReadOnlyList<WorkerRound> Rounds, Spread Ratio, Spread OneProcessUnitsPerMinute,
-    Spread WorkersUnitsPerMinute, DateTimeOffset Started, double Seconds);
+    Spread WorkersUnitsPerMinute, DateTimeOffset Started, double Seconds)
+{
+    /// <summary>Vendor, family and model with the core generation (<see cref="Leakage.Compute.Provenance.ReadCpuCore"/>).</summary>
+    public string? CpuCore { get; init; }
+}
 
 /// <summary>
 /// Measures cooperative workers on one run folder against one process with as many threads: D_rand's
@@ -179,7 +183,8 @@ public static class WorkerBench
             var comparison = new WorkerComparison(settings.Profile, cpu, Environment.ProcessorCount, data.Source, settings.Arch, settings.Width,
                 settings.Attack.Steps, settings.Precision, settings.Images, settings.Attack.ChunkSize, settings.Units, n, rounds,
                 Spread.Of([.. rounds.Select(x => x.Ratio)]), Spread.Of([.. rounds.Select(x => x.OneProcess.UnitsPerMinute)]),
-                Spread.Of([.. rounds.Select(x => x.Workers.UnitsPerMinute)]), started, clock.Elapsed.TotalSeconds);
+                Spread.Of([.. rounds.Select(x => x.Workers.UnitsPerMinute)]), started, clock.Elapsed.TotalSeconds)
+            { CpuCore = Leakage.Compute.Provenance.ReadCpuCore("/proc/cpuinfo") };
             log($"Workers / one process, units per minute: median ratio {comparison.Ratio.Median:0.00} [{comparison.Ratio.Min:0.00}, {comparison.Ratio.Max:0.00}] over {rounds.Count} rounds.");
             return comparison;
         }

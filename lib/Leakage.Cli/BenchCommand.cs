@@ -213,7 +213,7 @@ static class BenchCommand
     {
         var m = r.Machine;
         var table = new Table()
-            .Title($"bench, profile {r.Profile}{(r.Quick ? " (quick: not meaningful)" : "")}: {m.Cpu} ({string.Join(" ", m.VectorExtensions)}), {m.Threads} threads, OMP_WAIT_POLICY={m.OmpWaitPolicy}, {r.Data} data")
+            .Title($"bench, profile {r.Profile}{(r.Quick ? " (quick: not meaningful)" : "")}: {m.Cpu}{(m.CpuCore is { } core ? $", {core}" : "")} ({string.Join(" ", m.VectorExtensions)}), {m.Threads} threads, OMP_WAIT_POLICY={m.OmpWaitPolicy}, {r.Data} data")
             .AddColumn("measure").AddColumn(new TableColumn("TorchSharp").RightAligned());
         void Row(string measure, string value) => table.AddRow(Markup.Escape(measure), Markup.Escape(value));
         Row($"matmul {r.Matmul.Size}x{r.Matmul.Size} float32, GFLOP/s", $"{r.Matmul.Gflops:0.0}");

@@ -85,7 +85,7 @@ static class BenchWorkers
     static Table Table(WorkerComparison c)
     {
         var table = new Table()
-            .Title($"workers on one run folder, profile {c.Profile}: {c.Units} D_rand units of {c.UnitImages} images x {c.PgdSteps} PGD steps, {c.Arch} width {c.Width}, {c.Cpu}, {c.LogicalCores} logical cores")
+            .Title($"workers on one run folder, profile {c.Profile}: {c.Units} D_rand units of {c.UnitImages} images x {c.PgdSteps} PGD steps, {c.Arch} width {c.Width}, {c.Cpu}{(c.CpuCore is { } core ? $" ({core})" : "")}, {c.LogicalCores} logical cores")
             .AddColumn("round").AddColumn("first").AddColumn(new TableColumn($"1 x {c.Workers} threads, units/min").RightAligned())
             .AddColumn(new TableColumn($"{c.Workers} x 1 thread, units/min").RightAligned()).AddColumn(new TableColumn("ratio").RightAligned())
             .AddColumn(new TableColumn("load average").RightAligned());

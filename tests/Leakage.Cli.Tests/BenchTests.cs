@@ -63,6 +63,8 @@ public class BenchTests
         Assert.Equal("synthetic", (string?)report["data"]);
         foreach (var key in new[] { "cpu", "os", "dotnet", "torchSharp", "libtorch", "ompWaitPolicy" })
             Assert.False(string.IsNullOrWhiteSpace((string?)report["machine"]![key]), $"machine.{key} is empty");
+        // The core generation, named as results.json's provenance names it (where /proc/cpuinfo says).
+        Assert.Equal(Leakage.Compute.Provenance.ReadCpuCore("/proc/cpuinfo"), (string?)report["machine"]!["cpuCore"]);
         Assert.Null(report["pyTorch"]);
 
         // The alternating protocol: one entry per round (2 in a quick run), the headline figure their median;

@@ -163,6 +163,48 @@ public class RecordedClaimsTests
         foreach (var row in gaussian.Rows) Assert.Contains(ControlsTableRow(row), docs);
     }
 
+    [Fact]
+    public void The_airbench_performance_figures_quoted_are_the_recorded_bench_runs()
+    {
+        var bench = System.Text.Json.Nodes.JsonNode.Parse(Read("docs", "results", "bench-2026-12-07-zen3", "bench.json"))!;
+        var workers = System.Text.Json.Nodes.JsonNode.Parse(Read("docs", "results", "bench-workers-2026-12-07-zen3", "bench.json"))!["workers"]!;
+        static string F(System.Text.Json.Nodes.JsonNode n) => ((double)n).ToString("0.00", CultureInfo.InvariantCulture);
+        static string Spread(System.Text.Json.Nodes.JsonNode s) => $"**{F(s["median"]!)}** [{F(s["min"]!)}, {F(s["max"]!)}]";
+        string Share(string step) => ((double)bench["kernels"]![step]!["convolutionShare"]!).ToString("P0", CultureInfo.InvariantCulture).Replace(" ", "");
+        // Both sides in float32 on that CPU: the PGD ratio is like for like.
+        Assert.DoesNotContain("avx512_bf16", bench["machine"]!["vectorExtensions"]!.AsArray().Select(v => (string)v!));
+        var readme = Read("README.md");
+        Assert.Contains($"PGD ran {F(bench["pyTorch"]!["ratios"]!["pgd"]!)}x", readme);
+        Assert.Contains($"training {F(bench["pyTorch"]!["ratios"]!["training"]!)}x as fast", readme);
+        Assert.Contains($"convolutions {Share("training")} of a training", readme);
+        Assert.Contains($"and {Share("pgd")} of a PGD step", readme);
+        var performance = Read("docs", "performance.md");
+        Assert.Contains(Spread(bench["pyTorch"]!["ratioSpread"]!["pgd"]!), performance);
+        Assert.Contains(Spread(bench["pyTorch"]!["ratioSpread"]!["training"]!), performance);
+        Assert.Contains($"({Share("training")}) in convolutions", performance);
+        Assert.Contains($"ratio {Spread(workers["ratio"]!)}", performance);
+    }
+
+    [Fact]
+    public void The_cross_class_training_difference_quoted_is_the_two_recorded_models_of_the_same_settings()
+    {
+        // The profile's 10-epoch airbench94, one row key, two trainings: fidelity.md names the Zen 3 one by its 5,007 s.
+        var models = File.ReadAllLines(Path.Combine(Repo.Root, "docs", "results", "fidelity", "airbench-levers.jsonl"))
+            .Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!.AsObject())
+            .Where(o => (string?)o["model"] == "airbench w64 e10 lr1.5 wd0.00133 augTrue")
+            .Select(o => (Test: (double)o["testAccuracy"]!, Train: (double)o["trainAccuracy"]!, Seconds: (double)o["trainSeconds"]!))
+            .Distinct().ToList();
+        Assert.Equal(2, models.Count);
+        var (zen3, zen5) = models[0].Seconds > models[1].Seconds ? (models[0], models[1]) : (models[1], models[0]);
+        Assert.Contains(zen3.Seconds.ToString("N0", CultureInfo.InvariantCulture) + " s", Read("docs", "fidelity.md"));
+        Assert.NotEqual(zen3.Test, zen5.Test);
+        static string P(double v) => (100 * v).ToString("0.00", CultureInfo.InvariantCulture) + "%";
+        Assert.Contains($"{P(zen3.Test)} on a Zen 3 against {P(zen5.Test)}", Read("README.md"));
+        var docs = Read("docs", "results.md");
+        Assert.Contains($"{P(zen3.Test)} test / {P(zen3.Train)} on its training images on a Zen 3", docs);
+        Assert.Contains($"{P(zen5.Test)} / {P(zen5.Train)} on a Zen 5", docs);
+    }
+
     public static TheoryData<string> RecordedResults => new(Directory.EnumerateFiles(Path.Combine(Repo.Root, "docs", "results"), "results.json", SearchOption.AllDirectories)
         .Select(f => Path.GetRelativePath(Repo.Root, f)).OrderBy(f => f, StringComparer.Ordinal));
 

@@ -59,6 +59,7 @@ static class CheckpointCurve
                     ["step"] = pgd.StepSize,
                     ["finalStep"] = pgd.FinalStepSize,
                     ["precision"] = bf16 is null ? "fp32" : "bf16",
+                    ["cpuCore"] = Provenance.ReadCpuCore("/proc/cpuinfo"),
                     ["images"] = n,
                 };
                 foreach (var (kind, t) in targets)

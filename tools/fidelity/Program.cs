@@ -81,6 +81,9 @@ foreach (var variant in variants)
         ["step"] = pgd.StepSize,
         ["finalStep"] = pgd.FinalStepSize,
         ["precision"] = settings.Compute.Precision,
+        ["attackPrecision"] = bf16 is null ? "fp32" : "bf16",
+        // Which CPU class made the row: airbench's training is bit-identical within a class, not across.
+        ["cpuCore"] = Provenance.ReadCpuCore("/proc/cpuinfo"),
         ["images"] = n,
         ["split"] = split,
     };
