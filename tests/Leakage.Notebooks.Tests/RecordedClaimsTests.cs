@@ -116,6 +116,11 @@ public class RecordedClaimsTests
         Assert.Contains($"| airbench94, 10 epochs (the profile's) {Row(e10, false)}", fidelity);
         Assert.Contains($"| airbench94, 20 epochs {Row(e20, true)}", fidelity);
         Assert.True((double)e20["transfer_drand"]! > (double)e10["transfer_drand"]! + 0.1);
+        // Fit without the generalisation: the no-augmentation model fits its attacked images better than the 20-epoch one and transfers far less.
+        var noAug = FidelityRows("transfer-levers-airbench.jsonl").Single(o => ((string)o["model"]!).EndsWith(" augFalse", StringComparison.Ordinal));
+        Assert.Equal((int)e10["images"]!, (int)noAug["images"]!);
+        Assert.Contains($"| airbench94, 6 epochs without augmentation (Zen 3, float32 attack) {Row(noAug, false)}", fidelity);
+        Assert.True((double)noAug["trainAccuracy"]! > (double)e20["trainAccuracy"]! && (double)noAug["transfer_drand"]! < (double)e20["transfer_drand"]! - 0.1);
         foreach (var text in new[] { fidelity, Read("README.md"), Read("docs", "results.md") })
             Assert.Contains($"from {P(e10, "transfer_drand")} to {P(e20, "transfer_drand")}", text);
 
