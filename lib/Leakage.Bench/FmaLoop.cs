@@ -41,8 +41,8 @@ public static class FmaLoop
         var rates = new List<FmaRate>();
         foreach (var bits in Widths)
         {
-            // Sized on warm code: a first, untimed run, then lengthened until a run is long enough to scale
-            // from (a calibration on the first call timed the JIT and gave 12 ms repeats on a Zen 3).
+            // Sized on warm code: a first call also times JIT compilation, so sizing on it makes the repeats
+            // far shorter than asked; one untimed run, then lengthened until a run is long enough to scale from.
             long iterations = 1 << 16;
             Time(bits, threads, iterations);
             double t;
