@@ -1,3 +1,4 @@
+using System.Globalization;
 using Leakage.Attacks;
 
 /// <summary>
@@ -11,7 +12,7 @@ static class AttackVariant
         var parts = spec.Split('x');
         if (parts.Length != 2) throw new ArgumentException($"attack variant '{spec}': expected STEPSxSTEP or STEPSxFIRST>LAST, e.g. 10x0.1");
         var sizes = parts[1].Split('>');
-        double? finalStep = sizes.Length > 1 ? double.Parse(sizes[1]) : null;
-        return new L2PgdOptions { Eps = eps, Steps = int.Parse(parts[0]), StepSize = double.Parse(sizes[0]), FinalStepSize = finalStep, Targeted = true };
+        double? finalStep = sizes.Length > 1 ? double.Parse(sizes[1], CultureInfo.InvariantCulture) : null;
+        return new L2PgdOptions { Eps = eps, Steps = int.Parse(parts[0], CultureInfo.InvariantCulture), StepSize = double.Parse(sizes[0], CultureInfo.InvariantCulture), FinalStepSize = finalStep, Targeted = true };
     }
 }

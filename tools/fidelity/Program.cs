@@ -65,6 +65,7 @@ var attacked = bf16 ?? standard.Model;
 var attacks = new Dictionary<string, (PgdResult Result, Tensor Targets, double Seconds)>();
 var variants = opts.Get("--variants", $"{settings.Attack.Steps}x{settings.Attack.Step}").Split(';', StringSplitOptions.RemoveEmptyEntries)
     .SelectMany(v => v.Contains(':') ? [v] : v.Split(',', StringSplitOptions.RemoveEmptyEntries));
+var cpuCore = Provenance.ReadCpuCore("/proc/cpuinfo");
 foreach (var variant in variants)
 {
     var (attackSpec, recipe) = variant.Split(':', 2) is [var a, var r] ? (a, r) : (variant, "");
@@ -83,7 +84,7 @@ foreach (var variant in variants)
         ["precision"] = settings.Compute.Precision,
         ["attackPrecision"] = bf16 is null ? "fp32" : "bf16",
         // Which CPU class made the row: airbench's training is bit-identical within a class, not across.
-        ["cpuCore"] = Provenance.ReadCpuCore("/proc/cpuinfo"),
+        ["cpuCore"] = cpuCore,
         ["images"] = n,
         ["split"] = split,
     };
