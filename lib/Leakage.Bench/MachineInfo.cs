@@ -27,7 +27,7 @@ public sealed record MachineInfo(
 {
     static readonly string[] InterestingFlags = ["avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile", "amx_bf16"];
 
-    /// <summary>Vendor, family and model with the core generation (<see cref="Provenance.ReadCpuCore"/>), as results.json's provenance names it: clouds often report only "AMD EPYC".</summary>
+    /// <summary>Vendor, family and model with the core generation (<see cref="CpuInfo.Core"/>), as results.json's provenance names it: clouds often report only "AMD EPYC".</summary>
     public string? CpuCore { get; init; }
 
     /// <summary>True when the CPU computes bfloat16 dot products natively (AVX512_BF16 or AMX-BF16).</summary>
@@ -40,7 +40,7 @@ public sealed record MachineInfo(
         var tsAssembly = typeof(torch).Assembly;
         var tsVersion = tsAssembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
                         ?? tsAssembly.GetName().Version?.ToString() ?? "unknown";
-        var cpu = CpuInfo.Read();
+        var cpu = CpuInfo.Current;
         int threads = torch.get_num_threads();
         return new MachineInfo(
             cpu.Model ?? RuntimeInformation.ProcessArchitecture.ToString(),
@@ -56,39 +56,7 @@ public sealed record MachineInfo(
             InterestingFlags.Where(cpu.Flags.Contains).ToList(),
             cpu.ThreadsPerCore,
             ComputePeak.Derive(cpu, Math.Min(threads, Math.Max(1, Environment.ProcessorCount / cpu.ThreadsPerCore))))
-        { CpuCore = Provenance.ReadCpuCore("/proc/cpuinfo") };
-    }
-}
-
-/// <summary>The fields of /proc/cpuinfo (first processor) the benchmark uses.</summary>
-/// <param name="Model">"model name".</param>
-/// <param name="Vendor">"vendor_id" (GenuineIntel, AuthenticAMD).</param>
-/// <param name="Family">"cpu family".</param>
-/// <param name="Mhz">"cpu MHz": the current clock on bare metal, the nominal one under most hypervisors.</param>
-/// <param name="Flags">"flags".</param>
-/// <param name="ThreadsPerCore">"siblings" / "cpu cores".</param>
-public sealed record CpuInfo(string? Model, string? Vendor, int Family, double Mhz, IReadOnlySet<string> Flags, int ThreadsPerCore)
-{
-    /// <summary>"model": the model number within the family (AMD family 17h: below 30h Zen 1 and Zen+, from 30h Zen 2).</summary>
-    public int ModelNumber { get; init; }
-
-    /// <summary>Reads /proc/cpuinfo; empty off Linux.</summary>
-    public static CpuInfo Read(string path = "/proc/cpuinfo")
-    {
-        if (!File.Exists(path)) return new CpuInfo(null, null, 0, 0, new HashSet<string>(), 1);
-        var fields = new Dictionary<string, string>();
-        foreach (var line in File.ReadLines(path))
-        {
-            if (line.Length == 0) break; // the first processor's block is enough
-            int colon = line.IndexOf(':');
-            if (colon > 0) fields.TryAdd(line[..colon].Trim(), line[(colon + 1)..].Trim());
-        }
-        int Int(string key) => fields.TryGetValue(key, out var v) && int.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, out var i) ? i : 0;
-        double mhz = fields.TryGetValue("cpu MHz", out var m) && double.TryParse(m, System.Globalization.CultureInfo.InvariantCulture, out var d) ? d : 0;
-        int siblings = Int("siblings"), cores = Int("cpu cores");
-        return new CpuInfo(fields.GetValueOrDefault("model name"), fields.GetValueOrDefault("vendor_id"), Int("cpu family"), mhz,
-            (fields.GetValueOrDefault("flags") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet(),
-            siblings > 0 && cores > 0 ? Math.Max(1, siblings / cores) : 1) { ModelNumber = Int("model") };
+        { CpuCore = cpu.Core };
     }
 }
 

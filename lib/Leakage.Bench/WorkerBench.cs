@@ -110,7 +110,7 @@ public sealed record WorkerComparison(string Profile, string Cpu, int LogicalCor
     int Images, int UnitImages, int Units, int Workers, IReadOnlyList<WorkerRound> Rounds, Spread Ratio, Spread OneProcessUnitsPerMinute,
     Spread WorkersUnitsPerMinute, DateTimeOffset Started, double Seconds)
 {
-    /// <summary>Vendor, family and model with the core generation (<see cref="Leakage.Compute.Provenance.ReadCpuCore"/>).</summary>
+    /// <summary>Vendor, family and model with the core generation (<see cref="CpuInfo.Core"/>).</summary>
     public string? CpuCore { get; init; }
 }
 
@@ -159,7 +159,7 @@ public static class WorkerBench
                 TensorFile.Save(Path.Combine(work, LabelsFile), labels);
             }
             int n = settings.Workers;
-            var cpu = CpuInfo.Read().Model ?? "unknown CPU";
+            var cpu = CpuInfo.Current.Model ?? "unknown CPU";
             log($"Workers: {settings.Units} D_rand units of {settings.Attack.ChunkSize} images x {settings.Attack.Steps} PGD steps ({settings.Arch} width {settings.Width}), " +
                 $"1 process x {n} threads against {n} workers x 1 thread, {settings.Rounds} rounds, on {cpu}.");
             var rounds = new List<WorkerRound>();
@@ -184,7 +184,7 @@ public static class WorkerBench
                 settings.Attack.Steps, settings.Precision, settings.Images, settings.Attack.ChunkSize, settings.Units, n, rounds,
                 Spread.Of([.. rounds.Select(x => x.Ratio)]), Spread.Of([.. rounds.Select(x => x.OneProcess.UnitsPerMinute)]),
                 Spread.Of([.. rounds.Select(x => x.Workers.UnitsPerMinute)]), started, clock.Elapsed.TotalSeconds)
-            { CpuCore = Leakage.Compute.Provenance.ReadCpuCore("/proc/cpuinfo") };
+            { CpuCore = CpuInfo.Current.Core };
             log($"Workers / one process, units per minute: median ratio {comparison.Ratio.Median:0.00} [{comparison.Ratio.Min:0.00}, {comparison.Ratio.Max:0.00}] over {rounds.Count} rounds.");
             return comparison;
         }

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Leakage.Attacks;
 using Leakage.Benchmarks;
+using Leakage.Compute;
 using Leakage.Experiment;
 using Leakage.Models;
 using Leakage.Tests.Support;

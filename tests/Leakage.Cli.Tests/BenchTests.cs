@@ -64,7 +64,7 @@ public class BenchTests
         foreach (var key in new[] { "cpu", "os", "dotnet", "torchSharp", "libtorch", "ompWaitPolicy" })
             Assert.False(string.IsNullOrWhiteSpace((string?)report["machine"]![key]), $"machine.{key} is empty");
         // The core generation, named as results.json's provenance names it (where /proc/cpuinfo says).
-        Assert.Equal(Leakage.Compute.Provenance.ReadCpuCore("/proc/cpuinfo"), (string?)report["machine"]!["cpuCore"]);
+        Assert.Equal(Leakage.Compute.CpuInfo.Current.Core, (string?)report["machine"]!["cpuCore"]);
         Assert.Null(report["pyTorch"]);
 
         // The alternating protocol: one entry per round (2 in a quick run), the headline figure their median;

@@ -13,13 +13,16 @@ public class ProvenanceTests
         try
         {
             File.WriteAllText(path, "processor\t: 0\nmodel name\t: AMD EPYC 9R14 96-Core Processor\nflags\t\t: fpu sse4_1 sse4_2 avx avx2 fma avx512f avx512_bf16\n\nprocessor\t: 1\nmodel name\t: other\n");
-            var (model, flags) = Provenance.ReadCpuInfo(path);
-            Assert.Equal("AMD EPYC 9R14 96-Core Processor", model);
-            Assert.Contains("avx512_bf16", flags);
-            Assert.DoesNotContain("amx_bf16", flags);
+            var cpu = CpuInfo.Read(path);
+            Assert.Equal("AMD EPYC 9R14 96-Core Processor", cpu.Model);
+            Assert.Contains("avx512_bf16", cpu.Flags);
+            Assert.DoesNotContain("amx_bf16", cpu.Flags);
+            Assert.True(cpu.HasBf16);
+            Assert.Null(cpu.Core); // no vendor or family in this file
         }
         finally { File.Delete(path); }
-        Assert.Equal((null, 0), Provenance.ReadCpuInfo(path) is var (m, f) ? (m, f.Count) : default);
+        var missing = CpuInfo.Read(path);
+        Assert.Equal((null, 0, false), (missing.Model, missing.Flags.Count, missing.HasBf16));
     }
 
     [Theory]
@@ -34,10 +37,10 @@ public class ProvenanceTests
         try
         {
             File.WriteAllText(path, $"processor\t: 0\nvendor_id\t: {vendor}\ncpu family\t: {family}\nmodel\t\t: {model}\nmodel name\t: AMD EPYC\n\nprocessor\t: 1\nvendor_id\t: x\ncpu family\t: 1\nmodel\t\t: 1\n");
-            Assert.Equal(expected, Provenance.ReadCpuCore(path));
+            Assert.Equal(expected, CpuInfo.Read(path).Core);
         }
         finally { File.Delete(path); }
-        Assert.Null(Provenance.ReadCpuCore(path));
+        Assert.Null(CpuInfo.Read(path).Core);
     }
 
     [Fact]
@@ -49,9 +52,10 @@ public class ProvenanceTests
         Assert.Equal(__version__, p.Libtorch);
         Assert.Equal("cpu", p.Device);
         Assert.Equal("fp32 (attacks float32)", p.Precision);
-        var (_, flags) = Provenance.ReadCpuInfo("/proc/cpuinfo");
+        var flags = CpuInfo.Read().Flags;
         Assert.All(p.VectorExtensions, e => Assert.Contains(e, flags));
         Assert.Equal(Provenance.Extensions.Where(flags.Contains), p.VectorExtensions);
+        Assert.Equal(CpuInfo.Read().Core, p.CpuCore);
     }
 
     [SkippableFact]

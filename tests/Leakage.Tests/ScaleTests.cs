@@ -187,7 +187,7 @@ public sealed class ScaleTests(ToyModelFixture toy) : IClassFixture<ToyModelFixt
     }
 
     [Fact]
-    public void A_waiter_waits_for_a_live_holder_and_returns_when_the_unit_is_done()
+    public async Task A_waiter_waits_for_a_live_holder_and_returns_when_the_unit_is_done()
     {
         using var dir = new TempDir();
         var board = new UnitBoard(dir.Path);
@@ -204,7 +204,7 @@ public sealed class ScaleTests(ToyModelFixture toy) : IClassFixture<ToyModelFixt
 
         Assert.True(done);
         Assert.True(clock.ElapsedMilliseconds >= 500, "the waiter returned before the holder finished");
-        finisher.Wait();
+        await finisher;
         Assert.Equal(Writer.Pid, board.Done("u")!.Pid);
     }
 
@@ -326,7 +326,7 @@ public sealed class ScaleTests(ToyModelFixture toy) : IClassFixture<ToyModelFixt
     }
 
     [Fact]
-    public void Concurrent_plain_builds_on_one_folder_split_the_chunks_and_both_return_the_single_process_data_set()
+    public async Task Concurrent_plain_builds_on_one_folder_split_the_chunks_and_both_return_the_single_process_data_set()
     {
         using var dir = new TempDir();
         var x = toy.Images.narrow(0, 0, 60);
@@ -336,10 +336,8 @@ public sealed class ScaleTests(ToyModelFixture toy) : IClassFixture<ToyModelFixt
         var shared = dir["shared"];
         var builds = Enumerable.Range(0, 2).Select(_ => Task.Run(() =>
             AdversarialDatasets.Build(AdversarialKind.Deterministic, toy.Model, x, y, Options, shared, CPU))).ToArray();
-        Task.WaitAll(builds);
-
-        foreach (var b in builds)
-            using (var set = b.Result)
+        foreach (var set in await Task.WhenAll(builds))
+            using (set)
             {
                 Assert.True(set.Images.eq(reference.Images).all().item<bool>());
                 Assert.True(set.Targets.eq(reference.Targets).all().item<bool>());

@@ -59,7 +59,7 @@ static class CheckpointCurve
                     ["step"] = pgd.StepSize,
                     ["finalStep"] = pgd.FinalStepSize,
                     ["precision"] = bf16 is null ? "fp32" : "bf16",
-                    ["cpuCore"] = Provenance.ReadCpuCore("/proc/cpuinfo"),
+                    ["cpuCore"] = CpuInfo.Current.Core,
                     ["images"] = n,
                 };
                 foreach (var (kind, t) in targets)

@@ -65,7 +65,7 @@ var attacked = bf16 ?? standard.Model;
 var attacks = new Dictionary<string, (PgdResult Result, Tensor Targets, double Seconds)>();
 var variants = opts.Get("--variants", $"{settings.Attack.Steps}x{settings.Attack.Step}").Split(';', StringSplitOptions.RemoveEmptyEntries)
     .SelectMany(v => v.Contains(':') ? [v] : v.Split(',', StringSplitOptions.RemoveEmptyEntries));
-var cpuCore = Provenance.ReadCpuCore("/proc/cpuinfo");
+var cpuCore = CpuInfo.Current.Core;
 foreach (var variant in variants)
 {
     var (attackSpec, recipe) = variant.Split(':', 2) is [var a, var r] ? (a, r) : (variant, "");

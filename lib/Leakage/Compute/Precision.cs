@@ -33,17 +33,7 @@ public static class Precisions
     };
 
     /// <summary>True when this CPU computes bfloat16 dot products natively (AVX512_BF16 or AMX-BF16 in /proc/cpuinfo).</summary>
-    public static bool CpuHasBf16 { get; } = ReadCpuHasBf16();
-
-    static bool ReadCpuHasBf16()
-    {
-        const string cpuinfo = "/proc/cpuinfo";
-        if (!OperatingSystem.IsLinux() || !File.Exists(cpuinfo)) return false;
-        var flags = File.ReadLines(cpuinfo).FirstOrDefault(l => l.StartsWith("flags", StringComparison.Ordinal));
-        if (flags is null) return false;
-        var set = flags[(flags.IndexOf(':') + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        return set.Contains("avx512_bf16") || set.Contains("amx_bf16");
-    }
+    public static bool CpuHasBf16 => CpuInfo.Current.HasBf16;
 
     /// <summary>The dtype PGD runs in for <paramref name="precision"/> on <paramref name="device"/> (a CPU with bf16 support when <paramref name="cpuHasBf16"/>).</summary>
     public static ScalarType ForAttack(Precision precision, DeviceType device, bool cpuHasBf16) => precision switch

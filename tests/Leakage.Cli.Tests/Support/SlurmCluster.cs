@@ -59,10 +59,11 @@ public sealed class SlurmCluster : IDisposable
         var munge = Path.Combine(Folder, "munge");
         foreach (var d in new[] { munge, Path.Combine(Folder, "state"), Path.Combine(Folder, "spool"), Path.Combine(Folder, "jobs") })
             Directory.CreateDirectory(d);
-        File.SetUnixFileMode(munge, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        // munged refuses a key readable by others; Slurm and munge are Unix daemons (TryStart finds no binaries elsewhere).
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(munge, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var key = Path.Combine(munge, "munge.key");
         File.WriteAllBytes(key, System.Security.Cryptography.RandomNumberGenerator.GetBytes(1024));
-        File.SetUnixFileMode(key, UnixFileMode.UserRead);
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(key, UnixFileMode.UserRead);
         var socket = Path.Combine(munge, "munge.sock");
         Daemon(tools["munged"], "-F", "--force", $"--socket={socket}", $"--key-file={key}", $"--pid-file={munge}/munged.pid",
             $"--seed-file={munge}/munged.seed", $"--log-file={munge}/munged.log");
