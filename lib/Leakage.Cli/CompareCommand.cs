@@ -7,7 +7,8 @@ namespace Leakage.Cli;
 /// <summary>
 /// <c>compare REFERENCE OTHER</c>: two runs' results.json side by side (<see cref="RunComparison"/>),
 /// every headline number with its difference and whether that is within noise; exits 1 when a
-/// number is not, so a rerun on another machine can be checked in a script.
+/// number is not, or when the compared run lacks one (an unfinished run), so a rerun on another
+/// machine can be checked in a script.
 /// </summary>
 static class CompareCommand
 {
@@ -24,7 +25,7 @@ static class CompareCommand
 
     public static Command Create()
     {
-        var cmd = new Command("compare", "Compare two runs' results.json: each headline number, its difference and whether it is within noise (test points, or a seed study's spread); exit code 1 when one is not.");
+        var cmd = new Command("compare", "Compare two runs' results.json: each headline number, its difference and whether it is within noise (test points, or a seed study's spread); exit code 1 when one is not, or is missing from the compared run.");
         cmd.Arguments.Add(ReferenceArgument);
         cmd.Arguments.Add(OtherArgument);
         cmd.Options.Add(SeedsOption);
@@ -41,8 +42,13 @@ static class CompareCommand
                 IO.AtomicFile.WriteAllText(Path.Combine(dir, "comparison.json"), comparison.ToJson().ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
                 IO.AtomicFile.WriteAllText(Path.Combine(dir, "comparison.md"), markdown);
             }
-            AnsiConsole.MarkupLine(comparison.AllWithinNoise ? "[green]Every headline number is within noise.[/]" : "[red]Some headline numbers are not within noise.[/]");
-            return Task.FromResult(comparison.AllWithinNoise ? 0 : 1);
+            AnsiConsole.MarkupLine(
+                !comparison.AllWithinNoise ? "[red]Some headline numbers are not within noise.[/]"
+                : !comparison.Complete ? (comparison.Rows.Count == 0
+                    ? "[red]The compared run has none of the reference's headline numbers yet.[/]"
+                    : $"[red]The compared run lacks {comparison.Missing.Count} of the reference's headline numbers; the {comparison.Rows.Count} it has are within noise.[/]")
+                : "[green]Every headline number is within noise.[/]");
+            return Task.FromResult(comparison.Agrees ? 0 : 1);
         }));
         return cmd;
     }

@@ -26,6 +26,21 @@ public class CompareTests
     }
 
     [Fact]
+    public async Task A_run_that_has_not_finished_exits_1_naming_what_it_lacks()
+    {
+        using var dir = new TempDir();
+        var partial = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(Docs, "cpu-2026-12-01", "results.json")))!.AsObject();
+        foreach (var key in new[] { "transfer", "transferDetails", "robustModel", "leakage", "leakageControls", "beyond" })
+            partial.Remove(key);
+        File.WriteAllText(dir["partial.json"], partial.ToJsonString());
+        var outcome = await CliProcess.RunAsync(["compare", Path.Combine(Docs, "cpu-2026-12-01"), dir["partial.json"]], dir.Path, TimeSpan.FromMinutes(2));
+        Assert.True(outcome.ExitCode == 1, outcome.ToString());
+        Assert.Contains("Not in the compared run", outcome.Stdout);
+        Assert.Contains("trained on D_rand, clean test accuracy", outcome.Stdout);
+        Assert.Contains("lacks", outcome.Stdout);
+    }
+
+    [Fact]
     public async Task A_missing_results_file_is_one_line_naming_it()
     {
         using var dir = new TempDir();

@@ -103,6 +103,37 @@ public class RunComparisonTests
     }
 
     [Fact]
+    public void An_unfinished_compared_run_is_incomplete_and_names_what_it_lacks_while_controls_left_off_are_only_named()
+    {
+        // A rerun stopped before its transfer step: what it has agrees, but it is not an agreement.
+        var unfinished = Node(0.844, 0.135, 0.694);
+        unfinished.Remove("transfer");
+        var c = RunComparison.Compare(Results(0.844, 0.135, 0.694), ResultsUpgrade.Read(unfinished));
+        Assert.True(c.AllWithinNoise);
+        Assert.Equal(["transfer.drand"], c.Missing.Select(h => h.Key));
+        Assert.False(c.Complete);
+        Assert.False(c.Agrees);
+        Assert.Contains("**Not in the compared run (1; its steps have not finished, or failed):** trained on D_rand, clean test accuracy.", c.ToMarkdown());
+        Assert.Equal(["transfer.drand"], c.ToJson()["missing"]!.AsArray().Select(k => k!.GetValue<string>()));
+
+        // The reference ran the leakage controls and the rerun did not ask for them: named, not held against it.
+        var withControls = WithControls(Node(0.892, 0.38, 0.96), 0.585, "tiled");
+        withControls["settings"]!["controls"] = new JsonObject { ["enabled"] = true };
+        var plain = RunComparison.Compare(ResultsUpgrade.Read(withControls), Results(0.892, 0.38, 0.96));
+        Assert.Empty(plain.Missing);
+        Assert.True(plain.Agrees);
+        Assert.Equal(["controls.drand.transferAccuracy", "controls.drandLeakageOnly.transferAccuracy"], plain.NotRun.Select(h => h.Key).Order());
+        Assert.Contains("Not compared (2; the leakage controls are off in the compared run)", plain.ToMarkdown());
+
+        // A rerun that asked for the controls and has not reached them is missing them.
+        var asked = Node(0.892, 0.38, 0.96);
+        asked["settings"]!["controls"] = new JsonObject { ["enabled"] = true };
+        var pending = RunComparison.Compare(ResultsUpgrade.Read(withControls), ResultsUpgrade.Read(asked));
+        Assert.Equal(2, pending.Missing.Count);
+        Assert.False(pending.Agrees);
+    }
+
+    [Fact]
     public void A_results_file_without_its_point_counts_is_refused_naming_the_missing_key()
     {
         var broken = Node(0.844, 0.135, 0.694);

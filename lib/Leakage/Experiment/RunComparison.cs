@@ -49,12 +49,30 @@ public sealed record HeadlineDifference(Headline Headline, double Reference, dou
 /// </summary>
 public sealed class RunComparison
 {
-    RunComparison(IReadOnlyList<HeadlineDifference> rows, IReadOnlyList<string> settingsDifferences, IReadOnlyList<(StepInfo Step, double Reference, double Other)> seconds)
+    RunComparison(IReadOnlyList<HeadlineDifference> rows, IReadOnlyList<Headline> missing, IReadOnlyList<Headline> notRun,
+        IReadOnlyList<string> settingsDifferences, IReadOnlyList<(StepInfo Step, double Reference, double Other)> seconds)
     {
         Rows = rows;
+        Missing = missing;
+        NotRun = notRun;
         SettingsDifferences = settingsDifferences;
         Seconds = seconds;
     }
+
+    /// <summary>
+    /// Headline numbers the reference reports and the compared run does not although its settings ask for
+    /// them: its steps have not finished (or it failed). A comparison with any is incomplete.
+    /// </summary>
+    public IReadOnlyList<Headline> Missing { get; }
+
+    /// <summary>The leakage controls' numbers the reference reports, absent from a compared run whose controls are off: not a failure, named.</summary>
+    public IReadOnlyList<Headline> NotRun { get; }
+
+    /// <summary>Whether the compared run reports every headline number of the reference that its settings ask for.</summary>
+    public bool Complete => Missing.Count == 0;
+
+    /// <summary>What <c>compare</c>'s exit code says: complete, and every number within noise.</summary>
+    public bool Agrees => Complete && AllWithinNoise;
 
     /// <summary>One row per headline number that both runs report, in catalog order.</summary>
     public IReadOnlyList<HeadlineDifference> Rows { get; }
@@ -68,7 +86,7 @@ public sealed class RunComparison
     /// <summary>The machine each run was computed on (its results.json <c>provenance</c>), null where the file has none.</summary>
     public (Compute.Provenance? Reference, Compute.Provenance? Other) Machines { get; private init; }
 
-    /// <summary>Whether every headline number agrees within its noise.</summary>
+    /// <summary>Whether every headline number both runs report agrees within its noise.</summary>
     public bool AllWithinNoise => Rows.All(r => r.WithinNoise);
 
     /// <summary>Compares two runs' results.</summary>
@@ -81,9 +99,17 @@ public sealed class RunComparison
         ArgumentNullException.ThrowIfNull(reference);
         ArgumentNullException.ThrowIfNull(other);
         var rows = new List<HeadlineDifference>();
+        var missing = new List<Headline>();
+        var notRun = new List<Headline>();
+        bool otherControls = other.Settings?.Controls?.Enabled == true; // Controls is null in results written before it existed
         foreach (var h in StepCatalog.Headlines.Concat(StepCatalog.ControlHeadlines))
         {
-            if (h.Read(reference) is not double a || h.Read(other) is not double b) continue;
+            if (h.Read(reference) is not double a) continue;
+            if (h.Read(other) is not double b)
+            {
+                (StepCatalog.ControlHeadlines.Contains(h) && !otherControls ? notRun : missing).Add(h);
+                continue;
+            }
             int n = Count(reference, h, "reference"), m = Count(other, h, "compared");
             if (m != n)
                 throw new ArgumentException($"{h.Title}: the runs measured it on different numbers of points ({n} against {m}); compare runs of one data set.");
@@ -97,7 +123,7 @@ public sealed class RunComparison
             .Select(s => (Step: s, A: reference.SecondsOf(s.Key), B: other.SecondsOf(s.Key)))
             .Where(t => t.A is double && t.B is double)
             .Select(t => (t.Step, t.A!.Value, t.B!.Value)).ToList();
-        return new RunComparison(rows, differences, seconds) { Machines = (reference.Provenance, other.Provenance) };
+        return new RunComparison(rows, missing, notRun, differences, seconds) { Machines = (reference.Provenance, other.Provenance) };
     }
 
     static JsonNode? SettingsNode(RunResultsRecord r) => r.Settings is { } s ? JsonSerializer.SerializeToNode(s, ResultsJsonContext.Default.ExperimentSettings) : null;
@@ -170,6 +196,16 @@ public sealed class RunComparison
             string noise = r.SeedHalfWidth is double s ? $"{P(s)} (seeds)" : string.Create(CultureInfo.InvariantCulture, $"{P(r.PointsHalfWidth)} ({r.Points:N0} points)");
             sb.AppendLine(CultureInfo.InvariantCulture, $"| {r.Headline.Title} | {P(r.Reference)}% | {P(r.Other)}% | {(r.Difference >= 0 ? "+" : "")}{P(r.Difference)} | {noise} | {(r.WithinNoise ? "yes" : "**no**")} |");
         }
+        if (Missing.Count > 0)
+        {
+            sb.AppendLine();
+            sb.AppendLine(CultureInfo.InvariantCulture, $"**Not in the compared run ({Missing.Count}; its steps have not finished, or failed):** {string.Join("; ", Missing.Select(h => h.Title))}.");
+        }
+        if (NotRun.Count > 0)
+        {
+            sb.AppendLine();
+            sb.AppendLine(CultureInfo.InvariantCulture, $"Not compared ({NotRun.Count}; the leakage controls are off in the compared run): {string.Join("; ", NotRun.Select(h => h.Title))}.");
+        }
         if (Seconds.Count > 0)
         {
             sb.AppendLine();
@@ -188,6 +224,9 @@ public sealed class RunComparison
         ["seedStudy"] = SeedStudy,
         ["settingsDifferences"] = new JsonArray(SettingsDifferences.Select(d => (JsonNode)d).ToArray()),
         ["allWithinNoise"] = AllWithinNoise,
+        ["complete"] = Complete,
+        ["missing"] = new JsonArray(Missing.Select(h => (JsonNode)h.Key).ToArray()),
+        ["notRun"] = new JsonArray(NotRun.Select(h => (JsonNode)h.Key).ToArray()),
         ["machines"] = new JsonObject { ["reference"] = Describe(Machines.Reference), ["compared"] = Describe(Machines.Other) },
         ["headlines"] = new JsonObject(Rows.Select(r => KeyValuePair.Create(r.Headline.Key, (JsonNode?)new JsonObject
         {
