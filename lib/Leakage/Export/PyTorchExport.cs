@@ -241,7 +241,7 @@ public static class PyTorchExport
     static JsonObject StoredSettings(string dir, string what)
     {
         var path = Path.Combine(dir, Artifacts.MetadataFile);
-        if (!File.Exists(path)) throw new InvalidDataException($"{dir}: no finished {what} here (no {Artifacts.MetadataFile}); finish the run first.");
+        if (!File.Exists(path)) throw new InvalidDataException($"{dir}: {what} is not finished here (no {Artifacts.MetadataFile}); finish the run first.");
         return JsonFile.StoredSettings(path);
     }
 }
