@@ -123,7 +123,7 @@ public class RunComparisonTests
         Assert.Empty(plain.Missing);
         Assert.True(plain.Agrees);
         Assert.Equal(["controls.drand.transferAccuracy", "controls.drandLeakageOnly.transferAccuracy"], plain.NotRun.Select(h => h.Key).Order());
-        Assert.Contains("Not compared (2; the leakage controls are off in the compared run)", plain.ToMarkdown());
+        Assert.Contains("Not compared (2; steps the compared run's settings leave off)", plain.ToMarkdown());
 
         // A rerun that asked for the controls and has not reached them is missing them.
         var asked = Node(0.892, 0.38, 0.96);

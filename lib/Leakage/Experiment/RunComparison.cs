@@ -65,7 +65,7 @@ public sealed class RunComparison
     /// </summary>
     public IReadOnlyList<Headline> Missing { get; }
 
-    /// <summary>The leakage controls' numbers the reference reports, absent from a compared run whose controls are off: not a failure, named.</summary>
+    /// <summary>Numbers the reference reports from steps the compared run's settings leave off (the leakage controls, an extension): named, not a failure.</summary>
     public IReadOnlyList<Headline> NotRun { get; }
 
     /// <summary>Whether the compared run reports every headline number of the reference that its settings ask for.</summary>
@@ -101,13 +101,14 @@ public sealed class RunComparison
         var rows = new List<HeadlineDifference>();
         var missing = new List<Headline>();
         var notRun = new List<Headline>();
-        bool otherControls = other.Settings?.Controls?.Enabled == true; // Controls is null in results written before it existed
-        foreach (var h in StepCatalog.Headlines.Concat(StepCatalog.ControlHeadlines))
+        var headlines = StepCatalog.All.SelectMany(step => step.Headlines.Select(h => (Step: step, Headline: h)))
+            .Concat(StepCatalog.ControlHeadlines.Select(h => (Step: StepCatalog.Controls, Headline: h)));
+        foreach (var (step, h) in headlines)
         {
             if (h.Read(reference) is not double a) continue;
             if (h.Read(other) is not double b)
             {
-                (StepCatalog.ControlHeadlines.Contains(h) && !otherControls ? notRun : missing).Add(h);
+                (AsksFor(other.Settings, step) ? missing : notRun).Add(h);
                 continue;
             }
             int n = Count(reference, h, "reference"), m = Count(other, h, "compared");
@@ -125,6 +126,10 @@ public sealed class RunComparison
             .Select(t => (t.Step, t.A!.Value, t.B!.Value)).ToList();
         return new RunComparison(rows, missing, notRun, differences, seconds) { Machines = (reference.Provenance, other.Provenance) };
     }
+
+    /// <summary>Whether <paramref name="settings"/> run <paramref name="step"/>; every step when a results.json records no settings.</summary>
+    static bool AsksFor(ExperimentSettings? settings, StepInfo step) =>
+        settings is null || step.Runs(settings with { Controls = settings.Controls ?? new(), Beyond = settings.Beyond ?? new() }); // null in results written before they existed
 
     static JsonNode? SettingsNode(RunResultsRecord r) => r.Settings is { } s ? JsonSerializer.SerializeToNode(s, ResultsJsonContext.Default.ExperimentSettings) : null;
 
@@ -204,7 +209,7 @@ public sealed class RunComparison
         if (NotRun.Count > 0)
         {
             sb.AppendLine();
-            sb.AppendLine(CultureInfo.InvariantCulture, $"Not compared ({NotRun.Count}; the leakage controls are off in the compared run): {string.Join("; ", NotRun.Select(h => h.Title))}.");
+            sb.AppendLine(CultureInfo.InvariantCulture, $"Not compared ({NotRun.Count}; steps the compared run's settings leave off): {string.Join("; ", NotRun.Select(h => h.Title))}.");
         }
         if (Seconds.Count > 0)
         {
